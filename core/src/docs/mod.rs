@@ -1,0 +1,268 @@
+//! Typed journal documents. This module is the only code that knows Automerge paths: everything else reads
+//! the typed views and writes through the typed methods of [`Document`].
+//!
+//! Layout shared by all kinds: the root holds `kind`, `schema` and `id`; entries live in maps keyed by stable
+//! ids. A student's entries (marks, attendance, final marks) are each one scalar cell holding JSON, so a
+//! teacher's entry is set atomically and two devices that set the same cell concurrently leave an
+//! Automerge conflict on exactly that key, which [`Cell`] exposes. Lessons are maps of scalar fields, so a
+//! topic and a homework written on two devices merge.
+
+mod cell;
+mod class;
+mod profile;
+mod school;
+mod student;
+mod thread;
+
+use automerge::transaction::{CommitOptions, Transactable, Transaction};
+use automerge::{ActorId, Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc};
+use ring::digest;
+
+pub use cell::Cell;
+pub use class::{ClassDoc, LessonField};
+pub use profile::ProfileDoc;
+pub use school::{SchoolDoc, SchoolSettings};
+pub use student::{FinalMarkKey, StudentDoc, mark_id};
+pub use thread::ThreadDoc;
+
+use crate::error::{Result, SchemaError};
+use crate::ids::{DocId, DocKind};
+
+/// Version of the document schema this build writes and reads.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// The typed content of a document.
+#[derive(Clone, Debug)]
+pub enum View {
+    /// A `school` document.
+    School(SchoolDoc),
+    /// A `class` document.
+    Class(ClassDoc),
+    /// A `student` document.
+    Student(StudentDoc),
+    /// A `profile` document.
+    Profile(ProfileDoc),
+    /// A `thread` document.
+    Thread(ThreadDoc),
+}
+
+/// One journal document: its Automerge state, its typed view kept in step, and what is already on disk.
+#[derive(Debug)]
+pub struct Document {
+    id: DocId,
+    doc: Automerge,
+    view: View,
+    saved_heads: Vec<ChangeHash>,
+}
+
+/// The actor that writes a document's skeleton: the same on every device, so that two devices creating the
+/// same document offline produce one identical first change instead of two conflicting roots.
+fn skeleton_actor(id: &DocId) -> ActorId {
+    let hash = digest::digest(&digest::SHA256, id.to_string().as_bytes());
+    ActorId::from(&hash.as_ref()[..16])
+}
+
+fn now_seconds() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl Document {
+    /// A new, empty document of `id`'s kind, ready to be edited by `actor`.
+    pub fn create(id: DocId, actor: &ActorId) -> Result<Self> {
+        let mut doc = Automerge::new().with_actor(skeleton_actor(&id));
+        let mut tx = doc.transaction();
+        tx.put(ROOT, "kind", id.kind().as_str())?;
+        tx.put(ROOT, "schema", SCHEMA_VERSION)?;
+        tx.put(ROOT, "id", id.to_string())?;
+        for map in maps_of(id.kind()) {
+            tx.put_object(ROOT, *map, ObjType::Map)?;
+        }
+        tx.commit_with(CommitOptions::default().with_time(0));
+        doc.set_actor(actor.clone());
+        let view = hydrate(&id, &doc)?;
+        Ok(Document {
+            id,
+            doc,
+            view,
+            saved_heads: Vec::new(),
+        })
+    }
+
+    /// A document loaded from its saved bytes (a snapshot followed by incremental chunks).
+    pub fn load(id: DocId, bytes: &[u8], actor: &ActorId) -> Result<Self> {
+        let doc = Automerge::load(bytes)?.with_actor(actor.clone());
+        let view = hydrate(&id, &doc)?;
+        let saved_heads = doc.get_heads();
+        Ok(Document {
+            id,
+            doc,
+            view,
+            saved_heads,
+        })
+    }
+
+    /// The document's id.
+    pub fn id(&self) -> &DocId {
+        &self.id
+    }
+
+    /// The typed content.
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
+    /// The Automerge state, for sync and validation.
+    pub fn automerge(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// Current heads.
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// Changes made since the last [`Self::mark_saved`], as bytes to append to the store; `None` if none.
+    pub fn unsaved_changes(&self) -> Option<Vec<u8>> {
+        let heads = self.doc.get_heads();
+        if heads == self.saved_heads {
+            return None;
+        }
+        Some(self.doc.save_after(&self.saved_heads))
+    }
+
+    /// Records that everything up to the current heads is on disk.
+    pub fn mark_saved(&mut self) {
+        self.saved_heads = self.doc.get_heads();
+    }
+
+    /// The whole document compacted into one snapshot.
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// Applies changes received from elsewhere (another replica's saved bytes) and rehydrates the view.
+    /// A document that would break the schema afterwards is left as it was.
+    pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut merged = self.doc.fork();
+        merged.load_incremental(bytes)?;
+        let view = hydrate(&self.id, &merged)?;
+        merged.set_actor(self.doc.get_actor().clone());
+        self.doc = merged;
+        self.view = view;
+        Ok(())
+    }
+
+    /// Merges another replica of the same document and rehydrates the view.
+    pub fn merge(&mut self, other: &Document) -> Result<()> {
+        let mut theirs = other.doc.clone();
+        let mut merged = self.doc.fork();
+        merged.merge(&mut theirs)?;
+        let view = hydrate(&self.id, &merged)?;
+        merged.set_actor(self.doc.get_actor().clone());
+        self.doc = merged;
+        self.view = view;
+        Ok(())
+    }
+
+    /// Runs one Automerge transaction that writes through `write`; nothing is committed when `write` fails.
+    fn edit<T>(&mut self, write: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut tx = self.doc.transaction();
+        let out = write(&mut tx)?;
+        tx.commit_with(CommitOptions::default().with_time(now_seconds()));
+        Ok(out)
+    }
+}
+
+/// The maps every document of a kind has from its first change.
+fn maps_of(kind: DocKind) -> &'static [&'static str] {
+    match kind {
+        DocKind::School => school::MAPS,
+        DocKind::Class => class::MAPS,
+        DocKind::Student => student::MAPS,
+        DocKind::Profile => profile::MAPS,
+        DocKind::Thread => thread::MAPS,
+    }
+}
+
+/// Reads a document into its typed view, refusing anything the schema does not allow.
+fn hydrate(id: &DocId, doc: &Automerge) -> Result<View, SchemaError> {
+    check_header(id, doc)?;
+    Ok(match id {
+        DocId::School(_) => View::School(school::read(id, doc)?),
+        DocId::Class(..) => View::Class(class::read(id, doc)?),
+        DocId::Student(..) => View::Student(student::read(id, doc)?),
+        DocId::Profile(..) => View::Profile(profile::read(id, doc)?),
+        DocId::Thread(..) => View::Thread(thread::read(id, doc)?),
+    })
+}
+
+/// Reads any document's bytes into its typed view; the relay's validator uses this on incoming state.
+pub fn read_view(id: &DocId, doc: &Automerge) -> Result<View, SchemaError> {
+    hydrate(id, doc)
+}
+
+fn check_header(id: &DocId, doc: &Automerge) -> Result<(), SchemaError> {
+    let kind = root_str(id, doc, "kind")?;
+    if kind != id.kind().as_str() {
+        return Err(SchemaError::new(
+            id,
+            format!("is a {kind:?} document, expected {:?}", id.kind().as_str()),
+        ));
+    }
+    let stored_id = root_str(id, doc, "id")?;
+    if stored_id != id.to_string() {
+        return Err(SchemaError::new(
+            id,
+            format!("carries the id {stored_id:?} of another document"),
+        ));
+    }
+    match doc.get(ROOT, "schema").ok().flatten() {
+        Some((value, _)) => match value.as_u64() {
+            Some(v) if v <= SCHEMA_VERSION => Ok(()),
+            Some(v) => Err(SchemaError::new(
+                id,
+                format!("has schema version {v}, newer than this app supports ({SCHEMA_VERSION}); update the app"),
+            )),
+            None => Err(SchemaError::new(id, "schema version is not a number")),
+        },
+        None => Err(SchemaError::new(id, "has no schema version")),
+    }
+}
+
+fn root_str(id: &DocId, doc: &Automerge, key: &str) -> Result<String, SchemaError> {
+    let values = doc
+        .get_all(ROOT, key)
+        .map_err(|e| SchemaError::new(id, e.to_string()))?;
+    match values.as_slice() {
+        [] => Err(SchemaError::new(id, format!("has no {key:?}"))),
+        [(value, _)] => value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| SchemaError::new(id, format!("{key:?} is not text"))),
+        _ => Err(SchemaError::new(id, format!("{key:?} has conflicting values"))),
+    }
+}
+
+/// The id of one of the root maps, which every document of its kind has.
+fn root_map(id: &DocId, doc: &Automerge, key: &str) -> Result<ObjId, SchemaError> {
+    let values = doc
+        .get_all(ROOT, key)
+        .map_err(|e| SchemaError::new(id, e.to_string()))?;
+    match values.as_slice() {
+        [(automerge::Value::Object(ObjType::Map), obj)] => Ok(obj.clone()),
+        [] => Err(SchemaError::new(id, format!("has no {key:?} map"))),
+        [_] => Err(SchemaError::new(id, format!("{key:?} is not a map"))),
+        _ => Err(SchemaError::new(
+            id,
+            format!("{key:?} was created twice; the document was not made from its skeleton"),
+        )),
+    }
+}
+
+/// The id of a root map inside a transaction (the skeleton guarantees it exists).
+fn tx_root_map(tx: &Transaction<'_>, key: &str) -> Result<ObjId> {
+    match tx.get(ROOT, key)? {
+        Some((automerge::Value::Object(ObjType::Map), obj)) => Ok(obj),
+        _ => Err(automerge::AutomergeError::InvalidObjId(key.to_owned()).into()),
+    }
+}

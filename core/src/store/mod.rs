@@ -1,0 +1,264 @@
+//! The device's durable store: each document as a compacted snapshot plus incremental chunks, per-peer
+//! sync state, and the directory copy, in SQLite (WAL, synchronous commits).
+
+pub mod schema;
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::error::StoreError;
+
+/// Chunks a document may gather before its next write compacts it into one snapshot.
+pub const COMPACT_AFTER_CHUNKS: i64 = 64;
+
+/// The device's SQLite database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+/// What a write did to one document's chunk list, so the caller can decide to compact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkStats {
+    /// Chunks stored after the snapshot.
+    pub count: i64,
+    /// Their total size in bytes.
+    pub bytes: i64,
+    /// Size of the snapshot.
+    pub snapshot_bytes: i64,
+}
+
+impl ChunkStats {
+    /// Whether the document should be rewritten as one snapshot.
+    pub fn needs_compaction(&self) -> bool {
+        self.count >= COMPACT_AFTER_CHUNKS || (self.count > 8 && self.bytes > self.snapshot_bytes)
+    }
+}
+
+impl Store {
+    /// Opens (creating and migrating as needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path)?;
+        schema::migrate(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    /// A database in memory, for tests and previews.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let mut conn = Connection::open_in_memory()?;
+        schema::migrate(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    /// The device's Automerge actor id, created on first use.
+    pub fn actor(&mut self, fresh: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        let found: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT actor FROM device WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        if let Some(actor) = found {
+            return Ok(actor);
+        }
+        let actor = fresh();
+        self.conn
+            .execute("INSERT INTO device (id, actor) VALUES (1, ?1)", [&actor])?;
+        Ok(actor)
+    }
+
+    /// Every stored document: its id and its bytes (snapshot followed by chunks, as Automerge loads them).
+    pub fn load_all(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut docs = self
+            .conn
+            .prepare("SELECT doc_id, snapshot FROM documents ORDER BY doc_id")?;
+        let mut chunks = self
+            .conn
+            .prepare("SELECT data FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
+        let mut out = Vec::new();
+        let rows = docs.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        for row in rows {
+            let (id, mut bytes) = row?;
+            let mut rows = chunks.query([&id])?;
+            while let Some(chunk) = rows.next()? {
+                bytes.extend_from_slice(&chunk.get::<_, Vec<u8>>(0)?);
+            }
+            out.push((id, bytes));
+        }
+        Ok(out)
+    }
+
+    /// Runs `f` in one SQLite transaction, committed when it returns `Ok`.
+    pub fn write<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self.conn.transaction().map_err(StoreError::from)?;
+        let mut writer = Writer { tx };
+        let out = f(&mut writer)?;
+        writer.tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// The saved sync state of a document with a peer.
+    pub fn sync_state(&self, doc_id: &str, peer: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT state FROM sync_states WHERE doc_id = ?1 AND peer = ?2",
+                [doc_id, peer],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The stored copy of the directory (JSON), if any.
+    pub fn directory(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT json FROM directory WHERE id = 1", [], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Runs `PRAGMA integrity_check` and returns its verdict (`ok` when sound).
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+/// Writes inside one open transaction of the store.
+pub struct Writer<'a> {
+    tx: Transaction<'a>,
+}
+
+impl Writer<'_> {
+    /// Appends a chunk of changes to a document, creating its row when new.
+    pub fn append_chunk(&mut self, doc_id: &str, bytes: &[u8]) -> Result<ChunkStats, StoreError> {
+        let len = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+        self.tx.execute(
+            "INSERT INTO documents (doc_id, snapshot) VALUES (?1, x'') ON CONFLICT (doc_id) DO NOTHING",
+            [doc_id],
+        )?;
+        let stats = self.tx.query_row(
+            "UPDATE documents SET chunk_count = chunk_count + 1, chunk_bytes = chunk_bytes + ?2
+             WHERE doc_id = ?1 RETURNING chunk_count, chunk_bytes, length(snapshot)",
+            params![doc_id, len],
+            |r| {
+                Ok(ChunkStats {
+                    count: r.get(0)?,
+                    bytes: r.get(1)?,
+                    snapshot_bytes: r.get(2)?,
+                })
+            },
+        )?;
+        self.tx.execute(
+            "INSERT INTO doc_chunks (doc_id, seq, data)
+             VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM doc_chunks WHERE doc_id = ?1), ?2)",
+            params![doc_id, bytes],
+        )?;
+        Ok(stats)
+    }
+
+    /// Replaces a document's snapshot and drops its chunks.
+    pub fn replace_snapshot(&mut self, doc_id: &str, snapshot: &[u8]) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO documents (doc_id, snapshot) VALUES (?1, ?2)
+             ON CONFLICT (doc_id) DO UPDATE SET snapshot = excluded.snapshot, chunk_count = 0, chunk_bytes = 0",
+            params![doc_id, snapshot],
+        )?;
+        self.tx
+            .execute("DELETE FROM doc_chunks WHERE doc_id = ?1", [doc_id])?;
+        Ok(())
+    }
+
+    /// Saves the sync state of a document with a peer.
+    pub fn put_sync_state(&mut self, doc_id: &str, peer: &str, state: &[u8]) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO sync_states (doc_id, peer, state) VALUES (?1, ?2, ?3)
+             ON CONFLICT (doc_id, peer) DO UPDATE SET state = excluded.state",
+            params![doc_id, peer, state],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces the stored directory copy.
+    pub fn put_directory(&mut self, json: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO directory (id, json) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET json = excluded.json",
+            [json],
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_append_in_order_and_compaction_replaces_them() {
+        let mut store = Store::open_in_memory().expect("open");
+        store
+            .write(|w| {
+                w.append_chunk("d", b"ab")?;
+                w.append_chunk("d", b"cd")
+            })
+            .map(|stats: ChunkStats| assert_eq!((stats.count, stats.bytes), (2, 4)))
+            .expect("write");
+        assert_eq!(store.load_all().expect("load"), vec![("d".to_owned(), b"abcd".to_vec())]);
+        store
+            .write(|w| w.replace_snapshot("d", b"S"))
+            .expect("compact");
+        let stats = store.write(|w| w.append_chunk("d", b"e")).expect("append");
+        assert_eq!((stats.count, stats.snapshot_bytes), (1, 1));
+        assert_eq!(store.load_all().expect("load"), vec![("d".to_owned(), b"Se".to_vec())]);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_nothing_behind() {
+        let mut store = Store::open_in_memory().expect("open");
+        let result: Result<(), StoreError> = store.write(|w| {
+            w.append_chunk("d", b"ab")?;
+            Err(StoreError::Corrupt {
+                doc: "d".into(),
+                reason: "test".into(),
+            })
+        });
+        assert!(result.is_err());
+        assert!(store.load_all().expect("load").is_empty());
+    }
+
+    #[test]
+    fn a_database_from_a_newer_app_is_refused_untouched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("j.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.pragma_update(None, "user_version", 99).expect("set version");
+        }
+        let err = Store::open(&path).expect_err("too new");
+        assert!(err.to_string().contains("update the app"), "{err}");
+        let conn = Connection::open(&path).expect("reopen");
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, 99);
+    }
+
+    #[test]
+    fn sync_state_and_directory_round_trip() {
+        let mut store = Store::open_in_memory().expect("open");
+        store
+            .write(|w| {
+                w.put_sync_state("d", "relay", b"s1")?;
+                w.put_sync_state("d", "relay", b"s2")?;
+                w.put_directory("{}")
+            })
+            .expect("write");
+        assert_eq!(store.sync_state("d", "relay").expect("read"), Some(b"s2".to_vec()));
+        assert_eq!(store.sync_state("d", "other").expect("read"), None);
+        assert_eq!(store.directory().expect("read").as_deref(), Some("{}"));
+    }
+}
