@@ -1,1 +1,135 @@
-fn main(){}
+//! One student's school year (about 1,100 attendance entries and 400 marks) in a class of 25: building it,
+//! loading it, the parent's full-year query, the 25×60 class grid and the durable write of one lesson's
+//! attendance. Run with `cargo bench -p journal-core --bench student_year`; figures go into BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use journal_core::docs::Document;
+use journal_core::testing::{self, YEAR};
+use journal_core::{AttendanceInput, DocId, Journal, SubjectId, TermId};
+
+struct Year {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    class: testing::FixtureClass,
+    lessons: Vec<journal_core::LessonId>,
+}
+
+/// A class of 25 with a full year of lessons, attendance and marks, stored in a file.
+fn full_class_year() -> Year {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("journal.db");
+    let mut j = Journal::open(&path).expect("open");
+    testing::school(&mut j).expect("school");
+    let class = testing::class_with_students(&mut j, "5a", 25).expect("class");
+    let lessons = testing::schedule_weeks(&mut j, &class, 34).expect("lessons");
+    testing::fill_lessons(&mut j, &class, &lessons, 42).expect("entries");
+    let kid = &class.students[0];
+    let doc = j.document(&DocId::Student(YEAR, kid.clone())).expect("doc");
+    let Some(journal_core::docs::View::Student(view)) = Some(doc.view()) else {
+        unreachable!()
+    };
+    eprintln!(
+        "one student's year: {} attendance entries, {} marks, {} bytes saved; class of 25: {} lessons",
+        view.attendance.len(),
+        view.marks.len(),
+        doc.snapshot().len(),
+        lessons.len()
+    );
+    Year {
+        _dir: dir,
+        path,
+        class,
+        lessons,
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let year = full_class_year();
+    let kid = year.class.students[0].clone();
+    let mut j = Journal::open(&year.path).expect("open");
+
+    // Building: a fresh device that holds the school and class fills in one student's year.
+    let mut shell = Journal::open_in_memory().expect("open");
+    testing::school(&mut shell).expect("school");
+    let one = testing::class_with_students(&mut shell, "5a", 1).expect("class");
+    let one_lessons = testing::schedule_weeks(&mut shell, &one, 34).expect("lessons");
+    let shared: Vec<Document> = [DocId::School(YEAR), DocId::Class(YEAR, one.class.clone())]
+        .iter()
+        .map(|id| {
+            let d = shell.document(id).expect("doc");
+            Document::load(id.clone(), &d.snapshot(), &automerge::ActorId::random()).expect("copy")
+        })
+        .collect();
+    let mut group = c.benchmark_group("student_year");
+    group.sample_size(20).measurement_time(Duration::from_secs(20));
+    group.bench_function("build", |b| {
+        b.iter_batched(
+            || {
+                let mut fresh = Journal::open_in_memory().expect("open");
+                for d in &shared {
+                    fresh.merge_document(d).expect("merge");
+                }
+                fresh
+            },
+            |mut fresh| testing::fill_lessons(&mut fresh, &one, &one_lessons, 42).expect("fill"),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("student_year");
+    group.sample_size(50).measurement_time(Duration::from_secs(8));
+    let student_id = DocId::Student(YEAR, kid.clone());
+    let saved = j.document(&student_id).expect("doc").snapshot();
+    group.bench_function("load_student_document", |b| {
+        b.iter(|| Document::load(student_id.clone(), black_box(&saved), &automerge::ActorId::random()).expect("load"))
+    });
+    group.bench_function("parent_full_year_marks", |b| {
+        b.iter(|| black_box(j.student_marks(YEAR, &kid, None, None).expect("marks")))
+    });
+    let whole_year = journal_core::DateRange::new(testing::first_day(), journal_core::parse_date("2027-05-31").expect("date"))
+        .expect("range");
+    group.bench_function("parent_full_year_attendance", |b| {
+        b.iter(|| black_box(j.attendance_totals(YEAR, &kid, whole_year).expect("totals")))
+    });
+    let math = SubjectId::new("math").expect("id");
+    let t1 = TermId::new("t1").expect("id");
+    let grid = j.class_grid(YEAR, &year.class.class, &math, &t1).expect("grid");
+    eprintln!("class grid: {} students × {} lessons", grid.rows.len(), grid.lessons.len());
+    group.bench_function("class_grid_25x60", |b| {
+        b.iter(|| black_box(j.class_grid(YEAR, &year.class.class, &math, &t1).expect("grid")))
+    });
+    let mut round = 0usize;
+    group.bench_function("durable_lesson_attendance_25", |b| {
+        b.iter(|| {
+            round += 1;
+            let lesson = &year.lessons[round % year.lessons.len()];
+            let entries: Vec<AttendanceInput> = year
+                .class
+                .students
+                .iter()
+                .enumerate()
+                .map(|(i, s)| AttendanceInput {
+                    student: s.clone(),
+                    code: ((i + round) % 7 == 0).then(|| "н".to_owned()),
+                    note: String::new(),
+                })
+                .collect();
+            j.mark_attendance(lesson, &entries).expect("write");
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("device");
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group.bench_function("open_class_of_25_year", |b| {
+        b.iter(|| black_box(Journal::open(&year.path).expect("open")))
+    });
+    group.finish();
+}
+
+criterion_group!(student_year, benches);
+criterion_main!(student_year);

@@ -21,6 +21,7 @@ use crate::domain::calendar::BellSchedule;
 use crate::error::{Error, InputError, Result, StoreError};
 use crate::ids::{ClassId, DocId, LessonId, MarkId, StaffId, StudentId, SubjectId, YearId, random_id};
 use crate::store::Store;
+use crate::validate::ValidationContext;
 
 /// Everything administration sets up for a school year.
 #[derive(Clone, Debug, PartialEq)]
@@ -196,12 +197,19 @@ impl Journal {
     /// A copy that would break the document schema is refused and nothing changes.
     pub fn merge_document(&mut self, other: &Document) -> Result<()> {
         let id = other.id().clone();
+        let settings = match &id {
+            DocId::School(_) => None,
+            _ => self.school_settings(id.year()).cloned(),
+        };
+        let ctx = ValidationContext {
+            settings: settings.as_ref(),
+        };
         self.change(|j, touched| {
             match j.docs.get_mut(&id) {
-                Some(doc) => doc.merge(other)?,
+                Some(doc) => doc.merge(other, &ctx)?,
                 None => {
                     let mut doc = Document::create(id.clone(), &j.actor)?;
-                    doc.merge(other)?;
+                    doc.merge(other, &ctx)?;
                     j.docs.insert(id.clone(), doc);
                 }
             }

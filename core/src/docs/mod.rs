@@ -27,6 +27,7 @@ pub use thread::ThreadDoc;
 
 use crate::error::{Result, SchemaError};
 use crate::ids::{DocId, DocKind};
+use crate::validate::{ValidationContext, validate_document};
 
 /// Version of the document schema this build writes and reads.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -140,28 +141,40 @@ impl Document {
         self.doc.save()
     }
 
-    /// Applies changes received from elsewhere (another replica's saved bytes) and rehydrates the view.
-    /// A document that would break the schema afterwards is left as it was.
-    pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+    /// Applies changes received from elsewhere (another replica's saved bytes). A document that the
+    /// validator would refuse afterwards is left exactly as it was.
+    pub fn merge_bytes(&mut self, bytes: &[u8], ctx: &ValidationContext<'_>) -> Result<()> {
         let mut merged = self.doc.fork();
         merged.load_incremental(bytes)?;
-        let view = hydrate(&self.id, &merged)?;
+        self.adopt(merged, ctx)
+    }
+
+    /// Merges another replica of the same document; refused, leaving this one as it was, when the result
+    /// would not pass the validator.
+    pub fn merge(&mut self, other: &Document, ctx: &ValidationContext<'_>) -> Result<()> {
+        let mut theirs = other.doc.clone();
+        let mut merged = self.doc.fork();
+        merged.merge(&mut theirs)?;
+        self.adopt(merged, ctx)
+    }
+
+    fn adopt(&mut self, mut merged: Automerge, ctx: &ValidationContext<'_>) -> Result<()> {
+        let view = validate_document(&self.id, &merged, ctx)?;
         merged.set_actor(self.doc.get_actor().clone());
         self.doc = merged;
         self.view = view;
         Ok(())
     }
 
-    /// Merges another replica of the same document and rehydrates the view.
-    pub fn merge(&mut self, other: &Document) -> Result<()> {
-        let mut theirs = other.doc.clone();
-        let mut merged = self.doc.fork();
-        merged.merge(&mut theirs)?;
-        let view = hydrate(&self.id, &merged)?;
-        merged.set_actor(self.doc.get_actor().clone());
-        self.doc = merged;
-        self.view = view;
-        Ok(())
+    /// Writes a raw JSON cell, bypassing the typed API, so tests can build documents a hostile or buggy
+    /// peer might send.
+    #[cfg(feature = "testing")]
+    pub fn put_raw_cell(&mut self, map: &str, key: &str, json: &str) -> Result<()> {
+        self.edit(|tx| {
+            let obj = tx_root_map(tx, map)?;
+            tx.put(&obj, key, json)?;
+            Ok(())
+        })
     }
 
     /// Runs one Automerge transaction that writes through `write`; nothing is committed when `write` fails.
