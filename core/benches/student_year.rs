@@ -64,7 +64,9 @@ fn benches(c: &mut Criterion) {
         })
         .collect();
     let mut group = c.benchmark_group("student_year");
-    group.sample_size(20).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(20));
     group.bench_function("build", |b| {
         b.iter_batched(
             || {
@@ -81,26 +83,49 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("student_year");
-    group.sample_size(50).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(50)
+        .measurement_time(Duration::from_secs(8));
     let student_id = DocId::Student(YEAR, kid.clone());
     let saved = j.document(&student_id).expect("doc").snapshot();
     group.bench_function("load_student_document", |b| {
-        b.iter(|| Document::load(student_id.clone(), black_box(&saved), &automerge::ActorId::random()).expect("load"))
+        b.iter(|| {
+            Document::load(
+                student_id.clone(),
+                black_box(&saved),
+                &automerge::ActorId::random(),
+            )
+            .expect("load")
+        })
     });
     group.bench_function("parent_full_year_marks", |b| {
         b.iter(|| black_box(j.student_marks(YEAR, &kid, None, None).expect("marks")))
     });
-    let whole_year = journal_core::DateRange::new(testing::first_day(), journal_core::parse_date("2027-05-31").expect("date"))
-        .expect("range");
+    let whole_year = journal_core::DateRange::new(
+        testing::first_day(),
+        journal_core::parse_date("2027-05-31").expect("date"),
+    )
+    .expect("range");
     group.bench_function("parent_full_year_attendance", |b| {
         b.iter(|| black_box(j.attendance_totals(YEAR, &kid, whole_year).expect("totals")))
     });
     let math = SubjectId::new("math").expect("id");
     let t1 = TermId::new("t1").expect("id");
-    let grid = j.class_grid(YEAR, &year.class.class, &math, &t1).expect("grid");
-    eprintln!("class grid: {} students × {} lessons", grid.rows.len(), grid.lessons.len());
+    let grid = j
+        .class_grid(YEAR, &year.class.class, &math, &t1)
+        .expect("grid");
+    eprintln!(
+        "class grid: {} students × {} lessons",
+        grid.rows.len(),
+        grid.lessons.len()
+    );
     group.bench_function("class_grid_25x60", |b| {
-        b.iter(|| black_box(j.class_grid(YEAR, &year.class.class, &math, &t1).expect("grid")))
+        b.iter(|| {
+            black_box(
+                j.class_grid(YEAR, &year.class.class, &math, &t1)
+                    .expect("grid"),
+            )
+        })
     });
     let mut round = 0usize;
     group.bench_function("durable_lesson_attendance_25", |b| {
@@ -114,7 +139,7 @@ fn benches(c: &mut Criterion) {
                 .enumerate()
                 .map(|(i, s)| AttendanceInput {
                     student: s.clone(),
-                    code: ((i + round) % 7 == 0).then(|| "н".to_owned()),
+                    code: (i + round).is_multiple_of(7).then(|| "н".to_owned()),
                     note: String::new(),
                 })
                 .collect();
@@ -123,8 +148,44 @@ fn benches(c: &mut Criterion) {
     });
     group.finish();
 
+    // Baselines measured in the same run, for ratios: what SQLite and Automerge cost on their own.
+    let mut group = c.benchmark_group("baseline");
+    group
+        .sample_size(50)
+        .measurement_time(Duration::from_secs(8));
+    group.bench_function("automerge_load_only", |b| {
+        b.iter(|| automerge::Automerge::load(black_box(&saved)).expect("load"))
+    });
+    let raw = rusqlite::Connection::open(year.path.with_file_name("baseline.db")).expect("open");
+    raw.pragma_update(None, "journal_mode", "WAL").expect("wal");
+    raw.pragma_update(None, "synchronous", "FULL")
+        .expect("full");
+    raw.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, doc TEXT, data BLOB)",
+        [],
+    )
+    .expect("table");
+    let chunk = vec![7u8; 200];
+    let mut raw = raw;
+    group.bench_function("sqlite_commit_25_rows", |b| {
+        b.iter(|| {
+            let tx = raw.transaction().expect("tx");
+            for i in 0..25 {
+                tx.execute(
+                    "INSERT INTO t (doc, data) VALUES (?1, ?2)",
+                    rusqlite::params![format!("d{i}"), &chunk],
+                )
+                .expect("insert");
+            }
+            tx.commit().expect("commit");
+        })
+    });
+    group.finish();
+
     let mut group = c.benchmark_group("device");
-    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
     group.bench_function("open_class_of_25_year", |b| {
         b.iter(|| black_box(Journal::open(&year.path).expect("open")))
     });

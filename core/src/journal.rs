@@ -9,17 +9,20 @@ use time::Date;
 use tracing::{debug, warn};
 
 use crate::docs::{
-    Cell, ClassDoc, Document, FinalMarkKey, LessonField, SchoolDoc, SchoolSettings, StudentDoc, View,
+    Cell, ClassDoc, Document, FinalMarkKey, LessonField, SchoolDoc, SchoolSettings, StudentDoc,
+    View,
 };
+use crate::domain::calendar::BellSchedule;
 use crate::domain::calendar::{SchoolYear, TermScheme, format_date};
 use crate::domain::model::{
     Attendance, ClassInfo, Lesson, Mark, MarkInput, MarkPeriod, NewLesson, PeriodMark, RosterEntry,
     StudentProfile, Subject, SubjectAssignment,
 };
-use crate::domain::policy::{MarkValue, MarkingPolicy};
-use crate::domain::calendar::BellSchedule;
+use crate::domain::policy::MarkingPolicy;
 use crate::error::{Error, InputError, Result, StoreError};
-use crate::ids::{ClassId, DocId, LessonId, MarkId, StaffId, StudentId, SubjectId, YearId, random_id};
+use crate::ids::{
+    ClassId, DocId, LessonId, MarkId, StaffId, StudentId, SubjectId, YearId, random_id,
+};
 use crate::store::Store;
 use crate::validate::ValidationContext;
 
@@ -139,7 +142,10 @@ fn mark_text(m: &Mark) -> String {
 }
 
 fn cell_texts<T>(cell: &Cell<T>, show: impl Fn(&T) -> String) -> Vec<String> {
-    std::iter::once(&cell.value).chain(&cell.competing).map(show).collect()
+    std::iter::once(&cell.value)
+        .chain(&cell.competing)
+        .map(show)
+        .collect()
 }
 
 fn push_once(touched: &mut Vec<DocId>, id: &DocId) {
@@ -338,7 +344,9 @@ impl Journal {
         self.store.write(|w| -> Result<()> {
             for id in touched {
                 let Some(doc) = docs.get(id) else { continue };
-                let Some(bytes) = doc.unsaved_changes() else { continue };
+                let Some(bytes) = doc.unsaved_changes() else {
+                    continue;
+                };
                 let key = id.to_string();
                 let stats = w.append_chunk(&key, &bytes)?;
                 if stats.needs_compaction() {
@@ -487,13 +495,15 @@ impl Journal {
         if name.trim().is_empty() {
             return Err(InputError::Invalid(format!("student {student} needs a name")).into());
         }
-        if let Some(current) = self.student_doc(year, student).and_then(|s| s.class.clone()) {
-            if &current != class {
-                return Err(InputError::Duplicate(format!(
-                    "student {student} is already in class {current}; move them instead"
-                ))
-                .into());
-            }
+        if let Some(current) = self
+            .student_doc(year, student)
+            .and_then(|s| s.class.clone())
+            && &current != class
+        {
+            return Err(InputError::Duplicate(format!(
+                "student {student} is already in class {current}; move them instead"
+            ))
+            .into());
         }
         let entry = RosterEntry {
             name: name.trim().to_owned(),
@@ -525,7 +535,10 @@ impl Journal {
             .and_then(|s| s.class.clone())
             .ok_or_else(|| unknown("student", student))?;
         if &from == to {
-            return Err(InputError::Duplicate(format!("student {student} is already in class {to}")).into());
+            return Err(InputError::Duplicate(format!(
+                "student {student} is already in class {to}"
+            ))
+            .into());
         }
         let mut old_entry = self
             .class_doc(year, &from)?
@@ -589,7 +602,10 @@ impl Journal {
         reviewed: Date,
     ) -> Result<()> {
         if profile.full_name.trim().is_empty() {
-            return Err(InputError::Invalid("the profile needs the student's full name".to_owned()).into());
+            return Err(InputError::Invalid(
+                "the profile needs the student's full name".to_owned(),
+            )
+            .into());
         }
         let id = DocId::Profile(year, student.clone());
         self.change(|j, touched| {
@@ -602,7 +618,12 @@ impl Journal {
     // ----- lessons -----
 
     /// Schedules a lesson in a class and returns its id.
-    pub fn add_lesson(&mut self, year: YearId, class: &ClassId, lesson: &NewLesson) -> Result<LessonId> {
+    pub fn add_lesson(
+        &mut self,
+        year: YearId,
+        class: &ClassId,
+        lesson: &NewLesson,
+    ) -> Result<LessonId> {
         self.check_in_year(year, "lesson", lesson.date)?;
         self.known_subject(year, &lesson.subject)?;
         let class_doc = self.class_doc(year, class)?;
@@ -638,7 +659,8 @@ impl Journal {
         };
         let id = DocId::Class(year, class.clone());
         self.change(|j, touched| j.doc_mut(&id, touched)?.put_lesson(&full))?;
-        self.lesson_index.insert(full.id.clone(), (year, class.clone()));
+        self.lesson_index
+            .insert(full.id.clone(), (year, class.clone()));
         Ok(full.id)
     }
 
@@ -655,26 +677,36 @@ impl Journal {
     /// Sets the homework of a lesson, with an optional due date after the lesson.
     pub fn set_homework(&mut self, lesson: &LessonId, text: &str, due: Option<Date>) -> Result<()> {
         let (year, class, found) = self.lesson(lesson)?;
-        if let Some(due) = due {
-            if due < found.date {
-                return Err(InputError::Invalid(format!(
-                    "homework cannot be due ({}) before the lesson ({})",
-                    format_date(due),
-                    format_date(found.date)
-                ))
-                .into());
-            }
+        if let Some(due) = due
+            && due < found.date
+        {
+            return Err(InputError::Invalid(format!(
+                "homework cannot be due ({}) before the lesson ({})",
+                format_date(due),
+                format_date(found.date)
+            ))
+            .into());
         }
         let id = DocId::Class(year, class);
         self.change(|j, touched| {
-            j.doc_mut(&id, touched)?
-                .set_lesson_text(lesson, LessonField::Homework, text.trim(), due)
+            j.doc_mut(&id, touched)?.set_lesson_text(
+                lesson,
+                LessonField::Homework,
+                text.trim(),
+                due,
+            )
         })
     }
 
     // ----- teachers' entries -----
 
-    fn check_on_roster(&self, year: YearId, class: &ClassId, student: &StudentId, date: Date) -> Result<()> {
+    fn check_on_roster(
+        &self,
+        year: YearId,
+        class: &ClassId,
+        student: &StudentId,
+        date: Date,
+    ) -> Result<()> {
         let on_roster = self
             .class_doc(year, class)?
             .roster
@@ -693,7 +725,11 @@ impl Journal {
     }
 
     /// Records attendance at a lesson for the given students, in one transaction over all their documents.
-    pub fn mark_attendance(&mut self, lesson: &LessonId, entries: &[AttendanceInput]) -> Result<()> {
+    pub fn mark_attendance(
+        &mut self,
+        lesson: &LessonId,
+        entries: &[AttendanceInput],
+    ) -> Result<()> {
         let (year, class, found) = self.lesson(lesson)?;
         let found = found.clone();
         let policy = &self.settings(year)?.policy;
@@ -722,7 +758,12 @@ impl Journal {
     }
 
     /// Puts a mark for a student in a lesson (one per lesson and kind of work; a second put changes it).
-    pub fn put_mark(&mut self, student: &StudentId, lesson: &LessonId, input: &MarkInput) -> Result<MarkId> {
+    pub fn put_mark(
+        &mut self,
+        student: &StudentId,
+        lesson: &LessonId,
+        input: &MarkInput,
+    ) -> Result<MarkId> {
         let (year, class, found) = self.lesson(lesson)?;
         let found = found.clone();
         self.settings(year)?.policy.work_kind(&input.kind)?;
@@ -759,14 +800,11 @@ impl Journal {
         &mut self,
         year: YearId,
         student: &StudentId,
-        subject: &SubjectId,
-        period: &MarkPeriod,
-        value: MarkValue,
-        teacher: &StaffId,
-        date: Date,
+        key: &FinalMarkKey,
+        mark: &PeriodMark,
     ) -> Result<()> {
-        self.known_subject(year, subject)?;
-        if let MarkPeriod::Term(term) = period {
+        self.known_subject(year, &key.subject)?;
+        if let MarkPeriod::Term(term) = &key.period {
             self.settings(year)?
                 .year
                 .term(term)
@@ -774,17 +812,8 @@ impl Journal {
         }
         self.student_doc(year, student)
             .ok_or_else(|| unknown("student", student))?;
-        let key = FinalMarkKey {
-            subject: subject.clone(),
-            period: period.clone(),
-        };
-        let mark = PeriodMark {
-            value,
-            teacher: teacher.clone(),
-            date,
-        };
         let id = DocId::Student(year, student.clone());
-        self.change(|j, touched| j.doc_mut(&id, touched)?.put_final_mark(&key, &mark))
+        self.change(|j, touched| j.doc_mut(&id, touched)?.put_final_mark(key, mark))
     }
 
     // ----- conflicts -----
@@ -828,7 +857,9 @@ impl Journal {
                 }
                 (DocId::Class(year, class), View::Class(c)) => {
                     for ((lesson, field), losers) in &c.lesson_conflicts {
-                        let Some(l) = c.lessons.get(lesson) else { continue };
+                        let Some(l) = c.lessons.get(lesson) else {
+                            continue;
+                        };
                         let winner = match field {
                             LessonField::Topic => l.topic.clone(),
                             LessonField::Homework => l.homework.clone(),
@@ -840,7 +871,9 @@ impl Journal {
                                 lesson: lesson.clone(),
                                 field: *field,
                             },
-                            values: std::iter::once(winner).chain(losers.iter().cloned()).collect(),
+                            values: std::iter::once(winner)
+                                .chain(losers.iter().cloned())
+                                .collect(),
                         });
                     }
                 }
@@ -858,36 +891,79 @@ impl Journal {
                 .chain(&cell.competing)
                 .nth(choice)
                 .cloned()
-                .ok_or_else(|| InputError::Invalid(format!("there is no value number {choice} to keep")).into())
+                .ok_or_else(|| {
+                    InputError::Invalid(format!("there is no value number {choice} to keep")).into()
+                })
         }
         match target {
-            ConflictTarget::Attendance { year, student, lesson } => {
-                let chosen = pick(self.student_doc(*year, student).and_then(|s| s.attendance.get(lesson)), choice)?;
+            ConflictTarget::Attendance {
+                year,
+                student,
+                lesson,
+            } => {
+                let chosen = pick(
+                    self.student_doc(*year, student)
+                        .and_then(|s| s.attendance.get(lesson)),
+                    choice,
+                )?;
                 let id = DocId::Student(*year, student.clone());
                 self.change(|j, touched| j.doc_mut(&id, touched)?.put_attendance(lesson, &chosen))
             }
-            ConflictTarget::Mark { year, student, mark } => {
-                let chosen = pick(self.student_doc(*year, student).and_then(|s| s.marks.get(mark)), choice)?;
+            ConflictTarget::Mark {
+                year,
+                student,
+                mark,
+            } => {
+                let chosen = pick(
+                    self.student_doc(*year, student)
+                        .and_then(|s| s.marks.get(mark)),
+                    choice,
+                )?;
                 let id = DocId::Student(*year, student.clone());
                 self.change(|j, touched| j.doc_mut(&id, touched)?.put_mark(mark, &chosen))
             }
             ConflictTarget::FinalMark { year, student, key } => {
-                let chosen = pick(self.student_doc(*year, student).and_then(|s| s.final_marks.get(key)), choice)?;
+                let chosen = pick(
+                    self.student_doc(*year, student)
+                        .and_then(|s| s.final_marks.get(key)),
+                    choice,
+                )?;
                 let id = DocId::Student(*year, student.clone());
                 self.change(|j, touched| j.doc_mut(&id, touched)?.put_final_mark(key, &chosen))
             }
-            ConflictTarget::Lesson { year, class, lesson, field } => {
+            ConflictTarget::Lesson {
+                year,
+                class,
+                lesson,
+                field,
+            } => {
                 let doc = self.class_doc(*year, class)?;
-                let current = doc.lessons.get(lesson).ok_or_else(|| unknown("lesson", lesson))?;
+                let current = doc
+                    .lessons
+                    .get(lesson)
+                    .ok_or_else(|| unknown("lesson", lesson))?;
                 let winner = match field {
                     LessonField::Topic => current.topic.clone(),
                     LessonField::Homework => current.homework.clone(),
                 };
                 let due = current.homework_due;
-                let losers = doc.lesson_conflicts.get(&(lesson.clone(), *field)).cloned().unwrap_or_default();
-                let chosen = pick(Some(&Cell { value: winner, competing: losers }), choice)?;
+                let losers = doc
+                    .lesson_conflicts
+                    .get(&(lesson.clone(), *field))
+                    .cloned()
+                    .unwrap_or_default();
+                let chosen = pick(
+                    Some(&Cell {
+                        value: winner,
+                        competing: losers,
+                    }),
+                    choice,
+                )?;
                 let id = DocId::Class(*year, class.clone());
-                self.change(|j, touched| j.doc_mut(&id, touched)?.set_lesson_text(lesson, *field, &chosen, due))
+                self.change(|j, touched| {
+                    j.doc_mut(&id, touched)?
+                        .set_lesson_text(lesson, *field, &chosen, due)
+                })
             }
         }
     }

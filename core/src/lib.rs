@@ -34,16 +34,18 @@ pub mod queries;
 pub mod store;
 pub mod validate;
 
-pub use domain::calendar::{Bell, BellSchedule, DateRange, SchoolYear, Term, TermScheme, format_date, parse_date};
+pub use domain::calendar::{
+    Bell, BellSchedule, DateRange, SchoolYear, Term, TermScheme, format_date, parse_date,
+};
 pub use domain::model::{
-    Attendance, ClassInfo, Guardian, Lesson, Mark, MarkInput, MarkPeriod, Message, NewLesson, PeriodMark, Role,
-    RosterEntry, Staff, StudentProfile, Subject, SubjectAssignment,
+    Attendance, ClassInfo, Guardian, Lesson, Mark, MarkInput, MarkPeriod, Message, NewLesson,
+    PeriodMark, Role, RosterEntry, Staff, StudentProfile, Subject, SubjectAssignment,
 };
 pub use domain::policy::{AttendanceCode, MarkValue, MarkingPolicy, Thresholds, WorkKind};
 pub use error::{Error, InputError, Result, SchemaError, StoreError};
 pub use ids::{
-    ClassId, DocId, DocKind, GuardianId, LessonId, MarkId, MessageId, StaffId, StudentId, SubjectId, TermId,
-    ThreadId, WorkKindId, YearId,
+    ClassId, DocId, DocKind, GuardianId, LessonId, MarkId, MessageId, StaffId, StudentId,
+    SubjectId, TermId, ThreadId, WorkKindId, YearId,
 };
 pub use journal::{AttendanceInput, Conflict, ConflictTarget, Journal, SchoolSetup};
 

@@ -155,12 +155,19 @@ impl Journal {
                 competing: c.competing.iter().map(|m| m.value).collect(),
             })
             .collect();
-        rows.sort_by(|a, b| (a.mark.date, &a.mark.subject, &a.id).cmp(&(b.mark.date, &b.mark.subject, &b.id)));
+        rows.sort_by(|a, b| {
+            (a.mark.date, &a.mark.subject, &a.id).cmp(&(b.mark.date, &b.mark.subject, &b.id))
+        });
         Ok(rows)
     }
 
     /// A student's attendance totals over a period, per code, in lessons and minutes.
-    pub fn attendance_totals(&self, year: YearId, student: &StudentId, period: DateRange) -> Result<AttendanceTotals> {
+    pub fn attendance_totals(
+        &self,
+        year: YearId,
+        student: &StudentId,
+        period: DateRange,
+    ) -> Result<AttendanceTotals> {
         let settings = self.settings(year)?;
         let doc = self.student_view(year, student)?;
         let mut totals = AttendanceTotals::default();
@@ -203,7 +210,13 @@ impl Journal {
     }
 
     /// The class grid for one subject and term.
-    pub fn class_grid(&self, year: YearId, class: &ClassId, subject: &SubjectId, term: &TermId) -> Result<ClassGrid> {
+    pub fn class_grid(
+        &self,
+        year: YearId,
+        class: &ClassId,
+        subject: &SubjectId,
+        term: &TermId,
+    ) -> Result<ClassGrid> {
         let range = self
             .settings(year)?
             .year
@@ -222,7 +235,8 @@ impl Journal {
         let mut rows = Vec::new();
         for (student, entry) in &class_doc.roster {
             let entry = &entry.value;
-            let overlaps = entry.joined <= range.to && entry.left.is_none_or(|left| left >= range.from);
+            let overlaps =
+                entry.joined <= range.to && entry.left.is_none_or(|left| left >= range.from);
             if !overlaps {
                 continue;
             }
@@ -230,7 +244,9 @@ impl Journal {
             let cells = lessons
                 .iter()
                 .map(|lesson| {
-                    let Some(doc) = doc else { return GridCell::default() };
+                    let Some(doc) = doc else {
+                        return GridCell::default();
+                    };
                     let attendance = doc.attendance.get(&lesson.id);
                     let marks: Vec<_> = doc
                         .marks_by_lesson
@@ -259,7 +275,12 @@ impl Journal {
     }
 
     /// Homework set in a class's lessons in a period.
-    pub fn class_homework(&self, year: YearId, class: &ClassId, period: DateRange) -> Result<Vec<HomeworkItem>> {
+    pub fn class_homework(
+        &self,
+        year: YearId,
+        class: &ClassId,
+        period: DateRange,
+    ) -> Result<Vec<HomeworkItem>> {
         Ok(self
             .lessons(year, class, period)?
             .into_iter()
@@ -275,16 +296,30 @@ impl Journal {
     }
 
     /// Homework for a student's class in a period.
-    pub fn student_homework(&self, year: YearId, student: &StudentId, period: DateRange) -> Result<Vec<HomeworkItem>> {
-        let class = self.student_view(year, student)?.class.clone().ok_or_else(|| InputError::Unknown {
-            kind: "class of student",
-            id: student.to_string(),
-        })?;
+    pub fn student_homework(
+        &self,
+        year: YearId,
+        student: &StudentId,
+        period: DateRange,
+    ) -> Result<Vec<HomeworkItem>> {
+        let class = self
+            .student_view(year, student)?
+            .class
+            .clone()
+            .ok_or_else(|| InputError::Unknown {
+                kind: "class of student",
+                id: student.to_string(),
+            })?;
         self.class_homework(year, &class, period)
     }
 
     /// Lessons of a class in a period that have no topic or no attendance taken.
-    pub fn lessons_missing_entries(&self, year: YearId, class: &ClassId, period: DateRange) -> Result<Vec<LessonGap>> {
+    pub fn lessons_missing_entries(
+        &self,
+        year: YearId,
+        class: &ClassId,
+        period: DateRange,
+    ) -> Result<Vec<LessonGap>> {
         let class_doc = self.class_doc(year, class)?;
         let mut gaps = Vec::new();
         for lesson in self.lessons(year, class, period)? {
@@ -343,13 +378,20 @@ impl Journal {
         Ok(TermSuggestion {
             marks: u32::try_from(graded).unwrap_or(u32::MAX),
             average,
-            suggested: average.filter(|_| enough).map(|a| settings.policy.thresholds.round(a)),
+            suggested: average
+                .filter(|_| enough)
+                .map(|a| settings.policy.thresholds.round(a)),
             set,
         })
     }
 
     /// Students of a class on a date, by name.
-    pub fn roster(&self, year: YearId, class: &ClassId, on: Date) -> Result<Vec<(StudentId, String)>> {
+    pub fn roster(
+        &self,
+        year: YearId,
+        class: &ClassId,
+        on: Date,
+    ) -> Result<Vec<(StudentId, String)>> {
         let mut students: Vec<(StudentId, String)> = self
             .class_doc(year, class)?
             .roster
@@ -363,6 +405,10 @@ impl Journal {
 
     /// Ids of the documents this device holds, of one year.
     pub fn document_ids(&self, year: YearId) -> Vec<DocId> {
-        self.docs.keys().filter(|id| id.year() == year).cloned().collect()
+        self.docs
+            .keys()
+            .filter(|id| id.year() == year)
+            .cloned()
+            .collect()
     }
 }

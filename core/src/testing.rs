@@ -13,7 +13,15 @@ use crate::journal::{AttendanceInput, Journal, SchoolSetup};
 pub const YEAR: YearId = YearId(2026);
 
 /// Subjects of the fixture school, in timetable order.
-pub const SUBJECTS: [&str; 7] = ["math", "russian", "literature", "history", "biology", "english", "pe"];
+pub const SUBJECTS: [&str; 7] = [
+    "math",
+    "russian",
+    "literature",
+    "history",
+    "biology",
+    "english",
+    "pe",
+];
 
 /// A class set up by [`class_with_students`].
 #[derive(Clone, Debug)]
@@ -79,7 +87,11 @@ pub fn school(journal: &mut Journal) -> Result<()> {
 }
 
 /// Adds a class with `students` students, all enrolled on the first day, and one teacher for every subject.
-pub fn class_with_students(journal: &mut Journal, class: &str, students: usize) -> Result<FixtureClass> {
+pub fn class_with_students(
+    journal: &mut Journal,
+    class: &str,
+    students: usize,
+) -> Result<FixtureClass> {
     let class_id = ClassId::new(class)?;
     let teacher = StaffId::new(format!("teacher-{class}"))?;
     let ids: Vec<StudentId> = (0..students)
@@ -99,7 +111,13 @@ pub fn class_with_students(journal: &mut Journal, class: &str, students: usize) 
             j.assign_subject(YEAR, &class_id, &SubjectId::new(subject)?, &teacher)?;
         }
         for (i, student) in ids.iter().enumerate() {
-            j.enrol_student(YEAR, &class_id, student, &format!("Ученик {i:02}"), first_day())?;
+            j.enrol_student(
+                YEAR,
+                &class_id,
+                student,
+                &format!("Ученик {i:02}"),
+                first_day(),
+            )?;
         }
         Ok(())
     })?;
@@ -111,7 +129,11 @@ pub fn class_with_students(journal: &mut Journal, class: &str, students: usize) 
 }
 
 /// Schedules `weeks` school weeks of lessons (six or seven a day, subjects in rotation) and returns them.
-pub fn schedule_weeks(journal: &mut Journal, class: &FixtureClass, weeks: u32) -> Result<Vec<LessonId>> {
+pub fn schedule_weeks(
+    journal: &mut Journal,
+    class: &FixtureClass,
+    weeks: u32,
+) -> Result<Vec<LessonId>> {
     let mut lessons = Vec::new();
     let mut day = first_day();
     let mut slot = 0usize;
@@ -119,7 +141,7 @@ pub fn schedule_weeks(journal: &mut Journal, class: &FixtureClass, weeks: u32) -
     journal.batch(|j| {
         while school_days < weeks * 5 {
             if !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday) {
-                let periods = if school_days % 2 == 0 { 6 } else { 7 };
+                let periods = if school_days.is_multiple_of(2) { 6 } else { 7 };
                 for period in 1..=periods {
                     let subject = SubjectId::new(SUBJECTS[slot % SUBJECTS.len()])?;
                     slot += 1;
@@ -146,7 +168,12 @@ pub fn schedule_weeks(journal: &mut Journal, class: &FixtureClass, weeks: u32) -
 
 /// Fills lessons with attendance for every student (about 6 % absences) and marks for about 36 % of
 /// student-lessons: one Automerge change per entry call, as teachers make them, all in one batch.
-pub fn fill_lessons(journal: &mut Journal, class: &FixtureClass, lessons: &[LessonId], seed: u64) -> Result<()> {
+pub fn fill_lessons(
+    journal: &mut Journal,
+    class: &FixtureClass,
+    lessons: &[LessonId],
+    seed: u64,
+) -> Result<()> {
     let mut rng = Seeded::new(seed);
     let codes = ["н", "б", "у", "о"];
     let kinds = ["classwork", "homework", "oral", "quiz", "test"];

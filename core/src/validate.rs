@@ -41,31 +41,43 @@ pub fn validate_document(
             if let Some(cell) = &school.settings {
                 for settings in std::iter::once(&cell.value).chain(&cell.competing) {
                     if settings.year.id != id.year() {
-                        return Err(SchemaError::new(id, format!("holds the settings of year {}", settings.year.id)));
+                        return Err(SchemaError::new(
+                            id,
+                            format!("holds the settings of year {}", settings.year.id),
+                        ));
                     }
-                    settings.year.check().map_err(|e| SchemaError::new(id, e.to_string()))?;
-                    settings.policy.check().map_err(|e| SchemaError::new(id, e.to_string()))?;
+                    settings
+                        .year
+                        .check()
+                        .map_err(|e| SchemaError::new(id, e.to_string()))?;
+                    settings
+                        .policy
+                        .check()
+                        .map_err(|e| SchemaError::new(id, e.to_string()))?;
                 }
             }
         }
         View::Class(class) => {
             for lesson in class.lessons.values() {
                 if !(1..=12).contains(&lesson.period) {
-                    return Err(SchemaError::new(id, format!("lesson {} has period {}", lesson.id, lesson.period)));
+                    return Err(SchemaError::new(
+                        id,
+                        format!("lesson {} has period {}", lesson.id, lesson.period),
+                    ));
                 }
                 check_text(id, "a lesson topic", &lesson.topic)?;
                 check_text(id, "a homework text", &lesson.homework)?;
-                if let Some(settings) = ctx.settings {
-                    if !settings.year.range().contains(lesson.date) {
-                        return Err(SchemaError::new(
-                            id,
-                            format!(
-                                "lesson {} on {} is outside the school year",
-                                lesson.id,
-                                format_date(lesson.date)
-                            ),
-                        ));
-                    }
+                if let Some(settings) = ctx.settings
+                    && !settings.year.range().contains(lesson.date)
+                {
+                    return Err(SchemaError::new(
+                        id,
+                        format!(
+                            "lesson {} on {} is outside the school year",
+                            lesson.id,
+                            format_date(lesson.date)
+                        ),
+                    ));
                 }
             }
             for texts in class.lesson_conflicts.values() {
@@ -73,10 +85,13 @@ pub fn validate_document(
                     check_text(id, "a lesson text", text)?;
                 }
             }
-            if let Some(info) = &class.info {
-                if !(1..=11).contains(&info.value.grade) {
-                    return Err(SchemaError::new(id, format!("grade {} is not 1–11", info.value.grade)));
-                }
+            if let Some(info) = &class.info
+                && !(1..=11).contains(&info.value.grade)
+            {
+                return Err(SchemaError::new(
+                    id,
+                    format!("grade {} is not 1–11", info.value.grade),
+                ));
             }
         }
         View::Student(student) => {
@@ -91,7 +106,10 @@ pub fn validate_document(
                         if !settings.year.range().contains(mark.date) {
                             return Err(SchemaError::new(
                                 id,
-                                format!("a mark dated {} is outside the school year", format_date(mark.date)),
+                                format!(
+                                    "a mark dated {} is outside the school year",
+                                    format_date(mark.date)
+                                ),
                             ));
                         }
                     }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use journal_core::testing::{self, YEAR};
 use journal_core::{
-    AttendanceInput, Journal, LessonId, MarkInput, MarkValue, NewLesson, StudentId, SubjectId, TermId,
-    WorkKindId, parse_date,
+    AttendanceInput, Journal, LessonId, MarkInput, MarkValue, NewLesson, StudentId, SubjectId,
+    TermId, WorkKindId, parse_date,
 };
 use proptest::prelude::*;
 
@@ -18,17 +18,44 @@ const CODES: [Option<&str>; 3] = [None, Some("н"), Some("б")];
 
 #[derive(Clone, Debug)]
 enum Op {
-    Attend { student: usize, lesson: usize, code: usize },
-    Mark { student: usize, lesson: usize, kind: usize, value: u8 },
-    Unmark { student: usize, lesson: usize, kind: usize },
+    Attend {
+        student: usize,
+        lesson: usize,
+        code: usize,
+    },
+    Mark {
+        student: usize,
+        lesson: usize,
+        kind: usize,
+        value: u8,
+    },
+    Unmark {
+        student: usize,
+        lesson: usize,
+        kind: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (0..STUDENTS, 0..LESSONS, 0..CODES.len()).prop_map(|(student, lesson, code)| Op::Attend { student, lesson, code }),
-        (0..STUDENTS, 0..LESSONS, 0..KINDS.len(), 1u8..=5)
-            .prop_map(|(student, lesson, kind, value)| Op::Mark { student, lesson, kind, value }),
-        (0..STUDENTS, 0..LESSONS, 0..KINDS.len()).prop_map(|(student, lesson, kind)| Op::Unmark { student, lesson, kind }),
+        (0..STUDENTS, 0..LESSONS, 0..CODES.len()).prop_map(|(student, lesson, code)| Op::Attend {
+            student,
+            lesson,
+            code
+        }),
+        (0..STUDENTS, 0..LESSONS, 0..KINDS.len(), 1u8..=5).prop_map(
+            |(student, lesson, kind, value)| Op::Mark {
+                student,
+                lesson,
+                kind,
+                value
+            }
+        ),
+        (0..STUDENTS, 0..LESSONS, 0..KINDS.len()).prop_map(|(student, lesson, kind)| Op::Unmark {
+            student,
+            lesson,
+            kind
+        }),
     ]
 }
 
@@ -78,39 +105,64 @@ fn world() -> World {
 fn merge_all(to: &mut Journal, from: &Journal) {
     let ids: Vec<_> = from.documents().map(|d| d.id().clone()).collect();
     for id in ids {
-        to.merge_document(from.document(&id).expect("doc")).expect("merge");
+        to.merge_document(from.document(&id).expect("doc"))
+            .expect("merge");
     }
 }
 
 fn apply(w: &mut World, replica: usize, op: &Op, model: &mut Cells) {
     let j = &mut w.replicas[replica];
     match *op {
-        Op::Attend { student, lesson, code } => {
+        Op::Attend {
+            student,
+            lesson,
+            code,
+        } => {
             let input = AttendanceInput {
                 student: w.students[student].clone(),
                 code: CODES[code].map(str::to_owned),
                 note: String::new(),
             };
-            j.mark_attendance(&w.lessons[lesson], &[input]).expect("attendance");
+            j.mark_attendance(&w.lessons[lesson], &[input])
+                .expect("attendance");
             let shown = CODES[code].unwrap_or("present").to_owned();
-            model.entry(format!("a/{student}/{lesson}")).or_default().insert(replica, Some(shown));
+            model
+                .entry(format!("a/{student}/{lesson}"))
+                .or_default()
+                .insert(replica, Some(shown));
         }
-        Op::Mark { student, lesson, kind, value } => {
+        Op::Mark {
+            student,
+            lesson,
+            kind,
+            value,
+        } => {
             let input = MarkInput {
                 value: MarkValue::Grade(value),
                 kind: WorkKindId::new(KINDS[kind]).expect("id"),
                 comment: String::new(),
             };
-            j.put_mark(&w.students[student], &w.lessons[lesson], &input).expect("mark");
+            j.put_mark(&w.students[student], &w.lessons[lesson], &input)
+                .expect("mark");
             model
                 .entry(format!("m/{student}/{lesson}/{kind}"))
                 .or_default()
                 .insert(replica, Some(value.to_string()));
         }
-        Op::Unmark { student, lesson, kind } => {
-            let id = journal_core::docs::mark_id(&w.lessons[lesson], &WorkKindId::new(KINDS[kind]).expect("id"));
+        Op::Unmark {
+            student,
+            lesson,
+            kind,
+        } => {
+            let id = journal_core::docs::mark_id(
+                &w.lessons[lesson],
+                &WorkKindId::new(KINDS[kind]).expect("id"),
+            );
             if j.remove_mark(YEAR, &w.students[student], &id).is_ok() {
-                model.entry(format!("m/{student}/{lesson}/{kind}")).or_default().insert(replica, None);
+                model
+                    .entry(format!("m/{student}/{lesson}/{kind}"))
+                    .or_default()
+                    .insert(replica, None);
             }
         }
     }
@@ -121,13 +173,26 @@ fn observed(w: &World, replica: usize) -> BTreeMap<String, Vec<String>> {
     let j = &w.replicas[replica];
     let mut out = BTreeMap::new();
     let grid = j
-        .class_grid(YEAR, &"5a".parse().expect("id"), &SubjectId::new("math").expect("id"), &TermId::new("t1").expect("id"))
+        .class_grid(
+            YEAR,
+            &"5a".parse().expect("id"),
+            &SubjectId::new("math").expect("id"),
+            &TermId::new("t1").expect("id"),
+        )
         .expect("grid");
     let conflicts = j.conflicts();
     for (s, student) in w.students.iter().enumerate() {
-        let row = grid.rows.iter().find(|r| &r.student == student).expect("row");
+        let row = grid
+            .rows
+            .iter()
+            .find(|r| &r.student == student)
+            .expect("row");
         for (l, lesson) in w.lessons.iter().enumerate() {
-            let cell = &row.cells[grid.lessons.iter().position(|x| &x.id == lesson).expect("lesson")];
+            let cell = &row.cells[grid
+                .lessons
+                .iter()
+                .position(|x| &x.id == lesson)
+                .expect("lesson")];
             if !cell.recorded {
                 continue;
             }
@@ -143,8 +208,15 @@ fn observed(w: &World, replica: usize) -> BTreeMap<String, Vec<String>> {
             out.insert(key, values);
         }
         for row in j.student_marks(YEAR, student, None, None).expect("marks") {
-            let l = w.lessons.iter().position(|x| x == &row.mark.lesson).expect("lesson");
-            let k = KINDS.iter().position(|k| *k == row.mark.kind.as_str()).expect("kind");
+            let l = w
+                .lessons
+                .iter()
+                .position(|x| x == &row.mark.lesson)
+                .expect("lesson");
+            let k = KINDS
+                .iter()
+                .position(|k| *k == row.mark.kind.as_str())
+                .expect("kind");
             let mut values: Vec<String> = std::iter::once(row.mark.value)
                 .chain(row.competing.iter().copied())
                 .map(|v| v.to_string())

@@ -28,7 +28,11 @@ fn main() {
 }
 
 fn lessons_in_order(j: &Journal) -> Vec<LessonId> {
-    let range = DateRange::new(testing::first_day(), testing::first_day() + time::Duration::days(300)).expect("range");
+    let range = DateRange::new(
+        testing::first_day(),
+        testing::first_day() + time::Duration::days(300),
+    )
+    .expect("range");
     j.lessons(YEAR, &"5a".parse().expect("id"), range)
         .expect("lessons")
         .into_iter()
@@ -44,19 +48,21 @@ fn note(seq: usize) -> String {
 fn child(path: &Path, start: usize) {
     let mut j = Journal::open(path).expect("child opens the journal");
     let lessons = lessons_in_order(&j);
-    let students: Vec<StudentId> = (0..STUDENTS).map(|i| format!("5a-s{i:02}").parse().expect("id")).collect();
+    let students: Vec<StudentId> = (0..STUDENTS)
+        .map(|i| format!("5a-s{i:02}").parse().expect("id"))
+        .collect();
     let mut out = std::io::stdout().lock();
-    for seq in start..lessons.len() {
+    for (seq, lesson) in lessons.iter().enumerate().skip(start) {
         let entries: Vec<AttendanceInput> = students
             .iter()
             .enumerate()
             .map(|(i, s)| AttendanceInput {
                 student: s.clone(),
-                code: ((i + seq) % 5 == 0).then(|| "н".to_owned()),
+                code: (i + seq).is_multiple_of(5).then(|| "н".to_owned()),
                 note: note(seq),
             })
             .collect();
-        j.mark_attendance(&lessons[seq], &entries).expect("write");
+        j.mark_attendance(lesson, &entries).expect("write");
         writeln!(out, "ok {seq}").expect("report");
         out.flush().expect("flush");
     }
@@ -69,8 +75,9 @@ fn verify(path: &Path, acknowledged: &[usize]) {
     for &seq in acknowledged {
         for i in 0..STUDENTS {
             let student: StudentId = format!("5a-s{i:02}").parse().expect("id");
-            let Some(journal_core::docs::View::Student(doc)) =
-                j.document(&DocId::Student(YEAR, student.clone())).map(|d| d.view())
+            let Some(journal_core::docs::View::Student(doc)) = j
+                .document(&DocId::Student(YEAR, student.clone()))
+                .map(|d| d.view())
             else {
                 panic!("student document of {student} is missing");
             };
@@ -79,7 +86,7 @@ fn verify(path: &Path, acknowledged: &[usize]) {
                 .get(&lessons[seq])
                 .unwrap_or_else(|| panic!("acknowledged write {seq} lost for {student}"));
             assert_eq!(entry.value.note, note(seq));
-            assert_eq!(entry.value.code.is_some(), (i + seq) % 5 == 0);
+            assert_eq!(entry.value.code.is_some(), (i + seq).is_multiple_of(5));
         }
     }
 }
@@ -114,15 +121,19 @@ fn parent() {
         let (tx, rx) = mpsc::channel();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(seq) = line.strip_prefix("ok ").and_then(|s| s.parse::<usize>().ok()) {
-                    if tx.send(seq).is_err() {
-                        break;
-                    }
+                if let Some(seq) = line
+                    .strip_prefix("ok ")
+                    .and_then(|s| s.parse::<usize>().ok())
+                    && tx.send(seq).is_err()
+                {
+                    break;
                 }
             }
         });
         // Wait for the first returned write, then kill at a random moment while writes are in flight.
-        let first = rx.recv_timeout(Duration::from_secs(60)).expect("the child writes");
+        let first = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the child writes");
         std::thread::sleep(Duration::from_micros(rng.below(120_000)));
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
@@ -134,7 +145,10 @@ fn parent() {
         verify(&path, &acknowledged);
         // The write in flight at the kill may or may not have landed; start after it.
         next = last + 2;
-        println!("crash: round {round}: killed after write {last}; {} acknowledged writes present", acknowledged.len());
+        println!(
+            "crash: round {round}: killed after write {last}; {} acknowledged writes present",
+            acknowledged.len()
+        );
     }
     println!(
         "crash: {KILLS} kills in {:.1}s, every acknowledged write ({}) present, integrity ok",

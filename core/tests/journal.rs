@@ -1,13 +1,30 @@
 //! The journal on one device and between devices: entries, queries, refusals, persistence and conflicts.
 
+use journal_core::docs::FinalMarkKey;
 use journal_core::testing::{self, FixtureClass, YEAR};
 use journal_core::{
-    AttendanceInput, ConflictTarget, DateRange, DocId, Error, InputError, Journal, MarkInput, MarkPeriod,
-    MarkValue, NewLesson, StaffId, StudentId, StudentProfile, SubjectId, TermId, WorkKindId, parse_date,
+    AttendanceInput, ConflictTarget, DateRange, DocId, Error, InputError, Journal, MarkInput,
+    MarkPeriod, MarkValue, NewLesson, PeriodMark, StaffId, StudentId, StudentProfile, SubjectId,
+    TermId, WorkKindId, parse_date,
 };
 
 fn date(text: &str) -> time::Date {
     parse_date(text).expect("valid test date")
+}
+
+fn final_key(subject_id: &str, period: &MarkPeriod) -> FinalMarkKey {
+    FinalMarkKey {
+        subject: subject(subject_id),
+        period: period.clone(),
+    }
+}
+
+fn period_mark(value: MarkValue, teacher: &StaffId) -> PeriodMark {
+    PeriodMark {
+        value,
+        teacher: teacher.clone(),
+        date: date("2026-11-28"),
+    }
 }
 
 fn subject(id: &str) -> SubjectId {
@@ -47,7 +64,13 @@ fn school_with_class(journal: &mut Journal, students: usize) -> FixtureClass {
     testing::class_with_students(journal, "5a", students).expect("class")
 }
 
-fn lesson(journal: &mut Journal, class: &FixtureClass, day: &str, period: u8, subject_id: &str) -> journal_core::LessonId {
+fn lesson(
+    journal: &mut Journal,
+    class: &FixtureClass,
+    day: &str,
+    period: u8,
+    subject_id: &str,
+) -> journal_core::LessonId {
     journal
         .add_lesson(
             YEAR,
@@ -72,21 +95,31 @@ fn a_parent_sees_a_childs_marks_for_any_period_and_subject() {
     let l2 = lesson(&mut j, &class, "2026-09-08", 2, "russian");
     let l3 = lesson(&mut j, &class, "2026-12-03", 1, "math");
     j.put_mark(kid, &l1, &mark(5, "classwork")).expect("mark");
-    j.put_mark(kid, &l1, &mark(4, "test")).expect("second kind, same lesson");
+    j.put_mark(kid, &l1, &mark(4, "test"))
+        .expect("second kind, same lesson");
     j.put_mark(kid, &l2, &mark(3, "oral")).expect("mark");
     j.put_mark(kid, &l3, &mark(2, "test")).expect("mark");
-    j.put_mark(&class.students[1], &l1, &mark(2, "classwork")).expect("another child");
+    j.put_mark(&class.students[1], &l1, &mark(2, "classwork"))
+        .expect("another child");
 
     let all = j.student_marks(YEAR, kid, None, None).expect("query");
     let values: Vec<String> = all.iter().map(|r| r.mark.value.to_string()).collect();
-    assert_eq!(values, ["5", "4", "3", "2"], "the whole year, by date, only this child");
+    assert_eq!(
+        values,
+        ["5", "4", "3", "2"],
+        "the whole year, by date, only this child"
+    );
 
     let september = DateRange::new(date("2026-09-01"), date("2026-09-30")).expect("range");
     let math_in_september = j
         .student_marks(YEAR, kid, Some(september), Some(&subject("math")))
         .expect("query");
     assert_eq!(math_in_september.len(), 2);
-    assert!(math_in_september.iter().all(|r| r.mark.subject == subject("math")));
+    assert!(
+        math_in_september
+            .iter()
+            .all(|r| r.mark.subject == subject("math"))
+    );
     assert_eq!(math_in_september[0].mark.teacher, class.teacher);
 }
 
@@ -103,7 +136,11 @@ fn a_second_put_of_the_same_kind_changes_the_mark_and_remove_deletes_it() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].mark.value, MarkValue::Grade(4));
     j.remove_mark(YEAR, kid, &first).expect("remove");
-    assert!(j.student_marks(YEAR, kid, None, None).expect("query").is_empty());
+    assert!(
+        j.student_marks(YEAR, kid, None, None)
+            .expect("query")
+            .is_empty()
+    );
     assert!(matches!(
         j.remove_mark(YEAR, kid, &first),
         Err(Error::Input(InputError::Unknown { kind: "mark", .. }))
@@ -124,8 +161,13 @@ fn attendance_totals_count_lessons_and_hours_per_code() {
     ];
     let codes = ["н", "б", "о", "present", "н"];
     for (l, code) in lessons.iter().zip(codes) {
-        let entry = if code == "present" { present(kid) } else { absent(kid, code) };
-        j.mark_attendance(l, &[entry, present(&class.students[1])]).expect("attendance");
+        let entry = if code == "present" {
+            present(kid)
+        } else {
+            absent(kid, code)
+        };
+        j.mark_attendance(l, &[entry, present(&class.students[1])])
+            .expect("attendance");
     }
     let september = DateRange::new(date("2026-09-01"), date("2026-09-30")).expect("range");
     let totals = j.attendance_totals(YEAR, kid, september).expect("totals");
@@ -136,7 +178,9 @@ fn attendance_totals_count_lessons_and_hours_per_code() {
     assert_eq!(totals.lessons_missed, 2, "late is not missed");
     assert_eq!(totals.minutes_missed, 90);
     assert!((totals.hours_missed() - 1.5).abs() < 1e-9);
-    let other = j.attendance_totals(YEAR, &class.students[1], september).expect("totals");
+    let other = j
+        .attendance_totals(YEAR, &class.students[1], september)
+        .expect("totals");
     assert_eq!((other.lessons_missed, other.lessons_recorded), (0, 4));
 }
 
@@ -149,19 +193,36 @@ fn the_class_grid_holds_students_by_lessons_with_marks_and_codes() {
     let other_subject = lesson(&mut j, &class, "2026-09-07", 1, "russian");
     let next_term = lesson(&mut j, &class, "2026-12-07", 1, "math");
     let s = &class.students;
-    j.mark_attendance(&l1, &[absent(&s[0], "б"), present(&s[1]), present(&s[2])]).expect("attendance");
+    j.mark_attendance(&l1, &[absent(&s[0], "б"), present(&s[1]), present(&s[2])])
+        .expect("attendance");
     j.put_mark(&s[1], &l1, &mark(5, "classwork")).expect("mark");
     j.put_mark(&s[1], &l1, &mark(4, "test")).expect("mark");
-    j.put_mark(&s[2], &other_subject, &mark(3, "oral")).expect("mark");
-    j.put_mark(&s[2], &next_term, &mark(3, "oral")).expect("mark");
+    j.put_mark(&s[2], &other_subject, &mark(3, "oral"))
+        .expect("mark");
+    j.put_mark(&s[2], &next_term, &mark(3, "oral"))
+        .expect("mark");
 
     let grid = j
-        .class_grid(YEAR, &class.class, &subject("math"), &TermId::new("t1").expect("id"))
+        .class_grid(
+            YEAR,
+            &class.class,
+            &subject("math"),
+            &TermId::new("t1").expect("id"),
+        )
         .expect("grid");
     let lesson_ids: Vec<_> = grid.lessons.iter().map(|l| l.id.clone()).collect();
-    assert_eq!(lesson_ids, [l2, l1.clone()], "only math of the term, in date order");
+    assert_eq!(
+        lesson_ids,
+        [l2, l1.clone()],
+        "only math of the term, in date order"
+    );
     assert_eq!(grid.rows.len(), 3);
-    let row = |student: &StudentId| grid.rows.iter().find(|r| &r.student == student).expect("row");
+    let row = |student: &StudentId| {
+        grid.rows
+            .iter()
+            .find(|r| &r.student == student)
+            .expect("row")
+    };
     assert_eq!(row(&s[0]).cells[1].code.as_deref(), Some("б"));
     assert!(row(&s[0]).cells[1].recorded);
     assert!(!row(&s[0]).cells[0].recorded);
@@ -179,21 +240,33 @@ fn homework_and_incomplete_lessons_are_found_by_date_range() {
     let l2 = lesson(&mut j, &class, "2026-09-08", 1, "russian");
     let l3 = lesson(&mut j, &class, "2026-09-20", 1, "math");
     j.set_topic(&l1, "Натуральные числа").expect("topic");
-    j.set_homework(&l1, "№ 12, 14", Some(date("2026-09-09"))).expect("homework");
-    j.set_homework(&l3, "Выучить правило", None).expect("homework");
-    j.mark_attendance(&l2, &[present(&class.students[0])]).expect("attendance");
+    j.set_homework(&l1, "№ 12, 14", Some(date("2026-09-09")))
+        .expect("homework");
+    j.set_homework(&l3, "Выучить правило", None)
+        .expect("homework");
+    j.mark_attendance(&l2, &[present(&class.students[0])])
+        .expect("attendance");
 
     let week = DateRange::new(date("2026-09-07"), date("2026-09-13")).expect("range");
-    let homework = j.student_homework(YEAR, &class.students[0], week).expect("homework");
+    let homework = j
+        .student_homework(YEAR, &class.students[0], week)
+        .expect("homework");
     assert_eq!(homework.len(), 1);
     assert_eq!(homework[0].text, "№ 12, 14");
     assert_eq!(homework[0].due, Some(date("2026-09-09")));
 
-    let gaps = j.lessons_missing_entries(YEAR, &class.class, week).expect("gaps");
-    let summary: Vec<_> = gaps.iter().map(|g| (g.lesson.id.clone(), g.no_topic, g.no_attendance)).collect();
+    let gaps = j
+        .lessons_missing_entries(YEAR, &class.class, week)
+        .expect("gaps");
+    let summary: Vec<_> = gaps
+        .iter()
+        .map(|g| (g.lesson.id.clone(), g.no_topic, g.no_attendance))
+        .collect();
     assert_eq!(summary, [(l1, false, true), (l2, true, false)]);
 
-    let err = j.set_homework(&l3, "x", Some(date("2026-09-01"))).expect_err("due before lesson");
+    let err = j
+        .set_homework(&l3, "x", Some(date("2026-09-01")))
+        .expect_err("due before lesson");
     assert!(err.to_string().contains("before the lesson"), "{err}");
 }
 
@@ -204,21 +277,48 @@ fn term_marks_are_suggested_from_weighted_marks_and_set_by_the_teacher() {
     let kid = &class.students[0];
     let t1 = TermId::new("t1").expect("id");
     let days = ["2026-09-07", "2026-09-08", "2026-09-09", "2026-09-10"];
-    let ls: Vec<_> = days.iter().map(|d| lesson(&mut j, &class, d, 1, "math")).collect();
-    j.put_mark(kid, &ls[0], &mark(5, "classwork")).expect("mark");
-    j.put_mark(kid, &ls[1], &mark(5, "classwork")).expect("mark");
-    let early = j.term_suggestion(YEAR, kid, &subject("math"), &t1).expect("suggestion");
+    let ls: Vec<_> = days
+        .iter()
+        .map(|d| lesson(&mut j, &class, d, 1, "math"))
+        .collect();
+    j.put_mark(kid, &ls[0], &mark(5, "classwork"))
+        .expect("mark");
+    j.put_mark(kid, &ls[1], &mark(5, "classwork"))
+        .expect("mark");
+    let early = j
+        .term_suggestion(YEAR, kid, &subject("math"), &t1)
+        .expect("suggestion");
     assert_eq!(early.average, Some(500));
-    assert_eq!(early.suggested, None, "two marks are too few for a term mark");
+    assert_eq!(
+        early.suggested, None,
+        "two marks are too few for a term mark"
+    );
     j.put_mark(kid, &ls[2], &mark(4, "test")).expect("mark");
-    j.put_mark(kid, &ls[3], &mark(4, "classwork")).expect("mark");
+    j.put_mark(kid, &ls[3], &mark(4, "classwork"))
+        .expect("mark");
     // (5 + 5 + 4·2 + 4) / 5 = 4.40 → 4
-    let s = j.term_suggestion(YEAR, kid, &subject("math"), &t1).expect("suggestion");
-    assert_eq!((s.marks, s.average, s.suggested), (4, Some(440), Some(MarkValue::Grade(4))));
-    j.set_final_mark(YEAR, kid, &subject("math"), &MarkPeriod::Term(t1.clone()), MarkValue::Grade(5), &class.teacher, date("2026-11-28"))
-        .expect("term mark");
-    let s = j.term_suggestion(YEAR, kid, &subject("math"), &t1).expect("suggestion");
-    assert_eq!(s.set.map(|m| m.value), Some(MarkValue::Grade(5)), "the teacher's mark stands beside the suggestion");
+    let s = j
+        .term_suggestion(YEAR, kid, &subject("math"), &t1)
+        .expect("suggestion");
+    assert_eq!(
+        (s.marks, s.average, s.suggested),
+        (4, Some(440), Some(MarkValue::Grade(4)))
+    );
+    j.set_final_mark(
+        YEAR,
+        kid,
+        &final_key("math", &MarkPeriod::Term(t1.clone())),
+        &period_mark(MarkValue::Grade(5), &class.teacher),
+    )
+    .expect("term mark");
+    let s = j
+        .term_suggestion(YEAR, kid, &subject("math"), &t1)
+        .expect("suggestion");
+    assert_eq!(
+        s.set.map(|m| m.value),
+        Some(MarkValue::Grade(5)),
+        "the teacher's mark stands beside the suggestion"
+    );
 }
 
 fn snapshot_of_everything(j: &Journal) -> Vec<(String, Vec<String>)> {
@@ -244,20 +344,37 @@ fn invalid_input_is_refused_with_a_reason_and_nothing_is_written() {
     assert!(err.to_string().contains("mark \"7\" is not valid"));
 
     let err = j
-        .mark_attendance(&l1, &[present(&class.students[0]), absent(&class.students[1], "x")])
+        .mark_attendance(
+            &l1,
+            &[present(&class.students[0]), absent(&class.students[1], "x")],
+        )
         .expect_err("unknown code");
-    assert!(err.to_string().contains("attendance code \"x\" is not in the school's list"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("attendance code \"x\" is not in the school's list"),
+        "{err}"
+    );
 
     let stranger = StudentId::new("stranger").expect("id");
     let err = j
         .mark_attendance(&l1, &[present(&class.students[0]), present(&stranger)])
         .expect_err("not in class");
-    assert_eq!(err.to_string(), "student stranger is not in class 5a on 2026-09-07");
+    assert_eq!(
+        err.to_string(),
+        "student stranger is not in class 5a on 2026-09-07"
+    );
 
-    let err = j.put_mark(&stranger, &l1, &mark(5, "classwork")).expect_err("not in class");
-    assert!(matches!(err, Error::Input(InputError::StudentNotInClass { .. })));
+    let err = j
+        .put_mark(&stranger, &l1, &mark(5, "classwork"))
+        .expect_err("not in class");
+    assert!(matches!(
+        err,
+        Error::Input(InputError::StudentNotInClass { .. })
+    ));
 
-    let err = j.put_mark(&class.students[0], &l1, &mark(5, "essay")).expect_err("unknown kind");
+    let err = j
+        .put_mark(&class.students[0], &l1, &mark(5, "essay"))
+        .expect_err("unknown kind");
     assert!(err.to_string().contains("kind of work \"essay\""), "{err}");
 
     let summer = NewLesson {
@@ -267,15 +384,26 @@ fn invalid_input_is_refused_with_a_reason_and_nothing_is_written() {
         teacher: class.teacher.clone(),
         topic: String::new(),
     };
-    let err = j.add_lesson(YEAR, &class.class, &summer).expect_err("outside the year");
+    let err = j
+        .add_lesson(YEAR, &class.class, &summer)
+        .expect_err("outside the year");
     assert_eq!(
         err.to_string(),
         "lesson date 2027-07-01 is outside the school year 2026-2027 (2026-09-01 – 2027-05-31)"
     );
-    let clash = NewLesson { date: date("2026-09-07"), ..summer.clone() };
-    let err = j.add_lesson(YEAR, &class.class, &clash).expect_err("slot taken");
+    let clash = NewLesson {
+        date: date("2026-09-07"),
+        ..summer.clone()
+    };
+    let err = j
+        .add_lesson(YEAR, &class.class, &clash)
+        .expect_err("slot taken");
     assert!(err.to_string().contains("already has a lesson"), "{err}");
-    let unknown_subject = NewLesson { subject: subject("astrology"), date: date("2026-09-08"), ..summer };
+    let unknown_subject = NewLesson {
+        subject: subject("astrology"),
+        date: date("2026-09-08"),
+        ..summer
+    };
     assert!(j.add_lesson(YEAR, &class.class, &unknown_subject).is_err());
 
     assert_eq!(snapshot_of_everything(&j), before, "memory unchanged");
@@ -297,10 +425,17 @@ fn a_batch_that_fails_keeps_nothing_of_its_earlier_calls() {
         j.put_mark(&class.students[1], &l1, &mark(5, "no-such-kind"))
     });
     assert!(result.is_err());
-    assert!(j.student_marks(YEAR, &class.students[0], None, None).expect("query").is_empty());
+    assert!(
+        j.student_marks(YEAR, &class.students[0], None, None)
+            .expect("query")
+            .is_empty()
+    );
     assert_eq!(snapshot_of_everything(&j), before);
     drop(j);
-    assert_eq!(snapshot_of_everything(&Journal::open(&path).expect("reopen")), before);
+    assert_eq!(
+        snapshot_of_everything(&Journal::open(&path).expect("reopen")),
+        before
+    );
 }
 
 #[test]
@@ -313,17 +448,27 @@ fn everything_survives_a_reopen_and_compaction() {
     // Enough single writes to one document to pass the compaction threshold several times.
     let lessons = testing::schedule_weeks(&mut j, &class, 6).expect("lessons");
     for l in &lessons {
-        j.mark_attendance(l, &[absent(kid, "н")]).expect("attendance");
+        j.mark_attendance(l, &[absent(kid, "н")])
+            .expect("attendance");
     }
-    j.put_mark(kid, &lessons[3], &mark(4, "oral")).expect("mark");
+    j.put_mark(kid, &lessons[3], &mark(4, "oral"))
+        .expect("mark");
     let before = snapshot_of_everything(&j);
     let marks = j.student_marks(YEAR, kid, None, None).expect("query");
     drop(j);
     let j = Journal::open(&path).expect("reopen");
     assert_eq!(snapshot_of_everything(&j), before);
-    assert_eq!(j.student_marks(YEAR, kid, None, None).expect("query"), marks);
+    assert_eq!(
+        j.student_marks(YEAR, kid, None, None).expect("query"),
+        marks
+    );
     let range = DateRange::new(testing::first_day(), date("2027-05-31")).expect("range");
-    assert_eq!(j.attendance_totals(YEAR, kid, range).expect("totals").lessons_missed as usize, lessons.len());
+    assert_eq!(
+        j.attendance_totals(YEAR, kid, range)
+            .expect("totals")
+            .lessons_missed as usize,
+        lessons.len()
+    );
     assert_eq!(j.integrity_check().expect("check"), "ok");
 }
 
@@ -334,20 +479,37 @@ fn moving_a_student_keeps_their_history_and_changes_who_teaches_them() {
     let class_b = testing::class_with_students(&mut j, "5b", 1).expect("class");
     let mover = class_a.students[0].clone();
     let before_move = lesson(&mut j, &class_a, "2026-09-07", 1, "math");
-    j.put_mark(&mover, &before_move, &mark(5, "classwork")).expect("mark");
-    j.move_student(YEAR, &mover, &class_b.class, date("2026-10-01")).expect("move");
+    j.put_mark(&mover, &before_move, &mark(5, "classwork"))
+        .expect("mark");
+    j.move_student(YEAR, &mover, &class_b.class, date("2026-10-01"))
+        .expect("move");
     let old_class_late = lesson(&mut j, &class_a, "2026-10-05", 1, "math");
     let new_class = lesson(&mut j, &class_b, "2026-10-05", 1, "math");
-    assert!(j.put_mark(&mover, &old_class_late, &mark(4, "classwork")).is_err(), "left the old class");
-    j.put_mark(&mover, &new_class, &mark(4, "classwork")).expect("new class");
+    assert!(
+        j.put_mark(&mover, &old_class_late, &mark(4, "classwork"))
+            .is_err(),
+        "left the old class"
+    );
+    j.put_mark(&mover, &new_class, &mark(4, "classwork"))
+        .expect("new class");
     let marks = j.student_marks(YEAR, &mover, None, None).expect("query");
     assert_eq!(marks.len(), 2, "history kept across the move");
-    let roster_a = j.roster(YEAR, &class_a.class, date("2026-10-05")).expect("roster");
+    let roster_a = j
+        .roster(YEAR, &class_a.class, date("2026-10-05"))
+        .expect("roster");
     assert!(roster_a.iter().all(|(id, _)| id != &mover));
     let grid = j
-        .class_grid(YEAR, &class_a.class, &subject("math"), &TermId::new("t1").expect("id"))
+        .class_grid(
+            YEAR,
+            &class_a.class,
+            &subject("math"),
+            &TermId::new("t1").expect("id"),
+        )
         .expect("grid");
-    assert!(grid.rows.iter().any(|r| r.student == mover), "still in the old class's term grid");
+    assert!(
+        grid.rows.iter().any(|r| r.student == mover),
+        "still in the old class's term grid"
+    );
 }
 
 #[test]
@@ -359,7 +521,8 @@ fn profiles_keep_personal_data_and_the_review_date() {
         birth_date: Some(date("2015-03-02")),
         address: String::new(),
     };
-    j.set_profile(YEAR, &class.students[0], &profile, date("2026-09-15")).expect("profile");
+    j.set_profile(YEAR, &class.students[0], &profile, date("2026-09-15"))
+        .expect("profile");
     let id = DocId::Profile(YEAR, class.students[0].clone());
     let Some(journal_core::docs::View::Profile(view)) = j.document(&id).map(|d| d.view()) else {
         panic!("profile document missing");
@@ -401,17 +564,41 @@ fn concurrent_attendance_conflicts_are_visible_everywhere_and_resolved_once() {
     values.sort();
     assert_eq!(values, ["б", "н"]);
     assert!(matches!(ca[0].target, ConflictTarget::Attendance { .. }));
-    let grid_a = a.class_grid(YEAR, &class.class, &subject("math"), &TermId::new("t1").expect("id")).expect("grid");
-    let grid_b = b.class_grid(YEAR, &class.class, &subject("math"), &TermId::new("t1").expect("id")).expect("grid");
+    let grid_a = a
+        .class_grid(
+            YEAR,
+            &class.class,
+            &subject("math"),
+            &TermId::new("t1").expect("id"),
+        )
+        .expect("grid");
+    let grid_b = b
+        .class_grid(
+            YEAR,
+            &class.class,
+            &subject("math"),
+            &TermId::new("t1").expect("id"),
+        )
+        .expect("grid");
     assert_eq!(grid_a, grid_b, "same winner on both");
     assert!(grid_a.rows[0].cells[0].conflicted);
 
-    let keep = ca[0].values.iter().position(|v| v == "н").expect("н offered");
+    let keep = ca[0]
+        .values
+        .iter()
+        .position(|v| v == "н")
+        .expect("н offered");
     a.resolve_conflict(&ca[0].target, keep).expect("resolve");
     sync(&mut b, &a);
     assert!(a.conflicts().is_empty() && b.conflicts().is_empty());
     let range = DateRange::new(date("2026-09-01"), date("2026-09-30")).expect("range");
-    assert_eq!(b.attendance_totals(YEAR, kid, range).expect("totals").by_code["н"].lessons, 1);
+    assert_eq!(
+        b.attendance_totals(YEAR, kid, range)
+            .expect("totals")
+            .by_code["н"]
+            .lessons,
+        1
+    );
 }
 
 #[test]
@@ -423,22 +610,37 @@ fn concurrent_marks_and_topics_conflict_but_different_kinds_do_not() {
     b.put_mark(kid, &l, &mark(4, "test")).expect("b");
     a.set_topic(&l, "Дроби").expect("a");
     b.set_topic(&l, "Десятичные дроби").expect("b");
-    b.set_homework(&l, "№ 5", None).expect("homework merges, no conflict");
+    b.set_homework(&l, "№ 5", None)
+        .expect("homework merges, no conflict");
     sync(&mut a, &b);
     sync(&mut b, &a);
     let conflicts = a.conflicts();
     assert_eq!(conflicts, b.conflicts());
     assert_eq!(conflicts.len(), 2, "{conflicts:?}");
-    assert!(conflicts.iter().any(|c| matches!(c.target, ConflictTarget::Mark { .. })));
-    assert!(conflicts.iter().any(|c| matches!(c.target, ConflictTarget::Lesson { .. })));
-    assert_eq!(a.student_marks(YEAR, kid, None, None).expect("query").len(), 2);
+    assert!(
+        conflicts
+            .iter()
+            .any(|c| matches!(c.target, ConflictTarget::Mark { .. }))
+    );
+    assert!(
+        conflicts
+            .iter()
+            .any(|c| matches!(c.target, ConflictTarget::Lesson { .. }))
+    );
+    assert_eq!(
+        a.student_marks(YEAR, kid, None, None).expect("query").len(),
+        2
+    );
     let (_, _, merged) = a.lesson(&l).expect("lesson");
     assert_eq!(merged.homework, "№ 5");
     for c in &conflicts {
         a.resolve_conflict(&c.target, 1).expect("resolve");
     }
     assert!(a.conflicts().is_empty());
-    assert!(a.resolve_conflict(&conflicts[0].target, 5).is_err(), "no such value");
+    assert!(
+        a.resolve_conflict(&conflicts[0].target, 5).is_err(),
+        "no such value"
+    );
 }
 
 #[test]
@@ -449,11 +651,14 @@ fn two_devices_creating_the_same_student_document_offline_merge_cleanly() {
     let mut b = Journal::open_in_memory().expect("open");
     // b receives only the school and class, not the student's document.
     for id in [DocId::School(YEAR), DocId::Class(YEAR, class.class.clone())] {
-        b.merge_document(a.document(&id).expect("doc")).expect("merge");
+        b.merge_document(a.document(&id).expect("doc"))
+            .expect("merge");
     }
     let kid = &class.students[0];
-    b.put_mark(kid, &l, &mark(5, "oral")).expect("b creates the student's document");
-    a.put_mark(kid, &l, &mark(4, "test")).expect("a writes its own copy");
+    b.put_mark(kid, &l, &mark(5, "oral"))
+        .expect("b creates the student's document");
+    a.put_mark(kid, &l, &mark(4, "test"))
+        .expect("a writes its own copy");
     sync(&mut a, &b);
     sync(&mut b, &a);
     assert_eq!(a.student_marks(YEAR, kid, None, None).expect("a").len(), 2);
@@ -467,10 +672,30 @@ fn final_marks_conflict_and_validate_terms() {
     let kid = &class.students[0];
     let t1 = MarkPeriod::Term(TermId::new("t1").expect("id"));
     let teacher = StaffId::new("t").expect("id");
-    a.set_final_mark(YEAR, kid, &subject("math"), &t1, MarkValue::Grade(4), &teacher, date("2026-11-28")).expect("a");
-    b.set_final_mark(YEAR, kid, &subject("math"), &t1, MarkValue::Grade(5), &teacher, date("2026-11-28")).expect("b");
+    a.set_final_mark(
+        YEAR,
+        kid,
+        &final_key("math", &t1),
+        &period_mark(MarkValue::Grade(4), &teacher),
+    )
+    .expect("a");
+    b.set_final_mark(
+        YEAR,
+        kid,
+        &final_key("math", &t1),
+        &period_mark(MarkValue::Grade(5), &teacher),
+    )
+    .expect("b");
     sync(&mut a, &b);
     assert_eq!(a.conflicts().len(), 1);
     let bad_term = MarkPeriod::Term(TermId::new("q9").expect("id"));
-    assert!(a.set_final_mark(YEAR, kid, &subject("math"), &bad_term, MarkValue::Pass, &teacher, date("2026-11-28")).is_err());
+    assert!(
+        a.set_final_mark(
+            YEAR,
+            kid,
+            &final_key("math", &bad_term),
+            &period_mark(MarkValue::Pass, &teacher)
+        )
+        .is_err()
+    );
 }

@@ -4,7 +4,9 @@
 use journal_core::docs::Document;
 use journal_core::testing::{self, YEAR};
 use journal_core::validate::{ValidationContext, validate_document};
-use journal_core::{DocId, Error, Journal, MarkInput, MarkValue, NewLesson, SubjectId, WorkKindId, parse_date};
+use journal_core::{
+    DocId, Error, Journal, MarkInput, MarkValue, NewLesson, SubjectId, WorkKindId, parse_date,
+};
 
 fn setup() -> (Journal, testing::FixtureClass, journal_core::LessonId) {
     let mut j = Journal::open_in_memory().expect("open");
@@ -69,9 +71,24 @@ fn the_validator_refuses_broken_marks_and_codes_and_names_the_document() {
         )
     };
     let cases = [
-        ("marks", "m1", mark("7", "test", "2026-09-07"), "mark \"7\" is not valid"),
-        ("marks", "m1", mark("5", "essay", "2026-09-07"), "kind of work \"essay\""),
-        ("marks", "m1", mark("5", "test", "2027-08-01"), "outside the school year"),
+        (
+            "marks",
+            "m1",
+            mark("7", "test", "2026-09-07"),
+            "mark \"7\" is not valid",
+        ),
+        (
+            "marks",
+            "m1",
+            mark("5", "essay", "2026-09-07"),
+            "kind of work \"essay\"",
+        ),
+        (
+            "marks",
+            "m1",
+            mark("5", "test", "2027-08-01"),
+            "outside the school year",
+        ),
         ("marks", "m1", "not json".to_owned(), "mark m1"),
         (
             "attendance",
@@ -79,7 +96,12 @@ fn the_validator_refuses_broken_marks_and_codes_and_names_the_document() {
             r#"{"subject":"math","date":"2026-09-07","period":1,"code":"x"}"#.to_owned(),
             "attendance code \"x\"",
         ),
-        ("marks", "../etc", mark("5", "test", "2026-09-07"), "malformed key"),
+        (
+            "marks",
+            "../etc",
+            mark("5", "test", "2026-09-07"),
+            "malformed key",
+        ),
     ];
     for (map, key, json, expected) in cases {
         let bad = tampered(&j, &id, map, key, &json);
@@ -104,19 +126,33 @@ fn a_device_refuses_to_merge_a_replica_that_breaks_the_rules_and_keeps_its_own()
     let err = j.merge_document(&bad).expect_err("refused");
     assert!(matches!(err, Error::Schema(_)), "{err}");
     assert_eq!(j.document(&id).expect("doc").heads(), heads_before);
-    assert!(j.student_marks(YEAR, &class.students[0], None, None).expect("query").is_empty());
+    assert!(
+        j.student_marks(YEAR, &class.students[0], None, None)
+            .expect("query")
+            .is_empty()
+    );
 }
 
 #[test]
 fn a_document_claiming_another_kind_or_id_is_refused() {
     let (j, class, _) = setup();
-    let class_doc = j.document(&DocId::Class(YEAR, class.class.clone())).expect("class doc");
+    let class_doc = j
+        .document(&DocId::Class(YEAR, class.class.clone()))
+        .expect("class doc");
     let as_student = DocId::Student(YEAR, class.students[0].clone());
-    let err = validate_document(&as_student, class_doc.automerge(), &ValidationContext::default())
-        .expect_err("wrong kind");
+    let err = validate_document(
+        &as_student,
+        class_doc.automerge(),
+        &ValidationContext::default(),
+    )
+    .expect_err("wrong kind");
     assert!(err.to_string().contains("is a \"class\" document"), "{err}");
     let other_class: DocId = "2026-2027/class/5b".parse().expect("id");
-    let err = validate_document(&other_class, class_doc.automerge(), &ValidationContext::default())
-        .expect_err("wrong id");
+    let err = validate_document(
+        &other_class,
+        class_doc.automerge(),
+        &ValidationContext::default(),
+    )
+    .expect_err("wrong id");
     assert!(err.to_string().contains("carries the id"), "{err}");
 }

@@ -59,8 +59,9 @@ pub(crate) fn read_json_map<K: FromStr + Ord, T: DeserializeOwned>(
 ) -> Result<BTreeMap<K, Cell<T>>, SchemaError> {
     let mut out = BTreeMap::new();
     for item in doc.map_range(obj, ..) {
-        let key = K::from_str(&item.key)
-            .map_err(|_| SchemaError::new(id, format!("{what} has a malformed key {:?}", item.key)))?;
+        let key = K::from_str(&item.key).map_err(|_| {
+            SchemaError::new(id, format!("{what} has a malformed key {:?}", item.key))
+        })?;
         let text = match &item.value {
             ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => Some(s.as_ref()),
             _ => None,

@@ -63,12 +63,17 @@ pub(super) fn read(id: &DocId, doc: &Automerge) -> Result<ClassDoc, SchemaError>
             .parse()
             .map_err(|_| SchemaError::new(id, format!("lesson key {:?} is malformed", item.key)))?;
         if item.value != ValueRef::Object(ObjType::Map) {
-            return Err(SchemaError::new(id, format!("lesson {lesson_id} is not a map")));
+            return Err(SchemaError::new(
+                id,
+                format!("lesson {lesson_id} is not a map"),
+            ));
         }
         let obj = item.id();
         let (lesson, conflicts) = read_lesson(id, doc, &obj, lesson_id.clone())?;
         for (field, values) in conflicts {
-            class.lesson_conflicts.insert((lesson_id.clone(), field), values);
+            class
+                .lesson_conflicts
+                .insert((lesson_id.clone(), field), values);
         }
         class.lessons.insert(lesson_id, lesson);
     }
@@ -110,15 +115,21 @@ fn read_lesson(
         id: lesson_id.clone(),
         date,
         period,
-        subject: required("subject")?.parse().map_err(|e: InputError| bad(&e.to_string()))?,
-        teacher: required("teacher")?.parse().map_err(|e: InputError| bad(&e.to_string()))?,
+        subject: required("subject")?
+            .parse()
+            .map_err(|e: InputError| bad(&e.to_string()))?,
+        teacher: required("teacher")?
+            .parse()
+            .map_err(|e: InputError| bad(&e.to_string()))?,
         topic: text("topic")?.unwrap_or_default(),
         homework: text("homework")?.unwrap_or_default(),
         homework_due,
     };
     let mut conflicts = Vec::new();
     for field in [LessonField::Topic, LessonField::Homework] {
-        let all = doc.get_all(obj, field.key()).map_err(|e| bad(&e.to_string()))?;
+        let all = doc
+            .get_all(obj, field.key())
+            .map_err(|e| bad(&e.to_string()))?;
         if all.len() > 1 {
             let (_, winner) = doc
                 .get(obj, field.key())
@@ -238,7 +249,11 @@ impl Document {
             };
             tx.put(&obj, field.key(), text)?;
             if field == LessonField::Homework {
-                tx.put(&obj, "homework_due", homework_due.map(format_date).unwrap_or_default())?;
+                tx.put(
+                    &obj,
+                    "homework_due",
+                    homework_due.map(format_date).unwrap_or_default(),
+                )?;
             }
             Ok(())
         })?;

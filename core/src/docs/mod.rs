@@ -234,7 +234,9 @@ fn check_header(id: &DocId, doc: &Automerge) -> Result<(), SchemaError> {
             Some(v) if v <= SCHEMA_VERSION => Ok(()),
             Some(v) => Err(SchemaError::new(
                 id,
-                format!("has schema version {v}, newer than this app supports ({SCHEMA_VERSION}); update the app"),
+                format!(
+                    "has schema version {v}, newer than this app supports ({SCHEMA_VERSION}); update the app"
+                ),
             )),
             None => Err(SchemaError::new(id, "schema version is not a number")),
         },
@@ -252,7 +254,10 @@ fn root_str(id: &DocId, doc: &Automerge, key: &str) -> Result<String, SchemaErro
             .as_str()
             .map(str::to_owned)
             .ok_or_else(|| SchemaError::new(id, format!("{key:?} is not text"))),
-        _ => Err(SchemaError::new(id, format!("{key:?} has conflicting values"))),
+        _ => Err(SchemaError::new(
+            id,
+            format!("{key:?} has conflicting values"),
+        )),
     }
 }
 

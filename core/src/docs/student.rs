@@ -137,12 +137,11 @@ impl Document {
             put_json(tx, &map, id.as_str(), mark)
         })?;
         let view = self.student_view()?;
-        if let Some(old) = view.marks.insert(id.clone(), Cell::single(mark.clone())) {
-            if old.value.lesson != mark.lesson {
-                if let Some(set) = view.marks_by_lesson.get_mut(&old.value.lesson) {
-                    set.remove(id);
-                }
-            }
+        if let Some(old) = view.marks.insert(id.clone(), Cell::single(mark.clone()))
+            && old.value.lesson != mark.lesson
+            && let Some(set) = view.marks_by_lesson.get_mut(&old.value.lesson)
+        {
+            set.remove(id);
         }
         view.marks_by_lesson
             .entry(mark.lesson.clone())

@@ -156,19 +156,59 @@ impl SchoolYear {
         };
         let terms = match scheme {
             TermScheme::Trimesters => vec![
-                term("t1", "1 триместр", day(y, Month::September, 1), day(y, Month::November, 30)),
+                term(
+                    "t1",
+                    "1 триместр",
+                    day(y, Month::September, 1),
+                    day(y, Month::November, 30),
+                ),
                 term("t2", "2 триместр", day(y, Month::December, 1), feb_end),
-                term("t3", "3 триместр", day(y + 1, Month::March, 1), day(y + 1, Month::May, 31)),
+                term(
+                    "t3",
+                    "3 триместр",
+                    day(y + 1, Month::March, 1),
+                    day(y + 1, Month::May, 31),
+                ),
             ],
             TermScheme::Quarters => vec![
-                term("q1", "1 четверть", day(y, Month::September, 1), day(y, Month::October, 31)),
-                term("q2", "2 четверть", day(y, Month::November, 1), day(y, Month::December, 31)),
-                term("q3", "3 четверть", day(y + 1, Month::January, 1), day(y + 1, Month::March, 31)),
-                term("q4", "4 четверть", day(y + 1, Month::April, 1), day(y + 1, Month::May, 31)),
+                term(
+                    "q1",
+                    "1 четверть",
+                    day(y, Month::September, 1),
+                    day(y, Month::October, 31),
+                ),
+                term(
+                    "q2",
+                    "2 четверть",
+                    day(y, Month::November, 1),
+                    day(y, Month::December, 31),
+                ),
+                term(
+                    "q3",
+                    "3 четверть",
+                    day(y + 1, Month::January, 1),
+                    day(y + 1, Month::March, 31),
+                ),
+                term(
+                    "q4",
+                    "4 четверть",
+                    day(y + 1, Month::April, 1),
+                    day(y + 1, Month::May, 31),
+                ),
             ],
             TermScheme::Semesters => vec![
-                term("s1", "1 полугодие", day(y, Month::September, 1), day(y, Month::December, 31)),
-                term("s2", "2 полугодие", day(y + 1, Month::January, 1), day(y + 1, Month::May, 31)),
+                term(
+                    "s1",
+                    "1 полугодие",
+                    day(y, Month::September, 1),
+                    day(y, Month::December, 31),
+                ),
+                term(
+                    "s2",
+                    "2 полугодие",
+                    day(y + 1, Month::January, 1),
+                    day(y + 1, Month::May, 31),
+                ),
             ],
         };
         SchoolYear {
@@ -291,14 +331,28 @@ mod tests {
 
     #[test]
     fn standard_years_have_valid_terms_for_every_scheme() {
-        for scheme in [TermScheme::Trimesters, TermScheme::Quarters, TermScheme::Semesters] {
+        for scheme in [
+            TermScheme::Trimesters,
+            TermScheme::Quarters,
+            TermScheme::Semesters,
+        ] {
             let year = SchoolYear::standard(YearId(2027), scheme);
             year.check().expect("standard year is valid");
             assert_eq!(year.terms.first().map(|t| t.start), Some(year.start));
             assert_eq!(year.terms.last().map(|t| t.end), Some(year.end));
         }
-        assert_eq!(SchoolYear::standard(YearId(2026), TermScheme::Trimesters).terms.len(), 3);
-        assert_eq!(SchoolYear::standard(YearId(2026), TermScheme::Quarters).terms.len(), 4);
+        assert_eq!(
+            SchoolYear::standard(YearId(2026), TermScheme::Trimesters)
+                .terms
+                .len(),
+            3
+        );
+        assert_eq!(
+            SchoolYear::standard(YearId(2026), TermScheme::Quarters)
+                .terms
+                .len(),
+            4
+        );
     }
 
     #[test]
@@ -317,7 +371,10 @@ mod tests {
 
     #[test]
     fn dates_parse_and_bad_dates_say_why() {
-        assert_eq!(format_date(parse_date("2026-09-01").expect("valid")), "2026-09-01");
+        assert_eq!(
+            format_date(parse_date("2026-09-01").expect("valid")),
+            "2026-09-01"
+        );
         let err = parse_date("01.09.2026").expect_err("not ISO");
         assert!(err.to_string().contains("YYYY-MM-DD"));
     }

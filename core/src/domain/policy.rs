@@ -305,7 +305,8 @@ mod tests {
         let policy = MarkingPolicy::default();
         let (cw, test) = (kind("classwork"), kind("test"));
         // 5·1 + 3·2 = 11 over weight 3 = 3.67
-        let avg = policy.weighted_average([(MarkValue::Grade(5), &cw), (MarkValue::Grade(3), &test)]);
+        let avg =
+            policy.weighted_average([(MarkValue::Grade(5), &cw), (MarkValue::Grade(3), &test)]);
         assert_eq!(avg, Some(367));
         // Pass/fail marks do not enter the average.
         let avg = policy.weighted_average([(MarkValue::Pass, &cw), (MarkValue::Grade(4), &cw)]);
@@ -324,7 +325,8 @@ mod tests {
         assert_eq!(policy.thresholds.round(avg), MarkValue::Grade(5));
         // A non-integer weight: (5·1.5 + 4·1) / 2.5 = 4.60.
         let quiz = kind("quiz");
-        let avg = policy.weighted_average([(MarkValue::Grade(5), &quiz), (MarkValue::Grade(4), &cw)]);
+        let avg =
+            policy.weighted_average([(MarkValue::Grade(5), &quiz), (MarkValue::Grade(4), &cw)]);
         assert_eq!(avg, Some(460));
     }
 
@@ -335,10 +337,18 @@ mod tests {
         policy.thresholds.four = 470;
         assert!(policy.check().is_err());
         let mut policy = MarkingPolicy::default();
-        policy.attendance_codes.push(policy.attendance_codes[0].clone());
+        policy
+            .attendance_codes
+            .push(policy.attendance_codes[0].clone());
         assert!(policy.check().is_err());
         let mut policy = MarkingPolicy::default();
-        policy.work_kinds.insert(kind("zero"), WorkKind { name: "z".into(), weight: 0.0 });
+        policy.work_kinds.insert(
+            kind("zero"),
+            WorkKind {
+                name: "z".into(),
+                weight: 0.0,
+            },
+        );
         assert!(policy.check().is_err());
     }
 

@@ -75,7 +75,9 @@ impl Store {
             .conn
             .prepare("SELECT data FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
         let mut out = Vec::new();
-        let rows = docs.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let rows = docs.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
         for row in rows {
             let (id, mut bytes) = row?;
             let mut rows = chunks.query([&id])?;
@@ -173,7 +175,12 @@ impl Writer<'_> {
     }
 
     /// Saves the sync state of a document with a peer.
-    pub fn put_sync_state(&mut self, doc_id: &str, peer: &str, state: &[u8]) -> Result<(), StoreError> {
+    pub fn put_sync_state(
+        &mut self,
+        doc_id: &str,
+        peer: &str,
+        state: &[u8],
+    ) -> Result<(), StoreError> {
         self.tx.execute(
             "INSERT INTO sync_states (doc_id, peer, state) VALUES (?1, ?2, ?3)
              ON CONFLICT (doc_id, peer) DO UPDATE SET state = excluded.state",
@@ -207,13 +214,19 @@ mod tests {
             })
             .map(|stats: ChunkStats| assert_eq!((stats.count, stats.bytes), (2, 4)))
             .expect("write");
-        assert_eq!(store.load_all().expect("load"), vec![("d".to_owned(), b"abcd".to_vec())]);
+        assert_eq!(
+            store.load_all().expect("load"),
+            vec![("d".to_owned(), b"abcd".to_vec())]
+        );
         store
             .write(|w| w.replace_snapshot("d", b"S"))
             .expect("compact");
         let stats = store.write(|w| w.append_chunk("d", b"e")).expect("append");
         assert_eq!((stats.count, stats.snapshot_bytes), (1, 1));
-        assert_eq!(store.load_all().expect("load"), vec![("d".to_owned(), b"Se".to_vec())]);
+        assert_eq!(
+            store.load_all().expect("load"),
+            vec![("d".to_owned(), b"Se".to_vec())]
+        );
     }
 
     #[test]
@@ -236,7 +249,8 @@ mod tests {
         let path = dir.path().join("j.db");
         {
             let conn = Connection::open(&path).expect("open");
-            conn.pragma_update(None, "user_version", 99).expect("set version");
+            conn.pragma_update(None, "user_version", 99)
+                .expect("set version");
         }
         let err = Store::open(&path).expect_err("too new");
         assert!(err.to_string().contains("update the app"), "{err}");
@@ -257,7 +271,10 @@ mod tests {
                 w.put_directory("{}")
             })
             .expect("write");
-        assert_eq!(store.sync_state("d", "relay").expect("read"), Some(b"s2".to_vec()));
+        assert_eq!(
+            store.sync_state("d", "relay").expect("read"),
+            Some(b"s2".to_vec())
+        );
         assert_eq!(store.sync_state("d", "other").expect("read"), None);
         assert_eq!(store.directory().expect("read").as_deref(), Some("{}"));
     }
