@@ -118,9 +118,11 @@ pub struct Conflict {
 #[derive(Debug)]
 pub struct Journal {
     pub(crate) store: Store,
-    actor: ActorId,
+    pub(crate) actor: ActorId,
     pub(crate) docs: BTreeMap<DocId, Document>,
     pub(crate) lesson_index: HashMap<LessonId, (YearId, ClassId)>,
+    /// Automerge sync state per document and peer, loaded from the store on first use.
+    pub(crate) sync_states: HashMap<(DocId, String), automerge::sync::State>,
     /// Documents touched inside [`Journal::batch`], persisted together when it ends.
     batch: Option<Vec<DocId>>,
 }
@@ -172,6 +174,7 @@ impl Journal {
             actor,
             docs: BTreeMap::new(),
             lesson_index: HashMap::new(),
+            sync_states: HashMap::new(),
             batch: None,
         };
         for (id, bytes) in journal.store.load_all()? {
@@ -288,7 +291,7 @@ impl Journal {
         Ok((*year, class.clone(), found))
     }
 
-    fn reindex(&mut self, id: &DocId) {
+    pub(crate) fn reindex(&mut self, id: &DocId) {
         let DocId::Class(year, class) = id else {
             return;
         };
@@ -368,7 +371,7 @@ impl Journal {
     }
 
     /// Puts touched documents back to what the store holds.
-    fn restore(&mut self, touched: &[DocId]) {
+    pub(crate) fn restore(&mut self, touched: &[DocId]) {
         let stored: HashMap<String, Vec<u8>> = match self.store.load_all() {
             Ok(all) => all.into_iter().collect(),
             Err(e) => {

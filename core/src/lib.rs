@@ -32,6 +32,7 @@ mod ids;
 mod journal;
 pub mod queries;
 pub mod store;
+pub mod sync;
 pub mod validate;
 
 pub use domain::calendar::{

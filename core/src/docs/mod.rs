@@ -14,8 +14,9 @@ mod school;
 mod student;
 mod thread;
 
+use automerge::sync::{self, SyncDoc};
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
-use automerge::{ActorId, Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc};
+use automerge::{ActorId, Automerge, ChangeHash, ObjId, ObjType, PatchAction, ROOT, ReadDoc};
 use ring::digest;
 
 pub use cell::Cell;
@@ -25,7 +26,7 @@ pub use school::{SchoolDoc, SchoolSettings};
 pub use student::{FinalMarkKey, StudentDoc, mark_id};
 pub use thread::ThreadDoc;
 
-use crate::error::{Result, SchemaError};
+use crate::error::{InputError, Result, SchemaError};
 use crate::ids::{DocId, DocKind};
 use crate::validate::{ValidationContext, validate_document};
 
@@ -156,6 +157,66 @@ impl Document {
         let mut merged = self.doc.fork();
         merged.merge(&mut theirs)?;
         self.adopt(merged, ctx)
+    }
+
+    /// The next Automerge sync message for a peer whose state is `state`; `None` when there is nothing to say.
+    pub fn generate_sync_message(&self, state: &mut sync::State) -> Option<Vec<u8>> {
+        self.doc
+            .generate_sync_message(state)
+            .map(sync::Message::encode)
+    }
+
+    /// Applies an Automerge sync message from a peer. Changes it carries are adopted only if the document
+    /// still passes the validator; otherwise neither the document nor `state` changes.
+    pub fn receive_sync_message(
+        &mut self,
+        state: &mut sync::State,
+        message: &[u8],
+        ctx: &ValidationContext<'_>,
+    ) -> Result<()> {
+        let message = sync::Message::decode(message)
+            .map_err(|e| InputError::Invalid(format!("malformed sync message: {e}")))?;
+        if message.changes.is_empty() {
+            self.doc.receive_sync_message(state, message)?;
+            return Ok(());
+        }
+        let mut merged = self.doc.fork();
+        let mut next_state = state.clone();
+        merged.receive_sync_message(&mut next_state, message)?;
+        self.adopt(merged, ctx)?;
+        *state = next_state;
+        Ok(())
+    }
+
+    /// Readable lines for every edit made after `heads` (what a device would lose if it dropped them).
+    pub fn describe_edits_since(&self, heads: &[ChangeHash]) -> Vec<String> {
+        let current = self.doc.get_heads();
+        self.doc
+            .diff(heads, &current)
+            .into_iter()
+            .filter_map(|patch| {
+                let mut path: Vec<String> = patch
+                    .path
+                    .iter()
+                    .map(|(_, prop)| prop.to_string())
+                    .collect();
+                match patch.action {
+                    PatchAction::PutMap { key, value, .. } => {
+                        path.push(key);
+                        let shown = match value.0 {
+                            automerge::Value::Scalar(s) => s.to_string(),
+                            automerge::Value::Object(_) => "{…}".to_owned(),
+                        };
+                        Some(format!("{} = {shown}", path.join("/")))
+                    }
+                    PatchAction::DeleteMap { key } => {
+                        path.push(key);
+                        Some(format!("{} removed", path.join("/")))
+                    }
+                    _ => None,
+                }
+            })
+            .collect()
     }
 
     fn adopt(&mut self, mut merged: Automerge, ctx: &ValidationContext<'_>) -> Result<()> {

@@ -121,6 +121,15 @@ impl Store {
             .optional()?)
     }
 
+    /// Refused edits, oldest first: document, reason, time, edits as JSON.
+    pub fn refused_edits(&self) -> Result<Vec<(String, String, i64, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT doc_id, reason, refused_at, edits FROM refused_edits ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Runs `PRAGMA integrity_check` and returns its verdict (`ok` when sound).
     pub fn integrity_check(&self) -> Result<String, StoreError> {
         Ok(self
@@ -186,6 +195,32 @@ impl Writer<'_> {
              ON CONFLICT (doc_id, peer) DO UPDATE SET state = excluded.state",
             params![doc_id, peer, state],
         )?;
+        Ok(())
+    }
+
+    /// Records edits the relay refused.
+    pub fn add_refused_edit(
+        &mut self,
+        doc_id: &str,
+        reason: &str,
+        refused_at: i64,
+        edits_json: &str,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO refused_edits (doc_id, reason, refused_at, edits) VALUES (?1, ?2, ?3, ?4)",
+            params![doc_id, reason, refused_at, edits_json],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a document, its chunks and its sync states.
+    pub fn delete_document(&mut self, doc_id: &str) -> Result<(), StoreError> {
+        self.tx
+            .execute("DELETE FROM doc_chunks WHERE doc_id = ?1", [doc_id])?;
+        self.tx
+            .execute("DELETE FROM documents WHERE doc_id = ?1", [doc_id])?;
+        self.tx
+            .execute("DELETE FROM sync_states WHERE doc_id = ?1", [doc_id])?;
         Ok(())
     }
 

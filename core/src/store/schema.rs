@@ -5,7 +5,10 @@ use rusqlite::Connection;
 use crate::error::StoreError;
 
 /// Migrations in order; entry `i` moves the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_refused_edits.sql"),
+];
 
 /// The schema version this build creates and reads.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,306 @@
+//! The client's side of a sync session as a state machine without I/O: protocol messages in, protocol
+//! messages out, the journal updated in between. The WebSocket and HTTP transports both drive it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use thiserror::Error;
+
+use super::protocol::{IndexEntry, PROTOCOL_VERSION, PeerMetadata, WireMessage};
+use crate::error::Error as CoreError;
+use crate::ids::DocId;
+use crate::journal::Journal;
+
+/// Where one document stands in the current session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DocStatus {
+    /// Messages are still being exchanged.
+    Syncing,
+    /// The device and the relay hold the same state.
+    InSync,
+    /// The relay has no such document for this account.
+    Unavailable,
+    /// The relay refused this device's edits; they are in the refused list and the relay's copy is coming.
+    Refused(String),
+}
+
+/// What the session reports to its listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncEvent {
+    /// A document's status changed.
+    Document {
+        /// The document.
+        id: DocId,
+        /// Its status.
+        status: DocStatus,
+    },
+    /// Documents settled out of those this session had to sync.
+    Progress {
+        /// Settled.
+        done: usize,
+        /// In all.
+        total: usize,
+    },
+    /// New data arrived from the relay in a document.
+    Received {
+        /// The document.
+        id: DocId,
+    },
+}
+
+/// A sync session failed.
+#[derive(Debug, Error)]
+pub enum SyncError {
+    /// The relay reported a protocol error and closed.
+    #[error("the relay closed the session: {0}")]
+    Relay(String),
+    /// The relay sent something this client does not understand.
+    #[error("unexpected message from the relay: {0}")]
+    Unexpected(String),
+    /// The journal refused what the relay sent.
+    #[error(transparent)]
+    Journal(#[from] CoreError),
+}
+
+/// The client's sync session with one relay.
+#[derive(Debug)]
+pub struct ClientEngine {
+    peer_id: String,
+    storage_id: String,
+    relay_peer: String,
+    status: BTreeMap<DocId, DocStatus>,
+    events: Vec<SyncEvent>,
+    joined: bool,
+}
+
+/// Key under which the device keeps its sync state with the relay.
+pub const RELAY_PEER: &str = "relay";
+
+impl ClientEngine {
+    /// A session for a device whose persistent storage is `storage_id`.
+    pub fn new(storage_id: &str) -> Self {
+        ClientEngine {
+            peer_id: format!("{storage_id}-{}", crate::ids::random_id()),
+            storage_id: storage_id.to_owned(),
+            relay_peer: String::new(),
+            status: BTreeMap::new(),
+            events: Vec::new(),
+            joined: false,
+        }
+    }
+
+    /// The first message to send.
+    pub fn join(&self) -> WireMessage {
+        WireMessage::Join {
+            sender_id: self.peer_id.clone(),
+            supported_protocol_versions: vec![PROTOCOL_VERSION.to_owned()],
+            metadata: Some(PeerMetadata {
+                storage_id: Some(self.storage_id.clone()),
+                is_ephemeral: false,
+            }),
+        }
+    }
+
+    /// Events since the last call.
+    pub fn take_events(&mut self) -> Vec<SyncEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Whether the relay has answered `join` and sent the index.
+    pub fn is_joined(&self) -> bool {
+        self.joined
+    }
+
+    /// Whether every document of the session has settled.
+    pub fn is_settled(&self) -> bool {
+        self.joined && self.status.values().all(|s| *s != DocStatus::Syncing)
+    }
+
+    /// Per-document status.
+    pub fn statuses(&self) -> &BTreeMap<DocId, DocStatus> {
+        &self.status
+    }
+
+    fn set_status(&mut self, id: &DocId, status: DocStatus) {
+        if self.status.get(id) != Some(&status) {
+            self.status.insert(id.clone(), status.clone());
+            self.events.push(SyncEvent::Document {
+                id: id.clone(),
+                status,
+            });
+            let total = self.status.len();
+            let done = self
+                .status
+                .values()
+                .filter(|s| **s != DocStatus::Syncing)
+                .count();
+            self.events.push(SyncEvent::Progress { done, total });
+        }
+    }
+
+    fn message_for(
+        &mut self,
+        journal: &mut Journal,
+        id: &DocId,
+        first: bool,
+    ) -> Result<Option<WireMessage>, SyncError> {
+        let data = journal.generate_sync_message(id, RELAY_PEER)?;
+        Ok(data.map(|data| {
+            let (document_id, sender_id, target_id) = (
+                id.to_string(),
+                self.peer_id.clone(),
+                self.relay_peer.clone(),
+            );
+            if first {
+                WireMessage::Request {
+                    document_id,
+                    sender_id,
+                    target_id,
+                    data,
+                }
+            } else {
+                WireMessage::Sync {
+                    document_id,
+                    sender_id,
+                    target_id,
+                    data,
+                }
+            }
+        }))
+    }
+
+    fn settle(&mut self, journal: &Journal, id: &DocId) {
+        if journal.is_synced_with(id, RELAY_PEER) {
+            self.set_status(id, DocStatus::InSync);
+        }
+    }
+
+    /// Starts syncing the documents whose heads differ from the index, and offers the relay every local
+    /// document it did not list (new ones this device created).
+    pub fn on_index(
+        &mut self,
+        journal: &mut Journal,
+        documents: &[IndexEntry],
+    ) -> Result<Vec<WireMessage>, SyncError> {
+        let mut out = Vec::new();
+        let mut listed = BTreeSet::new();
+        for entry in documents {
+            let Ok(id) = entry.document_id.parse::<DocId>() else {
+                tracing::warn!(doc = %entry.document_id, "the relay listed a malformed document id");
+                continue;
+            };
+            listed.insert(id.clone());
+            let mut theirs = entry.heads.clone();
+            theirs.sort();
+            if journal.heads_hex(&id) == theirs {
+                self.set_status(&id, DocStatus::InSync);
+                continue;
+            }
+            self.set_status(&id, DocStatus::Syncing);
+            let first = journal.document(&id).is_none();
+            if let Some(msg) = self.message_for(journal, &id, first)? {
+                out.push(msg);
+            }
+        }
+        let unlisted: Vec<DocId> = journal
+            .documents()
+            .map(|d| d.id().clone())
+            .filter(|id| !listed.contains(id))
+            .collect();
+        for id in unlisted {
+            self.set_status(&id, DocStatus::Syncing);
+            if let Some(msg) = self.message_for(journal, &id, true)? {
+                out.push(msg);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Handles one message from the relay and returns the replies.
+    pub fn handle(
+        &mut self,
+        journal: &mut Journal,
+        message: WireMessage,
+    ) -> Result<Vec<WireMessage>, SyncError> {
+        match message {
+            WireMessage::Peer { sender_id, .. } => {
+                self.relay_peer = sender_id;
+                Ok(Vec::new())
+            }
+            WireMessage::Index { documents, .. } => {
+                self.joined = true;
+                let out = self.on_index(journal, &documents)?;
+                self.events.push(SyncEvent::Progress {
+                    done: self
+                        .status
+                        .values()
+                        .filter(|s| **s != DocStatus::Syncing)
+                        .count(),
+                    total: self.status.len(),
+                });
+                Ok(out)
+            }
+            WireMessage::Sync {
+                document_id, data, ..
+            }
+            | WireMessage::Request {
+                document_id, data, ..
+            } => {
+                let id: DocId = document_id
+                    .parse()
+                    .map_err(|_| SyncError::Unexpected(format!("document id {document_id:?}")))?;
+                let before = journal.heads_hex(&id);
+                journal.receive_sync_message(&id, RELAY_PEER, &data)?;
+                if journal.heads_hex(&id) != before {
+                    self.events.push(SyncEvent::Received { id: id.clone() });
+                }
+                self.status.entry(id.clone()).or_insert(DocStatus::Syncing);
+                let reply = self.message_for(journal, &id, false)?;
+                self.settle(journal, &id);
+                Ok(reply.into_iter().collect())
+            }
+            WireMessage::DocUnavailable { document_id, .. } => {
+                if let Ok(id) = document_id.parse::<DocId>() {
+                    self.set_status(&id, DocStatus::Unavailable);
+                }
+                Ok(Vec::new())
+            }
+            WireMessage::Refused {
+                document_id,
+                reason,
+                ..
+            } => {
+                let id: DocId = document_id
+                    .parse()
+                    .map_err(|_| SyncError::Unexpected(format!("document id {document_id:?}")))?;
+                if journal.document(&id).is_some() {
+                    journal.give_up_document(&id, RELAY_PEER, &reason)?;
+                }
+                self.events.push(SyncEvent::Document {
+                    id: id.clone(),
+                    status: DocStatus::Refused(reason),
+                });
+                self.status.insert(id.clone(), DocStatus::Syncing);
+                Ok(self.message_for(journal, &id, true)?.into_iter().collect())
+            }
+            WireMessage::Error { message } => Err(SyncError::Relay(message)),
+            WireMessage::Join { .. } | WireMessage::Leave { .. } => Ok(Vec::new()),
+        }
+    }
+
+    /// Messages for documents edited locally while the session is live.
+    pub fn local_changes(
+        &mut self,
+        journal: &mut Journal,
+        changed: &[DocId],
+    ) -> Result<Vec<WireMessage>, SyncError> {
+        let mut out = Vec::new();
+        for id in changed {
+            let first = !self.status.contains_key(id);
+            if let Some(msg) = self.message_for(journal, id, first)? {
+                self.set_status(id, DocStatus::Syncing);
+                out.push(msg);
+            }
+        }
+        Ok(out)
+    }
+}

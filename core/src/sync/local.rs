@@ -1,0 +1,188 @@
+//! The journal's side of sync: Automerge sync messages per document and peer, with the sync state kept in
+//! the store so a reconnect sends only what is new, and the refused-edits list.
+
+use automerge::sync;
+use time::OffsetDateTime;
+
+use crate::docs::Document;
+use crate::error::{InputError, Result, StoreError};
+use crate::ids::DocId;
+use crate::journal::Journal;
+use crate::validate::ValidationContext;
+
+/// Edits the relay refused, kept so nothing disappears silently; the app shows and exports them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusedEdit {
+    /// The document the edits were in.
+    pub document: String,
+    /// The relay's reason.
+    pub reason: String,
+    /// When the device gave them up (Unix seconds).
+    pub refused_at: i64,
+    /// The edits, one readable line each (`marks/<id> = {...}`).
+    pub edits: Vec<String>,
+}
+
+impl Journal {
+    fn sync_state(&mut self, id: &DocId, peer: &str) -> Result<&mut sync::State> {
+        let key = (id.clone(), peer.to_owned());
+        if !self.sync_states.contains_key(&key) {
+            let state = match self.store.sync_state(&id.to_string(), peer)? {
+                Some(bytes) => sync::State::decode(&bytes).unwrap_or_else(|e| {
+                    tracing::warn!(doc = %id, error = %e, "unreadable sync state; starting afresh");
+                    sync::State::new()
+                }),
+                None => sync::State::new(),
+            };
+            self.sync_states.insert(key.clone(), state);
+        }
+        Ok(self.sync_states.get_mut(&key).expect("inserted just above"))
+    }
+
+    /// Heads of a document as hex, sorted; empty when the device does not hold it.
+    pub fn heads_hex(&self, id: &DocId) -> Vec<String> {
+        let mut heads: Vec<String> = self
+            .docs
+            .get(id)
+            .map(|d| d.heads().iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
+        heads.sort();
+        heads
+    }
+
+    /// The next sync message for `peer` about a document (an empty document's if the device lacks it).
+    pub fn generate_sync_message(&mut self, id: &DocId, peer: &str) -> Result<Option<Vec<u8>>> {
+        if !self.docs.contains_key(id) {
+            let doc = Document::create(id.clone(), &self.actor)?;
+            let mut state = self.sync_state(id, peer)?.clone();
+            let message = doc.generate_sync_message(&mut state);
+            *self.sync_state(id, peer)? = state;
+            return Ok(message);
+        }
+        let mut state = self.sync_state(id, peer)?.clone();
+        let message = self
+            .docs
+            .get(id)
+            .and_then(|d| d.generate_sync_message(&mut state));
+        *self.sync_state(id, peer)? = state;
+        Ok(message)
+    }
+
+    /// Applies a sync message from `peer`; new changes and the sync state commit in one transaction.
+    /// A message whose changes would break the document's rules is refused and nothing changes.
+    pub fn receive_sync_message(&mut self, id: &DocId, peer: &str, message: &[u8]) -> Result<()> {
+        let settings = match id {
+            DocId::School(_) => None,
+            _ => self.school_settings(id.year()).cloned(),
+        };
+        let ctx = ValidationContext {
+            settings: settings.as_ref(),
+        };
+        let mut state = self.sync_state(id, peer)?.clone();
+        let existed = self.docs.contains_key(id);
+        let mut doc = match self.docs.remove(id) {
+            Some(doc) => doc,
+            None => Document::create(id.clone(), &self.actor)?,
+        };
+        let before = doc.heads();
+        if let Err(e) = doc.receive_sync_message(&mut state, message, &ctx) {
+            if existed {
+                self.docs.insert(id.clone(), doc);
+            }
+            return Err(e);
+        }
+        let changed = doc.heads() != before || !existed;
+        self.docs.insert(id.clone(), doc);
+        let encoded = state.encode();
+        let key = id.to_string();
+        let docs = &self.docs;
+        let written = self.store.write(|w| -> Result<()> {
+            if changed && let Some(doc) = docs.get(id) {
+                let bytes = doc.unsaved_changes().unwrap_or_default();
+                let stats = w.append_chunk(&key, &bytes)?;
+                if stats.needs_compaction() {
+                    w.replace_snapshot(&key, &doc.snapshot())?;
+                }
+            }
+            w.put_sync_state(&key, peer, &encoded)?;
+            Ok(())
+        });
+        match written {
+            Ok(()) => {
+                if let Some(doc) = self.docs.get_mut(id) {
+                    doc.mark_saved();
+                }
+                *self.sync_state(id, peer)? = state;
+                if changed {
+                    self.reindex(id);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.restore(std::slice::from_ref(id));
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether `peer` last said it has exactly this device's heads of the document.
+    pub fn is_synced_with(&self, id: &DocId, peer: &str) -> bool {
+        let Some(state) = self.sync_states.get(&(id.clone(), peer.to_owned())) else {
+            return false;
+        };
+        let mut ours = self.docs.get(id).map(Document::heads).unwrap_or_default();
+        ours.sort();
+        state.their_heads.as_ref().is_some_and(|theirs| {
+            let mut theirs = theirs.clone();
+            theirs.sort();
+            theirs == ours
+        })
+    }
+
+    /// Drops the device's copy of a document the relay refused, after recording the edits the relay never
+    /// accepted in the refused-edits list; the next sync fetches the relay's copy.
+    pub fn give_up_document(
+        &mut self,
+        id: &DocId,
+        peer: &str,
+        reason: &str,
+    ) -> Result<RefusedEdit> {
+        let shared = self.sync_state(id, peer)?.shared_heads.clone();
+        let doc = self.docs.get(id).ok_or_else(|| InputError::Unknown {
+            kind: "document",
+            id: id.to_string(),
+        })?;
+        let refused = RefusedEdit {
+            document: id.to_string(),
+            reason: reason.to_owned(),
+            refused_at: OffsetDateTime::now_utc().unix_timestamp(),
+            edits: doc.describe_edits_since(&shared),
+        };
+        let key = id.to_string();
+        let edits = serde_json::to_string(&refused.edits).expect("strings serialise");
+        self.store.write(|w| -> Result<(), StoreError> {
+            w.add_refused_edit(&key, &refused.reason, refused.refused_at, &edits)?;
+            w.delete_document(&key)
+        })?;
+        self.docs.remove(id);
+        self.sync_states.retain(|(doc, _), _| doc != id);
+        self.reindex(id);
+        tracing::warn!(doc = %id, edits = refused.edits.len(), "the relay refused edits; kept them in the refused list");
+        Ok(refused)
+    }
+
+    /// Every edit the relay refused, oldest first.
+    pub fn refused_edits(&self) -> Result<Vec<RefusedEdit>> {
+        Ok(self
+            .store
+            .refused_edits()?
+            .into_iter()
+            .map(|(document, reason, refused_at, edits)| RefusedEdit {
+                document,
+                reason,
+                refused_at,
+                edits: serde_json::from_str(&edits).unwrap_or_else(|_| vec![edits]),
+            })
+            .collect())
+    }
+}
