@@ -1,4 +1,13 @@
-//! The relay of the school journal. Its server, directory and store arrive with the relay issue; for now it
-//! exposes the core's validator, which is the rule the relay will apply to every incoming change.
+//! The relay of the school journal: a thin axum server that authenticates devices, syncs many Automerge
+//! documents per session, refuses every read or write the directory does not allow and every change the
+//! core validator rejects, and keeps the durable copy with an attested audit trail.
 
-pub use journal_core::validate::{ValidationContext, validate_document};
+pub mod acl;
+pub mod app;
+pub mod auth;
+pub mod demo;
+pub mod hub;
+pub mod routes;
+pub mod store;
+
+pub use app::{App, Limits, build_router};

@@ -132,6 +132,24 @@ impl Document {
         Some(self.doc.save_after(&self.saved_heads))
     }
 
+    /// Every change of the document: its hash (hex) and bytes, in causal order.
+    pub fn all_changes(&self) -> Vec<(String, Vec<u8>)> {
+        self.doc
+            .get_changes(&[])
+            .into_iter()
+            .map(|c| (c.hash().to_string(), c.raw_bytes().to_vec()))
+            .collect()
+    }
+
+    /// Each change made or received since the last [`Self::mark_saved`]: its hash (hex) and bytes.
+    pub fn changes_since_saved(&self) -> Vec<(String, Vec<u8>)> {
+        self.doc
+            .get_changes(&self.saved_heads)
+            .into_iter()
+            .map(|c| (c.hash().to_string(), c.raw_bytes().to_vec()))
+            .collect()
+    }
+
     /// Records that everything up to the current heads is on disk.
     pub fn mark_saved(&mut self) {
         self.saved_heads = self.doc.get_heads();
@@ -245,6 +263,13 @@ impl Document {
         tx.commit_with(CommitOptions::default().with_time(now_seconds()));
         Ok(out)
     }
+}
+
+/// Whether an Automerge sync message carries changes (a write), refusing bytes that are not one.
+pub fn sync_message_has_changes(message: &[u8]) -> Result<bool, InputError> {
+    sync::Message::decode(message)
+        .map(|m| !m.changes.is_empty())
+        .map_err(|e| InputError::Invalid(format!("malformed sync message: {e}")))
 }
 
 /// The maps every document of a kind has from its first change.

@@ -37,7 +37,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         .skip(usize::try_from(found).unwrap_or(0))
     {
         tx.execute_batch(sql)?;
-        tracing::info!(from, to = from + 1, "migrated the device database");
+        tracing::debug!(from, to = from + 1, "migrated the device database");
     }
     tx.pragma_update(None, "user_version", CURRENT_VERSION)?;
     tx.commit()?;

@@ -1,0 +1,107 @@
+//! Who may read and write which document, decided only from the directory (ARCHITECTURE.md §2–3).
+
+use std::collections::{HashMap, HashSet};
+
+use journal_core::{ClassId, DocId, StudentId, ThreadId};
+
+use crate::store::{AccessFacts, Account, AccountRole, RelayStore, StoreResult};
+
+/// One account's rights, computed from the directory at the start of a session or request.
+#[derive(Clone, Debug)]
+pub struct Grants {
+    account: Account,
+    staff: HashMap<ClassId, bool>,
+    staff_students: HashMap<StudentId, ClassId>,
+    children: HashMap<StudentId, ClassId>,
+    own_class: Option<ClassId>,
+    threads: HashSet<ThreadId>,
+}
+
+impl Grants {
+    /// The grants of `account`; `None` when it does not exist or is inactive.
+    pub fn load(store: &dyn RelayStore, account: &str) -> StoreResult<Option<Grants>> {
+        let AccessFacts {
+            account,
+            staff_classes,
+            class_students,
+            children,
+            own_class,
+            threads,
+        } = store.access_facts(account)?;
+        Ok(account.filter(|a| a.active).map(|account| Grants {
+            staff: staff_classes.into_iter().collect(),
+            staff_students: class_students.into_iter().collect(),
+            children: children.into_iter().collect(),
+            own_class,
+            threads: threads.into_iter().collect(),
+            account,
+        }))
+    }
+
+    /// The account these grants belong to.
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
+    fn is_admin(&self) -> bool {
+        self.account.role == AccountRole::Administration
+    }
+
+    fn teaches(&self, class: &ClassId) -> bool {
+        self.staff.contains_key(class)
+    }
+
+    fn class_teacher_of(&self, class: &ClassId) -> bool {
+        self.staff.get(class).copied().unwrap_or(false)
+    }
+
+    fn is_self(&self, student: &StudentId) -> bool {
+        self.account.role == AccountRole::Student && self.account.student.as_ref() == Some(student)
+    }
+
+    /// Whether the account may receive the document (or learn that it exists).
+    pub fn can_read(&self, doc: &DocId) -> bool {
+        match doc {
+            DocId::School(_) => true,
+            DocId::Class(_, class) => {
+                self.is_admin()
+                    || self.teaches(class)
+                    || self.own_class.as_ref() == Some(class)
+                    || self.children.values().any(|c| c == class)
+            }
+            DocId::Student(_, student) => {
+                self.is_admin()
+                    || self.staff_students.contains_key(student)
+                    || self.is_self(student)
+                    || self.children.contains_key(student)
+            }
+            DocId::Profile(_, student) => {
+                self.is_admin()
+                    || self
+                        .staff_students
+                        .get(student)
+                        .is_some_and(|class| self.class_teacher_of(class))
+                    || self.children.contains_key(student)
+            }
+            DocId::Thread(_, thread) => self.threads.contains(thread),
+        }
+    }
+
+    /// Whether the account may change the document.
+    pub fn can_write(&self, doc: &DocId) -> bool {
+        match doc {
+            DocId::School(_) => self.is_admin(),
+            // Administration sets classes up (roster, subject teachers); the class's staff keep them.
+            DocId::Class(_, class) => self.is_admin() || self.teaches(class),
+            DocId::Student(_, student) => self.staff_students.contains_key(student),
+            DocId::Profile(_, student) => {
+                self.is_admin()
+                    || self
+                        .staff_students
+                        .get(student)
+                        .is_some_and(|class| self.class_teacher_of(class))
+            }
+            DocId::Thread(_, thread) => self.threads.contains(thread),
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Device tokens: `<device id>.<secret>`. The relay stores only a keyed SHA-256 (HMAC) of the secret and
+//! checks it with ring's constant-time HMAC verification; a token is refused once its device is revoked or
+//! its account deactivated.
+
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
+use thiserror::Error;
+
+use crate::store::{Account, Device, RelayStore, StoreError};
+
+/// Who is calling: an active account on a device that is not revoked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The account.
+    pub account: Account,
+    /// The device.
+    pub device: Device,
+}
+
+/// Why a token was refused. Every variant reads the same to the caller.
+#[derive(Debug, Error)]
+pub enum AuthError {
+    /// No, malformed, unknown, wrong, revoked or deactivated: deliberately one message.
+    #[error("the device token is not valid; sign this device in again")]
+    Refused,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A device token handed out once; only its hash is stored.
+#[derive(Clone, Debug)]
+pub struct IssuedToken {
+    /// The device it signs in.
+    pub device: Device,
+    /// The token to give to the device.
+    pub token: String,
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    SystemRandom::new()
+        .fill(&mut buf)
+        .expect("the operating system's random source is available");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Domain separation for token hashes. Secrets are 256 random bits, so the key need not be secret; HMAC is
+/// used for its constant-time verification.
+fn token_key() -> hmac::Key {
+    hmac::Key::new(hmac::HMAC_SHA256, b"journal-relay device token v1")
+}
+
+fn hash_secret(secret: &str) -> Vec<u8> {
+    hmac::sign(&token_key(), secret.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// Adds a device to an account and returns its token.
+pub fn issue_device(
+    store: &dyn RelayStore,
+    account: &str,
+    label: &str,
+    now: i64,
+) -> Result<IssuedToken, StoreError> {
+    let device = Device {
+        id: random_hex(8),
+        account: account.to_owned(),
+        label: label.to_owned(),
+        created_at: now,
+        revoked_at: None,
+    };
+    let secret = random_hex(32);
+    store.add_device(&device, &hash_secret(&secret))?;
+    Ok(IssuedToken {
+        token: format!("{}.{secret}", device.id),
+        device,
+    })
+}
+
+/// Checks a token and returns who it belongs to.
+pub fn authenticate(store: &dyn RelayStore, token: &str) -> Result<Principal, AuthError> {
+    let (device_id, secret) = token.trim().split_once('.').ok_or(AuthError::Refused)?;
+    if device_id.len() > 64 || secret.len() > 128 {
+        return Err(AuthError::Refused);
+    }
+    let (device, stored_hash) = store.device_auth(device_id)?.ok_or(AuthError::Refused)?;
+    hmac::verify(&token_key(), secret.as_bytes(), &stored_hash).map_err(|_| AuthError::Refused)?;
+    if device.revoked_at.is_some() {
+        return Err(AuthError::Refused);
+    }
+    let account = store
+        .account(&device.account)?
+        .filter(|a| a.active)
+        .ok_or(AuthError::Refused)?;
+    Ok(Principal { account, device })
+}
+
+/// The token of an `Authorization: Bearer …` header value.
+pub fn bearer(header: Option<&str>) -> Option<&str> {
+    let value = header?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::AccountRole;
+    use crate::store::sqlite::SqliteStore;
+
+    fn store_with_teacher() -> SqliteStore {
+        let store = SqliteStore::open_in_memory().expect("store");
+        store
+            .put_account(&Account {
+                id: "t".into(),
+                name: "Teacher".into(),
+                role: AccountRole::Teacher,
+                active: true,
+                student: None,
+            })
+            .expect("account");
+        store
+    }
+
+    #[test]
+    fn a_token_signs_in_until_revoked_and_wrong_tokens_look_alike() {
+        let store = store_with_teacher();
+        let issued = issue_device(&store, "t", "tablet", 1).expect("issue");
+        let who = authenticate(&store, &issued.token).expect("valid");
+        assert_eq!(who.account.id, "t");
+        let (_, stored) = store
+            .device_auth(&issued.device.id)
+            .expect("get")
+            .expect("device");
+        assert!(
+            !stored
+                .windows(8)
+                .any(|w| issued.token.as_bytes().windows(8).any(|t| t == w)),
+            "token not stored"
+        );
+        let wrong_secret = format!("{}.{}", issued.device.id, "0".repeat(64));
+        for bad in ["", "nodot", "x.y", wrong_secret.as_str()] {
+            let err = authenticate(&store, bad).expect_err(bad);
+            assert_eq!(
+                err.to_string(),
+                "the device token is not valid; sign this device in again"
+            );
+        }
+        store.revoke_device(&issued.device.id, 2).expect("revoke");
+        assert!(matches!(
+            authenticate(&store, &issued.token),
+            Err(AuthError::Refused)
+        ));
+    }
+
+    #[test]
+    fn a_deactivated_account_cannot_sign_in() {
+        let store = store_with_teacher();
+        let issued = issue_device(&store, "t", "tablet", 1).expect("issue");
+        let mut account = store.account("t").expect("get").expect("account");
+        account.active = false;
+        store.put_account(&account).expect("deactivate");
+        assert!(matches!(
+            authenticate(&store, &issued.token),
+            Err(AuthError::Refused)
+        ));
+    }
+
+    #[test]
+    fn bearer_headers_parse() {
+        assert_eq!(bearer(Some("Bearer abc.def")), Some("abc.def"));
+        assert_eq!(bearer(Some("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer(Some("Basic abc")), None);
+        assert_eq!(bearer(None), None);
+    }
+}

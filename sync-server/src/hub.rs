@@ -1,0 +1,321 @@
+//! The document hub: the relay's documents in memory (a cache over the store), where every incoming sync
+//! message is checked against the account's grants and the core validator before anything is stored.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use automerge::ActorId;
+use automerge::sync;
+use journal_core::docs::{Document, SchoolSettings, View, sync_message_has_changes};
+use journal_core::sync::protocol::IndexEntry;
+use journal_core::validate::ValidationContext;
+use journal_core::{DocId, Error as CoreError};
+use thiserror::Error;
+use tokio::sync::{Mutex, broadcast};
+use tracing::{debug, info, warn};
+
+use crate::acl::Grants;
+use crate::store::{Attribution, NewChange, RelayStore, StoreError};
+
+/// Changes stored after a document's snapshot before the relay writes a new snapshot.
+const SNAPSHOT_AFTER_CHANGES: i64 = 256;
+
+/// What happened on the relay, for live sessions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HubEvent {
+    /// A document accepted changes delivered by session `origin`.
+    Changed {
+        /// The document.
+        doc: DocId,
+        /// The session that delivered them (0: not a session).
+        origin: u64,
+    },
+    /// A device was revoked: its sessions close.
+    DeviceRevoked {
+        /// The device.
+        device: String,
+    },
+    /// The directory changed: sessions recompute their grants.
+    DirectoryChanged,
+}
+
+/// The hub's answer to a sync message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted; the reply to send, if any.
+    Reply(Option<Vec<u8>>),
+    /// No such document for this account (missing or not readable: indistinguishable on purpose).
+    Unavailable,
+    /// Refused; nothing was stored. The reason names the document.
+    Refused(String),
+}
+
+/// A failure that is not the client's fault to fix by editing.
+#[derive(Debug, Error)]
+pub enum HubError {
+    /// The message was not a sync message.
+    #[error("{0}")]
+    Malformed(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored document could not be loaded.
+    #[error("stored document {doc} is unreadable: {reason}")]
+    Corrupt {
+        /// The document.
+        doc: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+type Entry = Arc<Mutex<Document>>;
+
+/// The relay's documents.
+pub struct Hub {
+    store: Arc<dyn RelayStore>,
+    docs: std::sync::Mutex<HashMap<DocId, Entry>>,
+    events: broadcast::Sender<HubEvent>,
+    actor: ActorId,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hub")
+    }
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl Hub {
+    /// A hub over `store`.
+    pub fn new(store: Arc<dyn RelayStore>) -> Self {
+        let (events, _) = broadcast::channel(4096);
+        Hub {
+            store,
+            docs: std::sync::Mutex::new(HashMap::new()),
+            events,
+            actor: ActorId::random(),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn RelayStore> {
+        &self.store
+    }
+
+    /// Live events.
+    pub fn subscribe(&self) -> broadcast::Receiver<HubEvent> {
+        self.events.subscribe()
+    }
+
+    /// Announces an event to live sessions.
+    pub fn announce(&self, event: HubEvent) {
+        // No receiver means no live session: nothing to tell.
+        let _ = self.events.send(event);
+    }
+
+    /// The documents `grants` may read, with the relay's heads.
+    pub fn index(&self, grants: &Grants) -> Result<Vec<IndexEntry>, HubError> {
+        Ok(self
+            .store
+            .document_heads()?
+            .into_iter()
+            .filter(|(id, _)| id.parse::<DocId>().is_ok_and(|id| grants.can_read(&id)))
+            .map(|(document_id, mut heads)| {
+                heads.sort();
+                IndexEntry { document_id, heads }
+            })
+            .collect())
+    }
+
+    async fn entry(&self, id: &DocId) -> Result<Option<Entry>, HubError> {
+        if let Some(entry) = self.cached(id) {
+            return Ok(Some(entry));
+        }
+        let Some(bytes) = self.store.load_document(&id.to_string())? else {
+            return Ok(None);
+        };
+        let doc =
+            Document::load(id.clone(), &bytes, &self.actor).map_err(|e| HubError::Corrupt {
+                doc: id.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Some(self.cache(id, doc)))
+    }
+
+    fn cached(&self, id: &DocId) -> Option<Entry> {
+        self.docs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    fn cache(&self, id: &DocId, doc: Document) -> Entry {
+        self.docs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id.clone())
+            .or_insert_with(|| Arc::new(Mutex::new(doc)))
+            .clone()
+    }
+
+    /// The school's settings for a year, which the validator needs for every other document.
+    pub async fn school_settings(
+        &self,
+        year: journal_core::YearId,
+    ) -> Result<Option<SchoolSettings>, HubError> {
+        let Some(entry) = self.entry(&DocId::School(year)).await? else {
+            return Ok(None);
+        };
+        let doc = entry.lock().await;
+        Ok(match doc.view() {
+            View::School(school) => school.settings.as_ref().map(|c| c.value.clone()),
+            _ => None,
+        })
+    }
+
+    /// A sync state for a device and document, as stored.
+    pub fn load_state(&self, device: &str, id: &DocId) -> Result<sync::State, HubError> {
+        Ok(match self.store.sync_state(device, &id.to_string())? {
+            Some(bytes) => sync::State::decode(&bytes).unwrap_or_default(),
+            None => sync::State::new(),
+        })
+    }
+
+    /// Saves a device's sync state for a document.
+    pub fn save_state(
+        &self,
+        device: &str,
+        id: &DocId,
+        state: &sync::State,
+    ) -> Result<(), HubError> {
+        Ok(self
+            .store
+            .put_sync_state(device, &id.to_string(), &state.encode())?)
+    }
+
+    /// Applies a sync message from `by` to a document, if the account may, and returns what to answer.
+    pub async fn receive(
+        &self,
+        grants: &Grants,
+        by: &Attribution,
+        origin: u64,
+        state: &mut sync::State,
+        id: &DocId,
+        message: &[u8],
+    ) -> Result<Outcome, HubError> {
+        if !grants.can_read(id) {
+            return Ok(Outcome::Unavailable);
+        }
+        let writes =
+            sync_message_has_changes(message).map_err(|e| HubError::Malformed(e.to_string()))?;
+        if writes && !grants.can_write(id) {
+            info!(doc = %id, "refused a write from an account that may only read");
+            return Ok(Outcome::Refused(format!(
+                "document {id}: your account may read this document but not change it"
+            )));
+        }
+        let entry = match self.entry(id).await? {
+            Some(entry) => entry,
+            None if grants.can_write(id) => {
+                let doc = Document::create(id.clone(), &self.actor)
+                    .map_err(|e| HubError::Malformed(e.to_string()))?;
+                self.cache(id, doc)
+            }
+            None => return Ok(Outcome::Unavailable),
+        };
+        let settings = match id {
+            DocId::School(_) => None,
+            _ => self.school_settings(id.year()).await?,
+        };
+        let ctx = ValidationContext {
+            settings: settings.as_ref(),
+        };
+        let mut doc = entry.lock().await;
+        match doc.receive_sync_message(state, message, &ctx) {
+            Ok(()) => {}
+            Err(CoreError::Schema(e)) => {
+                info!(doc = %id, reason = %e.reason, "refused a change that breaks the document's rules");
+                return Ok(Outcome::Refused(e.to_string()));
+            }
+            Err(e) => return Err(HubError::Malformed(e.to_string())),
+        }
+        let changes: Vec<NewChange> = doc
+            .changes_since_saved()
+            .into_iter()
+            .map(|(hash, bytes)| NewChange { hash, bytes })
+            .collect();
+        if !changes.is_empty() {
+            let key = id.to_string();
+            let mut heads: Vec<String> = doc.heads().iter().map(ToString::to_string).collect();
+            heads.sort();
+            let snapshot = (self.store.changes_since_snapshot(&key)? + changes.len() as i64
+                >= SNAPSHOT_AFTER_CHANGES)
+                .then(|| doc.snapshot());
+            if let Err(e) =
+                self.store
+                    .append_changes(&key, &changes, &heads, by, snapshot.as_deref())
+            {
+                warn!(doc = %id, error = %e, "could not store accepted changes; reloading the document");
+                self.docs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(id);
+                return Err(e.into());
+            }
+            doc.mark_saved();
+            debug!(doc = %id, changes = changes.len(), "stored changes");
+            self.announce(HubEvent::Changed {
+                doc: id.clone(),
+                origin,
+            });
+        }
+        Ok(Outcome::Reply(doc.generate_sync_message(state)))
+    }
+
+    /// The next message for a peer about a document it may read; `None` if there is nothing to say.
+    pub async fn generate(
+        &self,
+        id: &DocId,
+        state: &mut sync::State,
+    ) -> Result<Option<Vec<u8>>, HubError> {
+        let Some(entry) = self.entry(id).await? else {
+            return Ok(None);
+        };
+        let doc = entry.lock().await;
+        Ok(doc.generate_sync_message(state))
+    }
+
+    /// Stores a document made on the relay itself (demo seeding, imports), attributed to `by`.
+    pub async fn import(&self, doc: Document, by: &Attribution) -> Result<(), HubError> {
+        let id = doc.id().clone();
+        let changes: Vec<NewChange> = doc
+            .all_changes()
+            .into_iter()
+            .map(|(hash, bytes)| NewChange { hash, bytes })
+            .collect();
+        let mut heads: Vec<String> = doc.heads().iter().map(ToString::to_string).collect();
+        heads.sort();
+        self.store
+            .append_changes(&id.to_string(), &changes, &heads, by, Some(&doc.snapshot()))?;
+        self.docs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        self.announce(HubEvent::Changed { doc: id, origin: 0 });
+        Ok(())
+    }
+}
+
+/// Attribution of a delivery now.
+pub fn attribution(account: &str, device: &str) -> Attribution {
+    Attribution {
+        account: account.to_owned(),
+        device: device.to_owned(),
+        at: now(),
+    }
+}

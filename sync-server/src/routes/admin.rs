@@ -1,0 +1,282 @@
+//! The admin-only HTTP API for provisioning the directory until access codes arrive: accounts, students,
+//! class staff, guardians, conversations and devices.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use journal_core::{ClassId, StudentId, ThreadId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{AppError, principal};
+use crate::app::App;
+use crate::auth::issue_device;
+use crate::hub::HubEvent;
+use crate::store::{Account, AccountRole, AuditEntry, Device};
+
+/// The admin routes, mounted under `/v1/admin`.
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/accounts", post(put_account).get(list_accounts))
+        .route("/accounts/{id}/deactivate", post(deactivate))
+        .route("/accounts/{id}/devices", get(devices))
+        .route("/students", post(put_student))
+        .route("/class-staff", post(put_staff))
+        .route(
+            "/class-staff/{class}/{account}",
+            axum::routing::delete(remove_staff),
+        )
+        .route("/guardians", post(link_guardian))
+        .route("/threads", post(put_thread))
+        .route("/devices", post(add_device))
+        .route("/devices/{id}/revoke", post(revoke))
+        .route("/audit", get(audit))
+}
+
+fn admin(app: &App, headers: &HeaderMap) -> Result<(), AppError> {
+    let who = principal(app, headers)?;
+    if who.account.role == AccountRole::Administration {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "only the school's administration may do this".into(),
+        ))
+    }
+}
+
+fn parse<T: std::str::FromStr<Err = journal_core::InputError>>(text: &str) -> Result<T, AppError> {
+    text.parse()
+        .map_err(|e: journal_core::InputError| AppError::BadRequest(e.to_string()))
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[derive(Deserialize)]
+struct NewAccount {
+    id: String,
+    name: String,
+    role: String,
+    student: Option<String>,
+}
+
+async fn put_account(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(body): Json<NewAccount>,
+) -> Result<(StatusCode, Json<Account>), AppError> {
+    admin(&app, &headers)?;
+    let role = AccountRole::parse(&body.role).ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "role {:?} is not one of administration, teacher, student, parent",
+            body.role
+        ))
+    })?;
+    if body.id.trim().is_empty() || body.id.len() > 64 || body.name.trim().is_empty() {
+        return Err(AppError::BadRequest(
+            "an account needs an id (up to 64 characters) and a name".into(),
+        ));
+    }
+    let student = body
+        .student
+        .as_deref()
+        .map(parse::<StudentId>)
+        .transpose()?;
+    if (role == AccountRole::Student) != student.is_some() {
+        return Err(AppError::BadRequest(
+            "a student account names its student, and only a student account does".into(),
+        ));
+    }
+    let account = Account {
+        id: body.id,
+        name: body.name,
+        role,
+        active: true,
+        student,
+    };
+    app.store().put_account(&account)?;
+    app.hub.announce(HubEvent::DirectoryChanged);
+    Ok((StatusCode::CREATED, Json(account)))
+}
+
+async fn list_accounts(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Account>>, AppError> {
+    admin(&app, &headers)?;
+    Ok(Json(app.store().accounts()?))
+}
+
+async fn deactivate(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    admin(&app, &headers)?;
+    let mut account = app
+        .store()
+        .account(&id)?
+        .ok_or_else(|| AppError::NotFound(format!("account {id} not found")))?;
+    account.active = false;
+    app.store().put_account(&account)?;
+    app.hub.announce(HubEvent::DirectoryChanged);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn devices(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Device>>, AppError> {
+    admin(&app, &headers)?;
+    Ok(Json(app.store().devices_of(&id)?))
+}
+
+#[derive(Deserialize)]
+struct NewStudent {
+    student: String,
+    class: String,
+    name: String,
+}
+
+async fn put_student(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(body): Json<NewStudent>,
+) -> Result<StatusCode, AppError> {
+    admin(&app, &headers)?;
+    let (student, class): (StudentId, ClassId) = (parse(&body.student)?, parse(&body.class)?);
+    app.store()
+        .put_student(&student, &class, body.name.trim())?;
+    app.hub.announce(HubEvent::DirectoryChanged);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct Staff {
+    class: String,
+    account: String,
+    #[serde(default)]
+    class_teacher: bool,
+}
+
+async fn put_staff(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(body): Json<Staff>,
+) -> Result<StatusCode, AppError> {
+    admin(&app, &headers)?;
+    let class: ClassId = parse(&body.class)?;
+    app.store()
+        .put_class_staff(&class, &body.account, body.class_teacher)?;
+    app.hub.announce(HubEvent::DirectoryChanged);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn remove_staff(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((class, account)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    admin(&app, &headers)?;
+    let class: ClassId = parse(&class)?;
+    app.store().remove_class_staff(&class, &account)?;
+    app.hub.announce(HubEvent::DirectoryChanged);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct Guardian {
+    account: String,
+    student: String,
+}
+
+async fn link_guardian(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(body): Json<Guardian>,
+) -> Result<StatusCode, AppError> {
+    admin(&app, &headers)?;
+    let student: StudentId = parse(&body.student)?;
+    app.store().link_guardian(&body.account, &student)?;
+    app.hub.announce(HubEvent::DirectoryChanged);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct Thread {
+    thread: String,
+    participants: Vec<String>,
+}
+
+async fn put_thread(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(body): Json<Thread>,
+) -> Result<StatusCode, AppError> {
+    admin(&app, &headers)?;
+    let thread: ThreadId = parse(&body.thread)?;
+    for account in &body.participants {
+        app.store().add_thread_participant(&thread, account)?;
+    }
+    app.hub.announce(HubEvent::DirectoryChanged);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct NewDevice {
+    account: String,
+    label: String,
+}
+
+async fn add_device(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(body): Json<NewDevice>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    admin(&app, &headers)?;
+    let issued = issue_device(
+        app.store().as_ref(),
+        &body.account,
+        body.label.trim(),
+        now(),
+    )?;
+    tracing::info!(device = %issued.device.id, account = %issued.device.account, "added a device");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "device": issued.device, "token": issued.token })),
+    ))
+}
+
+async fn revoke(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    admin(&app, &headers)?;
+    if !app.store().revoke_device(&id, now())? {
+        return Err(AppError::NotFound(format!("device {id} not found")));
+    }
+    tracing::info!(device = %id, "revoked a device");
+    app.hub.announce(HubEvent::DeviceRevoked { device: id });
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    doc: String,
+}
+
+async fn audit(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Vec<AuditEntry>>, AppError> {
+    admin(&app, &headers)?;
+    let doc: journal_core::DocId = parse(&query.doc)?;
+    Ok(Json(app.store().audit_trail(&doc.to_string())?))
+}

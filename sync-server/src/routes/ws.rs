@@ -1,0 +1,442 @@
+//! `/v1/sync`: one WebSocket per device session, many documents multiplexed over it with automerge-repo's
+//! framing. The bearer token is checked at the upgrade; grants are recomputed when the directory changes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use automerge::sync;
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use journal_core::DocId;
+use journal_core::sync::protocol::{PROTOCOL_VERSION, PeerMetadata, WireMessage, decode, encode};
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::{AppError, principal};
+use crate::acl::Grants;
+use crate::app::App;
+use crate::auth::Principal;
+use crate::hub::{HubEvent, Outcome, attribution};
+
+/// How long a client may take to send `join`.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// `GET /v1/sync`: authenticates, then upgrades to the sync session.
+pub async fn upgrade(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    let who = principal(&app, &headers)?;
+    let max = app.limits.max_frame_bytes;
+    Ok(ws
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| run(app, who, socket)))
+}
+
+/// A token bucket: `rate` per second, up to `burst` at once.
+struct RateLimit {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl RateLimit {
+    fn new(rate: u32, burst: u32) -> Self {
+        RateLimit {
+            tokens: f64::from(burst),
+            rate: f64::from(rate),
+            burst: f64::from(burst),
+            last: Instant::now(),
+        }
+    }
+
+    fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+struct Session {
+    app: Arc<App>,
+    who: Principal,
+    grants: Grants,
+    id: u64,
+    client: String,
+    joined: bool,
+    states: HashMap<DocId, sync::State>,
+    touched: HashSet<DocId>,
+    rate: RateLimit,
+}
+
+/// Why a session ends.
+enum End {
+    Closed,
+    Error(String),
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+async fn send(socket: &mut WebSocket, message: &WireMessage) -> Result<(), End> {
+    socket
+        .send(Message::Binary(encode(message).into()))
+        .await
+        .map_err(|_| End::Closed)
+}
+
+async fn run(app: Arc<App>, who: Principal, mut socket: WebSocket) {
+    let store = app.store().clone();
+    let session_id = match store.start_session(&who.account.id, &who.device.id, now()) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(error = %e, "could not log a session");
+            return;
+        }
+    };
+    let span = info_span!("session", session = session_id, account = %who.account.id, device = %who.device.id);
+    async move {
+        let grants = match Grants::load(store.as_ref(), &who.account.id) {
+            Ok(Some(grants)) => grants,
+            _ => {
+                let _ = send(
+                    &mut socket,
+                    &WireMessage::Error {
+                        message: "this account is not active".into(),
+                    },
+                )
+                .await;
+                return;
+            }
+        };
+        info!("session started");
+        let limits = app.limits;
+        let mut session = Session {
+            app: app.clone(),
+            who,
+            grants,
+            id: u64::try_from(session_id).unwrap_or(0),
+            client: String::new(),
+            joined: false,
+            states: HashMap::new(),
+            touched: HashSet::new(),
+            rate: RateLimit::new(limits.messages_per_second, limits.message_burst),
+        };
+        let end = session.serve(&mut socket).await;
+        let reason = match end {
+            End::Closed => None,
+            End::Error(message) => {
+                info!(reason = %message, "closing the session with an error");
+                let _ = send(
+                    &mut socket,
+                    &WireMessage::Error {
+                        message: message.clone(),
+                    },
+                )
+                .await;
+                Some(message)
+            }
+        };
+        let frame = CloseFrame {
+            code: if reason.is_some() {
+                close_code::POLICY
+            } else {
+                close_code::NORMAL
+            },
+            reason: reason
+                .unwrap_or_default()
+                .chars()
+                .take(100)
+                .collect::<String>()
+                .into(),
+        };
+        let _ = socket.send(Message::Close(Some(frame))).await;
+        let synced = i64::try_from(session.touched.len()).unwrap_or(i64::MAX);
+        if let Err(e) = store.end_session(session_id, now(), synced) {
+            warn!(error = %e, "could not log the end of a session");
+        }
+        info!(documents = synced, "session ended");
+    }
+    .instrument(span)
+    .await;
+}
+
+impl Session {
+    async fn serve(&mut self, socket: &mut WebSocket) -> End {
+        let mut events = self.app.hub.subscribe();
+        let mut shutdown = self.app.shutdown.clone();
+        let join_deadline = tokio::time::sleep(JOIN_TIMEOUT);
+        tokio::pin!(join_deadline);
+        loop {
+            tokio::select! {
+                incoming = socket.recv() => {
+                    let message = match incoming {
+                        None | Some(Err(_)) => return End::Closed,
+                        Some(Ok(message)) => message,
+                    };
+                    match message {
+                        Message::Binary(bytes) => {
+                            if !self.rate.allow() {
+                                return End::Error("too many messages; slow down and reconnect".into());
+                            }
+                            if let Err(end) = self.on_frame(socket, &bytes).await {
+                                return end;
+                            }
+                        }
+                        Message::Text(_) => return End::Error("messages must be binary CBOR frames".into()),
+                        Message::Close(_) => return End::Closed,
+                        Message::Ping(_) | Message::Pong(_) => {}
+                    }
+                }
+                event = events.recv() => {
+                    if let Err(end) = self.on_event(socket, event).await {
+                        return end;
+                    }
+                }
+                () = &mut join_deadline, if !self.joined => {
+                    return End::Error("no join message in time".into());
+                }
+                _ = shutdown.changed() => {
+                    return End::Error("the relay is shutting down; reconnect shortly".into());
+                }
+            }
+        }
+    }
+
+    async fn on_event(
+        &mut self,
+        socket: &mut WebSocket,
+        event: Result<HubEvent, RecvError>,
+    ) -> Result<(), End> {
+        match event {
+            Ok(HubEvent::Changed { doc, origin }) => {
+                if self.joined && origin != self.id && self.grants.can_read(&doc) {
+                    self.push(socket, &doc).await?;
+                }
+            }
+            Ok(HubEvent::DeviceRevoked { device }) => {
+                if device == self.who.device.id {
+                    return Err(End::Error(
+                        "this device was revoked; sign it in again".into(),
+                    ));
+                }
+            }
+            Ok(HubEvent::DirectoryChanged) => self.reload_grants()?,
+            Err(RecvError::Lagged(missed)) => {
+                debug!(
+                    missed,
+                    "missed live events; offering every open document again"
+                );
+                self.reload_grants()?;
+                let open: Vec<DocId> = self.states.keys().cloned().collect();
+                for doc in open {
+                    self.push(socket, &doc).await?;
+                }
+            }
+            Err(RecvError::Closed) => return Err(End::Closed),
+        }
+        Ok(())
+    }
+
+    fn reload_grants(&mut self) -> Result<(), End> {
+        match Grants::load(self.app.store().as_ref(), &self.who.account.id) {
+            Ok(Some(grants)) => {
+                self.grants = grants;
+                Ok(())
+            }
+            Ok(None) => Err(End::Error("this account was deactivated".into())),
+            Err(e) => {
+                warn!(error = %e, "could not reload grants");
+                Err(End::Error("the relay failed; reconnect later".into()))
+            }
+        }
+    }
+
+    fn state(&mut self, doc: &DocId) -> Result<&mut sync::State, End> {
+        if !self.states.contains_key(doc) {
+            if self.states.len() >= self.app.limits.max_documents_per_session {
+                return Err(End::Error(format!(
+                    "more than {} documents in one session",
+                    self.app.limits.max_documents_per_session
+                )));
+            }
+            let state = self
+                .app
+                .hub
+                .load_state(&self.who.device.id, doc)
+                .map_err(|_| End::Error("the relay failed; reconnect later".into()))?;
+            self.states.insert(doc.clone(), state);
+        }
+        Ok(self.states.get_mut(doc).expect("inserted above"))
+    }
+
+    /// Offers a peer the relay's news about a document.
+    async fn push(&mut self, socket: &mut WebSocket, doc: &DocId) -> Result<(), End> {
+        let mut state = self.state(doc)?.clone();
+        let message = self
+            .app
+            .hub
+            .generate(doc, &mut state)
+            .await
+            .map_err(|_| End::Error("the relay failed; reconnect later".into()))?;
+        *self.state(doc)? = state;
+        if let Some(data) = message {
+            self.touched.insert(doc.clone());
+            send(socket, &self.wire_sync(doc, data)).await?;
+        }
+        Ok(())
+    }
+
+    fn wire_sync(&self, doc: &DocId, data: Vec<u8>) -> WireMessage {
+        WireMessage::Sync {
+            document_id: doc.to_string(),
+            sender_id: self.app.peer_id.clone(),
+            target_id: self.client.clone(),
+            data,
+        }
+    }
+
+    async fn on_frame(&mut self, socket: &mut WebSocket, bytes: &[u8]) -> Result<(), End> {
+        let message: WireMessage = decode(bytes).map_err(|e| End::Error(e.to_string()))?;
+        match message {
+            WireMessage::Join {
+                sender_id,
+                supported_protocol_versions,
+                ..
+            } => {
+                if !supported_protocol_versions
+                    .iter()
+                    .any(|v| v == PROTOCOL_VERSION)
+                {
+                    return Err(End::Error(format!(
+                        "unsupported protocol version; this relay speaks {PROTOCOL_VERSION}"
+                    )));
+                }
+                if self.joined {
+                    return Ok(());
+                }
+                self.client = sender_id.chars().take(200).collect();
+                self.joined = true;
+                send(
+                    socket,
+                    &WireMessage::Peer {
+                        sender_id: self.app.peer_id.clone(),
+                        selected_protocol_version: PROTOCOL_VERSION.to_owned(),
+                        target_id: self.client.clone(),
+                        metadata: Some(PeerMetadata {
+                            storage_id: Some(self.app.peer_id.clone()),
+                            is_ephemeral: false,
+                        }),
+                    },
+                )
+                .await?;
+                let documents = self
+                    .app
+                    .hub
+                    .index(&self.grants)
+                    .map_err(|_| End::Error("the relay failed; reconnect later".into()))?;
+                debug!(documents = documents.len(), "sent the index");
+                send(
+                    socket,
+                    &WireMessage::Index {
+                        sender_id: self.app.peer_id.clone(),
+                        target_id: self.client.clone(),
+                        documents,
+                    },
+                )
+                .await
+            }
+            _ if !self.joined => Err(End::Error("the first message must be join".into())),
+            WireMessage::Request {
+                document_id, data, ..
+            }
+            | WireMessage::Sync {
+                document_id, data, ..
+            } => {
+                let doc: DocId = document_id
+                    .parse()
+                    .map_err(|e: journal_core::InputError| End::Error(e.to_string()))?;
+                self.on_sync(socket, doc, &data).await
+            }
+            WireMessage::Leave { .. } => Err(End::Closed),
+            WireMessage::Error { .. } => Err(End::Closed),
+            WireMessage::DocUnavailable { .. } => Ok(()),
+            other => Err(End::Error(format!(
+                "unexpected message from a client: {}",
+                match other {
+                    WireMessage::Peer { .. } => "peer",
+                    WireMessage::Index { .. } => "x-journal-index",
+                    _ => "x-journal-refused",
+                }
+            ))),
+        }
+    }
+
+    async fn on_sync(
+        &mut self,
+        socket: &mut WebSocket,
+        doc: DocId,
+        data: &[u8],
+    ) -> Result<(), End> {
+        let span = info_span!("sync", doc = %doc);
+        let mut state = self.state(&doc)?.clone();
+        let by = attribution(&self.who.account.id, &self.who.device.id);
+        let outcome = self
+            .app
+            .hub
+            .receive(&self.grants, &by, self.id, &mut state, &doc, data)
+            .instrument(span)
+            .await
+            .map_err(|e| End::Error(e.to_string()))?;
+        let reply = match outcome {
+            Outcome::Reply(data) => {
+                *self.state(&doc)? = state.clone();
+                self.touched.insert(doc.clone());
+                if let Err(e) = self.app.hub.save_state(&self.who.device.id, &doc, &state) {
+                    warn!(error = %e, "could not save a sync state");
+                }
+                data.map(|data| self.wire_sync(&doc, data))
+            }
+            Outcome::Unavailable => {
+                self.states.remove(&doc);
+                Some(WireMessage::DocUnavailable {
+                    document_id: doc.to_string(),
+                    sender_id: self.app.peer_id.clone(),
+                    target_id: self.client.clone(),
+                })
+            }
+            Outcome::Refused(reason) => {
+                // The client will start this document afresh: so does its sync state here.
+                let fresh = sync::State::new();
+                if let Err(e) = self.app.hub.save_state(&self.who.device.id, &doc, &fresh) {
+                    warn!(error = %e, "could not reset a sync state");
+                }
+                self.states.insert(doc.clone(), fresh);
+                Some(WireMessage::Refused {
+                    document_id: doc.to_string(),
+                    sender_id: self.app.peer_id.clone(),
+                    target_id: self.client.clone(),
+                    reason,
+                })
+            }
+        };
+        match reply {
+            Some(message) => send(socket, &message).await,
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! The conformance suite every relay store backend must pass. A backend's test module invokes
+//! [`relay_store_conformance!`](crate::relay_store_conformance) with its constructor.
+
+use automerge::transaction::Transactable;
+use automerge::{Automerge, ROOT, ReadDoc};
+
+use super::{Account, AccountRole, Attribution, Device, NewChange, RelayStore};
+
+/// Generates one `#[test]` per conformance check for a backend built by `$make`.
+#[macro_export]
+macro_rules! relay_store_conformance {
+    ($make:expr) => {
+        $crate::relay_store_conformance!(@tests $make;
+            documents_round_trip_with_their_audit_trail,
+            compaction_keeps_every_change_loadable,
+            sync_states_round_trip,
+            directory_facts_follow_staff_guardians_and_moves,
+            devices_are_added_listed_and_revoked,
+            sessions_are_logged);
+    };
+    (@tests $make:expr; $($name:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                let store = $make;
+                $crate::store::conformance::$name(&store);
+            }
+        )*
+    };
+}
+
+fn by(account: &str) -> Attribution {
+    Attribution {
+        account: account.to_owned(),
+        device: format!("{account}-tablet"),
+        at: 1_790_000_000,
+    }
+}
+
+fn change(doc: &mut Automerge, key: &str, value: &str) -> NewChange {
+    let mut tx = doc.transaction();
+    tx.put(ROOT, key, value).expect("put");
+    let (hash, _) = tx.commit();
+    let hash = hash.expect("a change");
+    NewChange {
+        hash: hash.to_string(),
+        bytes: doc
+            .get_change_by_hash(&hash)
+            .expect("stored")
+            .raw_bytes()
+            .to_vec(),
+    }
+}
+
+fn heads(doc: &Automerge) -> Vec<String> {
+    doc.get_heads().iter().map(ToString::to_string).collect()
+}
+
+/// Changes append, load back as one document, list with their heads, and keep who delivered them.
+pub fn documents_round_trip_with_their_audit_trail(store: &dyn RelayStore) {
+    let mut doc = Automerge::new();
+    let first = change(&mut doc, "a", "1");
+    let second = change(&mut doc, "b", "2");
+    store
+        .append_changes(
+            "d1",
+            std::slice::from_ref(&first),
+            std::slice::from_ref(&first.hash),
+            &by("teacher"),
+            None,
+        )
+        .expect("append");
+    store
+        .append_changes(
+            "d1",
+            &[second.clone(), first.clone()],
+            &heads(&doc),
+            &by("other"),
+            None,
+        )
+        .expect("append again, with a duplicate");
+    let bytes = store.load_document("d1").expect("load").expect("stored");
+    let loaded = Automerge::load(&bytes).expect("valid document");
+    assert_eq!(loaded.get_heads(), doc.get_heads());
+    assert_eq!(
+        store.document_heads().expect("heads"),
+        vec![("d1".to_owned(), heads(&doc))]
+    );
+    let trail = store.audit_trail("d1").expect("trail");
+    let who: Vec<(&str, &str)> = trail
+        .iter()
+        .map(|e| (e.hash.as_str(), e.account.as_str()))
+        .collect();
+    assert_eq!(
+        who,
+        [
+            (first.hash.as_str(), "teacher"),
+            (second.hash.as_str(), "other")
+        ]
+    );
+    assert_eq!(trail[0].device, "teacher-tablet");
+    assert!(store.load_document("missing").expect("load").is_none());
+}
+
+/// A snapshot replaces the changes before it; later changes still load on top of it.
+pub fn compaction_keeps_every_change_loadable(store: &dyn RelayStore) {
+    let mut doc = Automerge::new();
+    let changes: Vec<NewChange> = (0..5)
+        .map(|i| change(&mut doc, "k", &i.to_string()))
+        .collect();
+    store
+        .append_changes("d", &changes, &heads(&doc), &by("t"), None)
+        .expect("append");
+    assert_eq!(store.changes_since_snapshot("d").expect("count"), 5);
+    let snapshot = doc.save();
+    store
+        .append_changes("d", &[], &heads(&doc), &by("t"), Some(&snapshot))
+        .expect("compact");
+    assert_eq!(store.changes_since_snapshot("d").expect("count"), 0);
+    let later = change(&mut doc, "k", "later");
+    store
+        .append_changes("d", &[later], &heads(&doc), &by("t"), None)
+        .expect("append");
+    let loaded =
+        Automerge::load(&store.load_document("d").expect("load").expect("stored")).expect("valid");
+    assert_eq!(loaded.get_heads(), doc.get_heads());
+    assert_eq!(
+        store.audit_trail("d").expect("trail").len(),
+        6,
+        "compaction keeps the audit trail"
+    );
+}
+
+/// Sync states are kept per device and document.
+pub fn sync_states_round_trip(store: &dyn RelayStore) {
+    store.put_sync_state("dev", "d", b"one").expect("put");
+    store.put_sync_state("dev", "d", b"two").expect("overwrite");
+    store.put_sync_state("other", "d", b"x").expect("put");
+    assert_eq!(
+        store.sync_state("dev", "d").expect("get"),
+        Some(b"two".to_vec())
+    );
+    assert_eq!(store.sync_state("dev", "e").expect("get"), None);
+}
+
+fn account(id: &str, role: AccountRole) -> Account {
+    Account {
+        id: id.to_owned(),
+        name: format!("Name of {id}"),
+        role,
+        active: true,
+        student: None,
+    }
+}
+
+/// Access facts reflect class staff, guardianship, a student's own class, threads, and moves.
+pub fn directory_facts_follow_staff_guardians_and_moves(store: &dyn RelayStore) {
+    let class_a = "5a".parse().expect("id");
+    let class_b = "6b".parse().expect("id");
+    let kid = "kid".parse().expect("id");
+    let sibling = "sib".parse().expect("id");
+    store
+        .put_account(&account("teacher", AccountRole::Teacher))
+        .expect("account");
+    store
+        .put_account(&account("mum", AccountRole::Parent))
+        .expect("account");
+    let mut student = account("kid-account", AccountRole::Student);
+    student.student = Some("kid".parse().expect("id"));
+    store.put_account(&student).expect("account");
+    store.put_student(&kid, &class_a, "Kid").expect("student");
+    store
+        .put_student(&sibling, &class_b, "Sibling")
+        .expect("student");
+    store
+        .put_class_staff(&class_a, "teacher", true)
+        .expect("staff");
+    store.link_guardian("mum", &kid).expect("guardian");
+    store.link_guardian("mum", &sibling).expect("guardian");
+    store
+        .add_thread_participant(&"t1".parse().expect("id"), "mum")
+        .expect("thread");
+    assert!(
+        store.link_guardian("nobody", &kid).is_err(),
+        "unknown account refused"
+    );
+
+    let teacher = store.access_facts("teacher").expect("facts");
+    assert_eq!(teacher.staff_classes, vec![(class_a.clone(), true)]);
+    assert_eq!(teacher.class_students, vec![(kid.clone(), class_a.clone())]);
+    let mum = store.access_facts("mum").expect("facts");
+    let mut children = mum.children.clone();
+    children.sort();
+    assert_eq!(
+        children,
+        vec![
+            (kid.clone(), class_a.clone()),
+            (sibling.clone(), class_b.clone())
+        ]
+    );
+    assert_eq!(mum.threads, vec!["t1".parse().expect("id")]);
+    assert_eq!(
+        store.access_facts("kid-account").expect("facts").own_class,
+        Some(class_a.clone())
+    );
+    assert!(
+        store
+            .access_facts("nobody")
+            .expect("facts")
+            .account
+            .is_none()
+    );
+
+    store.put_student(&kid, &class_b, "Kid").expect("move");
+    assert!(
+        store
+            .access_facts("teacher")
+            .expect("facts")
+            .class_students
+            .is_empty()
+    );
+    store
+        .remove_class_staff(&class_a, "teacher")
+        .expect("remove");
+    assert!(
+        store
+            .access_facts("teacher")
+            .expect("facts")
+            .staff_classes
+            .is_empty()
+    );
+    let mut inactive = account("teacher", AccountRole::Teacher);
+    inactive.active = false;
+    store.put_account(&inactive).expect("deactivate");
+    assert_eq!(
+        store.account("teacher").expect("get").map(|a| a.active),
+        Some(false)
+    );
+}
+
+/// Devices are stored with their token hash, listed per account and revoked.
+pub fn devices_are_added_listed_and_revoked(store: &dyn RelayStore) {
+    store
+        .put_account(&account("t", AccountRole::Teacher))
+        .expect("account");
+    let device = Device {
+        id: "dev1".into(),
+        account: "t".into(),
+        label: "tablet".into(),
+        created_at: 10,
+        revoked_at: None,
+    };
+    store.add_device(&device, b"hash").expect("add");
+    let orphan = Device {
+        account: "nobody".into(),
+        id: "dev2".into(),
+        ..device.clone()
+    };
+    assert!(store.add_device(&orphan, b"hash").is_err());
+    assert_eq!(
+        store.device_auth("dev1").expect("auth"),
+        Some((device.clone(), b"hash".to_vec()))
+    );
+    assert_eq!(store.devices_of("t").expect("list"), vec![device]);
+    assert!(store.revoke_device("dev1", 20).expect("revoke"));
+    assert!(store.revoke_device("dev1", 30).expect("again"));
+    assert_eq!(
+        store.devices_of("t").expect("list")[0].revoked_at,
+        Some(20),
+        "first revocation time kept"
+    );
+    assert!(!store.revoke_device("missing", 20).expect("revoke"));
+}
+
+/// Sessions are logged from start to end.
+pub fn sessions_are_logged(store: &dyn RelayStore) {
+    let id = store.start_session("a", "d", 100).expect("start");
+    let other = store.start_session("b", "e", 200).expect("start");
+    store.end_session(id, 150, 7).expect("end");
+    let sessions = store.sessions_between(0, 199).expect("list");
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(
+        (sessions[0].ended_at, sessions[0].documents_synced),
+        (Some(150), 7)
+    );
+    assert_eq!(
+        store
+            .sessions_between(0, 1_000)
+            .expect("list")
+            .last()
+            .map(|s| s.id),
+        Some(other)
+    );
+}

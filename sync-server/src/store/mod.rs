@@ -1,0 +1,236 @@
+//! The relay's durable state behind one trait: documents and their change log (the attested audit trail),
+//! sync states, the directory and the session log. SQLite is the embedded default; every backend passes the
+//! same conformance suite (`conformance.rs`).
+
+pub mod conformance;
+pub mod sqlite;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use journal_core::{ClassId, StudentId, ThreadId};
+
+/// A failure of the relay's store.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("relay database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A referenced record does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The database was written by a newer relay.
+    #[error(
+        "relay database has schema version {found}, newer than this relay supports ({supported})"
+    )]
+    TooNew {
+        /// Version in the file.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
+}
+
+/// Result of store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What an account is in the school.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountRole {
+    /// Director, deputies, the IT officer.
+    Administration,
+    /// A teacher (class teacher of a class through the class staff list).
+    Teacher,
+    /// A student.
+    Student,
+    /// A parent or guardian.
+    Parent,
+}
+
+impl AccountRole {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountRole::Administration => "administration",
+            AccountRole::Teacher => "teacher",
+            AccountRole::Student => "student",
+            AccountRole::Parent => "parent",
+        }
+    }
+
+    /// Parses a stored or typed role name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "administration" | "admin" => Some(AccountRole::Administration),
+            "teacher" => Some(AccountRole::Teacher),
+            "student" => Some(AccountRole::Student),
+            "parent" => Some(AccountRole::Parent),
+            _ => None,
+        }
+    }
+}
+
+/// An account of the directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Stable id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: AccountRole,
+    /// Whether the account may sign in (a student who left is deactivated).
+    pub active: bool,
+    /// For a student account, the student it is.
+    pub student: Option<StudentId>,
+}
+
+/// A device signed in to an account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// Stable id (the public half of its token).
+    pub id: String,
+    /// Owner.
+    pub account: String,
+    /// What the owner calls it ("tablet of 5A").
+    pub label: String,
+    /// When it was added (Unix seconds).
+    pub created_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// Who delivered a change, and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attribution {
+    /// Account.
+    pub account: String,
+    /// Device.
+    pub device: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// One accepted change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewChange {
+    /// Change hash (hex).
+    pub hash: String,
+    /// Raw change bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// An entry of the attested audit trail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// Change hash (hex).
+    pub hash: String,
+    /// Account that delivered it.
+    pub account: String,
+    /// Device that delivered it.
+    pub device: String,
+    /// When it arrived (Unix seconds).
+    pub received_at: i64,
+}
+
+/// One sync session, for the activity report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SessionRecord {
+    /// Id.
+    pub id: i64,
+    /// Account.
+    pub account: String,
+    /// Device.
+    pub device: String,
+    /// Start (Unix seconds).
+    pub started_at: i64,
+    /// End, once over.
+    pub ended_at: Option<i64>,
+    /// Documents exchanged.
+    pub documents_synced: i64,
+}
+
+/// The directory facts that decide what one account may read and write.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccessFacts {
+    /// The account, if it exists.
+    pub account: Option<Account>,
+    /// Classes the account teaches in, with whether it is their class teacher.
+    pub staff_classes: Vec<(ClassId, bool)>,
+    /// Students of those classes.
+    pub class_students: Vec<(StudentId, ClassId)>,
+    /// For a parent, their children and each child's class.
+    pub children: Vec<(StudentId, ClassId)>,
+    /// For a student account, its class.
+    pub own_class: Option<ClassId>,
+    /// Conversations the account takes part in.
+    pub threads: Vec<ThreadId>,
+}
+
+/// The relay's storage. Implementations must be safe to share between sessions.
+pub trait RelayStore: Send + Sync {
+    /// A document's bytes (snapshot and the changes after it), if stored.
+    fn load_document(&self, id: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Every stored document with its heads (hex).
+    fn document_heads(&self) -> StoreResult<Vec<(String, Vec<String>)>>;
+    /// Appends accepted changes with who delivered them, sets the heads, and optionally replaces the
+    /// snapshot (compaction); one transaction.
+    fn append_changes(
+        &self,
+        id: &str,
+        changes: &[NewChange],
+        heads: &[String],
+        by: &Attribution,
+        snapshot: Option<&[u8]>,
+    ) -> StoreResult<()>;
+    /// The audit trail of a document, oldest first.
+    fn audit_trail(&self, id: &str) -> StoreResult<Vec<AuditEntry>>;
+    /// Number of changes stored after the snapshot.
+    fn changes_since_snapshot(&self, id: &str) -> StoreResult<i64>;
+
+    /// The sync state of a device for a document.
+    fn sync_state(&self, device: &str, doc: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Saves the sync state of a device for a document.
+    fn put_sync_state(&self, device: &str, doc: &str, state: &[u8]) -> StoreResult<()>;
+
+    /// Adds or updates an account.
+    fn put_account(&self, account: &Account) -> StoreResult<()>;
+    /// One account.
+    fn account(&self, id: &str) -> StoreResult<Option<Account>>;
+    /// All accounts, by id.
+    fn accounts(&self) -> StoreResult<Vec<Account>>;
+    /// Adds or moves a student (history stays in their documents).
+    fn put_student(&self, student: &StudentId, class: &ClassId, name: &str) -> StoreResult<()>;
+    /// Puts an account on a class's staff (as class teacher or not).
+    fn put_class_staff(
+        &self,
+        class: &ClassId,
+        account: &str,
+        class_teacher: bool,
+    ) -> StoreResult<()>;
+    /// Takes an account off a class's staff.
+    fn remove_class_staff(&self, class: &ClassId, account: &str) -> StoreResult<()>;
+    /// Links a parent account to a student.
+    fn link_guardian(&self, account: &str, student: &StudentId) -> StoreResult<()>;
+    /// Adds an account to a conversation.
+    fn add_thread_participant(&self, thread: &ThreadId, account: &str) -> StoreResult<()>;
+    /// What decides an account's access.
+    fn access_facts(&self, account: &str) -> StoreResult<AccessFacts>;
+
+    /// Adds a device with the hash of its token.
+    fn add_device(&self, device: &Device, token_hash: &[u8]) -> StoreResult<()>;
+    /// A device and its token hash.
+    fn device_auth(&self, device: &str) -> StoreResult<Option<(Device, Vec<u8>)>>;
+    /// Devices of an account.
+    fn devices_of(&self, account: &str) -> StoreResult<Vec<Device>>;
+    /// Revokes a device; false if it does not exist.
+    fn revoke_device(&self, device: &str, at: i64) -> StoreResult<bool>;
+
+    /// Records the start of a session.
+    fn start_session(&self, account: &str, device: &str, at: i64) -> StoreResult<i64>;
+    /// Records its end.
+    fn end_session(&self, id: i64, at: i64, documents_synced: i64) -> StoreResult<()>;
+    /// Sessions that started in `[from, to)`.
+    fn sessions_between(&self, from: i64, to: i64) -> StoreResult<Vec<SessionRecord>>;
+}

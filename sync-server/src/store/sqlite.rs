@@ -1,0 +1,533 @@
+//! The SQLite store: the relay's embedded default. One connection behind a mutex; WAL; every write is one
+//! transaction.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{
+    AccessFacts, Account, AccountRole, Attribution, AuditEntry, Device, NewChange, RelayStore,
+    SessionRecord, StoreError, StoreResult,
+};
+use journal_core::{ClassId, StudentId, ThreadId};
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql")];
+
+/// The relay's SQLite database.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let current = MIGRATIONS.len() as i64;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > current {
+        return Err(StoreError::TooNew {
+            found,
+            supported: current,
+        });
+    }
+    if found == current {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    for sql in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", current)?;
+    tx.commit()?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the database at `path`.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut conn = Connection::open(path)?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// A database in memory, for tests.
+    pub fn open_in_memory() -> StoreResult<Self> {
+        let mut conn = Connection::open_in_memory()?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction open (rusqlite rolls back on drop),
+        // so the connection is still sound.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn account_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+    let role: String = row.get(2)?;
+    let student: Option<String> = row.get(4)?;
+    Ok(Account {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        role: AccountRole::parse(&role).unwrap_or(AccountRole::Student),
+        active: row.get(3)?,
+        student: student.and_then(|s| s.parse().ok()),
+    })
+}
+
+fn device_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
+    Ok(Device {
+        id: row.get(0)?,
+        account: row.get(1)?,
+        label: row.get(2)?,
+        created_at: row.get(3)?,
+        revoked_at: row.get(4)?,
+    })
+}
+
+fn parse_all<T: std::str::FromStr>(values: Vec<String>) -> Vec<T> {
+    values.into_iter().filter_map(|v| v.parse().ok()).collect()
+}
+
+impl RelayStore for SqliteStore {
+    fn load_document(&self, id: &str) -> StoreResult<Option<Vec<u8>>> {
+        let conn = self.conn();
+        let found: Option<(Vec<u8>, i64)> = conn
+            .query_row(
+                "SELECT snapshot, snapshot_seq FROM documents WHERE doc_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((mut bytes, after)) = found else {
+            return Ok(None);
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT data FROM changes WHERE doc_id = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query(params![id, after])?;
+        while let Some(row) = rows.next()? {
+            bytes.extend_from_slice(&row.get::<_, Vec<u8>>(0)?);
+        }
+        Ok(Some(bytes))
+    }
+
+    fn document_heads(&self) -> StoreResult<Vec<(String, Vec<String>)>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT doc_id, heads FROM documents ORDER BY doc_id")?;
+        let rows = stmt.query_map([], |r| {
+            let heads: String = r.get(1)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                heads
+                    .split(',')
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn append_changes(
+        &self,
+        id: &str,
+        changes: &[NewChange],
+        heads: &[String],
+        by: &Attribution,
+        snapshot: Option<&[u8]>,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO documents (doc_id, snapshot, heads) VALUES (?1, x'', '') ON CONFLICT (doc_id) DO NOTHING",
+            [id],
+        )?;
+        let mut seq: i64 = tx.query_row(
+            "SELECT coalesce(max(seq), 0) FROM changes WHERE doc_id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO changes (doc_id, seq, hash, data, account_id, device_id, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (doc_id, hash) DO NOTHING",
+            )?;
+            for change in changes {
+                seq += 1;
+                insert.execute(params![
+                    id,
+                    seq,
+                    change.hash,
+                    change.bytes,
+                    by.account,
+                    by.device,
+                    by.at
+                ])?;
+            }
+        }
+        tx.execute(
+            "UPDATE documents SET heads = ?2 WHERE doc_id = ?1",
+            params![id, heads.join(",")],
+        )?;
+        if let Some(snapshot) = snapshot {
+            tx.execute(
+                "UPDATE documents SET snapshot = ?2,
+                 snapshot_seq = (SELECT coalesce(max(seq), 0) FROM changes WHERE doc_id = ?1) WHERE doc_id = ?1",
+                params![id, snapshot],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn audit_trail(&self, id: &str) -> StoreResult<Vec<AuditEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT hash, account_id, device_id, received_at FROM changes WHERE doc_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(AuditEntry {
+                hash: r.get(0)?,
+                account: r.get(1)?,
+                device: r.get(2)?,
+                received_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn changes_since_snapshot(&self, id: &str) -> StoreResult<i64> {
+        let conn = self.conn();
+        Ok(conn.query_row(
+            "SELECT count(*) FROM changes c JOIN documents d ON d.doc_id = c.doc_id
+             WHERE c.doc_id = ?1 AND c.seq > d.snapshot_seq",
+            [id],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn sync_state(&self, device: &str, doc: &str) -> StoreResult<Option<Vec<u8>>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT state FROM sync_states WHERE device_id = ?1 AND doc_id = ?2",
+                [device, doc],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn put_sync_state(&self, device: &str, doc: &str, state: &[u8]) -> StoreResult<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO sync_states (device_id, doc_id, state) VALUES (?1, ?2, ?3)
+             ON CONFLICT (device_id, doc_id) DO UPDATE SET state = excluded.state",
+            params![device, doc, state],
+        )?;
+        Ok(())
+    }
+
+    fn put_account(&self, account: &Account) -> StoreResult<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO accounts (account_id, name, role, active, student_id) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (account_id) DO UPDATE SET name = excluded.name, role = excluded.role,
+             active = excluded.active, student_id = excluded.student_id",
+            params![
+                account.id,
+                account.name,
+                account.role.as_str(),
+                account.active,
+                account.student.as_ref().map(StudentId::as_str)
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn account(&self, id: &str) -> StoreResult<Option<Account>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT account_id, name, role, active, student_id FROM accounts WHERE account_id = ?1",
+                [id],
+                account_from_row,
+            )
+            .optional()?)
+    }
+
+    fn accounts(&self) -> StoreResult<Vec<Account>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT account_id, name, role, active, student_id FROM accounts ORDER BY account_id",
+        )?;
+        let rows = stmt.query_map([], account_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn put_student(&self, student: &StudentId, class: &ClassId, name: &str) -> StoreResult<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO students (student_id, class_id, name) VALUES (?1, ?2, ?3)
+             ON CONFLICT (student_id) DO UPDATE SET class_id = excluded.class_id, name = excluded.name",
+            params![student.as_str(), class.as_str(), name],
+        )?;
+        Ok(())
+    }
+
+    fn put_class_staff(
+        &self,
+        class: &ClassId,
+        account: &str,
+        class_teacher: bool,
+    ) -> StoreResult<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO class_staff (class_id, account_id, class_teacher) VALUES (?1, ?2, ?3)
+             ON CONFLICT (class_id, account_id) DO UPDATE SET class_teacher = excluded.class_teacher",
+            params![class.as_str(), account, class_teacher],
+        )
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                StoreError::NotFound(format!("account {account}"))
+            }
+            other => other.into(),
+        })?;
+        Ok(())
+    }
+
+    fn remove_class_staff(&self, class: &ClassId, account: &str) -> StoreResult<()> {
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM class_staff WHERE class_id = ?1 AND account_id = ?2",
+            params![class.as_str(), account],
+        )?;
+        Ok(())
+    }
+
+    fn link_guardian(&self, account: &str, student: &StudentId) -> StoreResult<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO guardians (account_id, student_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![account, student.as_str()],
+        )
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                StoreError::NotFound(format!("account {account} or student {student}"))
+            }
+            other => other.into(),
+        })?;
+        Ok(())
+    }
+
+    fn add_thread_participant(&self, thread: &ThreadId, account: &str) -> StoreResult<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO thread_participants (thread_id, account_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![thread.as_str(), account],
+        )
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                StoreError::NotFound(format!("account {account}"))
+            }
+            other => other.into(),
+        })?;
+        Ok(())
+    }
+
+    fn access_facts(&self, account: &str) -> StoreResult<AccessFacts> {
+        let conn = self.conn();
+        let found = conn
+            .query_row(
+                "SELECT account_id, name, role, active, student_id FROM accounts WHERE account_id = ?1",
+                [account],
+                account_from_row,
+            )
+            .optional()?;
+        let Some(found) = found else {
+            return Ok(AccessFacts::default());
+        };
+        let pairs = |sql: &str| -> StoreResult<Vec<(String, String)>> {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let rows = stmt.query_map([account], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        let parse_pairs = |rows: Vec<(String, String)>| -> Vec<(StudentId, ClassId)> {
+            rows.into_iter()
+                .filter_map(|(s, c)| Some((s.parse().ok()?, c.parse().ok()?)))
+                .collect()
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT class_id, class_teacher FROM class_staff WHERE account_id = ?1",
+        )?;
+        let staff_classes: Vec<(ClassId, bool)> = stmt
+            .query_map([account], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter_map(|(c, t)| Some((c.parse().ok()?, t)))
+            .collect();
+        let class_students = parse_pairs(pairs(
+            "SELECT s.student_id, s.class_id FROM students s
+             JOIN class_staff cs ON cs.class_id = s.class_id WHERE cs.account_id = ?1",
+        )?);
+        let children = parse_pairs(pairs(
+            "SELECT s.student_id, s.class_id FROM students s
+             JOIN guardians g ON g.student_id = s.student_id WHERE g.account_id = ?1",
+        )?);
+        let own_class: Option<String> = match &found.student {
+            Some(student) => conn
+                .query_row(
+                    "SELECT class_id FROM students WHERE student_id = ?1",
+                    [student.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?,
+            None => None,
+        };
+        let mut stmt =
+            conn.prepare_cached("SELECT thread_id FROM thread_participants WHERE account_id = ?1")?;
+        let threads: Vec<String> = stmt
+            .query_map([account], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(AccessFacts {
+            account: Some(found),
+            staff_classes,
+            class_students,
+            children,
+            own_class: own_class.and_then(|c| c.parse().ok()),
+            threads: parse_all(threads),
+        })
+    }
+
+    fn add_device(&self, device: &Device, token_hash: &[u8]) -> StoreResult<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO devices (device_id, account_id, label, token_hash, created_at, revoked_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                device.id,
+                device.account,
+                device.label,
+                token_hash,
+                device.created_at,
+                device.revoked_at
+            ],
+        )
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                StoreError::NotFound(format!("account {}", device.account))
+            }
+            other => other.into(),
+        })?;
+        Ok(())
+    }
+
+    fn device_auth(&self, device: &str) -> StoreResult<Option<(Device, Vec<u8>)>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT device_id, account_id, label, created_at, revoked_at, token_hash FROM devices WHERE device_id = ?1",
+                [device],
+                |r| Ok((device_from_row(r)?, r.get(5)?)),
+            )
+            .optional()?)
+    }
+
+    fn devices_of(&self, account: &str) -> StoreResult<Vec<Device>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT device_id, account_id, label, created_at, revoked_at FROM devices WHERE account_id = ?1 ORDER BY created_at, device_id",
+        )?;
+        let rows = stmt.query_map([account], device_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn revoke_device(&self, device: &str, at: i64) -> StoreResult<bool> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE device_id = ?1",
+            params![device, at],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn start_session(&self, account: &str, device: &str, at: i64) -> StoreResult<i64> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO sessions (account_id, device_id, started_at) VALUES (?1, ?2, ?3)",
+            params![account, device, at],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn end_session(&self, id: i64, at: i64, documents_synced: i64) -> StoreResult<()> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE sessions SET ended_at = ?2, documents_synced = ?3 WHERE session_id = ?1",
+            params![id, at, documents_synced],
+        )?;
+        Ok(())
+    }
+
+    fn sessions_between(&self, from: i64, to: i64) -> StoreResult<Vec<SessionRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT session_id, account_id, device_id, started_at, ended_at, documents_synced FROM sessions
+             WHERE started_at >= ?1 AND started_at < ?2 ORDER BY session_id",
+        )?;
+        let rows = stmt.query_map([from, to], |r| {
+            Ok(SessionRecord {
+                id: r.get(0)?,
+                account: r.get(1)?,
+                device: r.get(2)?,
+                started_at: r.get(3)?,
+                ended_at: r.get(4)?,
+                documents_synced: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    crate::relay_store_conformance!(super::SqliteStore::open_in_memory().expect("open"));
+
+    #[test]
+    fn a_file_store_survives_reopening() {
+        use super::RelayStore;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("relay.db");
+        {
+            let store = super::SqliteStore::open(&path).expect("open");
+            store.put_sync_state("d", "x", b"s").expect("put");
+        }
+        let store = super::SqliteStore::open(&path).expect("reopen");
+        assert_eq!(
+            store.sync_state("d", "x").expect("get"),
+            Some(b"s".to_vec())
+        );
+    }
+}
