@@ -123,6 +123,8 @@ pub struct Journal {
     pub(crate) lesson_index: HashMap<LessonId, (YearId, ClassId)>,
     /// Automerge sync state per document and peer, loaded from the store on first use.
     pub(crate) sync_states: HashMap<(DocId, String), automerge::sync::State>,
+    /// Documents changed locally since the sync client last looked.
+    dirty: std::collections::BTreeSet<DocId>,
     /// Documents touched inside [`Journal::batch`], persisted together when it ends.
     batch: Option<Vec<DocId>>,
 }
@@ -175,6 +177,7 @@ impl Journal {
             docs: BTreeMap::new(),
             lesson_index: HashMap::new(),
             sync_states: HashMap::new(),
+            dirty: Default::default(),
             batch: None,
         };
         for (id, bytes) in journal.store.load_all()? {
@@ -227,6 +230,16 @@ impl Journal {
         })?;
         self.reindex(&id);
         Ok(())
+    }
+
+    /// This device's id (its Automerge actor, hex): the storage id the relay keeps sync state under.
+    pub fn device_id(&self) -> String {
+        self.actor.to_hex_string()
+    }
+
+    /// Documents changed locally since the last call, for the sync client to send.
+    pub fn take_dirty(&mut self) -> Vec<DocId> {
+        std::mem::take(&mut self.dirty).into_iter().collect()
     }
 
     /// The local database's verdict on its own integrity (`ok` when sound).
@@ -365,6 +378,7 @@ impl Journal {
         for id in touched {
             if let Some(doc) = self.docs.get_mut(id) {
                 doc.mark_saved();
+                self.dirty.insert(id.clone());
             }
         }
         Ok(())

@@ -117,18 +117,31 @@ impl Hub {
         let _ = self.events.send(event);
     }
 
-    /// The documents `grants` may read, with the relay's heads.
-    pub fn index(&self, grants: &Grants) -> Result<Vec<IndexEntry>, HubError> {
-        Ok(self
-            .store
-            .document_heads()?
-            .into_iter()
-            .filter(|(id, _)| id.parse::<DocId>().is_ok_and(|id| grants.can_read(&id)))
-            .map(|(document_id, mut heads)| {
-                heads.sort();
-                IndexEntry { document_id, heads }
-            })
-            .collect())
+    /// The documents `grants` may read, with the relay's heads, omitted where they equal the heads the
+    /// relay shared with `device` at the end of their last sync.
+    pub fn index(&self, grants: &Grants, device: &str) -> Result<Vec<IndexEntry>, HubError> {
+        let mut entries = Vec::new();
+        for (document_id, heads) in self.store.document_heads()? {
+            let Ok(id) = document_id.parse::<DocId>() else {
+                continue;
+            };
+            if !grants.can_read(&id) {
+                continue;
+            }
+            let mut heads: Vec<automerge::ChangeHash> =
+                heads.iter().filter_map(|h| h.parse().ok()).collect();
+            heads.sort();
+            let mut shared = self.load_state(device, &id)?.shared_heads;
+            shared.sort();
+            let heads = (shared != heads).then(|| {
+                heads
+                    .iter()
+                    .map(|h| serde_bytes::ByteBuf::from(h.0.to_vec()))
+                    .collect()
+            });
+            entries.push(IndexEntry { document_id, heads });
+        }
+        Ok(entries)
     }
 
     async fn entry(&self, id: &DocId) -> Result<Option<Entry>, HubError> {

@@ -1,3 +1,410 @@
-//! End-to-end test support. The tests that start the relay on loopback arrive with the relay issue.
+//! End-to-end test support: starts the real `journal-relay` binary on 127.0.0.1 with a fresh data
+//! directory, and offers devices (real journals with the real sync client) and a raw protocol client.
 
-pub use journal_core as core_api;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use journal_core::sync::client::{NoListener, RelayConfig, SyncReport, Transport, sync_now};
+use journal_core::sync::protocol::{WireMessage, decode, encode};
+use journal_core::{DocId, Journal};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// The relay binary, built once per test run.
+pub fn relay_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+            let status = Command::new(cargo)
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "journal-relay",
+                    "--bin",
+                    "journal-relay",
+                ])
+                .status()
+                .expect("run cargo build");
+            assert!(status.success(), "building journal-relay failed");
+            let exe = std::env::current_exe().expect("test executable");
+            let debug_dir = exe
+                .ancestors()
+                .find(|dir| dir.join("journal-relay").is_file())
+                .expect("journal-relay next to the test executable's target directory");
+            debug_dir.join("journal-relay")
+        })
+        .clone()
+}
+
+/// A running relay.
+pub struct Relay {
+    child: Child,
+    /// Its base URL, `http://127.0.0.1:PORT`.
+    pub url: String,
+    data: PathBuf,
+    /// Demo device tokens by account id.
+    pub tokens: HashMap<String, String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Relay {
+    /// Starts a relay with the demo school in a new data directory.
+    pub fn start_demo() -> Relay {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let mut relay = Self::spawn(&data, true);
+        relay._dir = Some(dir);
+        relay
+    }
+
+    fn spawn(data: &Path, demo: bool) -> Relay {
+        let mut command = Command::new(relay_binary());
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log",
+                "warn",
+                "--data-dir",
+            ])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if demo {
+            command.arg("--demo");
+        }
+        let mut child = command.spawn().expect("start the relay");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut tokens = HashMap::new();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("the relay prints its address")
+                .expect("readable stdout");
+            if let Some(rest) = line.strip_prefix("demo-token\t") {
+                let fields: Vec<&str> = rest.split('\t').collect();
+                tokens.insert(fields[0].to_owned(), fields[2].to_owned());
+            }
+            if let Some(url) = line.strip_prefix("journal-relay listening on ") {
+                break url.to_owned();
+            }
+        };
+        // Keep draining stdout so the relay never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Relay {
+            child,
+            url,
+            data: data.to_owned(),
+            tokens,
+            _dir: None,
+        }
+    }
+
+    /// The token of a demo account.
+    pub fn token(&self, account: &str) -> String {
+        self.tokens
+            .get(account)
+            .unwrap_or_else(|| panic!("no demo account {account}"))
+            .clone()
+    }
+
+    /// Kills the relay with SIGKILL.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the relay again on the same data directory (on a new port).
+    pub fn restart(&mut self) {
+        self.kill();
+        let dir = self._dir.take();
+        let tokens = std::mem::take(&mut self.tokens);
+        *self = Self::spawn(&self.data.clone(), false);
+        self._dir = dir;
+        self.tokens = tokens;
+    }
+
+    /// Sends SIGTERM and waits for the relay to exit; returns whether it exited cleanly.
+    pub fn terminate(&mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// Calls the admin API as `admin` (a token).
+    pub async fn admin(
+        &self,
+        admin: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        reqwest::Client::new()
+            .request(method, format!("{}/v1/admin{path}", self.url))
+            .bearer_auth(admin)
+            .json(&body)
+            .send()
+            .await
+            .expect("admin call")
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A device: a real journal on disk with the real sync client.
+pub struct Device {
+    /// Its journal.
+    pub journal: Journal,
+    /// How it reaches the relay.
+    pub config: RelayConfig,
+    _dir: tempfile::TempDir,
+}
+
+impl Device {
+    /// A new device signed in with `token`.
+    pub fn new(relay: &Relay, token: &str) -> Device {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::open(&dir.path().join("journal.db")).expect("open journal");
+        Device {
+            journal,
+            config: RelayConfig::new(&relay.url, token),
+            _dir: dir,
+        }
+    }
+
+    /// The same device talking over HTTP batch instead of WebSocket.
+    pub fn over_http(mut self) -> Device {
+        self.config.transport = Transport::HttpBatch;
+        self
+    }
+
+    /// Syncs once.
+    pub async fn sync(&mut self) -> SyncReport {
+        sync_now(&mut self.journal, &self.config, &NoListener)
+            .await
+            .expect("sync")
+    }
+
+    /// Ids of the documents the device holds.
+    pub fn doc_ids(&self) -> Vec<String> {
+        self.journal
+            .documents()
+            .map(|d| d.id().to_string())
+            .collect()
+    }
+}
+
+/// A raw protocol client: speaks the wire protocol by hand, for access and bad-input tests.
+pub struct RawClient {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    /// Every message received, in order.
+    pub received: Vec<WireMessage>,
+}
+
+impl RawClient {
+    /// Connects with `token`; `Err` carries the HTTP status when the upgrade is refused.
+    pub async fn connect(relay: &Relay, token: &str) -> Result<RawClient, u16> {
+        let url = relay.url.replace("http://", "ws://") + "/v1/sync";
+        let mut request = url.into_client_request().expect("request");
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(RawClient {
+                socket,
+                received: Vec::new(),
+            }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(e) => panic!("connect: {e}"),
+        }
+    }
+
+    /// Connects and joins; returns the index the relay sent.
+    pub async fn join(relay: &Relay, token: &str) -> (RawClient, Vec<String>) {
+        let mut client = Self::connect(relay, token).await.expect("connect");
+        client
+            .send(&WireMessage::Join {
+                sender_id: "raw".into(),
+                supported_protocol_versions: vec!["1".into()],
+                metadata: None,
+            })
+            .await;
+        let peer = client.next().await.expect("peer");
+        assert!(matches!(peer, WireMessage::Peer { .. }), "{peer:?}");
+        let index = client.next().await.expect("index");
+        let WireMessage::Index { documents, .. } = index else {
+            panic!("expected the index, got {index:?}");
+        };
+        (
+            client,
+            documents.into_iter().map(|d| d.document_id).collect(),
+        )
+    }
+
+    /// Sends a protocol message.
+    pub async fn send(&mut self, message: &WireMessage) {
+        self.send_raw(encode(message)).await;
+    }
+
+    /// Sends raw bytes as one binary frame (ignoring failures: the relay may have closed).
+    pub async fn send_raw(&mut self, bytes: Vec<u8>) {
+        let _ = self.socket.send(Message::Binary(bytes.into())).await;
+    }
+
+    /// The next protocol message within two seconds; `None` when the relay closed or stayed silent.
+    pub async fn next(&mut self) -> Option<WireMessage> {
+        self.next_within(Duration::from_secs(2)).await
+    }
+
+    /// The next protocol message within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<WireMessage> {
+        loop {
+            let frame = tokio::time::timeout(wait, self.socket.next())
+                .await
+                .ok()??;
+            match frame {
+                Ok(Message::Binary(bytes)) => {
+                    let message: WireMessage =
+                        decode(&bytes).expect("the relay sends valid messages");
+                    self.received.push(message.clone());
+                    return Some(message);
+                }
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Whether the relay closed the connection (reads until close or two seconds of silence).
+    pub async fn closed(&mut self) -> bool {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(2), self.socket.next()).await {
+                Err(_) => return false,
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(Message::Binary(bytes)))) => {
+                    if let Ok(message) = decode::<WireMessage>(&bytes) {
+                        self.received.push(message);
+                    }
+                }
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+}
+
+/// What the relay did with an attempt to read or write one document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// It answered with sync messages (and, for a write, accepted the change).
+    Granted,
+    /// It said the document is unavailable.
+    Unavailable,
+    /// It refused the change.
+    Refused(String),
+}
+
+/// Syncs one document by hand over a raw client until the relay goes quiet; `doc` is the local replica.
+pub async fn raw_sync(client: &mut RawClient, doc: &mut journal_core::docs::Document) -> Access {
+    let mut state = automerge::sync::State::new();
+    let id = doc.id().to_string();
+    let first = doc
+        .generate_sync_message(&mut state)
+        .expect("a first message");
+    client
+        .send(&WireMessage::Request {
+            document_id: id.clone(),
+            sender_id: "raw".into(),
+            target_id: "relay".into(),
+            data: first,
+        })
+        .await;
+    let mut granted = false;
+    while let Some(message) = client.next_within(Duration::from_millis(700)).await {
+        match message {
+            WireMessage::Sync {
+                document_id, data, ..
+            } if document_id == id => {
+                granted = true;
+                doc.receive_sync_message(&mut state, &data, &Default::default())
+                    .expect("the relay sends valid documents");
+                if let Some(reply) = doc.generate_sync_message(&mut state) {
+                    client
+                        .send(&WireMessage::Sync {
+                            document_id: id.clone(),
+                            sender_id: "raw".into(),
+                            target_id: "relay".into(),
+                            data: reply,
+                        })
+                        .await;
+                }
+            }
+            WireMessage::DocUnavailable { document_id, .. } if document_id == id => {
+                return Access::Unavailable;
+            }
+            WireMessage::Refused {
+                document_id,
+                reason,
+                ..
+            } if document_id == id => return Access::Refused(reason),
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
+    if granted {
+        Access::Granted
+    } else {
+        Access::Unavailable
+    }
+}
+
+/// The heads the relay lists for a document, as seen by `token`'s index (hex, sorted).
+pub async fn relay_heads(relay: &Relay, token: &str, doc: &DocId) -> Option<Vec<String>> {
+    let bytes = reqwest::Client::new()
+        .get(format!("{}/v1/index", relay.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("index")
+        .bytes()
+        .await
+        .expect("body");
+    let WireMessage::Index { documents, .. } = decode(&bytes).expect("index message") else {
+        panic!("not an index");
+    };
+    documents
+        .into_iter()
+        .find(|d| d.document_id == doc.to_string())
+        .map(|d| {
+            let mut heads: Vec<String> = d
+                .heads
+                .expect("a device without sync history gets every document's heads")
+                .iter()
+                .map(|h| h.iter().map(|b| format!("{b:02x}")).collect())
+                .collect();
+            heads.sort();
+            heads
+        })
+}

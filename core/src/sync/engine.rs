@@ -79,7 +79,8 @@ impl ClientEngine {
     /// A session for a device whose persistent storage is `storage_id`.
     pub fn new(storage_id: &str) -> Self {
         ClientEngine {
-            peer_id: format!("{storage_id}-{}", crate::ids::random_id()),
+            // Short: automerge-repo repeats peer ids in every message; the storage id travels once, in `join`.
+            peer_id: crate::ids::random_id(),
             storage_id: storage_id.to_owned(),
             relay_peer: String::new(),
             status: BTreeMap::new(),
@@ -189,9 +190,7 @@ impl ClientEngine {
                 continue;
             };
             listed.insert(id.clone());
-            let mut theirs = entry.heads.clone();
-            theirs.sort();
-            if journal.heads_hex(&id) == theirs {
+            if journal.is_current_with(&id, RELAY_PEER, entry.heads.as_deref()) {
                 self.set_status(&id, DocStatus::InSync);
                 continue;
             }

@@ -39,6 +39,16 @@ impl Journal {
         Ok(self.sync_states.get_mut(&key).expect("inserted just above"))
     }
 
+    /// Starts a new session with `peer`: keeps only what sync states persist (the shared heads), so the
+    /// first messages of the session are sent again even if the last session ended mid-exchange.
+    pub fn begin_sync_session(&mut self, peer: &str) {
+        for ((_, state_peer), state) in self.sync_states.iter_mut() {
+            if state_peer == peer {
+                *state = sync::State::decode(&state.encode()).unwrap_or_default();
+            }
+        }
+    }
+
     /// Heads of a document as hex, sorted; empty when the device does not hold it.
     pub fn heads_hex(&self, id: &DocId) -> Vec<String> {
         let mut heads: Vec<String> = self
@@ -123,6 +133,33 @@ impl Journal {
                 Err(e)
             }
         }
+    }
+
+    /// Whether the device's copy of a document matches what `peer` announced: its heads, or (when `heads` is
+    /// `None`) "unchanged since we last synced", which holds if the device made no edit since then.
+    pub fn is_current_with(
+        &mut self,
+        id: &DocId,
+        peer: &str,
+        heads: Option<&[serde_bytes::ByteBuf]>,
+    ) -> bool {
+        let Some(doc) = self.docs.get(id) else {
+            return false;
+        };
+        let mut ours: Vec<[u8; 32]> = doc.heads().iter().map(|h| h.0).collect();
+        ours.sort();
+        let mut theirs: Vec<[u8; 32]> = match heads {
+            Some(heads) => heads
+                .iter()
+                .filter_map(|h| <[u8; 32]>::try_from(h.as_slice()).ok())
+                .collect(),
+            None => match self.sync_state(id, peer) {
+                Ok(state) => state.shared_heads.iter().map(|h| h.0).collect(),
+                Err(_) => return false,
+            },
+        };
+        theirs.sort();
+        ours == theirs
     }
 
     /// Whether `peer` last said it has exactly this device's heads of the document.

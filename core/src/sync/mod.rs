@@ -1,5 +1,7 @@
 //! Sync: the wire protocol, the journal's side of Automerge sync, and the client session state machine.
 
+#[cfg(feature = "client")]
+pub mod client;
 mod engine;
 mod local;
 pub mod protocol;

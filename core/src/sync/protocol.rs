@@ -27,8 +27,10 @@ pub struct PeerMetadata {
 pub struct IndexEntry {
     /// Document id, `2026-2027/student/<id>`.
     pub document_id: String,
-    /// The relay's heads, as hex change hashes.
-    pub heads: Vec<String>,
+    /// The relay's heads (32-byte change hashes as CBOR byte strings); absent when they are the heads this
+    /// device and the relay shared at the end of their last sync, which keeps a no-change sync small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heads: Option<Vec<serde_bytes::ByteBuf>>,
 }
 
 /// A protocol message.

@@ -33,7 +33,7 @@ fn grants(app: &App, account: &str) -> Result<Grants, AppError> {
 pub async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, AppError> {
     let who = principal(&app, &headers)?;
     let grants = grants(&app, &who.account.id)?;
-    let documents = app.hub.index(&grants)?;
+    let documents = app.hub.index(&grants, &who.device.id)?;
     Ok(cbor(encode(&WireMessage::Index {
         sender_id: app.peer_id.clone(),
         target_id: who.device.id.clone(),

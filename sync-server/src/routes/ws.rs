@@ -347,7 +347,7 @@ impl Session {
                 let documents = self
                     .app
                     .hub
-                    .index(&self.grants)
+                    .index(&self.grants, &self.who.device.id)
                     .map_err(|_| End::Error("the relay failed; reconnect later".into()))?;
                 debug!(documents = documents.len(), "sent the index");
                 send(

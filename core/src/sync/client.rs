@@ -1,0 +1,492 @@
+//! The sync client: one `sync_now` over WebSocket or HTTP batch, and a live session that keeps the journal
+//! in step, reconnecting with exponential backoff and jitter. The protocol logic is [`ClientEngine`]; this
+//! module only moves its messages.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use ring::rand::{SecureRandom, SystemRandom};
+use thiserror::Error;
+use tokio::sync::{Mutex, watch};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use super::engine::{ClientEngine, DocStatus, RELAY_PEER, SyncError, SyncEvent};
+use super::protocol::{BatchRequest, BatchResponse, WireMessage, decode, encode};
+use crate::ids::DocId;
+use crate::journal::Journal;
+
+/// How the client reaches the relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// One WebSocket, live updates.
+    WebSocket,
+    /// HTTP requests, for networks where WebSockets fail.
+    HttpBatch,
+}
+
+/// Where and as whom to sync.
+#[derive(Clone, Debug)]
+pub struct RelayConfig {
+    /// Base URL of the relay, `http://host:port`.
+    pub url: String,
+    /// This device's token.
+    pub token: String,
+    /// Transport.
+    pub transport: Transport,
+    /// Longest wait for the relay during a sync.
+    pub timeout: Duration,
+}
+
+impl RelayConfig {
+    /// A WebSocket configuration with a 60-second timeout.
+    pub fn new(url: &str, token: &str) -> Self {
+        RelayConfig {
+            url: url.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            transport: Transport::WebSocket,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Receives progress, per-document status and new-data events.
+pub trait SyncListener: Send + Sync {
+    /// Called for every event, in order.
+    fn on_event(&self, event: &SyncEvent);
+}
+
+/// A listener that ignores everything.
+#[derive(Debug, Default)]
+pub struct NoListener;
+
+impl SyncListener for NoListener {
+    fn on_event(&self, _event: &SyncEvent) {}
+}
+
+/// What one sync did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Documents the session covered.
+    pub documents: usize,
+    /// Documents that received new data.
+    pub received: Vec<DocId>,
+    /// Documents whose local edits the relay refused (see the refused-edits list).
+    pub refused: Vec<DocId>,
+    /// Documents the relay does not have for this account.
+    pub unavailable: Vec<DocId>,
+    /// Request/response exchanges with the relay (a WebSocket counts one per message round).
+    pub round_trips: usize,
+    /// Bytes sent (protocol frames or HTTP bodies).
+    pub bytes_sent: usize,
+    /// Bytes received.
+    pub bytes_received: usize,
+}
+
+/// Why a sync did not complete. Local edits are always kept.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// The relay could not be reached.
+    #[error("no connection to the relay ({0}): your edits are saved and will sync later")]
+    Offline(String),
+    /// The relay refused this device's token.
+    #[error("the relay did not accept this device; sign it in again")]
+    Unauthorized,
+    /// The relay took too long.
+    #[error("the relay did not answer in time: your edits are saved and will sync later")]
+    Timeout,
+    /// The session failed.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+fn storage_id(journal: &Journal) -> String {
+    journal.device_id()
+}
+
+fn record(report: &mut SyncReport, engine: &mut ClientEngine, listener: &dyn SyncListener) {
+    for event in engine.take_events() {
+        match &event {
+            SyncEvent::Received { id } if !report.received.contains(id) => {
+                report.received.push(id.clone())
+            }
+            SyncEvent::Document {
+                id,
+                status: DocStatus::Refused(_),
+            } if !report.refused.contains(id) => report.refused.push(id.clone()),
+            SyncEvent::Document {
+                id,
+                status: DocStatus::Unavailable,
+            } if !report.unavailable.contains(id) => report.unavailable.push(id.clone()),
+            _ => {}
+        }
+        listener.on_event(&event);
+    }
+    report.documents = engine.statuses().len();
+}
+
+fn ws_url(base: &str) -> String {
+    let rest = base
+        .strip_prefix("https://")
+        .map(|r| format!("wss://{r}"))
+        .or_else(|| base.strip_prefix("http://").map(|r| format!("ws://{r}")))
+        .unwrap_or_else(|| base.to_owned());
+    format!("{rest}/v1/sync")
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(config: &RelayConfig) -> Result<Socket, ClientError> {
+    let mut request = ws_url(&config.url)
+        .into_client_request()
+        .map_err(|e| ClientError::Offline(e.to_string()))?;
+    let auth = format!("Bearer {}", config.token)
+        .parse()
+        .map_err(|_| ClientError::Unauthorized)?;
+    request.headers_mut().insert("authorization", auth);
+    let ws_config = WebSocketConfig::default().max_message_size(Some(64 << 20));
+    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
+    match tokio::time::timeout(config.timeout, connecting).await {
+        Err(_) => Err(ClientError::Timeout),
+        Ok(Ok((socket, _))) => Ok(socket),
+        Ok(Err(tungstenite::Error::Http(response))) if response.status() == 401 => {
+            Err(ClientError::Unauthorized)
+        }
+        Ok(Err(e)) => Err(ClientError::Offline(e.to_string())),
+    }
+}
+
+async fn send(
+    socket: &mut Socket,
+    message: &WireMessage,
+    report: &mut SyncReport,
+) -> Result<(), ClientError> {
+    let bytes = encode(message);
+    report.bytes_sent += bytes.len();
+    socket
+        .send(Message::Binary(bytes.into()))
+        .await
+        .map_err(|e| ClientError::Offline(e.to_string()))
+}
+
+/// Reads the next protocol message; `None` when the relay closed.
+async fn receive(
+    socket: &mut Socket,
+    timeout: Duration,
+    report: &mut SyncReport,
+) -> Result<Option<WireMessage>, ClientError> {
+    loop {
+        let next = tokio::time::timeout(timeout, socket.next())
+            .await
+            .map_err(|_| ClientError::Timeout)?;
+        match next {
+            None | Some(Ok(Message::Close(_))) => return Ok(None),
+            Some(Err(e)) => return Err(ClientError::Offline(e.to_string())),
+            Some(Ok(Message::Binary(bytes))) => {
+                report.bytes_received += bytes.len();
+                return decode(&bytes)
+                    .map(Some)
+                    .map_err(|e| ClientError::Sync(SyncError::Unexpected(e.to_string())));
+            }
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// Syncs every document once and returns what happened. Offline is not an error for the journal: edits
+/// stay in the local store and go out on the next sync.
+pub async fn sync_now(
+    journal: &mut Journal,
+    config: &RelayConfig,
+    listener: &dyn SyncListener,
+) -> Result<SyncReport, ClientError> {
+    let span = tracing::info_span!("sync", transport = ?config.transport);
+    let _entered = span.enter();
+    match config.transport {
+        Transport::WebSocket => {
+            drop(_entered);
+            let mut socket = connect(config).await?;
+            let report = ws_session(journal, config, listener, &mut socket, None).await?;
+            let _ = socket.close(None).await;
+            Ok(report)
+        }
+        Transport::HttpBatch => {
+            drop(_entered);
+            http_sync(journal, config, listener).await
+        }
+    }
+}
+
+/// How a session reaches the journal: directly for a one-off sync, or through a mutex for a live session
+/// so the app can read and write between messages.
+trait JournalAccess {
+    async fn with<R>(&mut self, f: impl FnOnce(&mut Journal) -> R) -> R;
+}
+
+impl JournalAccess for &mut Journal {
+    async fn with<R>(&mut self, f: impl FnOnce(&mut Journal) -> R) -> R {
+        f(self)
+    }
+}
+
+struct Shared(Arc<Mutex<Journal>>);
+
+impl JournalAccess for Shared {
+    async fn with<R>(&mut self, f: impl FnOnce(&mut Journal) -> R) -> R {
+        let mut guard = self.0.lock().await;
+        f(&mut guard)
+    }
+}
+
+/// Runs a WebSocket session: join, sync everything; with `live`, keep going until `live` says stop.
+async fn ws_session(
+    mut journal: impl JournalAccess,
+    config: &RelayConfig,
+    listener: &dyn SyncListener,
+    socket: &mut Socket,
+    mut live: Option<&mut watch::Receiver<bool>>,
+) -> Result<SyncReport, ClientError> {
+    let mut engine = journal
+        .with(|j| {
+            j.begin_sync_session(RELAY_PEER);
+            ClientEngine::new(&storage_id(j))
+        })
+        .await;
+    let mut report = SyncReport::default();
+    send(socket, &engine.join(), &mut report).await?;
+    report.round_trips += 1;
+    loop {
+        if live.is_none() && engine.is_settled() {
+            record(&mut report, &mut engine, listener);
+            return Ok(report);
+        }
+        let message = match live.as_deref_mut() {
+            None => receive(socket, config.timeout, &mut report).await?,
+            Some(stop) => {
+                tokio::select! {
+                    message = receive(socket, Duration::from_secs(3600), &mut report) => message?,
+                    _ = stop.changed() => {
+                        record(&mut report, &mut engine, listener);
+                        return Ok(report);
+                    }
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {
+                        let replies = journal
+                            .with(|j| {
+                                let dirty = j.take_dirty();
+                                if dirty.is_empty() || !engine.is_joined() {
+                                    return Ok(Vec::new());
+                                }
+                                engine.local_changes(j, &dirty)
+                            })
+                            .await?;
+                        for reply in replies {
+                            send(socket, &reply, &mut report).await?;
+                        }
+                        record(&mut report, &mut engine, listener);
+                        continue;
+                    }
+                }
+            }
+        };
+        let Some(message) = message else {
+            return Err(ClientError::Offline(
+                "the relay closed the connection".into(),
+            ));
+        };
+        let replies = journal.with(|j| engine.handle(j, message)).await?;
+        if !replies.is_empty() {
+            report.round_trips += 1;
+        }
+        for reply in replies {
+            send(socket, &reply, &mut report).await?;
+        }
+        record(&mut report, &mut engine, listener);
+    }
+}
+
+async fn http_sync(
+    journal: &mut Journal,
+    config: &RelayConfig,
+    listener: &dyn SyncListener,
+) -> Result<SyncReport, ClientError> {
+    let client = reqwest::Client::builder()
+        .timeout(config.timeout)
+        .build()
+        .map_err(|e| ClientError::Offline(e.to_string()))?;
+    journal.begin_sync_session(RELAY_PEER);
+    let mut engine = ClientEngine::new(&storage_id(journal));
+    let mut report = SyncReport::default();
+    let post = |path: &str| {
+        client
+            .post(format!("{}{path}", config.url))
+            .bearer_auth(&config.token)
+    };
+    let index = client
+        .get(format!("{}/v1/index", config.url))
+        .bearer_auth(&config.token)
+        .send()
+        .await
+        .map_err(http_error)?;
+    let index = checked(index).await?;
+    report.round_trips += 1;
+    report.bytes_received += index.len();
+    let index: WireMessage = decode(&index).map_err(|e| SyncError::Unexpected(e.to_string()))?;
+    let mut outgoing = engine.handle(
+        journal,
+        WireMessage::Peer {
+            sender_id: "relay".into(),
+            selected_protocol_version: super::protocol::PROTOCOL_VERSION.into(),
+            target_id: storage_id(journal),
+            metadata: None,
+        },
+    )?;
+    outgoing.extend(engine.handle(journal, index)?);
+    record(&mut report, &mut engine, listener);
+    let mut rounds = 0;
+    while !outgoing.is_empty() {
+        rounds += 1;
+        if rounds > 100 {
+            return Err(ClientError::Sync(SyncError::Unexpected(
+                "the sync did not settle in 100 rounds".into(),
+            )));
+        }
+        let body = encode(&BatchRequest {
+            storage_id: storage_id(journal),
+            messages: std::mem::take(&mut outgoing),
+        });
+        report.bytes_sent += body.len();
+        let response = post("/v1/batch")
+            .header("content-type", "application/cbor")
+            .body(body)
+            .send()
+            .await
+            .map_err(http_error)?;
+        let bytes = checked(response).await?;
+        report.round_trips += 1;
+        report.bytes_received += bytes.len();
+        let response: BatchResponse =
+            decode(&bytes).map_err(|e| SyncError::Unexpected(e.to_string()))?;
+        for message in response.messages {
+            outgoing.extend(engine.handle(journal, message)?);
+        }
+        record(&mut report, &mut engine, listener);
+    }
+    Ok(report)
+}
+
+fn http_error(e: reqwest::Error) -> ClientError {
+    if e.is_timeout() {
+        ClientError::Timeout
+    } else {
+        ClientError::Offline(e.to_string())
+    }
+}
+
+async fn checked(response: reqwest::Response) -> Result<Vec<u8>, ClientError> {
+    let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        return Err(ClientError::Unauthorized);
+    }
+    let bytes = response.bytes().await.map_err(http_error)?;
+    if !status.is_success() {
+        let text = String::from_utf8_lossy(&bytes)
+            .chars()
+            .take(300)
+            .collect::<String>();
+        return Err(ClientError::Sync(SyncError::Relay(format!(
+            "{status}: {text}"
+        ))));
+    }
+    Ok(bytes.to_vec())
+}
+
+/// Delay before reconnection attempt `attempt` (0-based): exponential from 1 s to 5 min, with full jitter
+/// so that a school's worth of tablets do not all come back at the same instant.
+pub fn backoff(attempt: u32) -> Duration {
+    let ceiling = Duration::from_secs(1)
+        .saturating_mul(1 << attempt.min(9))
+        .min(Duration::from_secs(300));
+    let mut byte = [0u8; 2];
+    SystemRandom::new().fill(&mut byte).expect("random source");
+    let fraction = f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX);
+    ceiling.mul_f64(0.5 + fraction / 2.0)
+}
+
+/// Keeps the journal in step with the relay over a WebSocket until `stop` turns true: syncs everything on
+/// connect, applies live updates, sends local edits as they are made, and reconnects with backoff.
+pub async fn run_live(
+    journal: Arc<Mutex<Journal>>,
+    config: RelayConfig,
+    listener: Arc<dyn SyncListener>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut attempt = 0u32;
+    while !*stop.borrow() {
+        let result = match connect(&config).await {
+            Ok(mut socket) => {
+                attempt = 0;
+                let outcome = ws_session(
+                    Shared(journal.clone()),
+                    &config,
+                    listener.as_ref(),
+                    &mut socket,
+                    Some(&mut stop),
+                )
+                .await;
+                let _ = socket.close(None).await;
+                outcome.map(|_| ())
+            }
+            Err(e) => Err(e),
+        };
+        if *stop.borrow() {
+            break;
+        }
+        let wait = backoff(attempt);
+        attempt = attempt.saturating_add(1);
+        match result {
+            Err(ClientError::Unauthorized) => {
+                tracing::warn!("the relay refused this device; live sync stops");
+                return;
+            }
+            Err(e) => {
+                tracing::info!(error = %e, retry_in_ms = wait.as_millis() as u64, "live sync interrupted")
+            }
+            Ok(()) => {}
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_a_ceiling_with_jitter() {
+        for attempt in 0..20 {
+            let d = backoff(attempt);
+            let ceiling = Duration::from_secs(1 << attempt.min(9)).min(Duration::from_secs(300));
+            assert!(d <= ceiling && d >= ceiling / 2, "attempt {attempt}: {d:?}");
+        }
+        let samples: std::collections::BTreeSet<_> = (0..20).map(|_| backoff(5)).collect();
+        assert!(samples.len() > 1, "jitter spreads reconnections");
+    }
+
+    #[test]
+    fn relay_urls_become_websocket_urls() {
+        assert_eq!(
+            ws_url("http://127.0.0.1:8080"),
+            "ws://127.0.0.1:8080/v1/sync"
+        );
+        assert_eq!(
+            ws_url("https://relay.school.ru"),
+            "wss://relay.school.ru/v1/sync"
+        );
+    }
+}
