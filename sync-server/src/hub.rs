@@ -50,6 +50,18 @@ pub enum Outcome {
     Refused(String),
 }
 
+impl Outcome {
+    /// A short name for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Reply(Some(_)) => "reply",
+            Outcome::Reply(None) => "nothing to say",
+            Outcome::Unavailable => "unavailable",
+            Outcome::Refused(_) => "refused",
+        }
+    }
+}
+
 /// A failure that is not the client's fault to fix by editing.
 #[derive(Debug, Error)]
 pub enum HubError {
@@ -212,6 +224,9 @@ impl Hub {
     }
 
     /// Applies a sync message from `by` to a document, if the account may, and returns what to answer.
+    /// A missing document is created only when `create` is set (a `sync` message from a writer); a
+    /// `request` for it is answered as unavailable, as automerge-repo peers expect.
+    #[allow(clippy::too_many_arguments)]
     pub async fn receive(
         &self,
         grants: &Grants,
@@ -220,6 +235,7 @@ impl Hub {
         state: &mut sync::State,
         id: &DocId,
         message: &[u8],
+        create: bool,
     ) -> Result<Outcome, HubError> {
         if !grants.can_read(id) {
             return Ok(Outcome::Unavailable);
@@ -234,7 +250,7 @@ impl Hub {
         }
         let entry = match self.entry(id).await? {
             Some(entry) => entry,
-            None if grants.can_write(id) => {
+            None if create && grants.can_write(id) => {
                 let doc = Document::create(id.clone(), &self.actor)
                     .map_err(|e| HubError::Malformed(e.to_string()))?;
                 self.cache(id, doc)

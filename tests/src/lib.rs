@@ -67,17 +67,14 @@ impl Relay {
     fn spawn(data: &Path, demo: bool) -> Relay {
         let mut command = Command::new(relay_binary());
         command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--log",
-                "warn",
-                "--data-dir",
-            ])
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        // JOURNAL_LOG (the relay's own variable) raises the relay's log level when debugging a test.
+        if std::env::var_os("JOURNAL_LOG").is_none() {
+            command.args(["--log", "warn"]);
+        }
         if demo {
             command.arg("--demo");
         }
@@ -328,22 +325,36 @@ pub enum Access {
 }
 
 /// Syncs one document by hand over a raw client until the relay goes quiet; `doc` is the local replica.
-pub async fn raw_sync(client: &mut RawClient, doc: &mut journal_core::docs::Document) -> Access {
+/// Opens with `request` (asking for the relay's copy) or, with `create`, `sync` (offering a new document).
+pub async fn raw_sync(
+    client: &mut RawClient,
+    doc: &mut journal_core::docs::Document,
+    create: bool,
+) -> Access {
     let mut state = automerge::sync::State::new();
     let id = doc.id().to_string();
-    let first = doc
+    let data = doc
         .generate_sync_message(&mut state)
         .expect("a first message");
-    client
-        .send(&WireMessage::Request {
-            document_id: id.clone(),
-            sender_id: "raw".into(),
-            target_id: "relay".into(),
-            data: first,
-        })
-        .await;
+    let (document_id, sender_id, target_id) = (id.clone(), "raw".to_owned(), "relay".to_owned());
+    let first = if create {
+        WireMessage::Sync {
+            document_id,
+            sender_id,
+            target_id,
+            data,
+        }
+    } else {
+        WireMessage::Request {
+            document_id,
+            sender_id,
+            target_id,
+            data,
+        }
+    };
+    client.send(&first).await;
     let mut granted = false;
-    while let Some(message) = client.next_within(Duration::from_millis(700)).await {
+    while let Some(message) = client.next_within(Duration::from_secs(2)).await {
         match message {
             WireMessage::Sync {
                 document_id, data, ..
@@ -351,15 +362,23 @@ pub async fn raw_sync(client: &mut RawClient, doc: &mut journal_core::docs::Docu
                 granted = true;
                 doc.receive_sync_message(&mut state, &data, &Default::default())
                     .expect("the relay sends valid documents");
-                if let Some(reply) = doc.generate_sync_message(&mut state) {
+                let reply = doc.generate_sync_message(&mut state);
+                if let Some(reply) = &reply {
                     client
                         .send(&WireMessage::Sync {
                             document_id: id.clone(),
                             sender_id: "raw".into(),
                             target_id: "relay".into(),
-                            data: reply,
+                            data: reply.clone(),
                         })
                         .await;
+                }
+                let mut ours = doc.heads();
+                ours.sort();
+                let mut theirs = state.their_heads.clone().unwrap_or_default();
+                theirs.sort();
+                if ours == theirs {
+                    return Access::Granted;
                 }
             }
             WireMessage::DocUnavailable { document_id, .. } if document_id == id => {

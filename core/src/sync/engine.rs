@@ -207,7 +207,8 @@ impl ClientEngine {
             .collect();
         for id in unlisted {
             self.set_status(&id, DocStatus::Syncing);
-            if let Some(msg) = self.message_for(journal, &id, true)? {
+            // `sync`, not `request`: the relay creates a document it lacks only for a writer's `sync`.
+            if let Some(msg) = self.message_for(journal, &id, false)? {
                 out.push(msg);
             }
         }

@@ -63,13 +63,13 @@ pub async fn batch(
     let mut replies = Vec::new();
     async {
         for message in request.messages {
-            let (document_id, data) = match message {
+            let (document_id, data, create) = match message {
                 WireMessage::Request {
                     document_id, data, ..
-                }
-                | WireMessage::Sync {
+                } => (document_id, data, false),
+                WireMessage::Sync {
                     document_id, data, ..
-                } => (document_id, data),
+                } => (document_id, data, true),
                 _ => {
                     return Err(AppError::BadRequest(
                         "a batch holds only request and sync messages".into(),
@@ -83,7 +83,7 @@ pub async fn batch(
             let by = attribution(&who.account.id, &who.device.id);
             let outcome = app
                 .hub
-                .receive(&grants, &by, 0, &mut state, &doc, &data)
+                .receive(&grants, &by, 0, &mut state, &doc, &data, create)
                 .instrument(info_span!("sync", doc = %doc))
                 .await?;
             let (sender_id, target_id) = (app.peer_id.clone(), request.storage_id.clone());

@@ -363,14 +363,19 @@ impl Session {
             _ if !self.joined => Err(End::Error("the first message must be join".into())),
             WireMessage::Request {
                 document_id, data, ..
+            } => {
+                let doc: DocId = document_id
+                    .parse()
+                    .map_err(|e: journal_core::InputError| End::Error(e.to_string()))?;
+                self.on_sync(socket, doc, &data, false).await
             }
-            | WireMessage::Sync {
+            WireMessage::Sync {
                 document_id, data, ..
             } => {
                 let doc: DocId = document_id
                     .parse()
                     .map_err(|e: journal_core::InputError| End::Error(e.to_string()))?;
-                self.on_sync(socket, doc, &data).await
+                self.on_sync(socket, doc, &data, true).await
             }
             WireMessage::Leave { .. } => Err(End::Closed),
             WireMessage::Error { .. } => Err(End::Closed),
@@ -391,6 +396,7 @@ impl Session {
         socket: &mut WebSocket,
         doc: DocId,
         data: &[u8],
+        create: bool,
     ) -> Result<(), End> {
         let span = info_span!("sync", doc = %doc);
         let mut state = self.state(&doc)?.clone();
@@ -398,10 +404,11 @@ impl Session {
         let outcome = self
             .app
             .hub
-            .receive(&self.grants, &by, self.id, &mut state, &doc, data)
+            .receive(&self.grants, &by, self.id, &mut state, &doc, data, create)
             .instrument(span)
             .await
             .map_err(|e| End::Error(e.to_string()))?;
+        debug!(doc = %doc, create, outcome = ?outcome.kind(), "handled a sync message");
         let reply = match outcome {
             Outcome::Reply(data) => {
                 *self.state(&doc)? = state.clone();
