@@ -260,6 +260,15 @@ impl ClientEngine {
             }
             WireMessage::DocUnavailable { document_id, .. } => {
                 if let Ok(id) = document_id.parse::<DocId>() {
+                    // The relay no longer shares this document with the account (a teacher moved off a
+                    // class): the device lets go of its copy, keeping any unsent edits in the refused list.
+                    if journal.document(&id).is_some() {
+                        journal.give_up_document(
+                            &id,
+                            RELAY_PEER,
+                            "the relay no longer shares this document with your account",
+                        )?;
+                    }
                     self.set_status(&id, DocStatus::Unavailable);
                 }
                 Ok(Vec::new())

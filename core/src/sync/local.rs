@@ -176,8 +176,8 @@ impl Journal {
         })
     }
 
-    /// Drops the device's copy of a document the relay refused, after recording the edits the relay never
-    /// accepted in the refused-edits list; the next sync fetches the relay's copy.
+    /// Drops the device's copy of a document the relay refused or no longer shares, after recording the
+    /// edits the relay never accepted in the refused-edits list (when there are any).
     pub fn give_up_document(
         &mut self,
         id: &DocId,
@@ -198,7 +198,9 @@ impl Journal {
         let key = id.to_string();
         let edits = serde_json::to_string(&refused.edits).expect("strings serialise");
         self.store.write(|w| -> Result<(), StoreError> {
-            w.add_refused_edit(&key, &refused.reason, refused.refused_at, &edits)?;
+            if !refused.edits.is_empty() {
+                w.add_refused_edit(&key, &refused.reason, refused.refused_at, &edits)?;
+            }
             w.delete_document(&key)
         })?;
         self.docs.remove(id);

@@ -1,1 +1,204 @@
-//! (filled in below)
+//! The relay killed mid-sync loses nothing it acknowledged; a revoked device is shut out at once; SIGTERM
+//! stops the relay cleanly.
+
+use std::time::Duration;
+
+use journal_core::sync::client::{NoListener, sync_now};
+use journal_core::sync::protocol::WireMessage;
+use journal_e2e::{Device, RawClient, Relay};
+
+use crate::{attendance, lesson_5a, mark, student, year_of};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_killed_mid_sync_keeps_every_acknowledged_change_and_clients_converge() {
+    let mut relay = Relay::start_demo();
+    let mut teacher = Device::new(&relay, &relay.token("t-5a"));
+    teacher.sync().await;
+    let year = year_of(&teacher);
+
+    // Acknowledged work: each sync returned.
+    let mut acknowledged = Vec::new();
+    for day in 1..=5u8 {
+        let lesson = lesson_5a(&mut teacher, day + 14, 1, "russian", "t-5a");
+        teacher
+            .journal
+            .put_mark(&student("s5a1"), &lesson, &mark(5, "oral"))
+            .expect("mark");
+        teacher.sync().await;
+        acknowledged.push(lesson);
+    }
+    // Work in flight when the relay dies: many documents at once.
+    let mut in_flight = Vec::new();
+    for day in 1..=6u8 {
+        let lesson = lesson_5a(&mut teacher, day + 21, 2, "literature", "t-5a");
+        teacher
+            .journal
+            .mark_attendance(
+                &lesson,
+                &[
+                    attendance("s5a1", Some("н")),
+                    attendance("s5a2", None),
+                    attendance("s5a3", Some("б")),
+                ],
+            )
+            .expect("attendance");
+        in_flight.push(lesson);
+    }
+    let config = teacher.config.clone();
+    let mut journal = teacher.journal;
+    let killer = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(Duration::from_millis(40));
+        relay.kill();
+        relay
+    });
+    let interrupted = sync_now(&mut journal, &config, &NoListener).await;
+    let mut relay = killer.await.expect("killer");
+    eprintln!(
+        "the sync under the kill ended with: {:?}",
+        interrupted.as_ref().map(|r| r.round_trips)
+    );
+
+    relay.restart();
+    // A parent who connects right after the restart sees everything the relay had acknowledged.
+    let mut parent = Device::new(&relay, &relay.token("parent-s5a1"));
+    parent.sync().await;
+    let marks = parent
+        .journal
+        .student_marks(year, &student("s5a1"), None, None)
+        .expect("marks");
+    assert_eq!(
+        marks.len(),
+        acknowledged.len(),
+        "every acknowledged mark survived the kill"
+    );
+
+    // The teacher reconnects and the rest goes through; everyone converges.
+    teacher.config.url = relay.url.clone();
+    teacher.journal = journal;
+    let report = teacher.sync().await;
+    assert!(report.refused.is_empty(), "{report:?}");
+    parent.sync().await;
+    let mut director = Device::new(&relay, &relay.token("director"));
+    director.sync().await;
+    for id in ["s5a1", "s5a2", "s5a3"] {
+        let doc = crate::student_doc(year, id);
+        assert_eq!(
+            teacher.journal.heads_hex(&doc),
+            director.journal.heads_hex(&doc),
+            "{id}"
+        );
+    }
+    let range = journal_core::DateRange::new(
+        time::Date::from_calendar_date(i32::from(year.0), time::Month::September, 1).expect("date"),
+        time::Date::from_calendar_date(i32::from(year.0) + 1, time::Month::May, 31).expect("date"),
+    )
+    .expect("range");
+    let totals = parent
+        .journal
+        .attendance_totals(year, &student("s5a1"), range)
+        .expect("totals");
+    assert_eq!(totals.by_code["н"].lessons as usize, in_flight.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_device_is_refused_and_its_open_session_closes() {
+    let relay = Relay::start_demo();
+    let admin = relay.token("director");
+    let response = relay
+        .admin(
+            &admin,
+            reqwest::Method::POST,
+            "/devices",
+            serde_json::json!({ "account": "t-5a", "label": "lost tablet" }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Value = response.json().await.expect("json");
+    let token = body["token"].as_str().expect("token").to_owned();
+    let device = body["device"]["id"].as_str().expect("id").to_owned();
+
+    let (mut session, _) = RawClient::join(&relay, &token).await;
+    let (mut other, _) = RawClient::join(&relay, &relay.token("t-5a")).await;
+    // Only administration may revoke.
+    let forbidden = relay
+        .admin(
+            &relay.token("t-5a"),
+            reqwest::Method::POST,
+            &format!("/devices/{device}/revoke"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(forbidden.status(), 403);
+    let revoked = relay
+        .admin(
+            &admin,
+            reqwest::Method::POST,
+            &format!("/devices/{device}/revoke"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(revoked.status(), 204);
+    assert!(
+        session.closed().await,
+        "the revoked device's session closes"
+    );
+    assert!(
+        session
+            .received
+            .iter()
+            .any(|m| matches!(m, WireMessage::Error { message } if message.contains("revoked"))),
+        "{:?}",
+        session.received
+    );
+    assert_eq!(RawClient::connect(&relay, &token).await.err(), Some(401));
+    // The account's other device goes on.
+    assert!(!other.closed().await, "other sessions stay open");
+    let devices = relay
+        .admin(
+            &admin,
+            reqwest::Method::GET,
+            "/accounts/t-5a/devices",
+            serde_json::json!({}),
+        )
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .expect("json");
+    let listed = devices.as_array().expect("list");
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed
+            .iter()
+            .any(|d| d["id"] == device.as_str() && !d["revoked_at"].is_null())
+    );
+    let body = serde_json::to_string(&devices).expect("text");
+    assert!(!body.contains(&token), "tokens never leave the relay again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_relay_cleanly_with_its_data_intact() {
+    let mut relay = Relay::start_demo();
+    let mut teacher = Device::new(&relay, &relay.token("t-5a"));
+    teacher.sync().await;
+    let year = year_of(&teacher);
+    let lesson = lesson_5a(&mut teacher, 28, 3, "history", "t-5a");
+    teacher
+        .journal
+        .put_mark(&student("s5a2"), &lesson, &mark(3, "oral"))
+        .expect("mark");
+    teacher.sync().await;
+    let (mut live, _) = RawClient::join(&relay, &relay.token("parent-s5a2")).await;
+    assert!(relay.terminate(), "the relay exits with success on SIGTERM");
+    assert!(live.closed().await, "live sessions are closed on shutdown");
+    relay.restart();
+    let mut parent = Device::new(&relay, &relay.token("parent-s5a2"));
+    parent.sync().await;
+    assert_eq!(
+        parent
+            .journal
+            .student_marks(year, &student("s5a2"), None, None)
+            .expect("marks")
+            .len(),
+        1
+    );
+}
