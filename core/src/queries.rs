@@ -124,6 +124,17 @@ pub struct TermSuggestion {
     pub set: Option<PeriodMark>,
 }
 
+fn term_range(settings: &crate::docs::SchoolSettings, term: &TermId) -> Result<DateRange> {
+    Ok(settings
+        .year
+        .term(term)
+        .ok_or_else(|| InputError::Unknown {
+            kind: "term",
+            id: term.to_string(),
+        })?
+        .range())
+}
+
 impl Journal {
     fn student_view(&self, year: YearId, student: &StudentId) -> Result<&crate::docs::StudentDoc> {
         self.student_doc(year, student).ok_or_else(|| {
@@ -217,15 +228,7 @@ impl Journal {
         subject: &SubjectId,
         term: &TermId,
     ) -> Result<ClassGrid> {
-        let range = self
-            .settings(year)?
-            .year
-            .term(term)
-            .ok_or_else(|| InputError::Unknown {
-                kind: "term",
-                id: term.to_string(),
-            })?
-            .range();
+        let range = term_range(self.settings(year)?, term)?;
         let lessons: Vec<Lesson> = self
             .lessons(year, class, range)?
             .into_iter()
@@ -348,14 +351,7 @@ impl Journal {
         term: &TermId,
     ) -> Result<TermSuggestion> {
         let settings = self.settings(year)?;
-        let range = settings
-            .year
-            .term(term)
-            .ok_or_else(|| InputError::Unknown {
-                kind: "term",
-                id: term.to_string(),
-            })?
-            .range();
+        let range = term_range(settings, term)?;
         let doc = self.student_view(year, student)?;
         let marks: Vec<&Mark> = doc
             .marks

@@ -55,6 +55,12 @@ impl Grants {
         self.staff.get(class).copied().unwrap_or(false)
     }
 
+    fn class_teacher_of_student(&self, student: &StudentId) -> bool {
+        self.staff_students
+            .get(student)
+            .is_some_and(|class| self.class_teacher_of(class))
+    }
+
     fn is_self(&self, student: &StudentId) -> bool {
         self.account.role == AccountRole::Student && self.account.student.as_ref() == Some(student)
     }
@@ -77,10 +83,7 @@ impl Grants {
             }
             DocId::Profile(_, student) => {
                 self.is_admin()
-                    || self
-                        .staff_students
-                        .get(student)
-                        .is_some_and(|class| self.class_teacher_of(class))
+                    || self.class_teacher_of_student(student)
                     || self.children.contains_key(student)
             }
             DocId::Thread(_, thread) => self.threads.contains(thread),
@@ -94,13 +97,7 @@ impl Grants {
             // Administration sets classes up (roster, subject teachers); the class's staff keep them.
             DocId::Class(_, class) => self.is_admin() || self.teaches(class),
             DocId::Student(_, student) => self.staff_students.contains_key(student),
-            DocId::Profile(_, student) => {
-                self.is_admin()
-                    || self
-                        .staff_students
-                        .get(student)
-                        .is_some_and(|class| self.class_teacher_of(class))
-            }
+            DocId::Profile(_, student) => self.is_admin() || self.class_teacher_of_student(student),
             DocId::Thread(_, thread) => self.threads.contains(thread),
         }
     }

@@ -100,6 +100,18 @@ fn device_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
     })
 }
 
+/// A foreign-key violation means the referenced account or student does not exist.
+fn missing_reference(e: rusqlite::Error, what: impl FnOnce() -> String) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::NotFound(what())
+        }
+        other => other.into(),
+    }
+}
+
 fn parse_all<T: std::str::FromStr>(values: Vec<String>) -> Vec<T> {
     values.into_iter().filter_map(|v| v.parse().ok()).collect()
 }
@@ -303,12 +315,7 @@ impl RelayStore for SqliteStore {
              ON CONFLICT (class_id, account_id) DO UPDATE SET class_teacher = excluded.class_teacher",
             params![class.as_str(), account, class_teacher],
         )
-        .map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                StoreError::NotFound(format!("account {account}"))
-            }
-            other => other.into(),
-        })?;
+        .map_err(|e| missing_reference(e, || format!("account {account}")))?;
         Ok(())
     }
 
@@ -327,14 +334,7 @@ impl RelayStore for SqliteStore {
             "INSERT INTO guardians (account_id, student_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![account, student.as_str()],
         )
-        .map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                StoreError::NotFound(format!("account {account} or student {student}"))
-            }
-            other => other.into(),
-        })?;
+        .map_err(|e| missing_reference(e, || format!("account {account} or student {student}")))?;
         Ok(())
     }
 
@@ -344,12 +344,7 @@ impl RelayStore for SqliteStore {
             "INSERT INTO thread_participants (thread_id, account_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![thread.as_str(), account],
         )
-        .map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                StoreError::NotFound(format!("account {account}"))
-            }
-            other => other.into(),
-        })?;
+        .map_err(|e| missing_reference(e, || format!("account {account}")))?;
         Ok(())
     }
 
@@ -433,14 +428,7 @@ impl RelayStore for SqliteStore {
                 device.revoked_at
             ],
         )
-        .map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                StoreError::NotFound(format!("account {}", device.account))
-            }
-            other => other.into(),
-        })?;
+        .map_err(|e| missing_reference(e, || format!("account {}", device.account)))?;
         Ok(())
     }
 

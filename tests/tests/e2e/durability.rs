@@ -88,11 +88,7 @@ async fn a_relay_killed_mid_sync_keeps_every_acknowledged_change_and_clients_con
             "{id}"
         );
     }
-    let range = journal_core::DateRange::new(
-        time::Date::from_calendar_date(i32::from(year.0), time::Month::September, 1).expect("date"),
-        time::Date::from_calendar_date(i32::from(year.0) + 1, time::Month::May, 31).expect("date"),
-    )
-    .expect("range");
+    let range = crate::whole_year(year);
     let totals = parent
         .journal
         .attendance_totals(year, &student("s5a1"), range)

@@ -84,11 +84,7 @@ async fn a_teacher_marks_offline_and_each_parent_sees_exactly_their_own_child() 
 
     let mut other_parent = Device::new(&relay, &relay.token("parent-s5a2"));
     other_parent.sync().await;
-    let range = journal_core::DateRange::new(
-        time::Date::from_calendar_date(i32::from(year.0), time::Month::September, 1).expect("date"),
-        time::Date::from_calendar_date(i32::from(year.0) + 1, time::Month::May, 31).expect("date"),
-    )
-    .expect("range");
+    let range = crate::whole_year(year);
     let totals = other_parent
         .journal
         .attendance_totals(year, &student("s5a2"), range)

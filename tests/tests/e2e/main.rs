@@ -67,6 +67,15 @@ pub fn attendance(student: &str, code: Option<&str>) -> AttendanceInput {
     }
 }
 
+/// The whole demo school year as a date range.
+pub fn whole_year(year: YearId) -> journal_core::DateRange {
+    journal_core::DateRange::new(
+        time::Date::from_calendar_date(i32::from(year.0), time::Month::September, 1).expect("date"),
+        time::Date::from_calendar_date(i32::from(year.0) + 1, time::Month::May, 31).expect("date"),
+    )
+    .expect("range")
+}
+
 /// A student id.
 pub fn student(id: &str) -> StudentId {
     id.parse().expect("id")
