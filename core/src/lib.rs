@@ -25,6 +25,7 @@
 //! # Ok::<(), journal_core::Error>(())
 //! ```
 
+pub mod access_code;
 pub mod docs;
 pub mod domain;
 mod error;

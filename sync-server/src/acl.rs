@@ -51,6 +51,11 @@ impl Grants {
         self.staff.contains_key(class)
     }
 
+    /// Whether the account is the class teacher of `class`.
+    pub fn is_class_teacher_of(&self, class: &ClassId) -> bool {
+        self.class_teacher_of(class)
+    }
+
     fn class_teacher_of(&self, class: &ClassId) -> bool {
         self.staff.get(class).copied().unwrap_or(false)
     }

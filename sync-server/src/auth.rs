@@ -37,7 +37,8 @@ pub struct IssuedToken {
     pub token: String,
 }
 
-fn random_hex(bytes: usize) -> String {
+/// `bytes` random bytes as hex.
+pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     SystemRandom::new()
         .fill(&mut buf)
@@ -57,13 +58,8 @@ fn hash_secret(secret: &str) -> Vec<u8> {
         .to_vec()
 }
 
-/// Adds a device to an account and returns its token.
-pub fn issue_device(
-    store: &dyn RelayStore,
-    account: &str,
-    label: &str,
-    now: i64,
-) -> Result<IssuedToken, StoreError> {
+/// A new device for an account with its token and the hash to store (not stored yet).
+pub fn new_device(account: &str, label: &str, now: i64) -> (IssuedToken, Vec<u8>) {
     let device = Device {
         id: random_hex(8),
         account: account.to_owned(),
@@ -72,11 +68,26 @@ pub fn issue_device(
         revoked_at: None,
     };
     let secret = random_hex(32);
-    store.add_device(&device, &hash_secret(&secret))?;
-    Ok(IssuedToken {
-        token: format!("{}.{secret}", device.id),
-        device,
-    })
+    let hash = hash_secret(&secret);
+    (
+        IssuedToken {
+            token: format!("{}.{secret}", device.id),
+            device,
+        },
+        hash,
+    )
+}
+
+/// Adds a device to an account and returns its token.
+pub fn issue_device(
+    store: &dyn RelayStore,
+    account: &str,
+    label: &str,
+    now: i64,
+) -> Result<IssuedToken, StoreError> {
+    let (issued, hash) = new_device(account, label, now);
+    store.add_device(&issued.device, &hash)?;
+    Ok(issued)
 }
 
 /// Checks a token and returns who it belongs to.

@@ -5,8 +5,11 @@
 pub mod acl;
 pub mod app;
 pub mod auth;
+pub mod codes;
 pub mod demo;
 pub mod hub;
+pub mod ratelimit;
+pub mod roster;
 pub mod routes;
 pub mod store;
 

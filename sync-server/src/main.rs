@@ -170,12 +170,12 @@ async fn serve(dir: &Path, listen: SocketAddr, seed_demo: bool) -> Result<()> {
     let store: Arc<dyn RelayStore> = Arc::new(open_store(dir)?);
     let (stop, shutdown) = watch::channel(false);
     let peer_id = format!("relay-{}", &uuid_like());
-    let app = Arc::new(App {
-        hub: Hub::new(store),
-        limits: Limits::default(),
+    let app = Arc::new(App::new(
+        Hub::new(store),
+        Limits::default(),
         shutdown,
         peer_id,
-    });
+    ));
     if seed_demo {
         let year = journal_core::YearId(current_school_year());
         match demo::seed(&app, year).await? {
@@ -203,13 +203,16 @@ async fn serve(dir: &Path, listen: SocketAddr, seed_demo: bool) -> Result<()> {
     println!("journal-relay listening on http://{addr}");
     tracing::info!(%addr, data_dir = %dir.display(), "relay started");
     let router = build_router(app.clone());
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing in-flight work");
-            let _ = stop.send(true);
-        })
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight work");
+        let _ = stop.send(true);
+    })
+    .await?;
     // Sessions were told to close; give them a moment to finish their current transaction and say goodbye.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     tracing::info!("relay stopped");

@@ -43,14 +43,17 @@ pub fn relay_binary() -> PathBuf {
         .clone()
 }
 
-/// A running relay.
+/// A running relay. Its log goes to a file; when the relay is dropped the whole log is checked for every
+/// secret the test saw (tokens, access codes), so no secret ever reaches a log unnoticed.
 pub struct Relay {
     child: Child,
     /// Its base URL, `http://127.0.0.1:PORT`.
     pub url: String,
     data: PathBuf,
+    log: PathBuf,
     /// Demo device tokens by account id.
     pub tokens: HashMap<String, String>,
+    secrets: std::sync::Mutex<Vec<String>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -65,16 +68,20 @@ impl Relay {
     }
 
     fn spawn(data: &Path, demo: bool) -> Relay {
+        let log = data.with_file_name("relay.log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("relay log file");
         let mut command = Command::new(relay_binary());
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        // JOURNAL_LOG (the relay's own variable) raises the relay's log level when debugging a test.
-        if std::env::var_os("JOURNAL_LOG").is_none() {
-            command.args(["--log", "warn"]);
-        }
+            .stderr(Stdio::from(log_file));
+        // Verbose, so that the secret check reads as much as the relay can write.
+        command.args(["--log", "info,journal_relay=debug,journal_core=debug"]);
         if demo {
             command.arg("--demo");
         }
@@ -97,13 +104,29 @@ impl Relay {
         };
         // Keep draining stdout so the relay never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
+        let secrets = std::sync::Mutex::new(tokens.values().cloned().collect());
         Relay {
             child,
             url,
             data: data.to_owned(),
+            log,
             tokens,
+            secrets,
             _dir: None,
         }
+    }
+
+    /// Remembers a secret the relay must never log (a code or token the test obtained).
+    pub fn secret(&self, secret: &str) {
+        let mut secrets = self.secrets.lock().expect("lock");
+        secrets.push(secret.to_owned());
+        // Codes are typed with or without dashes: look for both.
+        secrets.push(secret.replace('-', ""));
+    }
+
+    /// Everything the relay logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The token of a demo account.
@@ -123,11 +146,13 @@ impl Relay {
     /// Starts the relay again on the same data directory (on a new port).
     pub fn restart(&mut self) {
         self.kill();
-        let dir = self._dir.take();
-        let tokens = std::mem::take(&mut self.tokens);
-        *self = Self::spawn(&self.data.clone(), false);
-        self._dir = dir;
-        self.tokens = tokens;
+        let fresh = Self::spawn(&self.data.clone(), false);
+        let old = std::mem::replace(self, fresh);
+        let mut old = std::mem::ManuallyDrop::new(old);
+        self._dir = old._dir.take();
+        self.tokens = std::mem::take(&mut old.tokens);
+        *self.secrets.lock().expect("lock") =
+            std::mem::take(&mut *old.secrets.lock().expect("lock"));
     }
 
     /// Sends SIGTERM and waits for the relay to exit; returns whether it exited cleanly.
@@ -164,6 +189,24 @@ impl Relay {
 impl Drop for Relay {
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            return;
+        }
+        let log = self.log_text();
+        let secrets = self.secrets.lock().expect("lock");
+        for secret in secrets.iter().filter(|s| s.len() >= 12) {
+            assert!(
+                !log.contains(secret.as_str()),
+                "a secret reached the relay's log ({}): {}…",
+                self.log.display(),
+                &secret[..6]
+            );
+        }
+        assert!(
+            log.lines().count() > 0,
+            "the relay wrote no log at all ({})",
+            self.log.display()
+        );
     }
 }
 

@@ -100,6 +100,141 @@ pub enum ClientError {
     /// The session failed.
     #[error(transparent)]
     Sync(#[from] SyncError),
+    /// The access code is mistyped (caught on the device, before any request).
+    #[error("{0}")]
+    Code(crate::error::InputError),
+    /// The relay refused the request and said why.
+    #[error("{0}")]
+    Refused(String),
+    /// Too many attempts; retry after this many seconds.
+    #[error("too many attempts; try again in {0} s")]
+    TooMany(u64),
+}
+
+/// What redeeming an access code gave this device.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct Redeemed {
+    /// The account now signed in.
+    pub account: String,
+    /// Its role.
+    pub role: String,
+    /// Its display name.
+    pub name: String,
+    /// The device id.
+    pub device: Option<String>,
+    /// The new device token; `None` when an already signed-in device gained a child.
+    pub token: Option<String>,
+}
+
+/// One of the account's devices, as the relay lists them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct DeviceInfo {
+    /// Device id.
+    pub id: String,
+    /// Its label.
+    pub label: String,
+    /// When it was added (Unix seconds).
+    pub created_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+async fn json_reply<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<T, ClientError> {
+    let status = response.status();
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        let wait = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60);
+        return Err(ClientError::TooMany(wait));
+    }
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        return Err(ClientError::Unauthorized);
+    }
+    if !status.is_success() {
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        let message = body["error"]
+            .as_str()
+            .unwrap_or("the relay refused the request")
+            .to_owned();
+        return Err(ClientError::Refused(message));
+    }
+    response.json().await.map_err(http_error)
+}
+
+/// Redeems an access code typed on this device. A typo is reported before any request is made. A device
+/// already signed in passes its token, so a parent's second child joins the same account.
+pub async fn redeem_code(
+    url: &str,
+    typed: &str,
+    label: &str,
+    signed_in: Option<&str>,
+) -> Result<Redeemed, ClientError> {
+    let code: crate::access_code::AccessCode = typed.parse().map_err(ClientError::Code)?;
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/v1/redeem", url.trim_end_matches('/')))
+        .json(&serde_json::json!({ "code": code.canonical(), "label": label }));
+    if let Some(token) = signed_in {
+        request = request.bearer_auth(token);
+    }
+    json_reply(request.send().await.map_err(http_error)?).await
+}
+
+/// Issues an access code (administration: anyone; a class teacher: the students and parents of their
+/// class). Returns the code to hand over, grouped for reading.
+pub async fn issue_code(
+    config: &RelayConfig,
+    role: &str,
+    account: Option<&str>,
+    student: Option<&str>,
+    valid_days: Option<u32>,
+) -> Result<String, ClientError> {
+    let reply: serde_json::Value = json_reply(
+        reqwest::Client::new()
+            .post(format!("{}/v1/codes", config.url))
+            .bearer_auth(&config.token)
+            .json(&serde_json::json!({ "role": role, "account": account, "student": student, "valid_days": valid_days }))
+            .send()
+            .await
+            .map_err(http_error)?,
+    )
+    .await?;
+    reply["code"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| ClientError::Refused("the relay sent no code".into()))
+}
+
+/// The devices of this device's account.
+pub async fn my_devices(config: &RelayConfig) -> Result<Vec<DeviceInfo>, ClientError> {
+    json_reply(
+        reqwest::Client::new()
+            .get(format!("{}/v1/me/devices", config.url))
+            .bearer_auth(&config.token)
+            .send()
+            .await
+            .map_err(http_error)?,
+    )
+    .await
+}
+
+/// Revokes one of the account's devices (a lost phone); it is signed out at once.
+pub async fn revoke_my_device(config: &RelayConfig, device: &str) -> Result<(), ClientError> {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/me/devices/{device}/revoke", config.url))
+        .bearer_auth(&config.token)
+        .send()
+        .await
+        .map_err(http_error)?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        json_reply::<serde_json::Value>(response).await.map(|_| ())
+    }
 }
 
 fn storage_id(journal: &Journal) -> String {

@@ -15,7 +15,8 @@ use super::{AppError, principal};
 use crate::app::App;
 use crate::auth::issue_device;
 use crate::hub::HubEvent;
-use crate::store::{Account, AccountRole, AuditEntry, Device};
+use crate::roster;
+use crate::store::{Account, AccountRole, AdminLogEntry, AuditEntry, Device};
 
 /// The admin routes, mounted under `/v1/admin`.
 pub fn router() -> Router<Arc<App>> {
@@ -34,12 +35,14 @@ pub fn router() -> Router<Arc<App>> {
         .route("/devices", post(add_device))
         .route("/devices/{id}/revoke", post(revoke))
         .route("/audit", get(audit))
+        .route("/log", get(admin_log))
+        .route("/roster", post(import_roster))
 }
 
-fn admin(app: &App, headers: &HeaderMap) -> Result<(), AppError> {
+fn admin(app: &App, headers: &HeaderMap) -> Result<crate::auth::Principal, AppError> {
     let who = principal(app, headers)?;
     if who.account.role == AccountRole::Administration {
-        Ok(())
+        Ok(who)
     } else {
         Err(AppError::Forbidden(
             "only the school's administration may do this".into(),
@@ -116,13 +119,20 @@ async fn deactivate(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    admin(&app, &headers)?;
+    let who = admin(&app, &headers)?;
     let mut account = app
         .store()
         .account(&id)?
         .ok_or_else(|| AppError::NotFound(format!("account {id} not found")))?;
     account.active = false;
     app.store().put_account(&account)?;
+    log(
+        &app,
+        &who.account.id,
+        "deactivate-account",
+        format!("account {id}"),
+        String::new(),
+    )?;
     app.hub.announce(HubEvent::DirectoryChanged);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -264,6 +274,82 @@ async fn revoke(
     tracing::info!(device = %id, "revoked a device");
     app.hub.announce(HubEvent::DeviceRevoked { device: id });
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn log(
+    app: &App,
+    actor: &str,
+    action: &str,
+    target: String,
+    detail: String,
+) -> Result<(), AppError> {
+    app.store().log_admin(&AdminLogEntry {
+        at: now(),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        target,
+        detail,
+    })?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct LogQuery {
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+async fn admin_log(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(query): Query<LogQuery>,
+) -> Result<Json<Vec<AdminLogEntry>>, AppError> {
+    admin(&app, &headers)?;
+    Ok(Json(app.store().admin_log(
+        query.from.unwrap_or(0),
+        query.to.unwrap_or(i64::MAX),
+    )?))
+}
+
+/// `POST /v1/admin/roster`: a class list as CSV (`text/csv`) or XLSX; all rows or none.
+async fn import_roster(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, AppError> {
+    let who = admin(&app, &headers)?;
+    let is_xlsx = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.contains("spreadsheetml") || t.contains("xlsx"))
+        || body.starts_with(b"PK\x03\x04");
+    let rows = if is_xlsx {
+        roster::xlsx_rows(&body)
+    } else {
+        roster::csv_rows(&body)
+    };
+    let rows =
+        rows.map_err(|e| AppError::Unprocessable(json!({ "imported": false, "errors": [e] })))?;
+    let import = roster::validate(&rows, app.store().as_ref())?.map_err(|errors| {
+        AppError::Unprocessable(json!({ "imported": false, "errors": errors }))
+    })?;
+    app.store().import_roster(&import)?;
+    let detail = format!(
+        "{} students, {} guardian links",
+        import.students.len(),
+        import.guardians.len()
+    );
+    log(
+        &app,
+        &who.account.id,
+        "import-roster",
+        "class lists".into(),
+        detail.clone(),
+    )?;
+    app.hub.announce(HubEvent::DirectoryChanged);
+    Ok(Json(
+        json!({ "imported": true, "students": import.students.len(), "guardians": import.guardians.len() }),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod batch;
+pub mod codes;
 pub mod ws;
 
 use std::sync::Arc;
@@ -44,8 +45,10 @@ pub enum AppError {
     BadRequest(String),
     /// A missing record.
     NotFound(String),
-    /// Too many requests.
-    TooMany,
+    /// Too many requests; retry after this many seconds.
+    TooMany(u64),
+    /// A request that failed checks, with every reason.
+    Unprocessable(serde_json::Value),
     /// The relay failed.
     Internal(String),
 }
@@ -84,10 +87,24 @@ impl IntoResponse for AppError {
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, m),
-            AppError::TooMany => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many requests; retry later".to_owned(),
-            ),
+            AppError::TooMany(seconds) => {
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(
+                        json!({ "error": format!("too many attempts; try again in {seconds} s") }),
+                    ),
+                )
+                    .into_response();
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from_str(&seconds.to_string())
+                        .expect("digits are a valid header"),
+                );
+                return response;
+            }
+            AppError::Unprocessable(body) => {
+                return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+            }
             AppError::Internal(detail) => {
                 tracing::error!(error = %detail, "request failed");
                 (
@@ -97,6 +114,18 @@ impl IntoResponse for AppError {
             }
         };
         (status, Json(json!({ "error": message }))).into_response()
+    }
+}
+
+impl From<crate::codes::CodeError> for AppError {
+    fn from(e: crate::codes::CodeError) -> Self {
+        use crate::codes::CodeError;
+        match e {
+            CodeError::NotAllowed(m) => AppError::Forbidden(m),
+            CodeError::Invalid(m) => AppError::BadRequest(m),
+            CodeError::Refused => AppError::BadRequest(CodeError::Refused.to_string()),
+            CodeError::Store(e) => e.into(),
+        }
     }
 }
 

@@ -4,7 +4,10 @@
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ROOT, ReadDoc};
 
-use super::{Account, AccountRole, Attribution, Device, NewChange, RelayStore};
+use super::{
+    Account, AccountRole, AdminLogEntry, Attribution, CodeRecord, CodeRole, Device, NewChange,
+    Redemption, RelayStore, RosterImport,
+};
 
 /// Generates one `#[test]` per conformance check for a backend built by `$make`.
 #[macro_export]
@@ -16,7 +19,10 @@ macro_rules! relay_store_conformance {
             sync_states_round_trip,
             directory_facts_follow_staff_guardians_and_moves,
             devices_are_added_listed_and_revoked,
-            sessions_are_logged);
+            sessions_are_logged,
+            codes_are_spent_once_and_reissue_retires_the_old_one,
+            a_roster_import_applies_whole,
+            the_admin_log_keeps_order);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
@@ -291,4 +297,152 @@ pub fn sessions_are_logged(store: &dyn RelayStore) {
             .map(|s| s.id),
         Some(other)
     );
+}
+
+fn code(id: &str, student: &str, issued_at: i64) -> CodeRecord {
+    CodeRecord {
+        id: id.to_owned(),
+        role: CodeRole::Parent,
+        account: None,
+        student: Some(student.parse().expect("id")),
+        issued_by: "t".to_owned(),
+        issued_at,
+        expires_at: issued_at + 1_000,
+        spent_at: None,
+    }
+}
+
+/// A code is spent once, with what it grants, and a re-issued code retires the earlier one.
+pub fn codes_are_spent_once_and_reissue_retires_the_old_one(store: &dyn RelayStore) {
+    store
+        .put_student(
+            &"kid".parse().expect("id"),
+            &"5a".parse().expect("id"),
+            "Kid",
+        )
+        .expect("student");
+    store.put_code(&code("c1", "kid", 100), b"h1").expect("put");
+    let (found, hash) = store.code_by_hash(b"h1").expect("get").expect("stored");
+    assert_eq!(
+        (found.id.as_str(), hash.as_slice(), found.expires_at),
+        ("c1", &b"h1"[..], 1_100)
+    );
+    store
+        .put_code(&code("c2", "kid", 200), b"h2")
+        .expect("reissue");
+    let (old, _) = store.code_by_hash(b"h1").expect("get").expect("stored");
+    assert_eq!(
+        old.expires_at, 200,
+        "the earlier code expires when a new one is issued"
+    );
+    let parent = account("mum", AccountRole::Parent);
+    let device = Device {
+        id: "d1".into(),
+        account: "mum".into(),
+        label: "phone".into(),
+        created_at: 210,
+        revoked_at: None,
+    };
+    let redemption = Redemption {
+        code_id: "c2".into(),
+        new_account: Some(parent),
+        guardian_of: Some(("mum".into(), "kid".parse().expect("id"))),
+        device: Some((device.clone(), b"token-hash".to_vec())),
+        at: 210,
+    };
+    assert!(store.redeem(&redemption).expect("redeem"));
+    assert!(
+        !store.redeem(&redemption).expect("again"),
+        "a code is spent once"
+    );
+    assert_eq!(store.access_facts("mum").expect("facts").children.len(), 1);
+    assert_eq!(store.devices_of("mum").expect("devices"), vec![device]);
+    assert!(
+        store
+            .code_by_hash(b"h2")
+            .expect("get")
+            .expect("stored")
+            .0
+            .spent_at
+            .is_some()
+    );
+    assert!(store.code_by_hash(b"nope").expect("get").is_none());
+}
+
+/// A roster import adds students and guardians, and moves students between classes.
+pub fn a_roster_import_applies_whole(store: &dyn RelayStore) {
+    let roster = RosterImport {
+        students: vec![
+            (
+                "a".parse().expect("id"),
+                "5a".parse().expect("id"),
+                "A".into(),
+            ),
+            (
+                "b".parse().expect("id"),
+                "5b".parse().expect("id"),
+                "B".into(),
+            ),
+        ],
+        guardians: vec![("pa".into(), "Parent A".into(), "a".parse().expect("id"))],
+    };
+    store.import_roster(&roster).expect("import");
+    assert_eq!(
+        store
+            .student(&"a".parse().expect("id"))
+            .expect("get")
+            .map(|s| s.1),
+        Some("A".to_owned())
+    );
+    assert_eq!(
+        store.account("pa").expect("get").map(|a| a.role),
+        Some(AccountRole::Parent)
+    );
+    let moved = RosterImport {
+        students: vec![(
+            "a".parse().expect("id"),
+            "5b".parse().expect("id"),
+            "A".into(),
+        )],
+        guardians: vec![],
+    };
+    store.import_roster(&moved).expect("move");
+    assert_eq!(
+        store
+            .student(&"a".parse().expect("id"))
+            .expect("get")
+            .map(|s| s.0.to_string()),
+        Some("5b".to_owned())
+    );
+    assert_eq!(
+        store.access_facts("pa").expect("facts").children.len(),
+        1,
+        "guardianship survives a move"
+    );
+}
+
+/// Admin log entries come back in order, by time window.
+pub fn the_admin_log_keeps_order(store: &dyn RelayStore) {
+    for (at, action) in [
+        (10, "issue-code"),
+        (20, "redeem-code"),
+        (30, "revoke-device"),
+    ] {
+        store
+            .log_admin(&AdminLogEntry {
+                at,
+                actor: "director".into(),
+                action: action.into(),
+                target: "x".into(),
+                detail: String::new(),
+            })
+            .expect("log");
+    }
+    let actions: Vec<String> = store
+        .admin_log(0, 25)
+        .expect("read")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions, ["issue-code", "redeem-code"]);
 }

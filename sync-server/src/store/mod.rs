@@ -151,6 +151,98 @@ pub struct SessionRecord {
     pub documents_synced: i64,
 }
 
+/// Whom an access code signs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeRole {
+    /// A staff member's existing account.
+    Staff,
+    /// A student (their account is created on first use).
+    Student,
+    /// A parent of one student (a new parent account, or an existing one gaining a child).
+    Parent,
+}
+
+impl CodeRole {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeRole::Staff => "staff",
+            CodeRole::Student => "student",
+            CodeRole::Parent => "parent",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "staff" => Some(CodeRole::Staff),
+            "student" => Some(CodeRole::Student),
+            "parent" => Some(CodeRole::Parent),
+            _ => None,
+        }
+    }
+}
+
+/// An issued access code, as stored (the code itself is not: only its keyed hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CodeRecord {
+    /// Public id of the code (for lists and the audit log).
+    pub id: String,
+    /// Whom it signs in.
+    pub role: CodeRole,
+    /// The staff account, or the parent account gaining a child.
+    pub account: Option<String>,
+    /// The student, for student and parent codes.
+    pub student: Option<StudentId>,
+    /// Who issued it.
+    pub issued_by: String,
+    /// When (Unix seconds).
+    pub issued_at: i64,
+    /// When it stops working.
+    pub expires_at: i64,
+    /// When it was used, if it was.
+    pub spent_at: Option<i64>,
+}
+
+/// What a redemption creates, all in one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redemption {
+    /// The code being spent.
+    pub code_id: String,
+    /// An account to create first (a student's or a new parent's).
+    pub new_account: Option<Account>,
+    /// A guardianship to add.
+    pub guardian_of: Option<(String, StudentId)>,
+    /// A device to add, with its token hash; `None` when an already signed-in device gains a child.
+    pub device: Option<(Device, Vec<u8>)>,
+    /// When.
+    pub at: i64,
+}
+
+/// One line of the administration's audit log. Never holds a code or a token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AdminLogEntry {
+    /// When (Unix seconds).
+    pub at: i64,
+    /// The account that acted (or `cli` for the command line).
+    pub actor: String,
+    /// What it did: `issue-code`, `redeem-code`, `revoke-device`, `deactivate-account`, `import-roster`, ….
+    pub action: String,
+    /// What it acted on.
+    pub target: String,
+    /// Details.
+    pub detail: String,
+}
+
+/// A validated class list, applied as a whole.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RosterImport {
+    /// Students with their class and name.
+    pub students: Vec<(StudentId, ClassId, String)>,
+    /// Parent accounts (id, name) and the student each is a guardian of.
+    pub guardians: Vec<(String, String, StudentId)>,
+}
+
 /// The directory facts that decide what one account may read and write.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AccessFacts {
@@ -226,6 +318,24 @@ pub trait RelayStore: Send + Sync {
     fn devices_of(&self, account: &str) -> StoreResult<Vec<Device>>;
     /// Revokes a device; false if it does not exist.
     fn revoke_device(&self, device: &str, at: i64) -> StoreResult<bool>;
+
+    /// A student's class and name.
+    fn student(&self, student: &StudentId) -> StoreResult<Option<(ClassId, String)>>;
+    /// Applies a class list in one transaction: students added or moved, parent accounts created,
+    /// guardianships linked.
+    fn import_roster(&self, roster: &RosterImport) -> StoreResult<()>;
+
+    /// Stores a new code (by its hash); unspent codes for the same person are retired.
+    fn put_code(&self, code: &CodeRecord, hash: &[u8]) -> StoreResult<()>;
+    /// The code with this hash.
+    fn code_by_hash(&self, hash: &[u8]) -> StoreResult<Option<(CodeRecord, Vec<u8>)>>;
+    /// Spends a code and creates what it grants in one transaction; false if it was spent meanwhile.
+    fn redeem(&self, redemption: &Redemption) -> StoreResult<bool>;
+
+    /// Appends to the administration's audit log.
+    fn log_admin(&self, entry: &AdminLogEntry) -> StoreResult<()>;
+    /// Audit log entries in `[from, to)`, oldest first.
+    fn admin_log(&self, from: i64, to: i64) -> StoreResult<Vec<AdminLogEntry>>;
 
     /// Records the start of a session.
     fn start_session(&self, account: &str, device: &str, at: i64) -> StoreResult<i64>;

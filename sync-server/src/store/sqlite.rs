@@ -7,12 +7,16 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    AccessFacts, Account, AccountRole, Attribution, AuditEntry, Device, NewChange, RelayStore,
-    SessionRecord, StoreError, StoreResult,
+    AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, AuditEntry, CodeRecord,
+    CodeRole, Device, NewChange, Redemption, RelayStore, RosterImport, SessionRecord, StoreError,
+    StoreResult,
 };
 use journal_core::{ClassId, StudentId, ThreadId};
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_codes_and_admin_log.sql"),
+];
 
 /// The relay's SQLite database.
 pub struct SqliteStore {
@@ -88,6 +92,36 @@ fn account_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
         active: row.get(3)?,
         student: student.and_then(|s| s.parse().ok()),
     })
+}
+
+fn code_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CodeRecord> {
+    let role: String = row.get(1)?;
+    let student: Option<String> = row.get(3)?;
+    Ok(CodeRecord {
+        id: row.get(0)?,
+        role: CodeRole::parse(&role).unwrap_or(CodeRole::Student),
+        account: row.get(2)?,
+        student: student.and_then(|s| s.parse().ok()),
+        issued_by: row.get(4)?,
+        issued_at: row.get(5)?,
+        expires_at: row.get(6)?,
+        spent_at: row.get(7)?,
+    })
+}
+
+fn insert_account(conn: &Connection, account: &Account) -> rusqlite::Result<usize> {
+    conn.execute(
+        "INSERT INTO accounts (account_id, name, role, active, student_id) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (account_id) DO UPDATE SET name = excluded.name, role = excluded.role,
+         active = excluded.active, student_id = excluded.student_id",
+        params![
+            account.id,
+            account.name,
+            account.role.as_str(),
+            account.active,
+            account.student.as_ref().map(StudentId::as_str)
+        ],
+    )
 }
 
 fn device_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
@@ -257,19 +291,7 @@ impl RelayStore for SqliteStore {
     }
 
     fn put_account(&self, account: &Account) -> StoreResult<()> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO accounts (account_id, name, role, active, student_id) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (account_id) DO UPDATE SET name = excluded.name, role = excluded.role,
-             active = excluded.active, student_id = excluded.student_id",
-            params![
-                account.id,
-                account.name,
-                account.role.as_str(),
-                account.active,
-                account.student.as_ref().map(StudentId::as_str)
-            ],
-        )?;
+        insert_account(&self.conn(), account)?;
         Ok(())
     }
 
@@ -459,6 +481,151 @@ impl RelayStore for SqliteStore {
             params![device, at],
         )?;
         Ok(n > 0)
+    }
+
+    fn student(&self, student: &StudentId) -> StoreResult<Option<(ClassId, String)>> {
+        let conn = self.conn();
+        let found: Option<(String, String)> = conn
+            .query_row(
+                "SELECT class_id, name FROM students WHERE student_id = ?1",
+                [student.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(found.and_then(|(class, name)| Some((class.parse().ok()?, name))))
+    }
+
+    fn import_roster(&self, roster: &RosterImport) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for (student, class, name) in &roster.students {
+            tx.execute(
+                "INSERT INTO students (student_id, class_id, name) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (student_id) DO UPDATE SET class_id = excluded.class_id, name = excluded.name",
+                params![student.as_str(), class.as_str(), name],
+            )?;
+        }
+        for (account, name, student) in &roster.guardians {
+            tx.execute(
+                "INSERT INTO accounts (account_id, name, role) VALUES (?1, ?2, 'parent')
+                 ON CONFLICT (account_id) DO UPDATE SET name = excluded.name",
+                params![account, name],
+            )?;
+            tx.execute(
+                "INSERT INTO guardians (account_id, student_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![account, student.as_str()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn put_code(&self, code: &CodeRecord, hash: &[u8]) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        // A re-issued code replaces the unspent ones for the same person.
+        tx.execute(
+            "UPDATE access_codes SET expires_at = min(expires_at, ?4)
+             WHERE role = ?1 AND account_id IS ?2 AND student_id IS ?3 AND spent_at IS NULL",
+            params![
+                code.role.as_str(),
+                code.account,
+                code.student.as_ref().map(StudentId::as_str),
+                code.issued_at
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO access_codes (code_id, code_hash, role, account_id, student_id, issued_by, issued_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                code.id,
+                hash,
+                code.role.as_str(),
+                code.account,
+                code.student.as_ref().map(StudentId::as_str),
+                code.issued_by,
+                code.issued_at,
+                code.expires_at
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn code_by_hash(&self, hash: &[u8]) -> StoreResult<Option<(CodeRecord, Vec<u8>)>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT code_id, role, account_id, student_id, issued_by, issued_at, expires_at, spent_at, code_hash
+                 FROM access_codes WHERE code_hash = ?1",
+                [hash],
+                |r| Ok((code_from_row(r)?, r.get(8)?)),
+            )
+            .optional()?)
+    }
+
+    fn redeem(&self, redemption: &Redemption) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let device_id = redemption.device.as_ref().map(|(d, _)| d.id.clone());
+        let spent = tx.execute(
+            "UPDATE access_codes SET spent_at = ?2, spent_by_device = ?3 WHERE code_id = ?1 AND spent_at IS NULL",
+            params![redemption.code_id, redemption.at, device_id],
+        )?;
+        if spent != 1 {
+            return Ok(false);
+        }
+        if let Some(account) = &redemption.new_account {
+            insert_account(&tx, account)?;
+        }
+        if let Some((account, student)) = &redemption.guardian_of {
+            tx.execute(
+                "INSERT INTO guardians (account_id, student_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![account, student.as_str()],
+            )
+            .map_err(|e| missing_reference(e, || format!("student {student}")))?;
+        }
+        if let Some((device, hash)) = &redemption.device {
+            tx.execute(
+                "INSERT INTO devices (device_id, account_id, label, token_hash, created_at, revoked_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
+                params![device.id, device.account, device.label, hash, device.created_at],
+            )?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn log_admin(&self, entry: &AdminLogEntry) -> StoreResult<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO admin_log (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                entry.at,
+                entry.actor,
+                entry.action,
+                entry.target,
+                entry.detail
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn admin_log(&self, from: i64, to: i64) -> StoreResult<Vec<AdminLogEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT at, actor, action, target, detail FROM admin_log WHERE at >= ?1 AND at < ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([from, to], |r| {
+            Ok(AdminLogEntry {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                target: r.get(3)?,
+                detail: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn start_session(&self, account: &str, device: &str, at: i64) -> StoreResult<i64> {

@@ -3,6 +3,7 @@
 
 mod access;
 mod bad_input;
+mod codes;
 mod durability;
 mod flows;
 

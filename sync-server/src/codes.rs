@@ -1,0 +1,386 @@
+//! Issuing and redeeming one-time access codes (regulation 3.2): administration issues codes for anyone, a
+//! class teacher for the students and parents of their own class, nobody else anything. Codes are stored
+//! only as keyed hashes and checked in constant time.
+
+use journal_core::StudentId;
+use journal_core::access_code::AccessCode;
+use ring::hmac;
+use thiserror::Error;
+
+use crate::acl::Grants;
+use crate::auth::{IssuedToken, Principal, new_device};
+use crate::store::{
+    Account, AccountRole, AdminLogEntry, CodeRecord, CodeRole, Redemption, RelayStore, StoreError,
+};
+
+/// Default lifetime of a code.
+pub const DEFAULT_VALID_DAYS: u32 = 14;
+
+/// Why a code was not issued or redeemed.
+#[derive(Debug, Error)]
+pub enum CodeError {
+    /// The issuer may not issue this code.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// The request names something wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// Wrong, expired or spent: deliberately one message.
+    #[error("this access code is not valid (mistyped, expired or already used); ask for a new one")]
+    Refused,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an issuer asks for.
+#[derive(Clone, Debug)]
+pub struct CodeRequest {
+    /// Whom the code signs in.
+    pub role: CodeRole,
+    /// The staff account, or an existing parent account to gain a child.
+    pub account: Option<String>,
+    /// The student, for student and parent codes.
+    pub student: Option<StudentId>,
+    /// Days the code stays valid.
+    pub valid_days: u32,
+}
+
+/// A freshly issued code: shown once, never stored.
+#[derive(Clone, Debug)]
+pub struct IssuedCode {
+    /// The code to hand over.
+    pub code: AccessCode,
+    /// Its stored record.
+    pub record: CodeRecord,
+}
+
+fn code_key() -> hmac::Key {
+    hmac::Key::new(hmac::HMAC_SHA256, b"journal-relay access code v1")
+}
+
+fn hash(code: &AccessCode) -> Vec<u8> {
+    hmac::sign(&code_key(), code.canonical().as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn log(
+    store: &dyn RelayStore,
+    actor: &str,
+    action: &str,
+    target: String,
+    detail: String,
+) -> Result<(), StoreError> {
+    store.log_admin(&AdminLogEntry {
+        at: now(),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        target,
+        detail,
+    })
+}
+
+/// Issues a code if `issuer` may.
+pub fn issue(
+    store: &dyn RelayStore,
+    issuer: &Principal,
+    request: &CodeRequest,
+) -> Result<IssuedCode, CodeError> {
+    let admin = issuer.account.role == AccountRole::Administration;
+    if !(1..=90).contains(&request.valid_days) {
+        return Err(CodeError::Invalid(
+            "a code is valid for 1 to 90 days".into(),
+        ));
+    }
+    match request.role {
+        CodeRole::Staff => {
+            if !admin {
+                return Err(CodeError::NotAllowed(
+                    "only the administration issues codes for staff".into(),
+                ));
+            }
+            let account = request.account.as_deref().ok_or_else(|| {
+                CodeError::Invalid("a staff code names the staff member's account".into())
+            })?;
+            let found = store
+                .account(account)?
+                .filter(|a| matches!(a.role, AccountRole::Teacher | AccountRole::Administration))
+                .ok_or_else(|| CodeError::Invalid(format!("{account} is not a staff account")))?;
+            if !found.active {
+                return Err(CodeError::Invalid(format!("{account} is deactivated")));
+            }
+        }
+        CodeRole::Student | CodeRole::Parent => {
+            let student = request.student.as_ref().ok_or_else(|| {
+                CodeError::Invalid("a student or parent code names the student".into())
+            })?;
+            let (class, _) = store.student(student)?.ok_or_else(|| {
+                CodeError::Invalid(format!("student {student} is not on any class list"))
+            })?;
+            if !admin {
+                let grants = Grants::load(store, &issuer.account.id)?
+                    .ok_or_else(|| CodeError::NotAllowed("this account is not active".into()))?;
+                if !grants.is_class_teacher_of(&class) {
+                    return Err(CodeError::NotAllowed(
+                        "a class teacher issues codes only for the students and parents of their own class".into(),
+                    ));
+                }
+            }
+            if let Some(account) = &request.account {
+                let parent = store
+                    .account(account)?
+                    .filter(|a| a.role == AccountRole::Parent);
+                if request.role != CodeRole::Parent || parent.is_none() {
+                    return Err(CodeError::Invalid(format!(
+                        "{account} is not a parent account"
+                    )));
+                }
+            }
+        }
+    }
+    let code = AccessCode::generate();
+    let at = now();
+    let record = CodeRecord {
+        id: crate::auth::random_hex(8),
+        role: request.role,
+        account: request.account.clone(),
+        student: request.student.clone(),
+        issued_by: issuer.account.id.clone(),
+        issued_at: at,
+        expires_at: at + i64::from(request.valid_days) * 86_400,
+        spent_at: None,
+    };
+    store.put_code(&record, &hash(&code))?;
+    let target = match (&record.student, &record.account) {
+        (Some(student), _) => format!("{} code for student {student}", record.role.as_str()),
+        (None, Some(account)) => format!("staff code for {account}"),
+        (None, None) => record.role.as_str().to_owned(),
+    };
+    log(
+        store,
+        &issuer.account.id,
+        "issue-code",
+        target,
+        format!("code {} valid {} days", record.id, request.valid_days),
+    )?;
+    Ok(IssuedCode { code, record })
+}
+
+/// What a redemption gives the device.
+#[derive(Clone, Debug)]
+pub struct Redeemed {
+    /// The account the device is signed in to.
+    pub account: Account,
+    /// A new device token, unless the device was already signed in and only gained a child.
+    pub token: Option<IssuedToken>,
+}
+
+/// Redeems a code typed on a device. `signed_in` is the device's current identity, if it has one: a
+/// parent who redeems a second child's code keeps their account and device.
+pub fn redeem(
+    store: &dyn RelayStore,
+    typed: &str,
+    label: &str,
+    signed_in: Option<&Principal>,
+) -> Result<Redeemed, CodeError> {
+    let code: AccessCode = typed.parse().map_err(|_| CodeError::Refused)?;
+    let expected = hash(&code);
+    let (record, stored) = store.code_by_hash(&expected)?.ok_or(CodeError::Refused)?;
+    hmac::verify(&code_key(), code.canonical().as_bytes(), &stored)
+        .map_err(|_| CodeError::Refused)?;
+    let at = now();
+    if record.spent_at.is_some() || record.expires_at <= at {
+        return Err(CodeError::Refused);
+    }
+    let label = label.trim().chars().take(100).collect::<String>();
+    let (account, new_account, guardian_of) = match record.role {
+        CodeRole::Staff => {
+            let id = record.account.clone().ok_or(CodeError::Refused)?;
+            let account = store
+                .account(&id)?
+                .filter(|a| a.active)
+                .ok_or(CodeError::Refused)?;
+            (account, None, None)
+        }
+        CodeRole::Student => {
+            let student = record.student.clone().ok_or(CodeError::Refused)?;
+            let id = format!("student-{student}");
+            match store.account(&id)? {
+                Some(account) if account.active => (account, None, None),
+                Some(_) => return Err(CodeError::Refused),
+                None => {
+                    let (_, name) = store.student(&student)?.ok_or(CodeError::Refused)?;
+                    let account = Account {
+                        id,
+                        name,
+                        role: AccountRole::Student,
+                        active: true,
+                        student: Some(student),
+                    };
+                    (account.clone(), Some(account), None)
+                }
+            }
+        }
+        CodeRole::Parent => {
+            let student = record.student.clone().ok_or(CodeError::Refused)?;
+            let existing = match (signed_in, &record.account) {
+                (Some(who), _) if who.account.role == AccountRole::Parent => {
+                    Some(who.account.clone())
+                }
+                (_, Some(id)) => store
+                    .account(id)?
+                    .filter(|a| a.active && a.role == AccountRole::Parent),
+                _ => None,
+            };
+            match existing {
+                Some(account) => {
+                    let link = (account.id.clone(), student);
+                    (account, None, Some(link))
+                }
+                None => {
+                    let (_, name) = store.student(&student)?.ok_or(CodeError::Refused)?;
+                    let account = Account {
+                        id: format!("parent-{}", crate::auth::random_hex(6)),
+                        name: format!("Родитель: {name}"),
+                        role: AccountRole::Parent,
+                        active: true,
+                        student: None,
+                    };
+                    let link = (account.id.clone(), student);
+                    (account.clone(), Some(account), Some(link))
+                }
+            }
+        }
+    };
+    let keeps_device = matches!(signed_in, Some(who) if who.account.id == account.id);
+    let token = (!keeps_device).then(|| new_device(&account.id, &label, at));
+    let redemption = Redemption {
+        code_id: record.id.clone(),
+        new_account,
+        guardian_of,
+        device: token
+            .as_ref()
+            .map(|(issued, hash)| (issued.device.clone(), hash.clone())),
+        at,
+    };
+    if !store.redeem(&redemption)? {
+        return Err(CodeError::Refused);
+    }
+    let device = token
+        .as_ref()
+        .map(|(t, _)| t.device.id.clone())
+        .or_else(|| signed_in.map(|w| w.device.id.clone()))
+        .unwrap_or_default();
+    log(
+        store,
+        &account.id,
+        "redeem-code",
+        format!("code {}", record.id),
+        format!("device {device}"),
+    )?;
+    Ok(Redeemed {
+        account,
+        token: token.map(|(t, _)| t),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    fn principal(store: &SqliteStore, id: &str, role: AccountRole) -> Principal {
+        let account = Account {
+            id: id.into(),
+            name: id.into(),
+            role,
+            active: true,
+            student: None,
+        };
+        store.put_account(&account).expect("account");
+        let issued = crate::auth::issue_device(store, id, "d", 1).expect("device");
+        Principal {
+            account,
+            device: issued.device,
+        }
+    }
+
+    #[test]
+    fn an_expired_code_is_refused_like_a_wrong_one() {
+        let store = SqliteStore::open_in_memory().expect("store");
+        let admin = principal(&store, "director", AccountRole::Administration);
+        store
+            .put_student(
+                &"kid".parse().expect("id"),
+                &"5a".parse().expect("id"),
+                "Kid",
+            )
+            .expect("student");
+        let request = CodeRequest {
+            role: CodeRole::Student,
+            account: None,
+            student: Some("kid".parse().expect("id")),
+            valid_days: 1,
+        };
+        let issued = issue(&store, &admin, &request).expect("issue");
+        // A code for another student that expired a second ago.
+        let mut expired = issued.record.clone();
+        expired.id = "expired".into();
+        expired.student = Some("other-kid".parse().expect("id"));
+        expired.expires_at = now() - 1;
+        let other = AccessCode::generate();
+        store.put_code(&expired, &hash(&other)).expect("put");
+        let err = redeem(&store, &other.to_string(), "d", None).expect_err("expired");
+        assert!(matches!(err, CodeError::Refused));
+        assert!(
+            redeem(&store, &issued.code.to_string(), "d", None).is_ok(),
+            "the live code still works"
+        );
+        let log = store.admin_log(0, i64::MAX).expect("log");
+        assert!(
+            log.iter()
+                .all(|e| !e.detail.contains(&issued.code.canonical())
+                    && !e.target.contains(&issued.code.canonical()))
+        );
+    }
+
+    #[test]
+    fn issuing_rules_hold_without_the_network() {
+        let store = SqliteStore::open_in_memory().expect("store");
+        let teacher = principal(&store, "t", AccountRole::Teacher);
+        store
+            .put_student(
+                &"kid".parse().expect("id"),
+                &"5a".parse().expect("id"),
+                "Kid",
+            )
+            .expect("student");
+        let request = CodeRequest {
+            role: CodeRole::Parent,
+            account: None,
+            student: Some("kid".parse().expect("id")),
+            valid_days: 14,
+        };
+        assert!(matches!(
+            issue(&store, &teacher, &request),
+            Err(CodeError::NotAllowed(_))
+        ));
+        store
+            .put_class_staff(&"5a".parse().expect("id"), "t", true)
+            .expect("class teacher");
+        assert!(issue(&store, &teacher, &request).is_ok());
+        let too_long = CodeRequest {
+            valid_days: 365,
+            ..request
+        };
+        assert!(matches!(
+            issue(&store, &teacher, &too_long),
+            Err(CodeError::Invalid(_))
+        ));
+    }
+}

@@ -1,0 +1,135 @@
+//! Access codes over HTTP: issuing (administration and class teachers), redeeming (rate-limited, no token
+//! needed), and a user's own devices.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{AppError, principal};
+use crate::app::App;
+use crate::codes::{self, CodeRequest, DEFAULT_VALID_DAYS};
+use crate::hub::HubEvent;
+use crate::store::{AdminLogEntry, CodeRole, Device};
+
+/// The body of `POST /v1/codes`.
+#[derive(Deserialize)]
+pub struct IssueBody {
+    role: CodeRole,
+    account: Option<String>,
+    student: Option<String>,
+    valid_days: Option<u32>,
+}
+
+/// `POST /v1/codes`: issues a one-time code; the code is in this response only.
+pub async fn issue(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(body): Json<IssueBody>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let who = principal(&app, &headers)?;
+    let student = body
+        .student
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: journal_core::InputError| AppError::BadRequest(e.to_string()))?;
+    let request = CodeRequest {
+        role: body.role,
+        account: body.account,
+        student,
+        valid_days: body.valid_days.unwrap_or(DEFAULT_VALID_DAYS),
+    };
+    let issued = codes::issue(app.store().as_ref(), &who, &request)?;
+    tracing::info!(code = %issued.record.id, role = issued.record.role.as_str(), "issued an access code");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "code": issued.code.to_string(),
+            "code_id": issued.record.id,
+            "expires_at": issued.record.expires_at,
+        })),
+    ))
+}
+
+/// The body of `POST /v1/redeem`.
+#[derive(Deserialize)]
+pub struct RedeemBody {
+    code: String,
+    #[serde(default)]
+    label: String,
+}
+
+/// `POST /v1/redeem`: trades a code for a device token. Limited per address and in all.
+pub async fn redeem(
+    State(app): State<Arc<App>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(body): Json<RedeemBody>,
+) -> Result<Json<Value>, AppError> {
+    if let Err(wait) = app.redeem_limiter.check(client.ip()) {
+        tracing::warn!(client = %client.ip(), "code redemption rate limit reached");
+        return Err(AppError::TooMany(wait.as_secs().max(1)));
+    }
+    // A device that is already signed in (a parent adding a second child) says so with its token.
+    let signed_in = match headers.get(header::AUTHORIZATION) {
+        Some(_) => Some(principal(&app, &headers)?),
+        None => None,
+    };
+    let label = if body.label.trim().is_empty() {
+        "device"
+    } else {
+        body.label.as_str()
+    };
+    let redeemed = codes::redeem(app.store().as_ref(), &body.code, label, signed_in.as_ref())?;
+    app.hub.announce(HubEvent::DirectoryChanged);
+    tracing::info!(account = %redeemed.account.id, "redeemed an access code");
+    Ok(Json(json!({
+        "account": redeemed.account.id,
+        "role": redeemed.account.role.as_str(),
+        "name": redeemed.account.name,
+        "device": redeemed.token.as_ref().map(|t| t.device.id.clone()).or(signed_in.map(|w| w.device.id)),
+        "token": redeemed.token.map(|t| t.token),
+    })))
+}
+
+/// `GET /v1/me/devices`: the caller's devices.
+pub async fn my_devices(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Device>>, AppError> {
+    let who = principal(&app, &headers)?;
+    Ok(Json(app.store().devices_of(&who.account.id)?))
+}
+
+/// `POST /v1/me/devices/{id}/revoke`: revokes one of the caller's devices (a lost phone).
+pub async fn revoke_my_device(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let who = principal(&app, &headers)?;
+    let own = app
+        .store()
+        .devices_of(&who.account.id)?
+        .iter()
+        .any(|d| d.id == id);
+    if !own {
+        return Err(AppError::NotFound(format!("device {id} not found")));
+    }
+    app.store()
+        .revoke_device(&id, time::OffsetDateTime::now_utc().unix_timestamp())?;
+    app.store().log_admin(&AdminLogEntry {
+        at: time::OffsetDateTime::now_utc().unix_timestamp(),
+        actor: who.account.id.clone(),
+        action: "revoke-device".into(),
+        target: format!("device {id}"),
+        detail: "by its owner".into(),
+    })?;
+    app.hub.announce(HubEvent::DeviceRevoked { device: id });
+    Ok(StatusCode::NO_CONTENT)
+}

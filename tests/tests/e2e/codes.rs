@@ -1,0 +1,346 @@
+//! Access codes and provisioning (regulation 3.2, 3.5, 7.2): who may issue, redemption and its limits,
+//! a parent's second child, revocation, roster import, and the administration's audit log.
+
+use std::time::{Duration, Instant};
+
+use journal_core::sync::client::{
+    ClientError, RelayConfig, issue_code, my_devices, redeem_code, revoke_my_device,
+};
+use journal_core::sync::protocol::WireMessage;
+use journal_e2e::{Device, RawClient, Relay};
+
+use crate::{student, year_of};
+
+fn config(relay: &Relay, account: &str) -> RelayConfig {
+    RelayConfig::new(&relay.url, &relay.token(account))
+}
+
+async fn issue(
+    relay: &Relay,
+    by: &str,
+    role: &str,
+    account: Option<&str>,
+    kid: Option<&str>,
+) -> Result<String, ClientError> {
+    let code = issue_code(&config(relay, by), role, account, kid, None).await?;
+    relay.secret(&code);
+    Ok(code)
+}
+
+fn forbidden(result: Result<String, ClientError>) -> bool {
+    matches!(result, Err(ClientError::Refused(_)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_administration_and_class_teachers_issue_codes_and_only_within_their_reach() {
+    let relay = Relay::start_demo();
+    assert!(
+        issue(&relay, "director", "staff", Some("t-math"), None)
+            .await
+            .is_ok()
+    );
+    assert!(
+        issue(&relay, "director", "parent", None, Some("s6b1"))
+            .await
+            .is_ok()
+    );
+    assert!(
+        issue(&relay, "t-5a", "student", None, Some("s5a1"))
+            .await
+            .is_ok()
+    );
+    assert!(
+        issue(&relay, "t-5a", "parent", None, Some("s5a2"))
+            .await
+            .is_ok()
+    );
+    // A class teacher cannot issue for another class.
+    assert!(forbidden(
+        issue(&relay, "t-5a", "parent", None, Some("s6b1")).await
+    ));
+    // A teacher cannot issue staff codes; a subject teacher issues nothing.
+    assert!(forbidden(
+        issue(&relay, "t-5a", "staff", Some("t-math"), None).await
+    ));
+    assert!(forbidden(
+        issue(&relay, "t-math", "student", None, Some("s5a1")).await
+    ));
+    // Parents and students issue nothing.
+    assert!(forbidden(
+        issue(&relay, "parent-s5a1", "parent", None, Some("s5a1")).await
+    ));
+    assert!(forbidden(
+        issue(&relay, "student-s5a1", "student", None, Some("s5a1")).await
+    ));
+    // Codes for people who do not exist are refused with a reason.
+    let Err(ClientError::Refused(reason)) =
+        issue(&relay, "director", "student", None, Some("nobody")).await
+    else {
+        panic!("a code for an unknown student was issued");
+    };
+    assert!(reason.contains("not on any class list"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_signs_in_once_and_a_parent_adds_a_second_child_on_the_same_device() {
+    let relay = Relay::start_demo();
+    let code = issue(&relay, "t-5a", "parent", None, Some("s5a3"))
+        .await
+        .expect("issue");
+    let redeemed = redeem_code(&relay.url, &code, "мамин телефон", None)
+        .await
+        .expect("redeem");
+    let token = redeemed.token.clone().expect("a new device token");
+    relay.secret(&token);
+    assert_eq!(redeemed.role, "parent");
+
+    // Spent: the same code again gets the one message for wrong, expired or spent codes.
+    let Err(ClientError::Refused(spent)) = redeem_code(&relay.url, &code, "x", None).await else {
+        panic!("a spent code worked again");
+    };
+    assert!(spent.contains("not valid"), "{spent}");
+    // A well-formed code that was never issued reads exactly the same.
+    let unknown = journal_core::access_code::AccessCode::generate().to_string();
+    let Err(ClientError::Refused(wrong)) = redeem_code(&relay.url, &unknown, "x", None).await
+    else {
+        panic!("an unknown code worked");
+    };
+    assert_eq!(wrong, spent);
+    // A mistyped code never leaves the device: even an unreachable relay is not asked.
+    let mut typo: Vec<char> = code.chars().collect();
+    typo[0] = if typo[0] == 'A' { 'B' } else { 'A' };
+    let typo: String = typo.into_iter().collect();
+    let err = redeem_code("http://127.0.0.1:9", &typo, "x", None)
+        .await
+        .expect_err("typo");
+    assert!(matches!(err, ClientError::Code(_)), "{err}");
+    assert!(err.to_string().contains("typo"), "{err}");
+
+    // A re-issued code retires the earlier one (it expires at once); the new one works.
+    let old = issue(&relay, "t-5a", "student", None, Some("s5a1"))
+        .await
+        .expect("issue");
+    let new = issue(&relay, "t-5a", "student", None, Some("s5a1"))
+        .await
+        .expect("re-issue");
+    assert!(matches!(
+        redeem_code(&relay.url, &old, "x", None).await,
+        Err(ClientError::Refused(_))
+    ));
+    let student_device = redeem_code(&relay.url, &new, "телефон", None)
+        .await
+        .expect("redeem");
+    relay.secret(student_device.token.as_deref().expect("token"));
+    assert_eq!(
+        student_device.account, "student-s5a1",
+        "the student's existing account"
+    );
+
+    // The parent's device syncs their child.
+    let mut phone = Device::new(&relay, &token);
+    phone.sync().await;
+    let year = year_of(&phone);
+    assert!(
+        phone
+            .journal
+            .student_marks(year, &student("s5a3"), None, None)
+            .is_ok()
+    );
+    assert!(
+        phone
+            .journal
+            .student_marks(year, &student("s6b3"), None, None)
+            .is_err()
+    );
+    // The other class teacher issues a code for the second child; the same device redeems it.
+    let second = issue(&relay, "t-6b", "parent", None, Some("s6b3"))
+        .await
+        .expect("issue");
+    let again = redeem_code(&relay.url, &second, "мамин телефон", Some(&token))
+        .await
+        .expect("redeem");
+    assert_eq!(again.account, redeemed.account, "the same account");
+    assert!(again.token.is_none(), "the device keeps its token");
+    phone.sync().await;
+    assert!(
+        phone
+            .journal
+            .student_marks(year, &student("s6b3"), None, None)
+            .is_ok(),
+        "both children now"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brute_force_redemption_is_answered_with_429_and_a_retry_time() {
+    let relay = Relay::start_demo();
+    let mut limited_after = None;
+    for attempt in 1..=40 {
+        let guess = journal_core::access_code::AccessCode::generate().to_string();
+        match redeem_code(&relay.url, &guess, "x", None).await {
+            Err(ClientError::Refused(_)) => {}
+            Err(ClientError::TooMany(wait)) => {
+                assert!((1..=60).contains(&wait), "retry after {wait} s");
+                limited_after = Some(attempt);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(limited_after, Some(11), "ten attempts, then 429");
+    // Correct codes from this address wait too: the limit is on attempts, not on failures.
+    let real = issue(&relay, "t-5a", "student", None, Some("s5a2"))
+        .await
+        .expect("issue");
+    assert!(matches!(
+        redeem_code(&relay.url, &real, "x", None).await,
+        Err(ClientError::TooMany(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_tablet_cannot_sync_and_its_open_session_closes_within_a_second() {
+    let relay = Relay::start_demo();
+    let code = issue(&relay, "director", "staff", Some("t-5a"), None)
+        .await
+        .expect("issue");
+    let tablet = redeem_code(&relay.url, &code, "планшет 5А", None)
+        .await
+        .expect("redeem");
+    let token = tablet.token.clone().expect("token");
+    relay.secret(&token);
+    let (mut session, _) = RawClient::join(&relay, &token).await;
+    let teacher = config(&relay, "t-5a");
+    let devices = my_devices(&teacher).await.expect("list");
+    assert_eq!(devices.len(), 2);
+    let lost = tablet.device.clone().expect("device id");
+    let started = Instant::now();
+    revoke_my_device(&teacher, &lost).await.expect("revoke");
+    assert!(session.closed().await);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "closed after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        session
+            .received
+            .iter()
+            .any(|m| matches!(m, WireMessage::Error { message } if message.contains("revoked")))
+    );
+    let mut lost_tablet = Device::new(&relay, &token);
+    let err = journal_core::sync::client::sync_now(
+        &mut lost_tablet.journal,
+        &lost_tablet.config,
+        &journal_core::sync::client::NoListener,
+    )
+    .await
+    .expect_err("revoked");
+    assert!(matches!(err, ClientError::Unauthorized), "{err}");
+    // A parent cannot revoke the teacher's device.
+    assert!(
+        revoke_my_device(&config(&relay, "parent-s5a1"), &devices[0].id)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_class_list_with_one_bad_row_imports_nothing_and_a_good_one_imports_whole() {
+    let relay = Relay::start_demo();
+    let admin = relay.token("director");
+    let post = |body: Vec<u8>, content_type: &'static str| {
+        let (url, admin) = (relay.url.clone(), admin.clone());
+        async move {
+            reqwest::Client::new()
+                .post(format!("{url}/v1/admin/roster"))
+                .bearer_auth(admin)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .expect("post")
+        }
+    };
+    let bad = "class,student_id,student_name,guardian_id,guardian_name\n\
+               7v,n1,Новикова Дарья,p-n1,Новиков Сергей\n\
+               7v,n2,,p-n2,Новикова Ирина\n\
+               7v,n3,Орлов Глеб,,\n";
+    let response = post(bad.as_bytes().to_vec(), "text/csv").await;
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["imported"], false);
+    assert_eq!(body["errors"][0]["row"], 3);
+    assert!(
+        body["errors"][0]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("n2 has no name")
+    );
+    let accounts = relay
+        .admin(
+            &admin,
+            reqwest::Method::GET,
+            "/accounts",
+            serde_json::json!({}),
+        )
+        .await;
+    let accounts: serde_json::Value = accounts.json().await.expect("json");
+    assert!(
+        !accounts.to_string().contains("p-n1"),
+        "nothing of the bad file was imported"
+    );
+
+    let good = bad.replace(",n2,,", ",n2,Новикова Вера,");
+    let response = post(good.into_bytes(), "text/csv").await;
+    assert_eq!(response.status(), 200);
+    // The class teacher of the new class can now hand out a code for a child from the list.
+    let staff = relay
+        .admin(
+            &admin,
+            reqwest::Method::POST,
+            "/class-staff",
+            serde_json::json!({ "class": "7v", "account": "t-6b", "class_teacher": true }),
+        )
+        .await;
+    assert_eq!(staff.status(), 204);
+    assert!(
+        issue(&relay, "t-6b", "parent", Some("p-n1"), Some("n1"))
+            .await
+            .is_ok()
+    );
+
+    // The same list as a spreadsheet.
+    let xlsx = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/roster.xlsx"
+    ))
+    .expect("fixture");
+    let response = post(
+        xlsx,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    .await;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["students"], 3);
+
+    // Every act is in the administration's log, without a code in it.
+    let log: serde_json::Value = relay
+        .admin(&admin, reqwest::Method::GET, "/log", serde_json::json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let actions: Vec<&str> = log
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"import-roster") && actions.contains(&"issue-code"),
+        "{actions:?}"
+    );
+}
