@@ -9,9 +9,10 @@ use journal_core::{
 use thiserror::Error;
 
 use crate::app::App;
-use crate::auth::issue_device;
+use crate::auth::{Principal, issue_device};
+use crate::codes::{self, CodeRequest};
 use crate::hub::{HubError, attribution};
-use crate::store::{Account, AccountRole, StoreError};
+use crate::store::{Account, AccountRole, CodeRole, StoreError};
 
 /// Seeding failed.
 #[derive(Debug, Error)]
@@ -25,6 +26,9 @@ pub enum DemoError {
     /// Importing failed.
     #[error(transparent)]
     Hub(#[from] HubError),
+    /// Issuing the demo codes failed.
+    #[error(transparent)]
+    Code(#[from] codes::CodeError),
 }
 
 /// A demo account and the token of its device.
@@ -38,6 +42,8 @@ pub struct DemoAccount {
     pub name: String,
     /// Device token.
     pub token: String,
+    /// A one-time access code for the same account, to try signing in a new device.
+    pub code: String,
 }
 
 struct Kid {
@@ -204,14 +210,46 @@ pub async fn seed(app: &App, year: YearId) -> Result<Option<Vec<DemoAccount>>, D
     for doc in documents(year)? {
         app.hub.import(doc, &by).await?;
     }
+    let issuer = Principal {
+        account: account("demo", "demo seeding", AccountRole::Administration, None),
+        device: crate::store::Device {
+            id: "demo".into(),
+            account: "demo".into(),
+            label: "demo".into(),
+            created_at: now,
+            revoked_at: None,
+        },
+    };
     let mut out = Vec::new();
     for a in accounts {
         let issued = issue_device(store.as_ref(), &a.id, "demo device", now)?;
+        let (role, code_account, student) = match a.role {
+            AccountRole::Administration | AccountRole::Teacher => {
+                (CodeRole::Staff, Some(a.id.clone()), None)
+            }
+            AccountRole::Student => (CodeRole::Student, None, a.student.clone()),
+            AccountRole::Parent => {
+                let child = store
+                    .access_facts(&a.id)?
+                    .children
+                    .first()
+                    .map(|(s, _)| s.clone());
+                (CodeRole::Parent, Some(a.id.clone()), child)
+            }
+        };
+        let request = CodeRequest {
+            role,
+            account: code_account,
+            student,
+            valid_days: codes::DEFAULT_VALID_DAYS,
+        };
+        let code = codes::issue(store.as_ref(), &issuer, &request)?;
         out.push(DemoAccount {
             id: a.id,
             role: a.role,
             name: a.name,
             token: issued.token,
+            code: code.code.to_string(),
         });
     }
     debug_assert!(

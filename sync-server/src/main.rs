@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use journal_relay::auth::Principal;
+use journal_relay::codes::CodeRequest;
 use journal_relay::hub::Hub;
+use journal_relay::roster;
 use journal_relay::store::sqlite::SqliteStore;
-use journal_relay::store::{Account, AccountRole, RelayStore};
+use journal_relay::store::{Account, AccountRole, AdminLogEntry, CodeRole, Device, RelayStore};
 use journal_relay::{App, Limits, build_router, demo};
 use tokio::sync::watch;
 
@@ -120,6 +123,39 @@ enum DirectoryAction {
         #[arg(long)]
         device: String,
     },
+    /// Deactivate an account (a student who left the school); its devices are refused from then on.
+    Deactivate {
+        /// Account id.
+        #[arg(long)]
+        account: String,
+    },
+    /// List an account's devices.
+    Devices {
+        /// Account id.
+        #[arg(long)]
+        account: String,
+    },
+    /// Issue a one-time access code (printed once; only its hash is kept).
+    IssueCode {
+        /// staff, student or parent.
+        #[arg(long)]
+        role: String,
+        /// The staff account (staff codes), or an existing parent account to gain a child.
+        #[arg(long)]
+        account: Option<String>,
+        /// The student (student and parent codes).
+        #[arg(long)]
+        student: Option<String>,
+        /// Days the code stays valid.
+        #[arg(long, default_value_t = journal_relay::codes::DEFAULT_VALID_DAYS)]
+        valid_days: u32,
+    },
+    /// Import class lists (CSV or XLSX: class, student_id, student_name, guardian_id, guardian_name).
+    /// Any bad row means nothing is imported.
+    Import {
+        /// The file.
+        file: PathBuf,
+    },
     /// List accounts.
     List,
 }
@@ -135,6 +171,17 @@ fn open_store(dir: &Path) -> Result<SqliteStore> {
     }
     SqliteStore::open(&dir.join("relay.db"))
         .with_context(|| format!("cannot open the relay database in {}", dir.display()))
+}
+
+fn cli_log(store: &SqliteStore, action: &str, target: String, detail: String) -> Result<()> {
+    store.log_admin(&AdminLogEntry {
+        at: now(),
+        actor: "cli".into(),
+        action: action.into(),
+        target,
+        detail,
+    })?;
+    Ok(())
 }
 
 fn now() -> i64 {
@@ -180,9 +227,18 @@ async fn serve(dir: &Path, listen: SocketAddr, seed_demo: bool) -> Result<()> {
         let year = journal_core::YearId(current_school_year());
         match demo::seed(&app, year).await? {
             Some(accounts) => {
-                println!(
-                    "Demo school seeded for {year}. Device tokens (send as `Authorization: Bearer <token>`):"
-                );
+                println!("Demo school seeded for {year}.");
+                println!("Access codes to sign in a new device (POST /v1/redeem), valid 14 days:");
+                for a in &accounts {
+                    println!(
+                        "demo-code\t{}\t{}\t{}\t{}",
+                        a.id,
+                        a.role.as_str(),
+                        a.code,
+                        a.name
+                    );
+                }
+                println!("Devices already signed in (send as `Authorization: Bearer <token>`):");
                 for a in &accounts {
                     println!(
                         "demo-token\t{}\t{}\t{}\t{}",
@@ -312,7 +368,116 @@ fn directory(store: &SqliteStore, action: DirectoryAction) -> Result<()> {
             if !store.revoke_device(&device, now())? {
                 bail!("device {device} not found");
             }
+            cli_log(
+                store,
+                "revoke-device",
+                format!("device {device}"),
+                String::new(),
+            )?;
             println!("device {device} revoked");
+        }
+        DirectoryAction::Deactivate { account } => {
+            let Some(mut found) = store.account(&account)? else {
+                bail!("account {account} not found");
+            };
+            found.active = false;
+            store.put_account(&found)?;
+            cli_log(
+                store,
+                "deactivate-account",
+                format!("account {account}"),
+                String::new(),
+            )?;
+            println!(
+                "account {account} deactivated; its devices are refused from their next connection"
+            );
+        }
+        DirectoryAction::Devices { account } => {
+            for d in store.devices_of(&account)? {
+                let state = if d.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!("{}\t{}\t{}", d.id, state, d.label);
+            }
+        }
+        DirectoryAction::IssueCode {
+            role,
+            account,
+            student,
+            valid_days,
+        } => {
+            let role = match role.as_str() {
+                "staff" => CodeRole::Staff,
+                "student" => CodeRole::Student,
+                "parent" => CodeRole::Parent,
+                other => bail!("role {other:?} is not one of staff, student, parent"),
+            };
+            let student = student.map(|s| s.parse()).transpose()?;
+            let issuer = Principal {
+                account: Account {
+                    id: "cli".into(),
+                    name: "command line".into(),
+                    role: AccountRole::Administration,
+                    active: true,
+                    student: None,
+                },
+                device: Device {
+                    id: "cli".into(),
+                    account: "cli".into(),
+                    label: "command line".into(),
+                    created_at: now(),
+                    revoked_at: None,
+                },
+            };
+            let request = CodeRequest {
+                role,
+                account,
+                student,
+                valid_days,
+            };
+            let issued = journal_relay::codes::issue(store, &issuer, &request)?;
+            println!(
+                "access code (shown only now, valid {valid_days} days): {}",
+                issued.code
+            );
+        }
+        DirectoryAction::Import { file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let is_xlsx = file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+            let rows = if is_xlsx {
+                roster::xlsx_rows(&bytes)
+            } else {
+                roster::csv_rows(&bytes)
+            };
+            let rows = rows.map_err(|e| anyhow::anyhow!("row {}: {}", e.row, e.reason))?;
+            match roster::validate(&rows, store)? {
+                Ok(import) => {
+                    store.import_roster(&import)?;
+                    let detail = format!(
+                        "{} students, {} guardian links",
+                        import.students.len(),
+                        import.guardians.len()
+                    );
+                    cli_log(
+                        store,
+                        "import-roster",
+                        file.display().to_string(),
+                        detail.clone(),
+                    )?;
+                    println!("imported {detail}");
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("row {}: {}", e.row, e.reason);
+                    }
+                    bail!("nothing was imported: {} row(s) need fixing", errors.len());
+                }
+            }
         }
         DirectoryAction::List => {
             for a in store.accounts()? {

@@ -89,11 +89,17 @@ impl Relay {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut tokens = HashMap::new();
+        let mut codes = Vec::new();
         let url = loop {
             let line = lines
                 .next()
                 .expect("the relay prints its address")
                 .expect("readable stdout");
+            if let Some(rest) = line.strip_prefix("demo-code\t") {
+                let fields: Vec<&str> = rest.split('\t').collect();
+                codes.push(fields[2].to_owned());
+                codes.push(fields[2].replace('-', ""));
+            }
             if let Some(rest) = line.strip_prefix("demo-token\t") {
                 let fields: Vec<&str> = rest.split('\t').collect();
                 tokens.insert(fields[0].to_owned(), fields[2].to_owned());
@@ -104,7 +110,7 @@ impl Relay {
         };
         // Keep draining stdout so the relay never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        let secrets = std::sync::Mutex::new(tokens.values().cloned().collect());
+        let secrets = std::sync::Mutex::new(tokens.values().cloned().chain(codes).collect());
         Relay {
             child,
             url,
