@@ -52,6 +52,23 @@ impl AttendanceTotals {
     }
 }
 
+/// A lesson a student missed or was late for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AbsenceRow {
+    /// The lesson.
+    pub lesson: LessonId,
+    /// Its day.
+    pub date: Date,
+    /// Its period.
+    pub period: u8,
+    /// Its subject.
+    pub subject: SubjectId,
+    /// The school's code.
+    pub code: String,
+    /// Why, if noted.
+    pub note: String,
+}
+
 /// One cell of the class grid.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GridCell {
@@ -205,6 +222,34 @@ impl Journal {
             }
         }
         Ok(totals)
+    }
+
+    /// A student's absences and late arrivals in a period, by date and period.
+    pub fn student_absences(
+        &self,
+        year: YearId,
+        student: &StudentId,
+        period: DateRange,
+    ) -> Result<Vec<AbsenceRow>> {
+        let doc = self.student_view(year, student)?;
+        let mut rows: Vec<AbsenceRow> = doc
+            .attendance
+            .iter()
+            .filter(|(_, c)| period.contains(c.value.date))
+            .filter_map(|(lesson, c)| {
+                let entry = &c.value;
+                entry.code.as_ref().map(|code| AbsenceRow {
+                    lesson: lesson.clone(),
+                    date: entry.date,
+                    period: entry.period,
+                    subject: entry.subject.clone(),
+                    code: code.clone(),
+                    note: entry.note.clone(),
+                })
+            })
+            .collect();
+        rows.sort_by_key(|r| (r.date, r.period));
+        Ok(rows)
     }
 
     /// Lessons of a class in a period, in date and period order.

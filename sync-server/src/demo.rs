@@ -3,8 +3,8 @@
 
 use journal_core::docs::Document;
 use journal_core::{
-    ClassId, ClassInfo, DocId, Journal, SchoolSetup, StaffId, StudentId, StudentProfile, Subject,
-    SubjectId, YearId,
+    ClassId, ClassInfo, DocId, Journal, NewLesson, SchoolSetup, StaffId, StudentId, StudentProfile,
+    Subject, SubjectId, YearId,
 };
 use thiserror::Error;
 
@@ -139,8 +139,48 @@ fn documents(year: YearId) -> Result<Vec<Document>, journal_core::Error> {
         };
         j.set_profile(year, &student, &profile, start)?;
     }
+    // A school week of lessons, so that `journal lessons` shows something today.
+    for day in demo_week(&setup.settings.year) {
+        for (class, teacher) in [("5a", "t-5a"), ("6b", "t-6b")] {
+            let timetable = [
+                ("math", "t-math"),
+                ("russian", teacher),
+                ("literature", teacher),
+                ("history", teacher),
+            ];
+            for (period, (subject, who)) in (1u8..).zip(timetable) {
+                j.add_lesson(
+                    year,
+                    &id(class)?,
+                    &NewLesson {
+                        date: day,
+                        period,
+                        subject: id(subject)?,
+                        teacher: id(who)?,
+                        topic: String::new(),
+                    },
+                )?;
+            }
+        }
+    }
     j.documents()
         .map(|d| Document::load(d.id().clone(), &d.snapshot(), &automerge::ActorId::random()))
+        .collect()
+}
+
+/// Monday to Friday of the current week when today is a school day of `year`, else of its first week.
+fn demo_week(year: &journal_core::SchoolYear) -> Vec<time::Date> {
+    let today = time::OffsetDateTime::now_utc().date();
+    let anchor = if year.range().contains(today) {
+        today
+    } else {
+        year.start
+    };
+    let monday =
+        anchor - time::Duration::days(i64::from(anchor.weekday().number_days_from_monday()));
+    (0..5)
+        .map(|d| monday + time::Duration::days(d))
+        .filter(|d| year.range().contains(*d))
         .collect()
 }
 

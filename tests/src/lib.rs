@@ -43,6 +43,32 @@ pub fn relay_binary() -> PathBuf {
         .clone()
 }
 
+/// The `journal` command-line binary, built once per test run.
+pub fn journal_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+            let status = Command::new(cargo)
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "journal-bindings",
+                    "--bin",
+                    "journal",
+                ])
+                .status()
+                .expect("run cargo build");
+            assert!(status.success(), "building journal failed");
+            relay_binary()
+                .parent()
+                .expect("target directory")
+                .join("journal")
+        })
+        .clone()
+}
+
 /// A running relay. Its log goes to a file; when the relay is dropped the whole log is checked for every
 /// secret the test saw (tokens, access codes), so no secret ever reaches a log unnoticed.
 pub struct Relay {
@@ -53,6 +79,8 @@ pub struct Relay {
     log: PathBuf,
     /// Demo device tokens by account id.
     pub tokens: HashMap<String, String>,
+    /// Demo access codes by account id.
+    pub codes: HashMap<String, String>,
     secrets: std::sync::Mutex<Vec<String>>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -68,6 +96,10 @@ impl Relay {
     }
 
     fn spawn(data: &Path, demo: bool) -> Relay {
+        Self::spawn_on(data, demo, "127.0.0.1:0")
+    }
+
+    fn spawn_on(data: &Path, demo: bool, listen: &str) -> Relay {
         let log = data.with_file_name("relay.log");
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -76,7 +108,7 @@ impl Relay {
             .expect("relay log file");
         let mut command = Command::new(relay_binary());
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data)
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file));
@@ -90,6 +122,7 @@ impl Relay {
         let mut lines = BufReader::new(stdout).lines();
         let mut tokens = HashMap::new();
         let mut codes = Vec::new();
+        let mut demo_codes = HashMap::new();
         let url = loop {
             let line = lines
                 .next()
@@ -98,6 +131,7 @@ impl Relay {
             if let Some(rest) = line.strip_prefix("demo-code\t") {
                 let fields: Vec<&str> = rest.split('\t').collect();
                 codes.push(fields[2].to_owned());
+                demo_codes.insert(fields[0].to_owned(), fields[2].to_owned());
                 codes.push(fields[2].replace('-', ""));
             }
             if let Some(rest) = line.strip_prefix("demo-token\t") {
@@ -117,6 +151,7 @@ impl Relay {
             data: data.to_owned(),
             log,
             tokens,
+            codes: demo_codes,
             secrets,
             _dir: None,
         }
@@ -151,12 +186,23 @@ impl Relay {
 
     /// Starts the relay again on the same data directory (on a new port).
     pub fn restart(&mut self) {
+        self.restart_at("127.0.0.1:0");
+    }
+
+    /// Starts the relay again on the same data directory and the same address.
+    pub fn restart_same_address(&mut self) {
+        let address = self.url.trim_start_matches("http://").to_owned();
+        self.restart_at(&address);
+    }
+
+    fn restart_at(&mut self, listen: &str) {
         self.kill();
-        let fresh = Self::spawn(&self.data.clone(), false);
+        let fresh = Self::spawn_on(&self.data.clone(), false, listen);
         let old = std::mem::replace(self, fresh);
         let mut old = std::mem::ManuallyDrop::new(old);
         self._dir = old._dir.take();
         self.tokens = std::mem::take(&mut old.tokens);
+        self.codes = std::mem::take(&mut old.codes);
         *self.secrets.lock().expect("lock") =
             std::mem::take(&mut *old.secrets.lock().expect("lock"));
     }

@@ -255,7 +255,7 @@ async fn an_honest_client_keeps_refused_edits_in_a_list_and_takes_the_relays_cop
                 &"6b".parse().expect("id"),
                 &journal_core::NewLesson {
                     date,
-                    period: 2,
+                    period: 6,
                     subject: "math".parse().expect("id"),
                     teacher: "t-math".parse().expect("id"),
                     topic: "Дроби".into(),

@@ -3,6 +3,7 @@
 
 mod access;
 mod bad_input;
+mod cli;
 mod codes;
 mod durability;
 mod flows;
@@ -23,7 +24,8 @@ pub fn year_of(device: &Device) -> YearId {
         .expect("the device holds documents")
 }
 
-/// Schedules a lesson in class 5a on the first free period of a school day early in the year.
+/// Schedules a lesson in class 5a on a September day; `period` 1–4 maps to periods 5–8, which the demo
+/// timetable (periods 1–4 of the current week) never uses.
 pub fn lesson_5a(
     device: &mut Device,
     day: u8,
@@ -41,7 +43,7 @@ pub fn lesson_5a(
             &"5a".parse().expect("id"),
             &NewLesson {
                 date,
-                period,
+                period: period + 4,
                 subject: subject.parse().expect("id"),
                 teacher: teacher.parse().expect("id"),
                 topic: String::new(),

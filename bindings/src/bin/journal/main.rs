@@ -1,0 +1,841 @@
+//! `journal`: the school journal on the command line. A newcomer's demo and the IT officer's tool: it holds
+//! one local journal per profile, works offline, and syncs with the relay when it can.
+
+mod profile;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use comfy_table::{ContentArrangement, Table};
+use journal_core::sync::client::{
+    ClientError, SyncListener, SyncReport, redeem_code, run_live, sync_now,
+};
+use journal_core::sync::{DocStatus, SyncEvent};
+use journal_core::{
+    AttendanceInput, ClassId, DateRange, DocId, Journal, LessonId, MarkInput, MarkValue, StudentId,
+    WorkKindId, YearId, format_date, parse_date,
+};
+use serde::Serialize;
+use time::Date;
+
+use profile::{Profile, SignIn};
+
+#[derive(Parser)]
+#[command(
+    name = "journal",
+    version,
+    about = "The school journal on the command line; works offline"
+)]
+struct Cli {
+    /// Which local journal and sign-in to use.
+    #[arg(
+        long,
+        global = true,
+        env = "JOURNAL_PROFILE",
+        default_value = "default"
+    )]
+    profile: String,
+    /// Where profiles live (default: the user's data directory).
+    #[arg(long, global = true, env = "JOURNAL_HOME")]
+    home: Option<PathBuf>,
+    /// Machine-readable output for listings.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign this profile in with an access code from your school.
+    Login {
+        /// The relay, e.g. http://127.0.0.1:8080.
+        server: String,
+        /// The access code, e.g. K7QM-2D9X-H4TB-R.
+        code: String,
+        /// What to call this device.
+        #[arg(long, default_value = "command line")]
+        label: String,
+    },
+    /// Send your edits and fetch what is new.
+    Sync,
+    /// Stay connected and print new items as they arrive.
+    Watch {
+        /// Stop after this many seconds (default: until Ctrl-C).
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
+    /// Lessons of a day (default today): a teacher's own, or a student's class.
+    Lessons {
+        /// YYYY-MM-DD.
+        date: Option<String>,
+    },
+    /// Take attendance for a lesson: one line per student, Enter for present.
+    Attend {
+        /// Lesson id (from `journal lessons`).
+        lesson: String,
+        /// Non-interactive: STUDENT=CODE for each absent or late student; everyone else is present.
+        #[arg(long, value_delimiter = ',')]
+        absent: Option<Vec<String>>,
+    },
+    /// Put or change a mark.
+    Mark {
+        /// Student id or the start of their name.
+        student: String,
+        /// Lesson id.
+        lesson: String,
+        /// 1–5, pass or fail.
+        value: String,
+        /// Kind of work (classwork, homework, oral, quiz, test, …).
+        #[arg(long, default_value = "classwork")]
+        kind: String,
+        /// A comment.
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Set a lesson's homework (LESSON TEXT), or list homework (no arguments).
+    Homework {
+        /// Lesson id, to set its homework.
+        lesson: Option<String>,
+        /// The homework.
+        text: Option<String>,
+        /// When it is due.
+        #[arg(long)]
+        due: Option<String>,
+        /// Listing: first day (default today).
+        #[arg(long)]
+        from: Option<String>,
+        /// Listing: last day (default a week on).
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Cells two devices set differently.
+    Conflicts,
+    /// Marks, with each subject's average.
+    Marks {
+        /// Only this child (id or start of the name).
+        #[arg(long)]
+        child: Option<String>,
+        /// First day.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day.
+        #[arg(long)]
+        to: Option<String>,
+        /// Only this subject.
+        #[arg(long)]
+        subject: Option<String>,
+    },
+    /// Absences and lateness, with totals.
+    Attendance {
+        /// Only this child.
+        #[arg(long)]
+        child: Option<String>,
+        /// First day.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day.
+        #[arg(long)]
+        to: Option<String>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    if let Err(e) = runtime.block_on(run(cli)) {
+        eprintln!("journal: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn today() -> Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+fn date_arg(text: Option<&str>, default: Date) -> Result<Date> {
+    match text {
+        None | Some("today") => Ok(default),
+        Some(text) => Ok(parse_date(text)?),
+    }
+}
+
+/// The school year the journal holds (the newest).
+fn year(journal: &Journal) -> Result<YearId> {
+    journal
+        .documents()
+        .map(|d| d.id().year())
+        .max()
+        .context("this profile holds no journal yet: run `journal sync` while connected")
+}
+
+fn classes(journal: &Journal, year: YearId) -> Vec<ClassId> {
+    journal
+        .document_ids(year)
+        .into_iter()
+        .filter_map(|id| match id {
+            DocId::Class(_, class) => Some(class),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Students whose documents this device holds, with their names from the rosters.
+fn students(journal: &Journal, year: YearId) -> Vec<(StudentId, String)> {
+    let mut names = std::collections::BTreeMap::new();
+    for class in classes(journal, year) {
+        if let Ok(roster) = journal.roster(year, &class, today()) {
+            names.extend(roster);
+        }
+    }
+    journal
+        .document_ids(year)
+        .into_iter()
+        .filter_map(|id| match id {
+            DocId::Student(_, student) => {
+                let name = names
+                    .get(&student)
+                    .cloned()
+                    .unwrap_or_else(|| student.to_string());
+                Some((student, name))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn pick_students(
+    journal: &Journal,
+    year: YearId,
+    filter: Option<&str>,
+) -> Result<Vec<(StudentId, String)>> {
+    let all = students(journal, year);
+    let Some(filter) = filter else { return Ok(all) };
+    let lower = filter.to_lowercase();
+    let found: Vec<_> = all
+        .into_iter()
+        .filter(|(id, name)| id.as_str() == filter || name.to_lowercase().starts_with(&lower))
+        .collect();
+    if found.is_empty() {
+        bail!(
+            "no student here matches {filter:?}; `journal marks` lists the children this profile holds"
+        );
+    }
+    Ok(found)
+}
+
+fn emit<T: Serialize>(
+    json: bool,
+    value: &T,
+    headers: &[&str],
+    rows: Vec<Vec<String>>,
+) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("(nothing)");
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table.set_content_arrangement(ContentArrangement::Dynamic);
+    table.set_header(headers.to_vec());
+    for row in rows {
+        table.add_row(row);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+/// A progress bar on a terminal, nothing otherwise.
+struct Progress(indicatif::ProgressBar);
+
+impl SyncListener for Progress {
+    fn on_event(&self, event: &SyncEvent) {
+        if let SyncEvent::Progress { done, total } = event {
+            self.0.set_length(*total as u64);
+            self.0.set_position(*done as u64);
+        }
+    }
+}
+
+async fn sync(journal: &mut Journal, sign_in: &SignIn, json: bool) -> Result<()> {
+    let bar = if std::io::stderr().is_terminal() && !json {
+        indicatif::ProgressBar::new(0)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let listener = Progress(bar.clone());
+    let result = sync_now(journal, &sign_in.config(), &listener).await;
+    bar.finish_and_clear();
+    match result {
+        Ok(report) => print_report(&report, journal, json),
+        Err(ClientError::Offline(_) | ClientError::Timeout) => {
+            eprintln!("no connection: your edits are saved and will sync later");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Serialize)]
+struct SyncSummary {
+    documents: usize,
+    received: Vec<String>,
+    refused: Vec<String>,
+    bytes_sent: usize,
+    bytes_received: usize,
+}
+
+fn print_report(report: &SyncReport, journal: &Journal, json: bool) -> Result<()> {
+    let summary = SyncSummary {
+        documents: report.documents,
+        received: report.received.iter().map(ToString::to_string).collect(),
+        refused: report.refused.iter().map(ToString::to_string).collect(),
+        bytes_sent: report.bytes_sent,
+        bytes_received: report.bytes_received,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
+    println!(
+        "synced {} documents: {} with news, {} bytes out, {} bytes in",
+        summary.documents,
+        summary.received.len(),
+        summary.bytes_sent,
+        summary.bytes_received
+    );
+    for doc in &summary.refused {
+        println!("the relay refused your edits in {doc}; they are kept in the refused list");
+    }
+    let refused = journal.refused_edits()?;
+    if !refused.is_empty() && !summary.refused.is_empty() {
+        println!("{} refused edit(s) kept on this device", refused.len());
+    }
+    Ok(())
+}
+
+struct Printer;
+
+impl SyncListener for Printer {
+    fn on_event(&self, event: &SyncEvent) {
+        match event {
+            SyncEvent::Received { id } => println!("new: {id}"),
+            SyncEvent::Document {
+                id,
+                status: DocStatus::Refused(reason),
+            } => println!("refused: {id}: {reason}"),
+            _ => {}
+        }
+        let _ = std::io::stdout().flush();
+    }
+}
+
+#[derive(Serialize)]
+struct LessonRow {
+    lesson: String,
+    class: String,
+    date: String,
+    period: u8,
+    subject: String,
+    teacher: String,
+    topic: String,
+    homework: String,
+}
+
+#[derive(Serialize)]
+struct MarkRow {
+    student: String,
+    date: String,
+    subject: String,
+    mark: String,
+    kind: String,
+    comment: String,
+}
+
+#[derive(Serialize)]
+struct Average {
+    student: String,
+    subject: String,
+    average: String,
+    marks: usize,
+}
+
+#[derive(Serialize)]
+struct MarksOutput {
+    marks: Vec<MarkRow>,
+    averages: Vec<Average>,
+}
+
+#[derive(Serialize)]
+struct AbsenceRow {
+    student: String,
+    date: String,
+    period: u8,
+    subject: String,
+    code: String,
+    note: String,
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let profile = Profile::open(cli.home.as_deref(), &cli.profile)?;
+    let json = cli.json;
+    match cli.command {
+        Command::Login {
+            server,
+            code,
+            label,
+        } => {
+            let existing = profile
+                .sign_in()?
+                .filter(|s| s.server.trim_end_matches('/') == server.trim_end_matches('/'));
+            let redeemed = redeem_code(
+                &server,
+                &code,
+                &label,
+                existing.as_ref().map(|s| s.token.as_str()),
+            )
+            .await?;
+            let token = match (redeemed.token, existing) {
+                (Some(token), _) => token,
+                (None, Some(old)) => old.token,
+                (None, None) => bail!("the relay sent no device token"),
+            };
+            let sign_in = SignIn {
+                server: server.trim_end_matches('/').to_owned(),
+                token,
+                account: redeemed.account,
+                role: redeemed.role,
+                name: redeemed.name,
+            };
+            profile.save_sign_in(&sign_in)?;
+            println!(
+                "signed in as {} ({}) on profile {:?}",
+                sign_in.name, sign_in.role, cli.profile
+            );
+            let mut journal = profile.journal()?;
+            sync(&mut journal, &sign_in, json).await
+        }
+        Command::Sync => {
+            let sign_in = profile.require_sign_in()?;
+            let mut journal = profile.journal()?;
+            sync(&mut journal, &sign_in, json).await
+        }
+        Command::Watch { seconds } => {
+            let sign_in = profile.require_sign_in()?;
+            let journal = Arc::new(tokio::sync::Mutex::new(profile.journal()?));
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let live = tokio::spawn(run_live(
+                journal,
+                sign_in.config(),
+                Arc::new(Printer),
+                stopped,
+            ));
+            match seconds {
+                Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+                None => tokio::signal::ctrl_c().await?,
+            }
+            let _ = stop.send(true);
+            live.await?;
+            Ok(())
+        }
+        Command::Lessons { date } => {
+            let journal = profile.journal()?;
+            let sign_in = profile.sign_in()?;
+            let year = year(&journal)?;
+            let settings = journal
+                .school_settings(year)
+                .context("the school's settings have not synced yet")?;
+            let mine = |lesson: &journal_core::Lesson| {
+                sign_in
+                    .as_ref()
+                    .is_none_or(|s| s.role != "teacher" || lesson.teacher.as_str() == s.account)
+            };
+            let mut all = Vec::new();
+            for class in classes(&journal, year) {
+                for lesson in journal.lessons(year, &class, settings.year.range())? {
+                    if mine(&lesson) {
+                        all.push((class.clone(), lesson));
+                    }
+                }
+            }
+            let day = match date.as_deref() {
+                Some(text) => date_arg(Some(text), today())?,
+                // Without a date: today, or else the last school day before it.
+                None => {
+                    let now = today();
+                    let last = all.iter().map(|(_, l)| l.date).filter(|d| *d <= now).max();
+                    match last {
+                        Some(last) if last != now => {
+                            eprintln!("no lessons today; showing {}", format_date(last));
+                            last
+                        }
+                        _ => now,
+                    }
+                }
+            };
+            let mut rows: Vec<LessonRow> = all
+                .into_iter()
+                .filter(|(_, lesson)| lesson.date == day)
+                .map(|(class, lesson)| LessonRow {
+                    lesson: lesson.id.to_string(),
+                    class: class.to_string(),
+                    date: format_date(lesson.date),
+                    period: lesson.period,
+                    subject: lesson.subject.to_string(),
+                    teacher: lesson.teacher.to_string(),
+                    topic: lesson.topic,
+                    homework: lesson.homework,
+                })
+                .collect();
+            rows.sort_by(|a, b| (a.period, &a.class).cmp(&(b.period, &b.class)));
+            let table = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.lesson.clone(),
+                        r.class.clone(),
+                        r.date.clone(),
+                        r.period.to_string(),
+                        r.subject.clone(),
+                        r.topic.clone(),
+                        r.homework.clone(),
+                    ]
+                })
+                .collect();
+            emit(
+                json,
+                &rows,
+                &[
+                    "lesson", "class", "date", "period", "subject", "topic", "homework",
+                ],
+                table,
+            )
+        }
+        Command::Attend { lesson, absent } => {
+            let mut journal = profile.journal()?;
+            let lesson: LessonId = lesson.parse()?;
+            let (year, class, found) = journal.lesson(&lesson)?;
+            let date = found.date;
+            let roster = journal.roster(year, &class, date)?;
+            let entries: Vec<AttendanceInput> = match absent {
+                Some(list) => {
+                    let mut codes = std::collections::BTreeMap::new();
+                    for item in list {
+                        let (who, code) = item.split_once('=').with_context(|| {
+                            format!("{item:?}: write STUDENT=CODE, e.g. s5a1=н")
+                        })?;
+                        codes.insert(who.trim().to_owned(), code.trim().to_owned());
+                    }
+                    for who in codes.keys() {
+                        if !roster.iter().any(|(id, _)| id.as_str() == who) {
+                            bail!("{who} is not in class {class} on {}", format_date(date));
+                        }
+                    }
+                    roster
+                        .iter()
+                        .map(|(id, _)| AttendanceInput {
+                            student: id.clone(),
+                            code: codes.get(id.as_str()).cloned(),
+                            note: String::new(),
+                        })
+                        .collect()
+                }
+                None => {
+                    println!(
+                        "{} {}: Enter for present, or a code (н, б, у, о)",
+                        class,
+                        format_date(date)
+                    );
+                    let stdin = std::io::stdin();
+                    let mut lines = stdin.lock().lines();
+                    let mut entries = Vec::new();
+                    for (id, name) in &roster {
+                        print!("{name} [present]: ");
+                        std::io::stdout().flush()?;
+                        let answer = lines.next().transpose()?.unwrap_or_default();
+                        let answer = answer.trim();
+                        entries.push(AttendanceInput {
+                            student: id.clone(),
+                            code: (!answer.is_empty()).then(|| answer.to_owned()),
+                            note: String::new(),
+                        });
+                    }
+                    entries
+                }
+            };
+            journal.mark_attendance(&lesson, &entries)?;
+            let missing = entries.iter().filter(|e| e.code.is_some()).count();
+            println!(
+                "attendance saved for {} students ({missing} absent or late); run `journal sync` to send it",
+                entries.len()
+            );
+            Ok(())
+        }
+        Command::Mark {
+            student,
+            lesson,
+            value,
+            kind,
+            comment,
+        } => {
+            let mut journal = profile.journal()?;
+            let lesson: LessonId = lesson.parse()?;
+            let (year, class, _) = journal.lesson(&lesson)?;
+            let roster = journal.roster(year, &class, journal.lesson(&lesson)?.2.date)?;
+            let lower = student.to_lowercase();
+            let matches: Vec<_> = roster
+                .iter()
+                .filter(|(id, name)| {
+                    id.as_str() == student || name.to_lowercase().starts_with(&lower)
+                })
+                .collect();
+            let [(id, name)] = matches.as_slice() else {
+                bail!(
+                    "{student:?} matches {} students of {class}; use the student id",
+                    matches.len()
+                );
+            };
+            let input = MarkInput {
+                value: value.parse::<MarkValue>()?,
+                kind: WorkKindId::new(kind)?,
+                comment,
+            };
+            journal.put_mark(id, &lesson, &input)?;
+            println!(
+                "mark {} saved for {name}; run `journal sync` to send it",
+                input.value
+            );
+            Ok(())
+        }
+        Command::Homework {
+            lesson,
+            text,
+            due,
+            from,
+            to,
+        } => {
+            let mut journal = profile.journal()?;
+            if let Some(lesson) = lesson {
+                let text = text.context("write the homework after the lesson id")?;
+                let due = due.as_deref().map(parse_date).transpose()?;
+                journal.set_homework(&lesson.parse()?, &text, due)?;
+                println!("homework saved; run `journal sync` to send it");
+                return Ok(());
+            }
+            let year = year(&journal)?;
+            let from = date_arg(from.as_deref(), today())?;
+            let to = date_arg(to.as_deref(), from + time::Duration::days(7))?;
+            let mut rows = Vec::new();
+            for class in classes(&journal, year) {
+                for item in journal.class_homework(year, &class, DateRange::new(from, to)?)? {
+                    rows.push(LessonRow {
+                        lesson: item.lesson.to_string(),
+                        class: class.to_string(),
+                        date: format_date(item.date),
+                        period: 0,
+                        subject: item.subject.to_string(),
+                        teacher: String::new(),
+                        topic: item.due.map(format_date).unwrap_or_default(),
+                        homework: item.text,
+                    });
+                }
+            }
+            let table = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.date.clone(),
+                        r.class.clone(),
+                        r.subject.clone(),
+                        r.homework.clone(),
+                        r.topic.clone(),
+                    ]
+                })
+                .collect();
+            emit(
+                json,
+                &rows,
+                &["date", "class", "subject", "homework", "due"],
+                table,
+            )
+        }
+        Command::Conflicts => {
+            let journal = profile.journal()?;
+            let conflicts: Vec<serde_json::Value> = journal
+                .conflicts()
+                .into_iter()
+                .map(|c| serde_json::json!({ "where": format!("{:?}", c.target), "values": c.values }))
+                .collect();
+            let table = conflicts
+                .iter()
+                .map(|c| {
+                    vec![
+                        c["where"].as_str().unwrap_or_default().to_owned(),
+                        c["values"].to_string(),
+                    ]
+                })
+                .collect();
+            emit(
+                json,
+                &conflicts,
+                &["where", "values (first is shown everywhere)"],
+                table,
+            )
+        }
+        Command::Marks {
+            child,
+            from,
+            to,
+            subject,
+        } => {
+            let journal = profile.journal()?;
+            let year = year(&journal)?;
+            let settings = journal
+                .school_settings(year)
+                .context("the school's settings have not synced yet")?
+                .clone();
+            let period = match (from, to) {
+                (None, None) => None,
+                (from, to) => Some(DateRange::new(
+                    date_arg(from.as_deref(), settings.year.start)?,
+                    date_arg(to.as_deref(), settings.year.end)?,
+                )?),
+            };
+            let subject = subject.map(|s| s.parse()).transpose()?;
+            let mut output = MarksOutput {
+                marks: Vec::new(),
+                averages: Vec::new(),
+            };
+            for (student, name) in pick_students(&journal, year, child.as_deref())? {
+                let rows = journal.student_marks(year, &student, period, subject.as_ref())?;
+                let mut by_subject: std::collections::BTreeMap<
+                    String,
+                    Vec<(MarkValue, WorkKindId)>,
+                > = Default::default();
+                for row in rows {
+                    by_subject
+                        .entry(row.mark.subject.to_string())
+                        .or_default()
+                        .push((row.mark.value, row.mark.kind.clone()));
+                    output.marks.push(MarkRow {
+                        student: name.clone(),
+                        date: format_date(row.mark.date),
+                        subject: row.mark.subject.to_string(),
+                        mark: row.mark.value.to_string(),
+                        kind: row.mark.kind.to_string(),
+                        comment: row.mark.comment,
+                    });
+                }
+                for (subject, marks) in by_subject {
+                    let average = settings
+                        .policy
+                        .weighted_average(marks.iter().map(|(v, k)| (*v, k)));
+                    output.averages.push(Average {
+                        student: name.clone(),
+                        subject,
+                        average: average
+                            .map(|a| format!("{}.{:02}", a / 100, a % 100))
+                            .unwrap_or_else(|| "—".into()),
+                        marks: marks.len(),
+                    });
+                }
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&output)?);
+                return Ok(());
+            }
+            let rows = output
+                .marks
+                .iter()
+                .map(|m| {
+                    vec![
+                        m.student.clone(),
+                        m.date.clone(),
+                        m.subject.clone(),
+                        m.mark.clone(),
+                        m.kind.clone(),
+                        m.comment.clone(),
+                    ]
+                })
+                .collect();
+            emit(
+                false,
+                &(),
+                &["student", "date", "subject", "mark", "kind", "comment"],
+                rows,
+            )?;
+            let rows = output
+                .averages
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.student.clone(),
+                        a.subject.clone(),
+                        a.average.clone(),
+                        a.marks.to_string(),
+                    ]
+                })
+                .collect();
+            emit(
+                false,
+                &(),
+                &["student", "subject", "average", "marks"],
+                rows,
+            )
+        }
+        Command::Attendance { child, from, to } => {
+            let journal = profile.journal()?;
+            let year = year(&journal)?;
+            let settings = journal
+                .school_settings(year)
+                .context("the school's settings have not synced yet")?
+                .clone();
+            let range = DateRange::new(
+                date_arg(from.as_deref(), settings.year.start)?,
+                date_arg(to.as_deref(), settings.year.end)?,
+            )?;
+            let mut rows = Vec::new();
+            for (student, name) in pick_students(&journal, year, child.as_deref())? {
+                for absence in journal.student_absences(year, &student, range)? {
+                    rows.push(AbsenceRow {
+                        student: name.clone(),
+                        date: format_date(absence.date),
+                        period: absence.period,
+                        subject: absence.subject.to_string(),
+                        code: absence.code,
+                        note: absence.note,
+                    });
+                }
+            }
+            let table = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.student.clone(),
+                        r.date.clone(),
+                        r.period.to_string(),
+                        r.subject.clone(),
+                        r.code.clone(),
+                        r.note.clone(),
+                    ]
+                })
+                .collect();
+            emit(
+                json,
+                &rows,
+                &["student", "date", "period", "subject", "code", "note"],
+                table,
+            )
+        }
+    }
+}

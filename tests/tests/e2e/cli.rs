@@ -1,0 +1,126 @@
+//! The `journal` command line through the real binaries: the README's quick start, `--json` against the
+//! tables, and working with no relay running.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use journal_e2e::{Relay, journal_binary};
+
+fn journal(home: &Path, profile: &str, args: &[&str]) -> Output {
+    Command::new(journal_binary())
+        .arg("--home")
+        .arg(home)
+        .args(["--profile", profile])
+        .args(args)
+        .output()
+        .expect("run journal")
+}
+
+fn ok(output: Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "journal failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quick_start_story_works_offline_first_and_json_matches_the_tables() {
+    let mut relay = Relay::start_demo();
+    let home = tempfile::tempdir().expect("home");
+    let home = home.path();
+    let teacher_code = relay.codes["t-5a"].clone();
+    let parent_code = relay.codes["parent-s5a1"].clone();
+
+    let out = ok(journal(
+        home,
+        "teacher",
+        &["login", &relay.url, &teacher_code],
+    ));
+    assert!(
+        out.contains("signed in as") && out.contains("teacher"),
+        "{out}"
+    );
+    let lessons: serde_json::Value =
+        serde_json::from_str(&ok(journal(home, "teacher", &["--json", "lessons"])))
+            .expect("json lessons");
+    let first = &lessons[0];
+    let lesson = first["lesson"]
+        .as_str()
+        .expect("a lesson today or on the last school day")
+        .to_owned();
+    assert_eq!(first["teacher"], "t-5a", "a teacher sees their own lessons");
+    let table = ok(journal(
+        home,
+        "teacher",
+        &["lessons", first["date"].as_str().expect("date")],
+    ));
+    for row in lessons.as_array().expect("rows") {
+        assert!(
+            table.contains(row["lesson"].as_str().expect("id")),
+            "{table}"
+        );
+    }
+
+    // The relay goes away: the teacher's work is saved locally all the same.
+    assert!(relay.terminate());
+    let out = ok(journal(
+        home,
+        "teacher",
+        &["attend", &lesson, "--absent", "s5a2=б"],
+    ));
+    assert!(out.contains("attendance saved for 3 students"), "{out}");
+    ok(journal(
+        home,
+        "teacher",
+        &["mark", "s5a1", &lesson, "5", "--kind", "oral"],
+    ));
+    let offline = journal(home, "teacher", &["sync"]);
+    assert!(offline.status.success(), "offline is not an error");
+    assert!(
+        String::from_utf8_lossy(&offline.stderr)
+            .contains("your edits are saved and will sync later")
+    );
+
+    // The relay is back: the next sync delivers what was saved.
+    relay.restart_same_address();
+    let out = ok(journal(home, "teacher", &["sync"]));
+    assert!(out.contains("synced"), "{out}");
+    let out = ok(journal(
+        home,
+        "parent",
+        &["login", &relay.url, &parent_code],
+    ));
+    assert!(out.contains("parent"), "{out}");
+    let table = ok(journal(home, "parent", &["marks"]));
+    let marks: serde_json::Value =
+        serde_json::from_str(&ok(journal(home, "parent", &["--json", "marks"])))
+            .expect("json marks");
+    let rows = marks["marks"].as_array().expect("marks");
+    assert_eq!(rows.len(), 1, "{marks}");
+    assert_eq!(rows[0]["mark"], "5");
+    assert_eq!(rows[0]["subject"], first["subject"]);
+    for field in ["student", "date", "subject", "mark", "kind"] {
+        assert!(
+            table.contains(rows[0][field].as_str().expect("text")),
+            "{field} missing from {table}"
+        );
+    }
+    assert_eq!(marks["averages"][0]["average"], "5.00");
+    assert!(table.contains("5.00"));
+    // The parent sees no other child, and the other parent's child's absence is not theirs to see.
+    assert!(!table.contains("Смирнова"), "{table}");
+    let absences = ok(journal(home, "parent", &["--json", "attendance"]));
+    assert_eq!(absences.trim(), "[]", "their child was present");
+    // Bad input gets a clear error and a non-zero exit.
+    let bad = journal(home, "teacher", &["mark", "s5a1", &lesson, "7"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("mark \"7\" is not valid"));
+    let nobody = journal(home, "stranger", &["sync"]);
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("journal login SERVER CODE"));
+    for code in [&teacher_code, &parent_code] {
+        relay.secret(code);
+    }
+}
