@@ -15,58 +15,34 @@ use journal_core::{DocId, Journal};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-/// The relay binary, built once per test run.
-pub fn relay_binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-            let status = Command::new(cargo)
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "journal-relay",
-                    "--bin",
-                    "journal-relay",
-                ])
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "building journal-relay failed");
-            let exe = std::env::current_exe().expect("test executable");
-            let debug_dir = exe
-                .ancestors()
-                .find(|dir| dir.join("journal-relay").is_file())
-                .expect("journal-relay next to the test executable's target directory");
-            debug_dir.join("journal-relay")
-        })
-        .clone()
+/// Builds one binary of the workspace (once per test run) and returns its path.
+fn build(package: &str, bin: &str, cell: &'static OnceLock<PathBuf>) -> PathBuf {
+    cell.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", package, "--bin", bin])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building {bin} failed");
+        let exe = std::env::current_exe().expect("test executable");
+        exe.ancestors()
+            .find(|dir| dir.join(bin).is_file())
+            .unwrap_or_else(|| panic!("{bin} next to the test executable's target directory"))
+            .join(bin)
+    })
+    .clone()
 }
 
-/// The `journal` command-line binary, built once per test run.
+/// The relay binary.
+pub fn relay_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    build("journal-relay", "journal-relay", &BUILT)
+}
+
+/// The `journal` command-line binary.
 pub fn journal_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-            let status = Command::new(cargo)
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "journal-bindings",
-                    "--bin",
-                    "journal",
-                ])
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "building journal failed");
-            relay_binary()
-                .parent()
-                .expect("target directory")
-                .join("journal")
-        })
-        .clone()
+    build("journal-bindings", "journal", &BUILT)
 }
 
 /// A running relay. Its log goes to a file; when the relay is dropped the whole log is checked for every

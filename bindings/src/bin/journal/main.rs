@@ -353,6 +353,16 @@ struct LessonRow {
 }
 
 #[derive(Serialize)]
+struct HomeworkRow {
+    lesson: String,
+    class: String,
+    date: String,
+    subject: String,
+    homework: String,
+    due: String,
+}
+
+#[derive(Serialize)]
 struct MarkRow {
     student: String,
     date: String,
@@ -638,15 +648,13 @@ async fn run(cli: Cli) -> Result<()> {
             let mut rows = Vec::new();
             for class in classes(&journal, year) {
                 for item in journal.class_homework(year, &class, DateRange::new(from, to)?)? {
-                    rows.push(LessonRow {
+                    rows.push(HomeworkRow {
                         lesson: item.lesson.to_string(),
                         class: class.to_string(),
                         date: format_date(item.date),
-                        period: 0,
                         subject: item.subject.to_string(),
-                        teacher: String::new(),
-                        topic: item.due.map(format_date).unwrap_or_default(),
                         homework: item.text,
+                        due: item.due.map(format_date).unwrap_or_default(),
                     });
                 }
             }
@@ -658,7 +666,7 @@ async fn run(cli: Cli) -> Result<()> {
                         r.class.clone(),
                         r.subject.clone(),
                         r.homework.clone(),
-                        r.topic.clone(),
+                        r.due.clone(),
                     ]
                 })
                 .collect();
