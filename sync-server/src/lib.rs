@@ -5,6 +5,7 @@
 pub mod acl;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod codes;
 pub mod demo;
 pub mod hub;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use journal_relay::auth::Principal;
+use journal_relay::backup;
 use journal_relay::codes::CodeRequest;
 use journal_relay::hub::Hub;
 use journal_relay::roster;
@@ -38,9 +39,36 @@ enum Command {
         /// Log filter (error, warn, info, debug, or a tracing filter).
         #[arg(long, env = "JOURNAL_LOG", default_value = "info")]
         log: String,
-        /// Seed a demo school on first start and print its device tokens.
+        /// Seed a demo school on first start and print its access codes and device tokens.
         #[arg(long)]
         demo: bool,
+        /// Hours between backup snapshots (0: none).
+        #[arg(long, env = "JOURNAL_BACKUP_HOURS", default_value_t = 24)]
+        backup_hours: u64,
+    },
+    /// Backup snapshots: take one now, list them, or verify one without restoring.
+    Backup {
+        #[command(flatten)]
+        data: DataDir,
+        /// Where snapshots go (default: `backups` in the data directory).
+        #[arg(long, env = "JOURNAL_BACKUPS")]
+        backups: Option<PathBuf>,
+        #[command(subcommand)]
+        action: BackupAction,
+    },
+    /// Restore a snapshot into a new data directory (refuses a live one unless --force).
+    Restore {
+        /// The snapshot (`.jbak`, with its `.manifest.json` beside it).
+        snapshot: PathBuf,
+        /// The data directory to restore into.
+        #[arg(long)]
+        to: PathBuf,
+        /// The backup key file (default: `backup.key` in the target directory).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Overwrite a data directory that already holds a database.
+        #[arg(long)]
+        force: bool,
     },
     /// Provision the directory (accounts, classes, guardians, devices).
     Directory {
@@ -48,6 +76,22 @@ enum Command {
         data: DataDir,
         #[command(subcommand)]
         action: DirectoryAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum BackupAction {
+    /// Take a snapshot now (safe while the relay serves).
+    Now,
+    /// List snapshots.
+    List,
+    /// Decrypt and check a snapshot without restoring it.
+    Verify {
+        /// The snapshot.
+        snapshot: PathBuf,
+        /// The backup key file (default: the data directory's).
+        #[arg(long)]
+        key: Option<PathBuf>,
     },
 }
 
@@ -196,6 +240,7 @@ fn main() -> Result<()> {
             listen,
             log,
             demo,
+            backup_hours,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -207,14 +252,129 @@ fn main() -> Result<()> {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(serve(&data.data_dir, listen, demo))
+            runtime.block_on(serve(&data.data_dir, listen, demo, backup_hours))
+        }
+        Command::Backup {
+            data,
+            backups,
+            action,
+        } => {
+            let backups = backups.unwrap_or_else(|| data.data_dir.join("backups"));
+            backup_command(&data.data_dir, &backups, action)
+        }
+        Command::Restore {
+            snapshot,
+            to,
+            key,
+            force,
+        } => {
+            let key = match key {
+                Some(path) => backup::read_key(&path)?,
+                None => backup::read_key(&to.join("backup.key")).context(
+                    "no backup key: pass --key with the copy of backup.key the IT officer keeps",
+                )?,
+            };
+            let spinner = spinner(format!("restoring {}", snapshot.display()));
+            let manifest = backup::restore(&snapshot, &key, &to, force)?;
+            spinner.finish_and_clear();
+            println!(
+                "restored {} documents from {} into {}; devices will send what is newer on their next sync",
+                manifest.documents.len(),
+                snapshot.display(),
+                to.display()
+            );
+            Ok(())
         }
         Command::Directory { data, action } => directory(&open_store(&data.data_dir)?, action),
     }
 }
 
-async fn serve(dir: &Path, listen: SocketAddr, seed_demo: bool) -> Result<()> {
+fn spinner(message: String) -> indicatif::ProgressBar {
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_message(message);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+fn backup_command(dir: &Path, backups: &Path, action: BackupAction) -> Result<()> {
+    match action {
+        BackupAction::Now => {
+            let key = backup::load_or_create_key(dir)?;
+            let spinner = spinner("taking a snapshot".into());
+            let manifest = backup::backup_now(dir, backups, &key, now())?;
+            spinner.finish_and_clear();
+            println!(
+                "snapshot {} written: {} documents, {} bytes of database",
+                backups.join(&manifest.file).display(),
+                manifest.documents.len(),
+                manifest.database_bytes
+            );
+        }
+        BackupAction::List => {
+            for (path, manifest) in backup::list(backups)? {
+                println!(
+                    "{}\t{}\t{} documents",
+                    path.display(),
+                    manifest.created_at,
+                    manifest.documents.len()
+                );
+            }
+        }
+        BackupAction::Verify { snapshot, key } => {
+            let key = match key {
+                Some(path) => backup::read_key(&path)?,
+                None => backup::read_key(&dir.join("backup.key"))?,
+            };
+            let spinner = spinner(format!("verifying {}", snapshot.display()));
+            let manifest = backup::verify(&snapshot, &key)?;
+            spinner.finish_and_clear();
+            println!(
+                "{} is sound: {} documents, every hash matches",
+                snapshot.display(),
+                manifest.documents.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Takes a snapshot every `hours` and applies the retention (7 daily, 4 weekly, 12 monthly).
+async fn scheduled_backups(dir: PathBuf, hours: u64, mut shutdown: watch::Receiver<bool>) {
+    let backups = dir.join("backups");
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(hours * 3600));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let (dir, backups) = (dir.clone(), backups.clone());
+        let outcome = tokio::task::spawn_blocking(move || -> Result<String> {
+            let key = backup::load_or_create_key(&dir)?;
+            let manifest = backup::backup_now(&dir, &backups, &key, now())?;
+            for old in backup::expired(&backup::list(&backups)?, 7, 4, 12) {
+                let _ = std::fs::remove_file(old.with_extension("manifest.json"));
+                std::fs::remove_file(&old)?;
+            }
+            Ok(manifest.file)
+        })
+        .await;
+        match outcome {
+            Ok(Ok(file)) => tracing::info!(%file, "backup snapshot written"),
+            Ok(Err(e)) => tracing::error!(error = %e, "backup snapshot failed"),
+            Err(e) => tracing::error!(error = %e, "backup task failed"),
+        }
+    }
+}
+
+async fn serve(dir: &Path, listen: SocketAddr, seed_demo: bool, backup_hours: u64) -> Result<()> {
     let store: Arc<dyn RelayStore> = Arc::new(open_store(dir)?);
+    // Created on first run, so the IT officer can copy it away at once.
+    backup::load_or_create_key(dir)?;
     let (stop, shutdown) = watch::channel(false);
     let peer_id = format!("relay-{}", &uuid_like());
     let app = Arc::new(App::new(
@@ -258,6 +418,13 @@ async fn serve(dir: &Path, listen: SocketAddr, seed_demo: bool) -> Result<()> {
     let addr = listener.local_addr()?;
     println!("journal-relay listening on http://{addr}");
     tracing::info!(%addr, data_dir = %dir.display(), "relay started");
+    if backup_hours > 0 {
+        tokio::spawn(scheduled_backups(
+            dir.to_owned(),
+            backup_hours,
+            app.shutdown.clone(),
+        ));
+    }
     let router = build_router(app.clone());
     axum::serve(
         listener,

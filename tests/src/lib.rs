@@ -146,6 +146,31 @@ impl Relay {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Starts a relay (no demo seeding) on an existing data directory, keeping `tokens` for the test.
+    pub fn start_at(data: &Path, tokens: HashMap<String, String>) -> Relay {
+        let mut relay = Self::spawn(data, false);
+        relay
+            .secrets
+            .lock()
+            .expect("lock")
+            .extend(tokens.values().cloned());
+        relay.tokens = tokens;
+        relay
+    }
+
+    /// The relay's data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// Runs `journal-relay` with `args` (a CLI subcommand) and returns its output.
+    pub fn cli(args: &[&str]) -> std::process::Output {
+        Command::new(relay_binary())
+            .args(args)
+            .output()
+            .expect("run journal-relay")
+    }
+
     /// The token of a demo account.
     pub fn token(&self, account: &str) -> String {
         self.tokens

@@ -2,6 +2,7 @@
 //! device journals through the real sync client, and by a raw protocol client.
 
 mod access;
+mod backup;
 mod bad_input;
 mod cli;
 mod codes;

@@ -1,0 +1,416 @@
+//! Backup snapshots of the relay (regulation 6.1, 7.2): a consistent copy taken while the relay serves
+//! (`VACUUM INTO`), compressed, sealed with AES-256-GCM under a key kept in its own file, with a manifest of
+//! every document's heads and SHA-256 hashes. Verification decrypts and checks everything without
+//! restoring; restore writes into a new data directory and refuses to overwrite a live one unless forced.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::digest::{SHA256, digest};
+use ring::rand::{SecureRandom, SystemRandom};
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+const MAGIC: &[u8; 8] = b"JRNLBAK1";
+const KEY_FILE: &str = "backup.key";
+const DB_FILE: &str = "relay.db";
+
+/// A backup operation failed; nothing was overwritten.
+#[derive(Debug, Error)]
+pub enum BackupError {
+    /// Reading or writing files failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// SQLite failed.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The snapshot does not decrypt with this key, or was changed after it was written.
+    #[error("snapshot {0} cannot be decrypted: the key is wrong or the file was damaged")]
+    Undecryptable(String),
+    /// A hash does not match the manifest.
+    #[error("snapshot {0} does not match its manifest: the file was damaged or replaced")]
+    Mismatch(String),
+    /// The manifest is missing or unreadable.
+    #[error("manifest of {0} is missing or unreadable")]
+    Manifest(String),
+    /// The restored database fails SQLite's integrity check.
+    #[error("the database inside {0} is damaged: {1}")]
+    Damaged(String, String),
+    /// Restore would overwrite a data directory that holds a database.
+    #[error("{0} already holds a relay database; restore into a new directory, or pass --force")]
+    WouldOverwrite(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackupError {
+    let what = what.into();
+    move |source| BackupError::Io { what, source }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex(digest(&SHA256, bytes).as_ref())
+}
+
+/// One document in a manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestDocument {
+    /// Document id.
+    pub id: String,
+    /// Its heads at the time of the snapshot.
+    pub heads: Vec<String>,
+}
+
+/// What a snapshot holds, stored beside it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// When it was taken (Unix seconds).
+    pub created_at: i64,
+    /// The snapshot file's name.
+    pub file: String,
+    /// SHA-256 of the sealed file.
+    pub sealed_sha256: String,
+    /// SHA-256 of the database inside.
+    pub database_sha256: String,
+    /// Size of the database inside, in bytes.
+    pub database_bytes: u64,
+    /// Every document and its heads.
+    pub documents: Vec<ManifestDocument>,
+}
+
+/// The backup key of a data directory, created on first use, readable only by its owner. Keep a copy
+/// away from the server: without it no snapshot can be restored.
+pub fn load_or_create_key(data_dir: &Path) -> Result<[u8; 32], BackupError> {
+    let path = data_dir.join(KEY_FILE);
+    if path.exists() {
+        let bytes = std::fs::read(&path).map_err(io(format!("cannot read {}", path.display())))?;
+        return bytes.try_into().map_err(|_| {
+            BackupError::Undecryptable(format!("key file {} has the wrong size", path.display()))
+        });
+    }
+    let mut key = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut key)
+        .expect("the operating system's random source is available");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(io(format!("cannot create {}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(io("cannot restrict the key file"))?;
+    }
+    file.write_all(&key)
+        .map_err(io("cannot write the key file"))?;
+    Ok(key)
+}
+
+/// Reads a key from a file (for verify and restore on another machine).
+pub fn read_key(path: &Path) -> Result<[u8; 32], BackupError> {
+    let bytes =
+        std::fs::read(path).map_err(io(format!("cannot read the key {}", path.display())))?;
+    bytes.try_into().map_err(|_| {
+        BackupError::Undecryptable(format!("key file {} has the wrong size", path.display()))
+    })
+}
+
+fn sealing_key(key: &[u8; 32]) -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("a 32-byte AES-256 key"))
+}
+
+/// Takes a snapshot of the relay database in `data_dir` into `backups` and returns its manifest.
+/// Consistent while the relay serves: SQLite's `VACUUM INTO` copies one transaction's view.
+pub fn backup_now(
+    data_dir: &Path,
+    backups: &Path,
+    key: &[u8; 32],
+    now: i64,
+) -> Result<Manifest, BackupError> {
+    std::fs::create_dir_all(backups).map_err(io(format!("cannot create {}", backups.display())))?;
+    let stamp =
+        time::OffsetDateTime::from_unix_timestamp(now).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let name = format!(
+        "relay-{:04}{:02}{:02}-{:02}{:02}{:02}.jbak",
+        stamp.year(),
+        u8::from(stamp.month()),
+        stamp.day(),
+        stamp.hour(),
+        stamp.minute(),
+        stamp.second()
+    );
+    let temp = backups.join(format!(".{name}.db"));
+    let _ = std::fs::remove_file(&temp);
+    let source = Connection::open(data_dir.join(DB_FILE))?;
+    source.busy_timeout(std::time::Duration::from_secs(30))?;
+    source.execute("VACUUM INTO ?1", [temp.to_string_lossy()])?;
+    drop(source);
+    let database = std::fs::read(&temp).map_err(io("cannot read the snapshot copy"))?;
+    let documents = documents_of(&temp)?;
+    let _ = std::fs::remove_file(&temp);
+
+    let mut compressor = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    compressor
+        .write_all(&database)
+        .map_err(io("cannot compress"))?;
+    let mut sealed = compressor.finish().map_err(io("cannot compress"))?;
+    let mut nonce = [0u8; 12];
+    SystemRandom::new().fill(&mut nonce).expect("random source");
+    sealing_key(key)
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(MAGIC),
+            &mut sealed,
+        )
+        .map_err(|_| BackupError::Undecryptable(name.clone()))?;
+    let mut file = Vec::with_capacity(sealed.len() + 20);
+    file.extend_from_slice(MAGIC);
+    file.extend_from_slice(&nonce);
+    file.extend_from_slice(&sealed);
+
+    let manifest = Manifest {
+        created_at: now,
+        file: name.clone(),
+        sealed_sha256: sha256(&file),
+        database_sha256: sha256(&database),
+        database_bytes: database.len() as u64,
+        documents,
+    };
+    // Write to temporary names and rename, so a crash never leaves a half-written snapshot.
+    let final_path = backups.join(&name);
+    let partial = backups.join(format!(".{name}.partial"));
+    std::fs::write(&partial, &file).map_err(io("cannot write the snapshot"))?;
+    std::fs::rename(&partial, &final_path).map_err(io("cannot write the snapshot"))?;
+    let manifest_json = serde_json::to_vec_pretty(&manifest).expect("manifests serialise");
+    std::fs::write(manifest_path(&final_path), manifest_json)
+        .map_err(io("cannot write the manifest"))?;
+    Ok(manifest)
+}
+
+fn documents_of(database: &Path) -> Result<Vec<ManifestDocument>, BackupError> {
+    let conn = Connection::open(database)?;
+    let mut stmt = conn.prepare("SELECT doc_id, heads FROM documents ORDER BY doc_id")?;
+    let rows = stmt.query_map([], |r| {
+        let heads: String = r.get(1)?;
+        Ok(ManifestDocument {
+            id: r.get(0)?,
+            heads: heads
+                .split(',')
+                .filter(|h| !h.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn manifest_path(snapshot: &Path) -> PathBuf {
+    snapshot.with_extension("manifest.json")
+}
+
+/// The snapshots in a folder with their manifests, oldest first.
+pub fn list(backups: &Path) -> Result<Vec<(PathBuf, Manifest)>, BackupError> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(backups) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io(format!("cannot read {}", backups.display()))(e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(io("cannot list backups"))?.path();
+        if path.extension().is_some_and(|e| e == "jbak") {
+            let manifest = read_manifest(&path)?;
+            out.push((path, manifest));
+        }
+    }
+    out.sort_by_key(|(_, m)| m.created_at);
+    Ok(out)
+}
+
+fn read_manifest(snapshot: &Path) -> Result<Manifest, BackupError> {
+    let text = std::fs::read(manifest_path(snapshot))
+        .map_err(|_| BackupError::Manifest(snapshot.display().to_string()))?;
+    serde_json::from_slice(&text).map_err(|_| BackupError::Manifest(snapshot.display().to_string()))
+}
+
+/// Decrypts and checks a snapshot; returns its database bytes and manifest. Writes nothing.
+pub fn open(snapshot: &Path, key: &[u8; 32]) -> Result<(Vec<u8>, Manifest), BackupError> {
+    let name = snapshot.display().to_string();
+    let manifest = read_manifest(snapshot)?;
+    let file = std::fs::read(snapshot).map_err(io(format!("cannot read {name}")))?;
+    if file.len() < MAGIC.len() + 12 + 16 || &file[..8] != MAGIC {
+        return Err(BackupError::Undecryptable(name));
+    }
+    let nonce: [u8; 12] = file[8..20].try_into().expect("12 bytes");
+    let mut sealed = file[20..].to_vec();
+    let compressed = sealing_key(key)
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(MAGIC),
+            &mut sealed,
+        )
+        .map_err(|_| BackupError::Undecryptable(name.clone()))?;
+    let mut database = Vec::new();
+    flate2::read::GzDecoder::new(&compressed[..])
+        .read_to_end(&mut database)
+        .map_err(|_| BackupError::Mismatch(name.clone()))?;
+    if sha256(&file) != manifest.sealed_sha256 || sha256(&database) != manifest.database_sha256 {
+        return Err(BackupError::Mismatch(name));
+    }
+    Ok((database, manifest))
+}
+
+/// Verifies a snapshot completely (decryption, hashes, SQLite integrity, every document of the manifest
+/// present with its heads) without restoring it.
+pub fn verify(snapshot: &Path, key: &[u8; 32]) -> Result<Manifest, BackupError> {
+    let (database, manifest) = open(snapshot, key)?;
+    let scratch = tempfile_path(snapshot);
+    std::fs::write(&scratch, &database).map_err(io("cannot write a scratch copy"))?;
+    let result = check_database(&scratch, &manifest, snapshot);
+    let _ = std::fs::remove_file(&scratch);
+    result.map(|()| manifest)
+}
+
+fn tempfile_path(snapshot: &Path) -> PathBuf {
+    let mut bytes = [0u8; 8];
+    SystemRandom::new().fill(&mut bytes).expect("random source");
+    std::env::temp_dir().join(format!(
+        "journal-verify-{}-{}.db",
+        snapshot
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        hex(&bytes)
+    ))
+}
+
+fn check_database(path: &Path, manifest: &Manifest, snapshot: &Path) -> Result<(), BackupError> {
+    let conn = Connection::open(path)?;
+    let verdict: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if verdict != "ok" {
+        return Err(BackupError::Damaged(
+            snapshot.display().to_string(),
+            verdict,
+        ));
+    }
+    drop(conn);
+    if documents_of(path)? != manifest.documents {
+        return Err(BackupError::Mismatch(snapshot.display().to_string()));
+    }
+    Ok(())
+}
+
+/// Restores a snapshot into `target` (a new data directory). Refuses a directory that already holds a
+/// relay database unless `force`; verifies everything before writing.
+pub fn restore(
+    snapshot: &Path,
+    key: &[u8; 32],
+    target: &Path,
+    force: bool,
+) -> Result<Manifest, BackupError> {
+    let destination = target.join(DB_FILE);
+    if destination.exists() && !force {
+        return Err(BackupError::WouldOverwrite(target.display().to_string()));
+    }
+    let manifest = verify(snapshot, key)?;
+    let (database, _) = open(snapshot, key)?;
+    std::fs::create_dir_all(target).map_err(io(format!("cannot create {}", target.display())))?;
+    let partial = target.join(format!(".{DB_FILE}.restoring"));
+    std::fs::write(&partial, &database).map_err(io("cannot write the restored database"))?;
+    for stale in ["relay.db-wal", "relay.db-shm"] {
+        let _ = std::fs::remove_file(target.join(stale));
+    }
+    // Devices are newer than the snapshot: forget what the relay believed they had, so the next sync
+    // compares real heads and every device sends what the snapshot lacks.
+    let conn = Connection::open(&partial)?;
+    conn.execute("DELETE FROM sync_states", [])?;
+    drop(conn);
+    std::fs::rename(&partial, &destination)
+        .map_err(io("cannot put the restored database in place"))?;
+    Ok(manifest)
+}
+
+/// Which snapshots to keep: the newest of each of the last `daily` days, `weekly` weeks and `monthly`
+/// months. Returns the ones to delete.
+pub fn expired(
+    snapshots: &[(PathBuf, Manifest)],
+    daily: usize,
+    weekly: usize,
+    monthly: usize,
+) -> Vec<PathBuf> {
+    use std::collections::BTreeSet;
+    let mut keep = BTreeSet::new();
+    let mut newest_first: Vec<&(PathBuf, Manifest)> = snapshots.iter().collect();
+    newest_first.sort_by_key(|(_, m)| std::cmp::Reverse(m.created_at));
+    for (period, count) in [
+        (86_400i64, daily),
+        (7 * 86_400, weekly),
+        (30 * 86_400, monthly),
+    ] {
+        let mut seen = BTreeSet::new();
+        for (path, manifest) in &newest_first {
+            let bucket = manifest.created_at.div_euclid(period);
+            if seen.len() < count && seen.insert(bucket) {
+                keep.insert(path.clone());
+            }
+        }
+    }
+    snapshots
+        .iter()
+        .filter(|(path, _)| !keep.contains(path))
+        .map(|(path, _)| path.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(at: i64) -> (PathBuf, Manifest) {
+        let manifest = Manifest {
+            created_at: at,
+            file: format!("{at}.jbak"),
+            sealed_sha256: String::new(),
+            database_sha256: String::new(),
+            database_bytes: 0,
+            documents: Vec::new(),
+        };
+        (PathBuf::from(&manifest.file), manifest)
+    }
+
+    #[test]
+    fn retention_keeps_seven_days_four_weeks_twelve_months() {
+        let day = 86_400;
+        // Two snapshots a day for 400 days.
+        let all: Vec<_> = (0..800)
+            .map(|i| snapshot(1_700_000_000 + i * day / 2))
+            .collect();
+        let gone = expired(&all, 7, 4, 12);
+        let kept = all.len() - gone.len();
+        assert!((12..=23).contains(&kept), "kept {kept}");
+        let newest = all.last().expect("some").0.clone();
+        assert!(!gone.contains(&newest), "the newest snapshot is kept");
+        let newest_day = all.last().expect("some").1.created_at.div_euclid(day);
+        for bucket in newest_day - 6..=newest_day {
+            let kept_that_day = all
+                .iter()
+                .filter(|(p, m)| m.created_at.div_euclid(day) == bucket && !gone.contains(p))
+                .count();
+            assert_eq!(
+                kept_that_day, 1,
+                "one snapshot kept for each of the last seven days"
+            );
+        }
+    }
+}

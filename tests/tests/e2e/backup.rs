@@ -1,0 +1,163 @@
+//! Restore drill (regulation 6.1, 7.2): fill a relay, back it up while it serves, lose it, restore the
+//! snapshot into a new data directory. Every document comes back with the snapshot's heads, and devices
+//! send in everything newer: nothing is lost. A damaged snapshot is refused and nothing is written.
+
+use journal_e2e::{Device, Relay};
+
+use crate::{lesson_5a, mark, student, year_of};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_relay_gets_back_everything_newer_from_the_devices() {
+    let mut relay = Relay::start_demo();
+    let data = relay.data_dir().to_owned();
+    let mut teacher = Device::new(&relay, &relay.token("t-5a"));
+    teacher.sync().await;
+    let year = year_of(&teacher);
+    let lessons: Vec<_> = (0..3u8)
+        .map(|i| lesson_5a(&mut teacher, 7 + i, 1, "russian", "t-5a"))
+        .collect();
+    teacher
+        .journal
+        .put_mark(&student("s5a1"), &lessons[0], &mark(5, "oral"))
+        .expect("mark");
+    teacher.sync().await;
+
+    // A snapshot while the relay serves.
+    let backups = data.with_file_name("backups");
+    let data_arg = data.to_str().expect("path");
+    let out = Relay::cli(&[
+        "backup",
+        "--data-dir",
+        data_arg,
+        "--backups",
+        backups.to_str().expect("path"),
+        "now",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let snapshot = std::fs::read_dir(&backups)
+        .expect("backups")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "jbak"))
+        .expect("a snapshot");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(snapshot.with_extension("manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+
+    // After the snapshot: one mark synced, one still only on the tablet.
+    teacher
+        .journal
+        .put_mark(&student("s5a1"), &lessons[1], &mark(4, "oral"))
+        .expect("mark");
+    teacher.sync().await;
+    teacher
+        .journal
+        .put_mark(&student("s5a1"), &lessons[2], &mark(3, "oral"))
+        .expect("mark");
+
+    // The server is lost. The IT officer restores into a new directory with the key kept elsewhere.
+    relay.kill();
+    let restored = data.with_file_name("restored");
+    let key = data.join("backup.key");
+    let key_arg = key.to_str().expect("path");
+    let restored_arg = restored.to_str().expect("path");
+    let snapshot_arg = snapshot.to_str().expect("path");
+    // Not over a directory that holds a relay database…
+    let refused = Relay::cli(&["restore", snapshot_arg, "--to", data_arg, "--key", key_arg]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("already holds a relay database"));
+    // …but into a new one.
+    let out = Relay::cli(&[
+        "restore",
+        snapshot_arg,
+        "--to",
+        restored_arg,
+        "--key",
+        key_arg,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::copy(&key, restored.join("backup.key")).expect("the key goes with the data");
+    let restored_relay = Relay::start_at(&restored, relay.tokens.clone());
+
+    // Every document is back with the snapshot's heads.
+    let mut director = Device::new(&restored_relay, &restored_relay.token("director"));
+    director.sync().await;
+    for doc in manifest["documents"].as_array().expect("documents") {
+        let id: journal_core::DocId = doc["id"].as_str().expect("id").parse().expect("doc id");
+        let mut heads: Vec<String> = doc["heads"]
+            .as_array()
+            .expect("heads")
+            .iter()
+            .map(|h| h.as_str().expect("hex").to_owned())
+            .collect();
+        heads.sort();
+        if director.journal.document(&id).is_some() {
+            assert_eq!(director.journal.heads_hex(&id), heads, "{id}");
+        }
+    }
+    let parent_token = restored_relay.token("parent-s5a1");
+    let mut before = Device::new(&restored_relay, &parent_token);
+    before.sync().await;
+    assert_eq!(
+        before
+            .journal
+            .student_marks(year, &student("s5a1"), None, None)
+            .expect("marks")
+            .len(),
+        1
+    );
+
+    // The tablet syncs: the relay gets back the synced-after-snapshot mark and the offline one.
+    teacher.config.url = restored_relay.url.clone();
+    let report = teacher.sync().await;
+    assert!(report.refused.is_empty(), "{report:?}");
+    let mut parent = Device::new(&restored_relay, &parent_token);
+    parent.sync().await;
+    let marks = parent
+        .journal
+        .student_marks(year, &student("s5a1"), None, None)
+        .expect("marks");
+    let values: Vec<String> = marks.iter().map(|m| m.mark.value.to_string()).collect();
+    assert_eq!(values, ["5", "4", "3"], "nothing is lost");
+
+    // A damaged snapshot is refused by verify and by restore, and restore writes nothing.
+    let mut bytes = std::fs::read(&snapshot).expect("snapshot");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&snapshot, bytes).expect("damage");
+    let verify = Relay::cli(&[
+        "backup",
+        "--data-dir",
+        data_arg,
+        "verify",
+        snapshot_arg,
+        "--key",
+        key_arg,
+    ]);
+    assert!(!verify.status.success());
+    assert!(
+        String::from_utf8_lossy(&verify.stderr)
+            .contains("the key is wrong or the file was damaged")
+    );
+    let elsewhere = data.with_file_name("elsewhere");
+    let out = Relay::cli(&[
+        "restore",
+        snapshot_arg,
+        "--to",
+        elsewhere.to_str().expect("path"),
+        "--key",
+        key_arg,
+    ]);
+    assert!(!out.status.success());
+    assert!(!elsewhere.join("relay.db").exists(), "nothing written");
+    drop(restored_relay);
+    drop(relay);
+}
