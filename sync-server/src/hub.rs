@@ -242,6 +242,13 @@ impl Hub {
         }
         let writes =
             sync_message_has_changes(message).map_err(|e| HubError::Malformed(e.to_string()))?;
+        if writes && self.store.is_frozen(id.year())? {
+            info!(doc = %id, "refused a write to an archived year");
+            return Ok(Outcome::Refused(format!(
+                "document {id}: the school year {} is archived and can no longer be changed",
+                id.year()
+            )));
+        }
         if writes && !grants.can_write(id) {
             info!(doc = %id, "refused a write from an account that may only read");
             return Ok(Outcome::Refused(format!(

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use journal_relay::auth::Principal;
-use journal_relay::backup;
 use journal_relay::codes::CodeRequest;
 use journal_relay::hub::Hub;
 use journal_relay::roster;
 use journal_relay::store::sqlite::SqliteStore;
 use journal_relay::store::{Account, AccountRole, AdminLogEntry, CodeRole, Device, RelayStore};
 use journal_relay::{App, Limits, build_router, demo};
+use journal_relay::{archive, backup};
 use tokio::sync::watch;
 
 #[derive(Parser)]
@@ -56,6 +56,13 @@ enum Command {
         #[command(subcommand)]
         action: BackupAction,
     },
+    /// The year-end archive: freeze a school year into a signed bundle, or verify a bundle.
+    Archive {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        action: ArchiveAction,
+    },
     /// Restore a snapshot into a new data directory (refuses a live one unless --force).
     Restore {
         /// The snapshot (`.jbak`, with its `.manifest.json` beside it).
@@ -76,6 +83,24 @@ enum Command {
         data: DataDir,
         #[command(subcommand)]
         action: DirectoryAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ArchiveAction {
+    /// Freeze a school year (its documents become read-only) and write its archive bundle.
+    Freeze {
+        /// The school year, e.g. 2026-2027.
+        #[arg(long)]
+        year: String,
+        /// An empty folder for the bundle (default: archive-YEAR in the data directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a bundle's signature, hashes and documents.
+    Verify {
+        /// The bundle folder.
+        bundle: PathBuf,
     },
 }
 
@@ -261,6 +286,41 @@ fn main() -> Result<()> {
         } => {
             let backups = backups.unwrap_or_else(|| data.data_dir.join("backups"));
             backup_command(&data.data_dir, &backups, action)
+        }
+        Command::Archive { data, action } => {
+            let store = open_store(&data.data_dir)?;
+            match action {
+                ArchiveAction::Freeze { year, out } => {
+                    let year: journal_core::YearId = year.parse()?;
+                    let out = out.unwrap_or_else(|| archive::default_folder(&data.data_dir, year));
+                    let spinner = spinner(format!("archiving {year}"));
+                    let manifest =
+                        archive::freeze_and_export(&store, &data.data_dir, year, &out, now())?;
+                    spinner.finish_and_clear();
+                    cli_log(
+                        &store,
+                        "freeze-year",
+                        year.to_string(),
+                        out.display().to_string(),
+                    )?;
+                    println!(
+                        "{year} is frozen; {} files written to {}, signed by {}",
+                        manifest.files.len(),
+                        out.display(),
+                        manifest.public_key
+                    );
+                }
+                ArchiveAction::Verify { bundle } => {
+                    let ours = archive::public_key(&data.data_dir)?;
+                    let manifest = archive::verify(&bundle, Some(&ours))?;
+                    println!(
+                        "{} verifies: {} files, signed by this relay",
+                        bundle.display(),
+                        manifest.files.len()
+                    );
+                }
+            }
+            Ok(())
         }
         Command::Restore {
             snapshot,

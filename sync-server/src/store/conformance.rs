@@ -22,7 +22,8 @@ macro_rules! relay_store_conformance {
             sessions_are_logged,
             codes_are_spent_once_and_reissue_retires_the_old_one,
             a_roster_import_applies_whole,
-            the_admin_log_keeps_order);
+            the_admin_log_keeps_order,
+            frozen_years_stay_frozen);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
@@ -445,4 +446,16 @@ pub fn the_admin_log_keeps_order(store: &dyn RelayStore) {
         .map(|e| e.action)
         .collect();
     assert_eq!(actions, ["issue-code", "redeem-code"]);
+}
+
+/// A frozen year stays frozen; other years are not affected.
+pub fn frozen_years_stay_frozen(store: &dyn RelayStore) {
+    let year = journal_core::YearId(2025);
+    assert!(!store.is_frozen(year).expect("read"));
+    store.freeze_year(year, 10).expect("freeze");
+    store
+        .freeze_year(year, 20)
+        .expect("freezing twice is harmless");
+    assert!(store.is_frozen(year).expect("read"));
+    assert!(!store.is_frozen(journal_core::YearId(2026)).expect("read"));
 }

@@ -332,6 +332,11 @@ pub trait RelayStore: Send + Sync {
     /// Spends a code and creates what it grants in one transaction; false if it was spent meanwhile.
     fn redeem(&self, redemption: &Redemption) -> StoreResult<bool>;
 
+    /// Freezes a school year: its documents become read-only.
+    fn freeze_year(&self, year: journal_core::YearId, at: i64) -> StoreResult<()>;
+    /// Whether a school year is frozen.
+    fn is_frozen(&self, year: journal_core::YearId) -> StoreResult<bool>;
+
     /// Appends to the administration's audit log.
     fn log_admin(&self, entry: &AdminLogEntry) -> StoreResult<()>;
     /// Audit log entries in `[from, to)`, oldest first.

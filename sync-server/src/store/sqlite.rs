@@ -16,6 +16,7 @@ use journal_core::{ClassId, StudentId, ThreadId};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_codes_and_admin_log.sql"),
+    include_str!("migrations/003_frozen_years.sql"),
 ];
 
 /// The relay's SQLite database.
@@ -594,6 +595,27 @@ impl RelayStore for SqliteStore {
         }
         tx.commit()?;
         Ok(true)
+    }
+
+    fn freeze_year(&self, year: journal_core::YearId, at: i64) -> StoreResult<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO frozen_years (year, frozen_at) VALUES (?1, ?2) ON CONFLICT (year) DO NOTHING",
+            params![year.0, at],
+        )?;
+        Ok(())
+    }
+
+    fn is_frozen(&self, year: journal_core::YearId) -> StoreResult<bool> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT 1 FROM frozen_years WHERE year = ?1",
+                [year.0],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
     }
 
     fn log_admin(&self, entry: &AdminLogEntry) -> StoreResult<()> {

@@ -161,3 +161,84 @@ async fn a_restored_relay_gets_back_everything_newer_from_the_devices() {
     drop(restored_relay);
     drop(relay);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_year_refuses_writes_and_its_signed_bundle_verifies_until_tampered_with() {
+    let relay = Relay::start_demo();
+    let data = relay.data_dir().to_owned();
+    let mut teacher = Device::new(&relay, &relay.token("t-5a"));
+    teacher.sync().await;
+    let year = year_of(&teacher);
+    let lesson = lesson_5a(&mut teacher, 10, 2, "history", "t-5a");
+    teacher
+        .journal
+        .put_mark(&student("s5a2"), &lesson, &mark(4, "oral"))
+        .expect("mark");
+    teacher.sync().await;
+
+    let bundle = data.with_file_name("archive");
+    let data_arg = data.to_str().expect("path");
+    let bundle_arg = bundle.to_str().expect("path");
+    let year_arg = year.to_string();
+    let out = Relay::cli(&[
+        "archive",
+        "--data-dir",
+        data_arg,
+        "freeze",
+        "--year",
+        &year_arg,
+        "--out",
+        bundle_arg,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        bundle
+            .join("documents")
+            .join(format!("{year}_student_s5a2.json"))
+            .exists()
+    );
+    let json = std::fs::read_to_string(
+        bundle
+            .join("documents")
+            .join(format!("{year}_student_s5a2.json")),
+    )
+    .expect("json");
+    assert!(json.contains("oral"), "the readable copy holds the mark");
+
+    // Writes to the frozen year are refused, with a message that says why; the edit is kept on the tablet.
+    teacher
+        .journal
+        .put_mark(&student("s5a3"), &lesson, &mark(5, "oral"))
+        .expect("local edit");
+    let report = teacher.sync().await;
+    assert_eq!(report.refused.len(), 1, "{report:?}");
+    let refused = teacher.journal.refused_edits().expect("list");
+    assert!(refused[0].reason.contains("is archived"), "{refused:?}");
+
+    let verify = |bundle: &str| Relay::cli(&["archive", "--data-dir", data_arg, "verify", bundle]);
+    let ok = verify(bundle_arg);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // A changed file or a changed signature fails verification.
+    let file = bundle
+        .join("documents")
+        .join(format!("{year}_student_s5a2.json"));
+    std::fs::write(&file, json.replace("oral", "test")).expect("tamper");
+    let tampered = verify(bundle_arg);
+    assert!(!tampered.status.success());
+    assert!(String::from_utf8_lossy(&tampered.stderr).contains("was changed"));
+    std::fs::write(&file, &json).expect("restore the file");
+    let mut signature = std::fs::read(bundle.join("manifest.sig")).expect("sig");
+    signature[0] ^= 1;
+    std::fs::write(bundle.join("manifest.sig"), signature).expect("tamper");
+    let forged = verify(bundle_arg);
+    assert!(!forged.status.success());
+    assert!(String::from_utf8_lossy(&forged.stderr).contains("signature does not match"));
+}
