@@ -49,7 +49,7 @@ pub use ids::{
     ClassId, DocId, DocKind, GuardianId, LessonId, MarkId, MessageId, StaffId, StudentId,
     SubjectId, TermId, ThreadId, WorkKindId, YearId,
 };
-pub use journal::{AttendanceInput, Conflict, ConflictTarget, Journal, SchoolSetup};
+pub use journal::{AttendanceInput, Conflict, ConflictTarget, Journal, Promotion, SchoolSetup};
 
 #[cfg(feature = "testing")]
 pub mod testing;

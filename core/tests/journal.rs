@@ -699,3 +699,82 @@ fn final_marks_conflict_and_validate_terms() {
         .is_err()
     );
 }
+
+#[test]
+fn rollover_promotes_classes_with_their_students_and_leaves_last_year_untouched() {
+    let mut j = Journal::open_in_memory().expect("open");
+    let class = school_with_class(&mut j, 3);
+    let l = lesson(&mut j, &class, "2026-09-07", 1, "math");
+    j.put_mark(&class.students[0], &l, &mark(5, "oral"))
+        .expect("mark");
+    let seniors = testing::class_with_students(&mut j, "11a", 1).expect("class");
+    let info = journal_core::ClassInfo {
+        name: "11А".into(),
+        grade: 11,
+        class_teacher: None,
+    };
+    j.put_class(YEAR, &seniors.class, &info).expect("grade 11");
+    j.move_student(YEAR, &class.students[2], &seniors.class, date("2027-03-01"))
+        .expect("move");
+    let profile = StudentProfile {
+        full_name: "Иванов Иван Иванович".into(),
+        birth_date: None,
+        address: String::new(),
+    };
+    j.set_profile(YEAR, &class.students[0], &profile, date("2026-09-15"))
+        .expect("profile");
+    let old_heads = j.heads_hex(&DocId::Student(YEAR, class.students[0].clone()));
+
+    let promotion = j.roll_over(YEAR).expect("rollover");
+    let next = journal_core::YearId(YEAR.0 + 1);
+    assert!(
+        promotion
+            .classes
+            .contains(&("5a".parse().expect("id"), Some("6a".parse().expect("id"))))
+    );
+    assert!(
+        promotion
+            .classes
+            .contains(&("11a".parse().expect("id"), None))
+    );
+    assert_eq!(
+        promotion.graduates.len(),
+        2,
+        "the eleventh grade and the student who moved into it"
+    );
+    let new_class: journal_core::ClassId = "6a".parse().expect("id");
+    let start = j.school_settings(next).expect("next year").year.start;
+    let roster: Vec<String> = j
+        .roster(next, &new_class, start)
+        .expect("roster")
+        .into_iter()
+        .map(|(id, _)| id.to_string())
+        .collect();
+    assert_eq!(
+        roster,
+        ["5a-s00", "5a-s01"],
+        "the students still in the class, not the one who left"
+    );
+    assert_eq!(
+        j.heads_hex(&DocId::Student(YEAR, class.students[0].clone())),
+        old_heads,
+        "last year untouched"
+    );
+    assert_eq!(
+        j.student_marks(YEAR, &class.students[0], None, None)
+            .expect("marks")
+            .len(),
+        1
+    );
+    assert!(
+        j.student_marks(next, &class.students[0], None, None)
+            .expect("new year")
+            .is_empty()
+    );
+    assert!(
+        j.document(&DocId::Profile(next, class.students[0].clone()))
+            .is_some(),
+        "profile carried over"
+    );
+    assert!(j.roll_over(YEAR).is_err(), "a year rolls over once");
+}

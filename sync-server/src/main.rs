@@ -97,6 +97,12 @@ enum ArchiveAction {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Open the next school year: classes promoted with their students, staff and guardians.
+    Rollover {
+        /// The year that ends, e.g. 2026-2027.
+        #[arg(long)]
+        from: String,
+    },
     /// Check a bundle's signature, hashes and documents.
     Verify {
         /// The bundle folder.
@@ -242,6 +248,50 @@ fn open_store(dir: &Path) -> Result<SqliteStore> {
         .with_context(|| format!("cannot open the relay database in {}", dir.display()))
 }
 
+/// Builds next year's documents from `from`'s with the core, stores them, and promotes the directory.
+fn rollover(store: &SqliteStore, from: journal_core::YearId) -> Result<journal_core::Promotion> {
+    let mut journal = journal_core::Journal::open_in_memory()?;
+    let actor = automerge::ActorId::random();
+    for (id, _) in store.document_heads()? {
+        let Ok(doc_id) = id.parse::<journal_core::DocId>() else {
+            continue;
+        };
+        if doc_id.year() != from || matches!(doc_id, journal_core::DocId::Thread(..)) {
+            continue;
+        }
+        let bytes = store
+            .load_document(&id)?
+            .context("a listed document vanished")?;
+        let doc = journal_core::docs::Document::load(doc_id, &bytes, &actor)?;
+        journal.merge_document(&doc)?;
+    }
+    let promotion = journal.roll_over(from)?;
+    let next = journal_core::YearId(from.0 + 1);
+    let by = journal_relay::store::Attribution {
+        account: "cli".into(),
+        device: "rollover".into(),
+        at: now(),
+    };
+    for doc in journal.documents().filter(|d| d.id().year() == next) {
+        let changes: Vec<journal_relay::store::NewChange> = doc
+            .all_changes()
+            .into_iter()
+            .map(|(hash, bytes)| journal_relay::store::NewChange { hash, bytes })
+            .collect();
+        let mut heads: Vec<String> = doc.heads().iter().map(ToString::to_string).collect();
+        heads.sort();
+        store.append_changes(
+            &doc.id().to_string(),
+            &changes,
+            &heads,
+            &by,
+            Some(&doc.snapshot()),
+        )?;
+    }
+    store.promote(&promotion.classes)?;
+    Ok(promotion)
+}
+
 fn cli_log(store: &SqliteStore, action: &str, target: String, detail: String) -> Result<()> {
     store.log_admin(&AdminLogEntry {
         at: now(),
@@ -308,6 +358,26 @@ fn main() -> Result<()> {
                         manifest.files.len(),
                         out.display(),
                         manifest.public_key
+                    );
+                }
+                ArchiveAction::Rollover { from } => {
+                    let from: journal_core::YearId = from.parse()?;
+                    let promotion = rollover(&store, from)?;
+                    cli_log(
+                        &store,
+                        "rollover",
+                        from.to_string(),
+                        format!("{} classes", promotion.classes.len()),
+                    )?;
+                    for (old, new) in &promotion.classes {
+                        match new {
+                            Some(new) => println!("{old} → {new}"),
+                            None => println!("{old} graduated"),
+                        }
+                    }
+                    println!(
+                        "{} graduates; last year's documents are unchanged",
+                        promotion.graduates.len()
                     );
                 }
                 ArchiveAction::Verify { bundle } => {

@@ -23,7 +23,8 @@ macro_rules! relay_store_conformance {
             codes_are_spent_once_and_reissue_retires_the_old_one,
             a_roster_import_applies_whole,
             the_admin_log_keeps_order,
-            frozen_years_stay_frozen);
+            frozen_years_stay_frozen,
+            promotion_moves_classes_all_at_once);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
@@ -458,4 +459,63 @@ pub fn frozen_years_stay_frozen(store: &dyn RelayStore) {
         .expect("freezing twice is harmless");
     assert!(store.is_frozen(year).expect("read"));
     assert!(!store.is_frozen(journal_core::YearId(2026)).expect("read"));
+}
+
+/// Promotion moves students and staff to their new classes simultaneously (5a→6a while 6a→7a).
+pub fn promotion_moves_classes_all_at_once(store: &dyn RelayStore) {
+    let id = |s: &str| -> journal_core::ClassId { s.parse().expect("id") };
+    store
+        .put_account(&account("t5", AccountRole::Teacher))
+        .expect("account");
+    store
+        .put_account(&account("t6", AccountRole::Teacher))
+        .expect("account");
+    store
+        .put_account(&account("t11", AccountRole::Teacher))
+        .expect("account");
+    store
+        .put_student(&"a".parse().expect("id"), &id("5a"), "A")
+        .expect("student");
+    store
+        .put_student(&"b".parse().expect("id"), &id("6a"), "B")
+        .expect("student");
+    store
+        .put_student(&"c".parse().expect("id"), &id("11a"), "C")
+        .expect("student");
+    store.put_class_staff(&id("5a"), "t5", true).expect("staff");
+    store.put_class_staff(&id("6a"), "t6", true).expect("staff");
+    store
+        .put_class_staff(&id("11a"), "t11", true)
+        .expect("staff");
+    store
+        .promote(&[
+            (id("5a"), Some(id("6a"))),
+            (id("6a"), Some(id("7a"))),
+            (id("11a"), None),
+        ])
+        .expect("promote");
+    let class_of = |s: &str| {
+        store
+            .student(&s.parse().expect("id"))
+            .expect("get")
+            .map(|(c, _)| c.to_string())
+    };
+    assert_eq!(class_of("a").as_deref(), Some("6a"));
+    assert_eq!(class_of("b").as_deref(), Some("7a"));
+    assert_eq!(class_of("c").as_deref(), Some("graduated"));
+    assert_eq!(
+        store.access_facts("t5").expect("facts").staff_classes,
+        vec![(id("6a"), true)]
+    );
+    assert_eq!(
+        store.access_facts("t6").expect("facts").staff_classes,
+        vec![(id("7a"), true)]
+    );
+    assert!(
+        store
+            .access_facts("t11")
+            .expect("facts")
+            .staff_classes
+            .is_empty()
+    );
 }

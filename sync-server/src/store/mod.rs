@@ -332,6 +332,10 @@ pub trait RelayStore: Send + Sync {
     /// Spends a code and creates what it grants in one transaction; false if it was spent meanwhile.
     fn redeem(&self, redemption: &Redemption) -> StoreResult<bool>;
 
+    /// Moves every class of the directory to the class it became at the rollover (`None`: graduated, its
+    /// students leave the class lists and its staff the class), all at once and in one transaction.
+    fn promote(&self, classes: &[(ClassId, Option<ClassId>)]) -> StoreResult<()>;
+
     /// Freezes a school year: its documents become read-only.
     fn freeze_year(&self, year: journal_core::YearId, at: i64) -> StoreResult<()>;
     /// Whether a school year is frozen.

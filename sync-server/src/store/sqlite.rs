@@ -597,6 +597,54 @@ impl RelayStore for SqliteStore {
         Ok(true)
     }
 
+    fn promote(&self, classes: &[(ClassId, Option<ClassId>)]) -> StoreResult<()> {
+        let mapping: std::collections::HashMap<&str, Option<&str>> = classes
+            .iter()
+            .map(|(old, new)| (old.as_str(), new.as_ref().map(ClassId::as_str)))
+            .collect();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let students: Vec<(String, String)> = {
+            let mut stmt = tx.prepare("SELECT student_id, class_id FROM students")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        let staff: Vec<(String, String, bool)> = {
+            let mut stmt =
+                tx.prepare("SELECT class_id, account_id, class_teacher FROM class_staff")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        tx.execute("DELETE FROM class_staff", [])?;
+        for (class, account, class_teacher) in staff {
+            let target = match mapping.get(class.as_str()) {
+                Some(Some(new)) => Some((*new).to_owned()),
+                Some(None) => None,
+                None => Some(class),
+            };
+            if let Some(target) = target {
+                tx.execute(
+                    "INSERT INTO class_staff (class_id, account_id, class_teacher) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                    params![target, account, class_teacher],
+                )?;
+            }
+        }
+        for (student, class) in students {
+            let target = match mapping.get(class.as_str()) {
+                Some(Some(new)) => (*new).to_owned(),
+                Some(None) => "graduated".to_owned(),
+                None => class,
+            };
+            tx.execute(
+                "UPDATE students SET class_id = ?2 WHERE student_id = ?1",
+                params![student, target],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     fn freeze_year(&self, year: journal_core::YearId, at: i64) -> StoreResult<()> {
         let conn = self.conn();
         conn.execute(

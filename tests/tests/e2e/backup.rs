@@ -242,3 +242,109 @@ async fn a_frozen_year_refuses_writes_and_its_signed_bundle_verifies_until_tampe
     assert!(!forged.status.success());
     assert!(String::from_utf8_lossy(&forged.stderr).contains("signature does not match"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollover_makes_5a_into_6a_with_its_students_and_guardians_and_keeps_last_year() {
+    let relay = Relay::start_demo();
+    let data = relay.data_dir().to_owned();
+    let mut teacher = Device::new(&relay, &relay.token("t-5a"));
+    teacher.sync().await;
+    let year = year_of(&teacher);
+    let lesson = lesson_5a(&mut teacher, 11, 3, "literature", "t-5a");
+    teacher
+        .journal
+        .put_mark(&student("s5a1"), &lesson, &mark(5, "oral"))
+        .expect("mark");
+    teacher.sync().await;
+    let last_year_doc = crate::student_doc(year, "s5a1");
+    let heads_before = teacher.journal.heads_hex(&last_year_doc);
+
+    let data_arg = data.to_str().expect("path");
+    let out = Relay::cli(&[
+        "archive",
+        "--data-dir",
+        data_arg,
+        "rollover",
+        "--from",
+        &year.to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("5a → 6a") && printed.contains("6b → 7b"),
+        "{printed}"
+    );
+
+    let next = journal_core::YearId(year.0 + 1);
+    let mut parent = Device::new(&relay, &relay.token("parent-s5a1"));
+    parent.sync().await;
+    let new_class: journal_core::ClassId = "6a".parse().expect("id");
+    let start = parent
+        .journal
+        .school_settings(next)
+        .expect("next year synced")
+        .year
+        .start;
+    let mut roster: Vec<String> = parent
+        .journal
+        .roster(next, &new_class, start)
+        .expect("the new class")
+        .into_iter()
+        .map(|(id, _)| id.to_string())
+        .collect();
+    roster.sort();
+    assert_eq!(roster, ["s5a1", "s5a2", "s5a3"], "the same students");
+    assert!(
+        parent
+            .journal
+            .document(&crate::student_doc(next, "s5a1"))
+            .is_some(),
+        "the guardian follows the child"
+    );
+    assert!(
+        parent
+            .journal
+            .document(&crate::student_doc(next, "s5a2"))
+            .is_none(),
+        "and sees no other child"
+    );
+    assert_eq!(
+        parent.journal.heads_hex(&last_year_doc),
+        heads_before,
+        "last year's marks untouched"
+    );
+    assert_eq!(
+        parent
+            .journal
+            .student_marks(year, &student("s5a1"), None, None)
+            .expect("marks")
+            .len(),
+        1
+    );
+    // The class teacher moved up with the class and can write next year's documents.
+    teacher.sync().await;
+    let next_lesson = teacher
+        .journal
+        .add_lesson(
+            next,
+            &new_class,
+            &journal_core::NewLesson {
+                date: start,
+                period: 1,
+                subject: "russian".parse().expect("id"),
+                teacher: "t-5a".parse().expect("id"),
+                topic: "Повторение".into(),
+            },
+        )
+        .expect("lesson next year");
+    teacher
+        .journal
+        .put_mark(&student("s5a1"), &next_lesson, &mark(4, "oral"))
+        .expect("mark");
+    let report = teacher.sync().await;
+    assert!(report.refused.is_empty(), "{report:?}");
+}
