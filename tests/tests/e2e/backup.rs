@@ -348,3 +348,83 @@ async fn rollover_makes_5a_into_6a_with_its_students_and_guardians_and_keeps_las
     let report = teacher.sync().await;
     assert!(report.refused.is_empty(), "{report:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_taken_while_clients_sync_verify_and_restore() {
+    let relay = Relay::start_demo();
+    let data = relay.data_dir().to_owned();
+    let mut teacher = Device::new(&relay, &relay.token("t-5a"));
+    teacher.sync().await;
+    let lessons: Vec<_> = (0..8u8)
+        .map(|i| lesson_5a(&mut teacher, 1 + i, 4, "literature", "t-5a"))
+        .collect();
+    teacher.sync().await;
+    // A teacher keeps marking and syncing while three snapshots are taken.
+    let writer = tokio::spawn(async move {
+        for (i, lesson) in lessons.iter().enumerate() {
+            for kid in ["s5a1", "s5a2", "s5a3"] {
+                teacher
+                    .journal
+                    .put_mark(&student(kid), lesson, &mark(2 + (i % 4) as u8, "classwork"))
+                    .expect("mark");
+            }
+            teacher.sync().await;
+        }
+    });
+    let backups = data.with_file_name("backups-under-load");
+    let data_arg = data.to_str().expect("path").to_owned();
+    let backups_arg = backups.to_str().expect("path").to_owned();
+    for _ in 0..3 {
+        let (d, b) = (data_arg.clone(), backups_arg.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            Relay::cli(&["backup", "--data-dir", &d, "--backups", &b, "now"])
+        })
+        .await
+        .expect("backup");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    writer.await.expect("writer");
+    let key = data.join("backup.key");
+    let snapshots: Vec<_> = std::fs::read_dir(&backups)
+        .expect("backups")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jbak"))
+        .collect();
+    assert!(!snapshots.is_empty());
+    for (i, snapshot) in snapshots.iter().enumerate() {
+        let snapshot_arg = snapshot.to_str().expect("path");
+        let out = Relay::cli(&["backup", "--data-dir", &data_arg, "verify", snapshot_arg]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let target = data.with_file_name(format!("restored-{i}"));
+        let out = Relay::cli(&[
+            "restore",
+            snapshot_arg,
+            "--to",
+            target.to_str().expect("path"),
+            "--key",
+            key.to_str().expect("path"),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::copy(&key, target.join("backup.key")).expect("key");
+        let restored = Relay::start_at(&target, relay.tokens.clone());
+        let mut director = Device::new(&restored, &restored.token("director"));
+        director.sync().await;
+        assert!(
+            director.journal.documents().count() >= 15,
+            "every document loads from snapshot {i}"
+        );
+    }
+}
