@@ -31,6 +31,7 @@ pub mod domain;
 mod error;
 mod ids;
 mod journal;
+pub mod news;
 pub mod queries;
 pub mod store;
 pub mod sync;

@@ -778,3 +778,55 @@ fn rollover_promotes_classes_with_their_students_and_leaves_last_year_untouched(
     );
     assert!(j.roll_over(YEAR).is_err(), "a year rolls over once");
 }
+
+#[test]
+fn the_news_feed_shows_what_changed_since_the_last_look() {
+    let (mut teacher, mut parent, class, l) = two_devices(2);
+    let kid = &class.students[0];
+    // Documents first arrive through sync, which starts their feed; here the parent looks once.
+    parent.mark_news_seen().expect("seen");
+    assert!(parent.news().expect("news").is_empty());
+    teacher.put_mark(kid, &l, &mark(3, "test")).expect("mark");
+    teacher
+        .mark_attendance(&l, &[absent(kid, "б")])
+        .expect("attendance");
+    teacher.set_homework(&l, "§ 12", None).expect("homework");
+    sync(&mut parent, &teacher);
+    let news = parent.news().expect("news");
+    assert_eq!(news.len(), 3, "{news:?}");
+    assert!(news.iter().any(|n| matches!(
+        n,
+        journal_core::news::NewsItem::Mark {
+            value: MarkValue::Grade(3),
+            previous: None,
+            ..
+        }
+    )));
+    assert!(
+        news.iter().any(
+            |n| matches!(n, journal_core::news::NewsItem::Absence { code, .. } if code == "б")
+        )
+    );
+    assert!(news.iter().any(
+        |n| matches!(n, journal_core::news::NewsItem::Homework { text, .. } if text == "§ 12")
+    ));
+    parent.mark_news_seen().expect("seen");
+    assert!(
+        parent.news().expect("news").is_empty(),
+        "seen moves the marker"
+    );
+    // A changed mark shows old → new.
+    teacher.put_mark(kid, &l, &mark(4, "test")).expect("change");
+    sync(&mut parent, &teacher);
+    let news = parent.news().expect("news");
+    assert_eq!(
+        news,
+        vec![journal_core::news::NewsItem::Mark {
+            student: kid.clone(),
+            subject: subject("math"),
+            date: date("2026-09-07"),
+            value: MarkValue::Grade(4),
+            previous: Some(MarkValue::Grade(3)),
+        }]
+    );
+}

@@ -33,6 +33,21 @@ use crate::validate::{ValidationContext, validate_document};
 /// Version of the document schema this build writes and reads.
 pub const SCHEMA_VERSION: u64 = 1;
 
+/// One entry put into a document's map since a point in its history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryChange {
+    /// The root map (`marks`, `attendance`, `lessons`, `messages`, …).
+    pub map: String,
+    /// The entry's key (a mark id, a lesson id, …).
+    pub entry: String,
+    /// For entries that are maps of fields (lessons), the field put.
+    pub field: Option<String>,
+    /// The entry's value before, when it existed (JSON cells only).
+    pub old: Option<String>,
+    /// The value now.
+    pub new: String,
+}
+
 /// The typed content of a document.
 #[derive(Clone, Debug)]
 pub enum View {
@@ -235,6 +250,44 @@ impl Document {
                 }
             })
             .collect()
+    }
+
+    /// Entries of the document's maps put since `seen`: which map, which key, the value then (if any)
+    /// and now. Used by the "what is new" feed; deletions are left out.
+    pub fn entries_put_since(&self, seen: &[ChangeHash]) -> Vec<EntryChange> {
+        let current = self.doc.get_heads();
+        let mut out = Vec::new();
+        for patch in self.doc.diff(seen, &current) {
+            let PatchAction::PutMap { key, value, .. } = patch.action else {
+                continue;
+            };
+            let path: Vec<String> = patch.path.iter().map(|(_, p)| p.to_string()).collect();
+            let text = |v: &automerge::Value<'_>| v.as_str().map(str::to_owned);
+            let Some(new) = text(&value.0) else { continue };
+            let (map, entry, field) = match path.as_slice() {
+                [map] => (map.clone(), key, None),
+                [map, entry] => (map.clone(), entry.clone(), Some(key)),
+                _ => continue,
+            };
+            let old = match &field {
+                None => self
+                    .doc
+                    .get(ROOT, map.as_str())
+                    .ok()
+                    .flatten()
+                    .and_then(|(_, obj)| self.doc.get_at(&obj, entry.as_str(), seen).ok().flatten())
+                    .and_then(|(v, _)| text(&v)),
+                Some(_) => None,
+            };
+            out.push(EntryChange {
+                map,
+                entry,
+                field,
+                old,
+                new,
+            });
+        }
+        out
     }
 
     fn adopt(&mut self, mut merged: Automerge, ctx: &ValidationContext<'_>) -> Result<()> {

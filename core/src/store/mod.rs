@@ -121,6 +121,13 @@ impl Store {
             .optional()?)
     }
 
+    /// The heads at which the user last looked at each document (concatenated 32-byte hashes).
+    pub fn news_seen(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT doc_id, heads FROM news_seen")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Refused edits, oldest first: document, reason, time, edits as JSON.
     pub fn refused_edits(&self) -> Result<Vec<(String, String, i64, String)>, StoreError> {
         let mut stmt = self
@@ -209,6 +216,16 @@ impl Writer<'_> {
         self.tx.execute(
             "INSERT INTO refused_edits (doc_id, reason, refused_at, edits) VALUES (?1, ?2, ?3, ?4)",
             params![doc_id, reason, refused_at, edits_json],
+        )?;
+        Ok(())
+    }
+
+    /// Records where the user last looked at a document.
+    pub fn put_news_seen(&mut self, doc_id: &str, heads: &[u8]) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO news_seen (doc_id, heads) VALUES (?1, ?2)
+             ON CONFLICT (doc_id) DO UPDATE SET heads = excluded.heads",
+            params![doc_id, heads],
         )?;
         Ok(())
     }

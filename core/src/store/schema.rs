@@ -8,6 +8,7 @@ use crate::error::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_refused_edits.sql"),
+    include_str!("migrations/003_news_markers.sql"),
 ];
 
 /// The schema version this build creates and reads.

@@ -45,6 +45,11 @@ pub enum SyncEvent {
         /// The document.
         id: DocId,
     },
+    /// The "what is new" feed grew: the app may notify.
+    NewsGrew {
+        /// Items now in the feed.
+        items: usize,
+    },
 }
 
 /// A sync session failed.
@@ -70,6 +75,7 @@ pub struct ClientEngine {
     status: BTreeMap<DocId, DocStatus>,
     events: Vec<SyncEvent>,
     joined: bool,
+    news: Option<usize>,
 }
 
 /// Key under which the device keeps its sync state with the relay.
@@ -86,6 +92,7 @@ impl ClientEngine {
             status: BTreeMap::new(),
             events: Vec::new(),
             joined: false,
+            news: None,
         }
     }
 
@@ -252,6 +259,11 @@ impl ClientEngine {
                 journal.receive_sync_message(&id, RELAY_PEER, &data)?;
                 if journal.heads_hex(&id) != before {
                     self.events.push(SyncEvent::Received { id: id.clone() });
+                    let items = journal.news()?.len();
+                    if items > self.news.unwrap_or(0) {
+                        self.events.push(SyncEvent::NewsGrew { items });
+                    }
+                    self.news = Some(items);
                 }
                 self.status.entry(id.clone()).or_insert(DocStatus::Syncing);
                 let reply = self.message_for(journal, &id, false)?;

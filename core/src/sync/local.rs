@@ -115,6 +115,10 @@ impl Journal {
                 }
             }
             w.put_sync_state(&key, peer, &encoded)?;
+            if !existed && let Some(doc) = docs.get(id) {
+                // The feed of a document starts when it first arrives: its history is not news.
+                w.put_news_seen(&key, &crate::news::encode_heads(&doc.heads()))?;
+            }
             Ok(())
         });
         match written {

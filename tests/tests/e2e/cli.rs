@@ -110,6 +110,28 @@ async fn the_quick_start_story_works_offline_first_and_json_matches_the_tables()
     }
     assert_eq!(marks["averages"][0]["average"], "5.00");
     assert!(table.contains("5.00"));
+    // The feed: nothing new right after the first sync; a new mark appears once, then it is seen.
+    assert_eq!(
+        ok(journal(home, "parent", &["--json", "news"])).trim(),
+        "[]"
+    );
+    ok(journal(
+        home,
+        "teacher",
+        &["mark", "s5a1", &lesson, "4", "--kind", "test"],
+    ));
+    ok(journal(home, "teacher", &["sync"]));
+    ok(journal(home, "parent", &["sync"]));
+    let news: serde_json::Value =
+        serde_json::from_str(&ok(journal(home, "parent", &["--json", "news"]))).expect("json news");
+    assert_eq!(news.as_array().map(Vec::len), Some(1), "{news}");
+    assert_eq!(news[0]["kind"], "mark");
+    assert_eq!(news[0]["text"], "4");
+    assert_eq!(
+        ok(journal(home, "parent", &["--json", "news"])).trim(),
+        "[]",
+        "seen"
+    );
     // The parent sees no other child, and the other parent's child's absence is not theirs to see.
     assert!(!table.contains("Смирнова"), "{table}");
     let absences = ok(journal(home, "parent", &["--json", "attendance"]));

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use comfy_table::{ContentArrangement, Table};
+use journal_core::news::NewsItem;
 use journal_core::sync::client::{
     ClientError, SyncListener, SyncReport, redeem_code, run_live, sync_now,
 };
@@ -112,6 +113,12 @@ enum Command {
         /// Listing: last day (default a week on).
         #[arg(long)]
         to: Option<String>,
+    },
+    /// What is new since you last looked: marks, absences, homework, messages. Marks them seen.
+    News {
+        /// Show without marking them seen.
+        #[arg(long)]
+        keep: bool,
     },
     /// Cells two devices set differently.
     Conflicts,
@@ -676,6 +683,51 @@ async fn run(cli: Cli) -> Result<()> {
                 &["date", "class", "subject", "homework", "due"],
                 table,
             )
+        }
+        Command::News { keep } => {
+            let mut journal = profile.journal()?;
+            let year = year(&journal)?;
+            let names: std::collections::BTreeMap<StudentId, String> =
+                students(&journal, year).into_iter().collect();
+            let name = |id: &StudentId| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+            let rows: Vec<serde_json::Value> = journal
+                .news()?
+                .into_iter()
+                .map(|item| match item {
+                    NewsItem::Mark { student, subject, date, value, previous } => serde_json::json!({
+                        "kind": "mark", "student": name(&student), "subject": subject.to_string(), "date": format_date(date),
+                        "text": match previous { Some(old) => format!("{old} → {value}"), None => value.to_string() },
+                    }),
+                    NewsItem::Absence { student, subject, date, code } => serde_json::json!({
+                        "kind": "absence", "student": name(&student), "subject": subject.to_string(), "date": format_date(date), "text": code,
+                    }),
+                    NewsItem::Homework { class, subject, date, text, .. } => serde_json::json!({
+                        "kind": "homework", "student": class.to_string(), "subject": subject.to_string(), "date": format_date(date), "text": text,
+                    }),
+                    NewsItem::Message { thread, author, text } => serde_json::json!({
+                        "kind": "message", "student": thread.to_string(), "subject": author, "date": "", "text": text,
+                    }),
+                })
+                .collect();
+            let table = rows
+                .iter()
+                .map(|r| {
+                    ["kind", "student", "date", "subject", "text"]
+                        .iter()
+                        .map(|k| r[k].as_str().unwrap_or_default().to_owned())
+                        .collect()
+                })
+                .collect();
+            emit(
+                json,
+                &rows,
+                &["what", "who / class", "date", "subject", "news"],
+                table,
+            )?;
+            if !keep {
+                journal.mark_news_seen()?;
+            }
+            Ok(())
         }
         Command::Conflicts => {
             let journal = profile.journal()?;
