@@ -238,14 +238,11 @@ fn pick_students(
     Ok(found)
 }
 
-fn emit<T: Serialize>(
-    json: bool,
-    value: &T,
-    headers: &[&str],
-    rows: Vec<Vec<String>>,
-) -> Result<()> {
+/// Prints rows as a table (`columns`: header and JSON field) or, with `--json`, as JSON: both come from
+/// the same serialised rows, so they always agree.
+fn emit<T: Serialize>(json: bool, rows: &[T], columns: &[(&str, &str)]) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(value)?);
+        println!("{}", serde_json::to_string_pretty(rows)?);
         return Ok(());
     }
     if rows.is_empty() {
@@ -254,9 +251,24 @@ fn emit<T: Serialize>(
     }
     let mut table = Table::new();
     table.set_content_arrangement(ContentArrangement::Dynamic);
-    table.set_header(headers.to_vec());
+    table.set_header(
+        columns
+            .iter()
+            .map(|(header, _)| *header)
+            .collect::<Vec<_>>(),
+    );
     for row in rows {
-        table.add_row(row);
+        let value = serde_json::to_value(row)?;
+        table.add_row(
+            columns
+                .iter()
+                .map(|(_, field)| match &value[*field] {
+                    serde_json::Value::String(text) => text.clone(),
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>(),
+        );
     }
     println!("{table}");
     Ok(())
@@ -515,27 +527,18 @@ async fn run(cli: Cli) -> Result<()> {
                 })
                 .collect();
             rows.sort_by(|a, b| (a.period, &a.class).cmp(&(b.period, &b.class)));
-            let table = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.lesson.clone(),
-                        r.class.clone(),
-                        r.date.clone(),
-                        r.period.to_string(),
-                        r.subject.clone(),
-                        r.topic.clone(),
-                        r.homework.clone(),
-                    ]
-                })
-                .collect();
             emit(
                 json,
                 &rows,
                 &[
-                    "lesson", "class", "date", "period", "subject", "topic", "homework",
+                    ("lesson", "lesson"),
+                    ("class", "class"),
+                    ("date", "date"),
+                    ("period", "period"),
+                    ("subject", "subject"),
+                    ("topic", "topic"),
+                    ("homework", "homework"),
                 ],
-                table,
             )
         }
         Command::Attend { lesson, absent } => {
@@ -665,23 +668,16 @@ async fn run(cli: Cli) -> Result<()> {
                     });
                 }
             }
-            let table = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.date.clone(),
-                        r.class.clone(),
-                        r.subject.clone(),
-                        r.homework.clone(),
-                        r.due.clone(),
-                    ]
-                })
-                .collect();
             emit(
                 json,
                 &rows,
-                &["date", "class", "subject", "homework", "due"],
-                table,
+                &[
+                    ("date", "date"),
+                    ("class", "class"),
+                    ("subject", "subject"),
+                    ("homework", "homework"),
+                    ("due", "due"),
+                ],
             )
         }
         Command::News { keep } => {
@@ -709,20 +705,16 @@ async fn run(cli: Cli) -> Result<()> {
                     }),
                 })
                 .collect();
-            let table = rows
-                .iter()
-                .map(|r| {
-                    ["kind", "student", "date", "subject", "text"]
-                        .iter()
-                        .map(|k| r[k].as_str().unwrap_or_default().to_owned())
-                        .collect()
-                })
-                .collect();
             emit(
                 json,
                 &rows,
-                &["what", "who / class", "date", "subject", "news"],
-                table,
+                &[
+                    ("what", "kind"),
+                    ("who / class", "student"),
+                    ("date", "date"),
+                    ("subject", "subject"),
+                    ("news", "text"),
+                ],
             )?;
             if !keep {
                 journal.mark_news_seen()?;
@@ -736,20 +728,13 @@ async fn run(cli: Cli) -> Result<()> {
                 .into_iter()
                 .map(|c| serde_json::json!({ "where": format!("{:?}", c.target), "values": c.values }))
                 .collect();
-            let table = conflicts
-                .iter()
-                .map(|c| {
-                    vec![
-                        c["where"].as_str().unwrap_or_default().to_owned(),
-                        c["values"].to_string(),
-                    ]
-                })
-                .collect();
             emit(
                 json,
                 &conflicts,
-                &["where", "values (first is shown everywhere)"],
-                table,
+                &[
+                    ("where", "where"),
+                    ("values (first is shown everywhere)", "values"),
+                ],
             )
         }
         Command::Marks {
@@ -814,43 +799,27 @@ async fn run(cli: Cli) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&output)?);
                 return Ok(());
             }
-            let rows = output
-                .marks
-                .iter()
-                .map(|m| {
-                    vec![
-                        m.student.clone(),
-                        m.date.clone(),
-                        m.subject.clone(),
-                        m.mark.clone(),
-                        m.kind.clone(),
-                        m.comment.clone(),
-                    ]
-                })
-                .collect();
             emit(
                 false,
-                &(),
-                &["student", "date", "subject", "mark", "kind", "comment"],
-                rows,
+                &output.marks,
+                &[
+                    ("student", "student"),
+                    ("date", "date"),
+                    ("subject", "subject"),
+                    ("mark", "mark"),
+                    ("kind", "kind"),
+                    ("comment", "comment"),
+                ],
             )?;
-            let rows = output
-                .averages
-                .iter()
-                .map(|a| {
-                    vec![
-                        a.student.clone(),
-                        a.subject.clone(),
-                        a.average.clone(),
-                        a.marks.to_string(),
-                    ]
-                })
-                .collect();
             emit(
                 false,
-                &(),
-                &["student", "subject", "average", "marks"],
-                rows,
+                &output.averages,
+                &[
+                    ("student", "student"),
+                    ("subject", "subject"),
+                    ("average", "average"),
+                    ("marks", "marks"),
+                ],
             )
         }
         Command::Attendance { child, from, to } => {
@@ -877,24 +846,17 @@ async fn run(cli: Cli) -> Result<()> {
                     });
                 }
             }
-            let table = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.student.clone(),
-                        r.date.clone(),
-                        r.period.to_string(),
-                        r.subject.clone(),
-                        r.code.clone(),
-                        r.note.clone(),
-                    ]
-                })
-                .collect();
             emit(
                 json,
                 &rows,
-                &["student", "date", "period", "subject", "code", "note"],
-                table,
+                &[
+                    ("student", "student"),
+                    ("date", "date"),
+                    ("period", "period"),
+                    ("subject", "subject"),
+                    ("code", "code"),
+                    ("note", "note"),
+                ],
             )
         }
     }
