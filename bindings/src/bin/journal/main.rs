@@ -70,7 +70,7 @@ enum Command {
         #[arg(long)]
         seconds: Option<u64>,
     },
-    /// Lessons of a day (default today): a teacher's own, or a student's class.
+    /// Lessons of a day (default today, else the last school day): a teacher's own, or a student's class.
     Lessons {
         /// YYYY-MM-DD.
         date: Option<String>,
@@ -502,11 +502,13 @@ async fn run(cli: Cli) -> Result<()> {
                 // Without a date: today, or else the last school day before it.
                 None => {
                     let now = today();
+                    // Before the first lesson of the year (in August), the first school day instead.
                     let last = all.iter().map(|(_, l)| l.date).filter(|d| *d <= now).max();
-                    match last {
-                        Some(last) if last != now => {
-                            eprintln!("no lessons today; showing {}", format_date(last));
-                            last
+                    let first = all.iter().map(|(_, l)| l.date).min();
+                    match last.or(first) {
+                        Some(day) if day != now => {
+                            eprintln!("no lessons today; showing {}", format_date(day));
+                            day
                         }
                         _ => now,
                     }
