@@ -14,12 +14,14 @@ use crate::docs::{
 };
 use crate::domain::calendar::BellSchedule;
 use crate::domain::calendar::{SchoolYear, TermScheme, format_date};
+use crate::domain::model::PlannedTopic;
 use crate::domain::model::{
     Attendance, ClassInfo, Lesson, Mark, MarkInput, MarkPeriod, NewLesson, PeriodMark, RosterEntry,
     StudentProfile, Subject, SubjectAssignment,
 };
 use crate::domain::policy::MarkingPolicy;
 use crate::error::{Error, InputError, Result, StoreError};
+use crate::ids::TermId;
 use crate::ids::{
     ClassId, DocId, LessonId, MarkId, StaffId, StudentId, SubjectId, YearId, random_id,
 };
@@ -812,6 +814,35 @@ impl Journal {
         self.lesson_index
             .insert(full.id.clone(), (year, class.clone()));
         Ok(full.id)
+    }
+
+    /// Sets the thematic plan of a subject in a class for a term: topics with their planned lessons.
+    pub fn set_thematic_plan(
+        &mut self,
+        year: YearId,
+        class: &ClassId,
+        subject: &SubjectId,
+        term: &TermId,
+        topics: &[PlannedTopic],
+    ) -> Result<()> {
+        self.known_subject(year, subject)?;
+        self.settings(year)?
+            .year
+            .term(term)
+            .ok_or_else(|| unknown("term", term))?;
+        self.class_doc(year, class)?;
+        if let Some(bad) = topics
+            .iter()
+            .find(|t| t.topic.trim().is_empty() || t.lessons == 0)
+        {
+            return Err(InputError::Invalid(format!(
+                "each planned topic needs a name and at least one lesson ({:?}, {})",
+                bad.topic, bad.lessons
+            ))
+            .into());
+        }
+        let id = DocId::Class(year, class.clone());
+        self.change(|j, touched| j.doc_mut(&id, touched)?.set_plan(subject, term, topics))
     }
 
     /// Sets the topic of a lesson.

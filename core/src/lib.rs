@@ -42,7 +42,7 @@ pub use domain::calendar::{
 };
 pub use domain::model::{
     Attendance, ClassInfo, Guardian, Lesson, Mark, MarkInput, MarkPeriod, Message, NewLesson,
-    PeriodMark, Role, RosterEntry, Staff, StudentProfile, Subject, SubjectAssignment,
+    PeriodMark, PlannedTopic, Role, RosterEntry, Staff, StudentProfile, Subject, SubjectAssignment,
 };
 pub use domain::policy::{AttendanceCode, MarkValue, MarkingPolicy, Thresholds, WorkKind};
 pub use error::{Error, InputError, Result, SchemaError, StoreError};

@@ -52,6 +52,17 @@ impl AttendanceTotals {
     }
 }
 
+/// How far a subject's programme has gone in a term.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubjectProgress {
+    /// The subject.
+    pub subject: SubjectId,
+    /// Lessons the thematic plan provides for the term.
+    pub planned: u32,
+    /// Lessons held so far in the term.
+    pub held: u32,
+}
+
 /// A lesson a student missed or was late for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AbsenceRow {
@@ -250,6 +261,46 @@ impl Journal {
             .collect();
         rows.sort_by_key(|r| (r.date, r.period));
         Ok(rows)
+    }
+
+    /// Planned against held lessons per subject of a class in a term, counting lessons up to `as_of`.
+    pub fn curriculum_progress(
+        &self,
+        year: YearId,
+        class: &ClassId,
+        term: &TermId,
+        as_of: Date,
+    ) -> Result<Vec<SubjectProgress>> {
+        let range = term_range(self.settings(year)?, term)?;
+        let doc = self.class_doc(year, class)?;
+        let mut progress: BTreeMap<SubjectId, SubjectProgress> = BTreeMap::new();
+        for ((subject, plan_term), cell) in &doc.plan {
+            if plan_term == term {
+                progress
+                    .entry(subject.clone())
+                    .or_insert_with(|| SubjectProgress {
+                        subject: subject.clone(),
+                        planned: 0,
+                        held: 0,
+                    })
+                    .planned = cell.value.iter().map(|t| u32::from(t.lessons)).sum();
+            }
+        }
+        for lesson in doc
+            .lessons
+            .values()
+            .filter(|l| range.contains(l.date) && l.date <= as_of)
+        {
+            progress
+                .entry(lesson.subject.clone())
+                .or_insert_with(|| SubjectProgress {
+                    subject: lesson.subject.clone(),
+                    planned: 0,
+                    held: 0,
+                })
+                .held += 1;
+        }
+        Ok(progress.into_values().collect())
     }
 
     /// Lessons of a class in a period, in date and period order.

@@ -830,3 +830,62 @@ fn the_news_feed_shows_what_changed_since_the_last_look() {
         }]
     );
 }
+
+#[test]
+fn curriculum_progress_counts_held_lessons_against_the_thematic_plan() {
+    let mut j = Journal::open_in_memory().expect("open");
+    let class = school_with_class(&mut j, 1);
+    let t1 = TermId::new("t1").expect("id");
+    let plan = [
+        journal_core::PlannedTopic {
+            topic: "Натуральные числа".into(),
+            lessons: 3,
+        },
+        journal_core::PlannedTopic {
+            topic: "Дроби".into(),
+            lessons: 2,
+        },
+    ];
+    j.set_thematic_plan(YEAR, &class.class, &subject("math"), &t1, &plan)
+        .expect("plan");
+    for day in ["2026-09-07", "2026-09-08", "2026-09-20"] {
+        lesson(&mut j, &class, day, 1, "math");
+    }
+    lesson(&mut j, &class, "2026-09-09", 2, "russian");
+    let progress = j
+        .curriculum_progress(YEAR, &class.class, &t1, date("2026-09-10"))
+        .expect("progress");
+    let math = progress
+        .iter()
+        .find(|p| p.subject == subject("math"))
+        .expect("math");
+    assert_eq!(
+        (math.planned, math.held),
+        (5, 2),
+        "lessons after the date are not held yet"
+    );
+    let russian = progress
+        .iter()
+        .find(|p| p.subject == subject("russian"))
+        .expect("russian");
+    assert_eq!(
+        (russian.planned, russian.held),
+        (0, 1),
+        "held without a plan still counts"
+    );
+    let bad = [journal_core::PlannedTopic {
+        topic: " ".into(),
+        lessons: 0,
+    }];
+    assert!(
+        j.set_thematic_plan(YEAR, &class.class, &subject("math"), &t1, &bad)
+            .is_err()
+    );
+    // The plan is document data: it reaches other devices.
+    let mut other = Journal::open_in_memory().expect("open");
+    sync(&mut other, &j);
+    let synced = other
+        .curriculum_progress(YEAR, &class.class, &t1, date("2026-09-10"))
+        .expect("progress");
+    assert_eq!(synced, progress);
+}

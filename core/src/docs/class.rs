@@ -8,9 +8,9 @@ use automerge::{Automerge, ObjId, ObjType, ROOT, ReadDoc, Value, ValueRef};
 use super::cell::{Cell, put_json, read_json_cell, read_json_map};
 use super::{Document, View, root_map, tx_root_map};
 use crate::domain::calendar::{format_date, parse_date};
-use crate::domain::model::{ClassInfo, Lesson, RosterEntry, SubjectAssignment};
+use crate::domain::model::{ClassInfo, Lesson, PlannedTopic, RosterEntry, SubjectAssignment};
 use crate::error::{InputError, Result, SchemaError};
-use crate::ids::{DocId, LessonId, StudentId, SubjectId};
+use crate::ids::{DocId, LessonId, StudentId, SubjectId, TermId};
 
 pub(super) const MAPS: &[&str] = &["roster", "subjects", "lessons"];
 
@@ -45,6 +45,14 @@ pub struct ClassDoc {
     pub lessons: BTreeMap<LessonId, Lesson>,
     /// Topic or homework texts written concurrently on other devices that lost to the value in `lessons`.
     pub lesson_conflicts: BTreeMap<(LessonId, LessonField), Vec<String>>,
+    /// The thematic plan per subject and term.
+    pub plan: BTreeMap<(SubjectId, TermId), Cell<Vec<PlannedTopic>>>,
+}
+
+/// Root key of a plan cell: `plan/<subject>/<term>`. Plans are root cells, not a map, so documents made
+/// before plans existed read and write them alike.
+fn plan_key(subject: &SubjectId, term: &TermId) -> String {
+    format!("plan/{subject}/{term}")
 }
 
 pub(super) fn read(id: &DocId, doc: &Automerge) -> Result<ClassDoc, SchemaError> {
@@ -57,6 +65,25 @@ pub(super) fn read(id: &DocId, doc: &Automerge) -> Result<ClassDoc, SchemaError>
         subjects: read_json_map(id, doc, &subjects, "subject assignment")?,
         ..ClassDoc::default()
     };
+    for item in doc.map_range(ROOT, "plan/".to_owned().."plan0".to_owned()) {
+        let mut parts = item.key.splitn(3, '/').skip(1);
+        let (Some(subject), Some(term)) = (parts.next(), parts.next()) else {
+            return Err(SchemaError::new(
+                id,
+                format!("plan key {:?} is malformed", item.key),
+            ));
+        };
+        let key = (
+            subject
+                .parse()
+                .map_err(|e: InputError| SchemaError::new(id, e.to_string()))?,
+            term.parse()
+                .map_err(|e: InputError| SchemaError::new(id, e.to_string()))?,
+        );
+        if let Some(cell) = read_json_cell(id, doc, &ROOT, &item.key)? {
+            class.plan.insert(key, cell);
+        }
+    }
     for item in doc.map_range(&lessons_obj, ..) {
         let lesson_id: LessonId = item
             .key
@@ -216,6 +243,23 @@ impl Document {
         self.class_view()?
             .lessons
             .insert(lesson.id.clone(), lesson.clone());
+        Ok(())
+    }
+
+    /// Sets the thematic plan of a subject for a term.
+    pub fn set_plan(
+        &mut self,
+        subject: &SubjectId,
+        term: &TermId,
+        topics: &[PlannedTopic],
+    ) -> Result<()> {
+        self.class_view()?;
+        let key = plan_key(subject, term);
+        let topics = topics.to_vec();
+        self.edit(|tx| put_json(tx, &ROOT, &key, &topics))?;
+        self.class_view()?
+            .plan
+            .insert((subject.clone(), term.clone()), Cell::single(topics));
         Ok(())
     }
 

@@ -229,3 +229,12 @@ pub struct Message {
     /// Text.
     pub text: String,
 }
+
+/// One topic of a subject's thematic plan for a term, with the lessons planned for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedTopic {
+    /// The topic.
+    pub topic: String,
+    /// Lessons planned for it.
+    pub lessons: u16,
+}
