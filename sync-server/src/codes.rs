@@ -310,23 +310,28 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_expired_code_is_refused_like_a_wrong_one() {
+    /// A store with one student, `kid`, in class 5a.
+    fn store_with_kid() -> SqliteStore {
         let store = SqliteStore::open_in_memory().expect("store");
-        let admin = principal(&store, "director", AccountRole::Administration);
+        let (kid, class) = ("kid".parse().expect("id"), "5a".parse().expect("id"));
+        store.put_student(&kid, &class, "Kid").expect("student");
         store
-            .put_student(
-                &"kid".parse().expect("id"),
-                &"5a".parse().expect("id"),
-                "Kid",
-            )
-            .expect("student");
-        let request = CodeRequest {
-            role: CodeRole::Student,
+    }
+
+    fn kid_code(role: CodeRole, valid_days: u32) -> CodeRequest {
+        CodeRequest {
+            role,
             account: None,
             student: Some("kid".parse().expect("id")),
-            valid_days: 1,
-        };
+            valid_days,
+        }
+    }
+
+    #[test]
+    fn an_expired_code_is_refused_like_a_wrong_one() {
+        let store = store_with_kid();
+        let admin = principal(&store, "director", AccountRole::Administration);
+        let request = kid_code(CodeRole::Student, 1);
         let issued = issue(&store, &admin, &request).expect("issue");
         // A code for another student that expired a second ago.
         let mut expired = issued.record.clone();
@@ -351,21 +356,9 @@ mod tests {
 
     #[test]
     fn issuing_rules_hold_without_the_network() {
-        let store = SqliteStore::open_in_memory().expect("store");
+        let store = store_with_kid();
         let teacher = principal(&store, "t", AccountRole::Teacher);
-        store
-            .put_student(
-                &"kid".parse().expect("id"),
-                &"5a".parse().expect("id"),
-                "Kid",
-            )
-            .expect("student");
-        let request = CodeRequest {
-            role: CodeRole::Parent,
-            account: None,
-            student: Some("kid".parse().expect("id")),
-            valid_days: 14,
-        };
+        let request = kid_code(CodeRole::Parent, 14);
         assert!(matches!(
             issue(&store, &teacher, &request),
             Err(CodeError::NotAllowed(_))
