@@ -140,7 +140,7 @@ pub struct Journal {
     batch: Option<Vec<DocId>>,
 }
 
-fn unknown(kind: &'static str, id: impl ToString) -> Error {
+pub(crate) fn unknown(kind: &'static str, id: impl ToString) -> Error {
     InputError::Unknown {
         kind,
         id: id.to_string(),
@@ -226,6 +226,7 @@ impl Journal {
         };
         let ctx = ValidationContext {
             settings: settings.as_ref(),
+            thread_guard: None,
         };
         self.change(|j, touched| {
             match j.docs.get_mut(&id) {
@@ -349,7 +350,10 @@ impl Journal {
 
     /// Runs a change over several documents and commits it to the store in one transaction; on any error the
     /// documents are restored from the store and nothing is kept. Inside a batch, the batch commits.
-    fn change<T>(&mut self, f: impl FnOnce(&mut Self, &mut Vec<DocId>) -> Result<T>) -> Result<T> {
+    pub(crate) fn change<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self, &mut Vec<DocId>) -> Result<T>,
+    ) -> Result<T> {
         let mut touched = Vec::new();
         let result = f(self, &mut touched);
         if let Some(batch) = &mut self.batch {
@@ -420,7 +424,11 @@ impl Journal {
         }
     }
 
-    fn doc_mut(&mut self, id: &DocId, touched: &mut Vec<DocId>) -> Result<&mut Document> {
+    pub(crate) fn doc_mut(
+        &mut self,
+        id: &DocId,
+        touched: &mut Vec<DocId>,
+    ) -> Result<&mut Document> {
         if !self.docs.contains_key(id) {
             let doc = Document::create(id.clone(), &self.actor)?;
             self.docs.insert(id.clone(), doc);

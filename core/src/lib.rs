@@ -26,11 +26,13 @@
 //! ```
 
 pub mod access_code;
+pub mod directory;
 pub mod docs;
 pub mod domain;
 mod error;
 mod ids;
 mod journal;
+pub mod messages;
 pub mod news;
 pub mod queries;
 pub mod store;
@@ -41,8 +43,9 @@ pub use domain::calendar::{
     Bell, BellSchedule, DateRange, SchoolYear, Term, TermScheme, format_date, parse_date,
 };
 pub use domain::model::{
-    Attendance, ClassInfo, Guardian, Lesson, Mark, MarkInput, MarkPeriod, Message, NewLesson,
-    PeriodMark, PlannedTopic, Role, RosterEntry, Staff, StudentProfile, Subject, SubjectAssignment,
+    Attachment, Attendance, ClassInfo, Guardian, Lesson, Mark, MarkInput, MarkPeriod, Message,
+    NewLesson, Participant, PeriodMark, PlannedTopic, Role, RosterEntry, Staff, StudentProfile,
+    Subject, SubjectAssignment, ThreadInfo, ThreadKind,
 };
 pub use domain::policy::{AttendanceCode, MarkValue, MarkingPolicy, Thresholds, WorkKind};
 pub use error::{Error, InputError, Result, SchemaError, StoreError};

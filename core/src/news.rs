@@ -135,11 +135,21 @@ impl Journal {
     /// Everything new since the user last looked ([`Journal::mark_news_seen`]). A document that arrived
     /// on this device after that counts from the moment it arrived.
     pub fn news(&self) -> Result<Vec<NewsItem>> {
+        let me = self.my_directory()?.map(|d| d.account);
         let mut items = Vec::new();
-        for (doc_id, heads) in self.store.news_seen()? {
-            let Ok(id) = doc_id.parse::<DocId>() else {
-                continue;
-            };
+        let mut looked: std::collections::BTreeMap<DocId, Vec<u8>> = self
+            .store
+            .news_seen()?
+            .into_iter()
+            .filter_map(|(doc_id, heads)| Some((doc_id.parse().ok()?, heads)))
+            .collect();
+        // A conversation started on this device has no marker yet: every message in it from others is new.
+        for id in self.docs.keys() {
+            if matches!(id, DocId::Thread(..)) {
+                looked.entry(id.clone()).or_default();
+            }
+        }
+        for (id, heads) in looked {
             let Some(doc) = self.docs.get(&id) else {
                 continue;
             };
@@ -150,7 +160,10 @@ impl Journal {
             items.extend(
                 doc.entries_put_since(&seen)
                     .into_iter()
-                    .filter_map(|change| interpret(&id, doc.view(), change)),
+                    .filter_map(|change| interpret(&id, doc.view(), change))
+                    .filter(|item| {
+                        !matches!(item, NewsItem::Message { author, .. } if Some(author) == me.as_ref())
+                    }),
             );
         }
         Ok(items)

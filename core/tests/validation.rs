@@ -43,9 +43,16 @@ fn tampered(j: &Journal, student: &DocId, map: &str, key: &str, json: &str) -> D
 
 fn check(j: &Journal, doc: &Document) -> Result<(), String> {
     let settings = j.school_settings(YEAR);
-    validate_document(doc.id(), doc.automerge(), &ValidationContext { settings })
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    validate_document(
+        doc.id(),
+        doc.automerge(),
+        &ValidationContext {
+            settings,
+            thread_guard: None,
+        },
+    )
+    .map(|_| ())
+    .map_err(|e| e.to_string())
 }
 
 #[test]

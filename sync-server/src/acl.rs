@@ -1,8 +1,8 @@
 //! Who may read and write which document, decided only from the directory (ARCHITECTURE.md §2–3).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use journal_core::{ClassId, DocId, StudentId, ThreadId};
+use journal_core::{ClassId, DocId, Participant, StudentId, ThreadId};
 
 use crate::store::{AccessFacts, Account, AccountRole, RelayStore, StoreResult};
 
@@ -104,6 +104,95 @@ impl Grants {
             DocId::Student(_, student) => self.staff_students.contains_key(student),
             DocId::Profile(_, student) => self.is_admin() || self.class_teacher_of_student(student),
             DocId::Thread(_, thread) => self.threads.contains(thread),
+        }
+    }
+}
+
+impl Grants {
+    /// Whether this account may start a conversation with `participants` (addresses as the thread document
+    /// lists them): `Ok(())`, or the reason it may not. Staff write to anyone in the school; parents to the
+    /// staff who teach their children and to the administration; students to their teachers; nobody to
+    /// another family.
+    pub fn may_start_thread(
+        &self,
+        store: &dyn RelayStore,
+        participants: &BTreeSet<String>,
+    ) -> StoreResult<Result<(), String>> {
+        let me = Participant::Account(self.account.id.clone());
+        let mut others = Vec::new();
+        for raw in participants {
+            match raw.parse::<Participant>() {
+                Ok(p) if p == me => {}
+                Ok(p) => others.push(p),
+                Err(e) => return Ok(Err(e.to_string())),
+            }
+        }
+        if !participants.contains(&me.to_string()) {
+            return Ok(Err(format!(
+                "a new conversation must list its author ({me}) among its participants"
+            )));
+        }
+        if others.is_empty() {
+            return Ok(Err(
+                "a new conversation needs someone besides its author".to_owned()
+            ));
+        }
+        for other in &others {
+            if let Some(reason) = self.refuses(store, other)? {
+                return Ok(Err(reason));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Why this account may not write to `other`, if it may not.
+    fn refuses(&self, store: &dyn RelayStore, other: &Participant) -> StoreResult<Option<String>> {
+        let staff = matches!(
+            self.account.role,
+            AccountRole::Administration | AccountRole::Teacher
+        );
+        let unknown = || Some(format!("{other} is not someone in this school"));
+        match other {
+            Participant::Guardians(student) | Participant::Student(student) => {
+                if store.student(student)?.is_none() {
+                    return Ok(unknown());
+                }
+                Ok((!staff).then(|| {
+                    format!(
+                        "only staff may start a conversation with a family or a student ({other})"
+                    )
+                }))
+            }
+            Participant::Account(id) => {
+                let Some(account) = store.account(id)?.filter(|a| a.active) else {
+                    return Ok(unknown());
+                };
+                if staff {
+                    return Ok(None);
+                }
+                let allowed = match (self.account.role, account.role) {
+                    (AccountRole::Parent, AccountRole::Administration) => true,
+                    (AccountRole::Parent, AccountRole::Teacher) => {
+                        let classes = store.access_facts(id)?.staff_classes;
+                        classes
+                            .iter()
+                            .any(|(class, _)| self.children.values().any(|c| c == class))
+                    }
+                    (AccountRole::Student, AccountRole::Teacher) => {
+                        let classes = store.access_facts(id)?.staff_classes;
+                        classes
+                            .iter()
+                            .any(|(class, _)| self.own_class.as_ref() == Some(class))
+                    }
+                    _ => false,
+                };
+                Ok((!allowed).then(|| match self.account.role {
+                    AccountRole::Parent => format!(
+                        "parents may write to the staff who teach their children and to the administration; {other} is not one of them"
+                    ),
+                    _ => format!("students may write to their teachers; {other} is not one of them"),
+                }))
+            }
         }
     }
 }

@@ -8,14 +8,14 @@ use automerge::ActorId;
 use automerge::sync;
 use journal_core::docs::{Document, SchoolSettings, View, sync_message_has_changes};
 use journal_core::sync::protocol::IndexEntry;
-use journal_core::validate::ValidationContext;
+use journal_core::validate::{ThreadGuard, ValidationContext};
 use journal_core::{DocId, Error as CoreError};
 use thiserror::Error;
 use tokio::sync::{Mutex, broadcast};
 use tracing::{debug, info, warn};
 
 use crate::acl::Grants;
-use crate::store::{Attribution, NewChange, RelayStore, StoreError};
+use crate::store::{Attribution, FirstChanges, NewChange, RelayStore, StoreError};
 
 /// Changes stored after a document's snapshot before the relay writes a new snapshot.
 const SNAPSHOT_AFTER_CHANGES: i64 = 256;
@@ -44,6 +44,8 @@ pub enum HubEvent {
 pub enum Outcome {
     /// Accepted; the reply to send, if any.
     Reply(Option<Vec<u8>>),
+    /// A new conversation was accepted and its members registered: the session's grants are stale.
+    Created(Option<Vec<u8>>),
     /// No such document for this account (missing or not readable: indistinguishable on purpose).
     Unavailable,
     /// Refused; nothing was stored. The reason names the document.
@@ -56,6 +58,7 @@ impl Outcome {
         match self {
             Outcome::Reply(Some(_)) => "reply",
             Outcome::Reply(None) => "nothing to say",
+            Outcome::Created(_) => "created a conversation",
             Outcome::Unavailable => "unavailable",
             Outcome::Refused(_) => "refused",
         }
@@ -237,11 +240,19 @@ impl Hub {
         message: &[u8],
         create: bool,
     ) -> Result<Outcome, HubError> {
-        if !grants.can_read(id) {
-            return Ok(Outcome::Unavailable);
-        }
         let writes =
             sync_message_has_changes(message).map_err(|e| HubError::Malformed(e.to_string()))?;
+        if !grants.can_read(id) {
+            if let DocId::Thread(_, thread) = id
+                && create
+                && self.entry(id).await?.is_none()
+            {
+                return self
+                    .start_thread(grants, by, origin, state, id, thread, message, writes)
+                    .await;
+            }
+            return Ok(Outcome::Unavailable);
+        }
         if writes && self.store.is_frozen(id.year())? {
             info!(doc = %id, "refused a write to an archived year");
             return Ok(Outcome::Refused(format!(
@@ -268,10 +279,18 @@ impl Hub {
             DocId::School(_) => None,
             _ => self.school_settings(id.year()).await?,
         };
+        let mut doc = entry.lock().await;
+        let thread_before = match doc.view() {
+            View::Thread(thread) => Some(thread.clone()),
+            _ => None,
+        };
         let ctx = ValidationContext {
             settings: settings.as_ref(),
+            thread_guard: thread_before.as_ref().map(|before| ThreadGuard {
+                author: &grants.account().id,
+                before,
+            }),
         };
-        let mut doc = entry.lock().await;
         match doc.receive_sync_message(state, message, &ctx) {
             Ok(()) => {}
             Err(CoreError::Schema(e)) => {
@@ -311,6 +330,97 @@ impl Hub {
             });
         }
         Ok(Outcome::Reply(doc.generate_sync_message(state)))
+    }
+
+    /// A conversation the relay has never seen: accepted only when the author lists themself, everyone
+    /// else is someone they may write to, and every message is theirs; then its members are registered and
+    /// its first changes stored in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_thread(
+        &self,
+        grants: &Grants,
+        by: &Attribution,
+        origin: u64,
+        state: &mut sync::State,
+        id: &DocId,
+        thread: &journal_core::ThreadId,
+        message: &[u8],
+        writes: bool,
+    ) -> Result<Outcome, HubError> {
+        if !writes {
+            // The opening of the exchange only names heads: answer it from an empty document, keeping
+            // nothing, so the client sends the changes that the checks below can judge.
+            let mut empty = Document::create(id.clone(), &self.actor)
+                .map_err(|e| HubError::Malformed(e.to_string()))?;
+            empty
+                .receive_sync_message(state, message, &ValidationContext::default())
+                .map_err(|e| HubError::Malformed(e.to_string()))?;
+            return Ok(Outcome::Reply(empty.generate_sync_message(state)));
+        }
+        if self.store.is_frozen(id.year())? {
+            return Ok(Outcome::Refused(format!(
+                "document {id}: the school year {} is archived and can no longer be changed",
+                id.year()
+            )));
+        }
+        let mut doc = Document::create(id.clone(), &self.actor)
+            .map_err(|e| HubError::Malformed(e.to_string()))?;
+        let empty = journal_core::docs::ThreadDoc::default();
+        let ctx = ValidationContext {
+            settings: None,
+            thread_guard: Some(ThreadGuard {
+                author: &grants.account().id,
+                before: &empty,
+            }),
+        };
+        let mut next = state.clone();
+        match doc.receive_sync_message(&mut next, message, &ctx) {
+            Ok(()) => {}
+            Err(CoreError::Schema(e)) => {
+                info!(doc = %id, reason = %e.reason, "refused a new conversation that breaks the rules");
+                return Ok(Outcome::Refused(e.to_string()));
+            }
+            Err(e) => return Err(HubError::Malformed(e.to_string())),
+        }
+        let View::Thread(view) = doc.view() else {
+            return Ok(Outcome::Unavailable);
+        };
+        if let Err(reason) = grants.may_start_thread(self.store.as_ref(), &view.participants)? {
+            info!(doc = %id, "refused a conversation the account may not start");
+            return Ok(Outcome::Refused(format!("document {id}: {reason}")));
+        }
+        let members: Vec<String> = view.participants.iter().cloned().collect();
+        let changes: Vec<NewChange> = doc
+            .changes_since_saved()
+            .into_iter()
+            .map(|(hash, bytes)| NewChange { hash, bytes })
+            .collect();
+        let mut heads: Vec<String> = doc.heads().iter().map(ToString::to_string).collect();
+        heads.sort();
+        let key = id.to_string();
+        self.store.create_thread(
+            thread,
+            &members,
+            &FirstChanges {
+                id: &key,
+                changes: &changes,
+                heads: &heads,
+                snapshot: &doc.snapshot(),
+            },
+            by,
+        )?;
+        doc.mark_saved();
+        *state = next;
+        let reply = doc.generate_sync_message(state);
+        self.cache(id, doc);
+        info!(doc = %id, members = members.len(), "started a conversation");
+        // Live sessions of the members reload their grants before they hear of the new document.
+        self.announce(HubEvent::DirectoryChanged);
+        self.announce(HubEvent::Changed {
+            doc: id.clone(),
+            origin,
+        });
+        Ok(Outcome::Created(reply))
     }
 
     /// The next message for a peer about a document it may read; `None` if there is nothing to say.

@@ -1,33 +1,57 @@
-//! The `thread` document: one conversation, its participants and messages.
+//! The `thread` document: one conversation, its participants, heading, messages and read state.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::transaction::Transactable;
-use automerge::{Automerge, ReadDoc};
+use automerge::{Automerge, ROOT, ReadDoc, ScalarValueRef, ValueRef};
 
-use super::cell::{Cell, put_json, read_json_map};
+use super::cell::{Cell, put_json, read_json_cell, read_json_map};
 use super::{Document, View, root_map, tx_root_map};
-use crate::domain::model::Message;
+use crate::domain::model::{Message, ThreadInfo};
 use crate::error::{InputError, Result, SchemaError};
 use crate::ids::{DocId, MessageId};
 
 pub(super) const MAPS: &[&str] = &["participants", "messages"];
 
+/// Root keys `read/<account>` hold the id of the last message that account has read. They are root keys,
+/// not a map, so threads made before read state existed read and write them alike.
+const READ_PREFIX: &str = "read/";
+
 /// Typed content of a `thread` document.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ThreadDoc {
-    /// Account ids of the participants.
+    /// Participants, as `account:<id>`, `guardians:<student>` or `student:<student>`.
     pub participants: BTreeSet<String>,
-    /// Messages by id.
+    /// Subject line and kind, once set.
+    pub info: Option<Cell<ThreadInfo>>,
+    /// Messages by id; ids sort in the order the messages were written.
     pub messages: BTreeMap<MessageId, Cell<Message>>,
+    /// The last message each account has read.
+    pub read: BTreeMap<String, MessageId>,
 }
 
 pub(super) fn read(id: &DocId, doc: &Automerge) -> Result<ThreadDoc, SchemaError> {
     let participants = root_map(id, doc, "participants")?;
     let messages = root_map(id, doc, "messages")?;
+    let mut read = BTreeMap::new();
+    for item in doc.map_range(ROOT, READ_PREFIX.to_owned().."read0".to_owned()) {
+        let account = &item.key[READ_PREFIX.len()..];
+        let ValueRef::Scalar(ScalarValueRef::Str(last)) = &item.value else {
+            return Err(SchemaError::new(
+                id,
+                format!("read state of {account:?} is not text"),
+            ));
+        };
+        let last: MessageId = last
+            .parse()
+            .map_err(|e: InputError| SchemaError::new(id, e.to_string()))?;
+        read.insert(account.to_owned(), last);
+    }
     Ok(ThreadDoc {
         participants: doc.keys(&participants).collect(),
+        info: read_json_cell(id, doc, &ROOT, "info")?,
         messages: read_json_map(id, doc, &messages, "message")?,
+        read,
     })
 }
 
@@ -39,15 +63,25 @@ impl Document {
         }
     }
 
-    /// Adds a participant by account id.
-    pub fn add_participant(&mut self, account: &str) -> Result<()> {
+    /// Adds a participant (`account:<id>`, `guardians:<student>` or `student:<student>`).
+    pub fn add_participant(&mut self, participant: &str) -> Result<()> {
         self.thread_view()?;
         self.edit(|tx| {
             let map = tx_root_map(tx, "participants")?;
-            tx.put(&map, account, true)?;
+            tx.put(&map, participant, true)?;
             Ok(())
         })?;
-        self.thread_view()?.participants.insert(account.to_owned());
+        self.thread_view()?
+            .participants
+            .insert(participant.to_owned());
+        Ok(())
+    }
+
+    /// Sets the subject line and kind.
+    pub fn set_thread_info(&mut self, info: &ThreadInfo) -> Result<()> {
+        self.thread_view()?;
+        self.edit(|tx| put_json(tx, &ROOT, "info", info))?;
+        self.thread_view()?.info = Some(Cell::single(info.clone()));
         Ok(())
     }
 
@@ -61,6 +95,19 @@ impl Document {
         self.thread_view()?
             .messages
             .insert(id.clone(), Cell::single(message.clone()));
+        Ok(())
+    }
+
+    /// Records that `account` has read every message up to `last`.
+    pub fn set_read(&mut self, account: &str, last: &MessageId) -> Result<()> {
+        self.thread_view()?;
+        self.edit(|tx| {
+            tx.put(ROOT, format!("{READ_PREFIX}{account}"), last.as_str())?;
+            Ok(())
+        })?;
+        self.thread_view()?
+            .read
+            .insert(account.to_owned(), last.clone());
         Ok(())
     }
 }

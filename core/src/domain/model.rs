@@ -228,6 +228,87 @@ pub struct Message {
     pub written_at: i64,
     /// Text.
     pub text: String,
+    /// Small files sent with it (a photo of a sick note).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A small file attached to a message; the bytes travel inside the conversation's document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// File name as the sender chose it.
+    pub name: String,
+    /// Media type ("image/jpeg").
+    pub mime: String,
+    /// The bytes, base64 (standard alphabet, padded).
+    pub data: String,
+}
+
+/// Who a conversation is with: one account, or everyone who stands for a student.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Participant {
+    /// One account (staff, a parent, a student).
+    Account(String),
+    /// Every guardian of a student: the family, whoever of them reads it.
+    Guardians(crate::ids::StudentId),
+    /// The student's own account.
+    Student(crate::ids::StudentId),
+}
+
+impl std::fmt::Display for Participant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Participant::Account(a) => write!(f, "account:{a}"),
+            Participant::Guardians(s) => write!(f, "guardians:{s}"),
+            Participant::Student(s) => write!(f, "student:{s}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Participant {
+    type Err = crate::error::InputError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            crate::error::InputError::Invalid(format!(
+                "participant {s:?} is not account:<id>, guardians:<student> or student:<student>"
+            ))
+        };
+        let (kind, id) = s.split_once(':').ok_or_else(bad)?;
+        match kind {
+            "account" => {
+                crate::ids::StaffId::new(id).map_err(|_| bad())?;
+                Ok(Participant::Account(id.to_owned()))
+            }
+            "guardians" => Ok(Participant::Guardians(id.parse().map_err(|_| bad())?)),
+            "student" => Ok(Participant::Student(id.parse().map_err(|_| bad())?)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// What kind of conversation a thread is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreadKind {
+    /// A conversation someone started.
+    Conversation,
+    /// A class teacher's announcement to one family or one student of the class.
+    Announcement,
+    /// The weekly digest of one student, to the family.
+    Digest,
+}
+
+/// The heading of a conversation, written once by whoever started it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadInfo {
+    /// Subject line.
+    pub subject: String,
+    /// Kind.
+    pub kind: ThreadKind,
+    /// Account that started it.
+    pub started_by: String,
+    /// When (Unix seconds, the starter's clock).
+    pub started_at: i64,
 }
 
 /// One topic of a subject's thematic plan for a term, with the lessons planned for it.

@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::engine::{ClientEngine, DocStatus, RELAY_PEER, SyncError, SyncEvent};
 use super::protocol::{BatchRequest, BatchResponse, WireMessage, decode, encode};
+use crate::directory::MyDirectory;
 use crate::ids::DocId;
 use crate::journal::Journal;
 
@@ -340,19 +341,51 @@ pub async fn sync_now(
 ) -> Result<SyncReport, ClientError> {
     let span = tracing::info_span!("sync", transport = ?config.transport);
     let _entered = span.enter();
-    match config.transport {
+    drop(_entered);
+    let report = match config.transport {
         Transport::WebSocket => {
-            drop(_entered);
             let mut socket = connect(config).await?;
-            let report = ws_session(journal, config, listener, &mut socket, None).await?;
+            let report = ws_session(&mut *journal, config, listener, &mut socket, None).await?;
             let _ = socket.close(None).await;
-            Ok(report)
+            report
         }
-        Transport::HttpBatch => {
-            drop(_entered);
-            http_sync(journal, config, listener).await
-        }
+        Transport::HttpBatch => http_sync(journal, config, listener).await?,
+    };
+    refresh_directory(journal, config).await?;
+    Ok(report)
+}
+
+/// Fetches what the directory says about this account (who the user is, whom they may write to) and keeps
+/// it on the device, so conversations can be started offline.
+pub async fn refresh_directory(
+    journal: &mut Journal,
+    config: &RelayConfig,
+) -> Result<MyDirectory, ClientError> {
+    let directory = fetch_my_directory(config).await?;
+    keep_directory(journal, &directory)?;
+    Ok(directory)
+}
+
+/// What the directory says about this account, from the relay.
+pub async fn fetch_my_directory(config: &RelayConfig) -> Result<MyDirectory, ClientError> {
+    json_reply(
+        reqwest::Client::new()
+            .get(format!("{}/v1/me/directory", config.url))
+            .bearer_auth(&config.token)
+            .send()
+            .await
+            .map_err(http_error)?,
+    )
+    .await
+}
+
+fn keep_directory(journal: &mut Journal, directory: &MyDirectory) -> Result<(), ClientError> {
+    if journal.my_directory().ok().flatten().as_ref() != Some(directory) {
+        journal
+            .set_my_directory(directory)
+            .map_err(|e| ClientError::Refused(format!("could not keep the directory: {e}")))?;
     }
+    Ok(())
 }
 
 /// How a session reaches the journal: directly for a one-off sync, or through a mutex for a live session
@@ -563,6 +596,14 @@ pub async fn run_live(
         let result = match connect(&config).await {
             Ok(mut socket) => {
                 attempt = 0;
+                match fetch_my_directory(&config).await {
+                    Ok(directory) => {
+                        if let Err(e) = keep_directory(&mut *journal.lock().await, &directory) {
+                            tracing::warn!(error = %e, "could not keep the directory");
+                        }
+                    }
+                    Err(e) => tracing::info!(error = %e, "could not fetch the directory"),
+                }
                 let outcome = ws_session(
                     Shared(journal.clone()),
                     &config,

@@ -87,6 +87,7 @@ impl Journal {
         };
         let ctx = ValidationContext {
             settings: settings.as_ref(),
+            thread_guard: None,
         };
         let mut state = self.sync_state(id, peer)?.clone();
         let existed = self.docs.contains_key(id);
@@ -116,8 +117,13 @@ impl Journal {
             }
             w.put_sync_state(&key, peer, &encoded)?;
             if !existed && let Some(doc) = docs.get(id) {
-                // The feed of a document starts when it first arrives: its history is not news.
-                w.put_news_seen(&key, &crate::news::encode_heads(&doc.heads()))?;
+                // The feed of a document starts when it first arrives: its history is not news. A
+                // conversation is the exception: every message in one that just arrived is new to the user.
+                let seen = match id {
+                    DocId::Thread(..) => Vec::new(),
+                    _ => crate::news::encode_heads(&doc.heads()),
+                };
+                w.put_news_seen(&key, &seen)?;
             }
             Ok(())
         });

@@ -231,7 +231,13 @@ async fn put_thread(
     admin(&app, &headers)?;
     let thread: ThreadId = parse(&body.thread)?;
     for account in &body.participants {
-        app.store().add_thread_participant(&thread, account)?;
+        if app.store().account(account)?.is_none() {
+            return Err(AppError::BadRequest(format!("account {account} not found")));
+        }
+    }
+    for account in &body.participants {
+        app.store()
+            .add_thread_member(&thread, &format!("account:{account}"))?;
     }
     app.hub.announce(HubEvent::DirectoryChanged);
     Ok(StatusCode::NO_CONTENT)

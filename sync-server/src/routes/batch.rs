@@ -48,7 +48,7 @@ pub async fn batch(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let who = principal(&app, &headers)?;
-    let grants = grants(&app, &who.account.id)?;
+    let mut grants = grants(&app, &who.account.id)?;
     let request: BatchRequest = decode(&body).map_err(|e| AppError::BadRequest(e.to_string()))?;
     if request.messages.len() > app.limits.max_documents_per_session {
         return Err(AppError::BadRequest(format!(
@@ -87,8 +87,11 @@ pub async fn batch(
                 .instrument(info_span!("sync", doc = %doc))
                 .await?;
             let (sender_id, target_id) = (app.peer_id.clone(), request.storage_id.clone());
+            if matches!(outcome, Outcome::Created(_)) {
+                grants = self::grants(&app, &who.account.id)?;
+            }
             match outcome {
-                Outcome::Reply(reply) => {
+                Outcome::Reply(reply) | Outcome::Created(reply) => {
                     app.hub.save_state(&who.device.id, &doc, &state)?;
                     if let Some(data) = reply {
                         replies.push(WireMessage::Sync {

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod batch;
 pub mod codes;
+pub mod directory;
 pub mod ws;
 
 use std::sync::Arc;

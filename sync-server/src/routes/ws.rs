@@ -409,8 +409,11 @@ impl Session {
             .await
             .map_err(|e| End::Error(e.to_string()))?;
         debug!(doc = %doc, create, outcome = ?outcome.kind(), "handled a sync message");
+        if matches!(outcome, Outcome::Created(_)) {
+            self.reload_grants()?;
+        }
         let reply = match outcome {
-            Outcome::Reply(data) => {
+            Outcome::Reply(data) | Outcome::Created(data) => {
                 *self.state(&doc)? = state.clone();
                 self.touched.insert(doc.clone());
                 if let Err(e) = self.app.hub.save_state(&self.who.device.id, &doc, &state) {

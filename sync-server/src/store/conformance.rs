@@ -3,10 +3,11 @@
 
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ROOT, ReadDoc};
+use journal_core::{ClassId, StudentId, ThreadId};
 
 use super::{
-    Account, AccountRole, AdminLogEntry, Attribution, CodeRecord, CodeRole, Device, NewChange,
-    Redemption, RelayStore, RosterImport,
+    Account, AccountRole, AdminLogEntry, Attribution, CodeRecord, CodeRole, Device, FirstChanges,
+    NewChange, Redemption, RelayStore, RosterImport,
 };
 
 /// Generates one `#[test]` per conformance check for a backend built by `$make`.
@@ -24,7 +25,8 @@ macro_rules! relay_store_conformance {
             a_roster_import_applies_whole,
             the_admin_log_keeps_order,
             frozen_years_stay_frozen,
-            promotion_moves_classes_all_at_once);
+            promotion_moves_classes_all_at_once,
+            a_new_thread_stores_its_members_and_first_changes_together);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
@@ -186,7 +188,14 @@ pub fn directory_facts_follow_staff_guardians_and_moves(store: &dyn RelayStore) 
     store.link_guardian("mum", &kid).expect("guardian");
     store.link_guardian("mum", &sibling).expect("guardian");
     store
-        .add_thread_participant(&"t1".parse().expect("id"), "mum")
+        .add_thread_member(&"t1".parse().expect("id"), "account:mum")
+        .expect("thread");
+    // A family conversation reaches every guardian of the student; a student's, the student's account.
+    store
+        .add_thread_member(&"t2".parse().expect("id"), "guardians:sib")
+        .expect("thread");
+    store
+        .add_thread_member(&"t3".parse().expect("id"), "student:kid")
         .expect("thread");
     assert!(
         store.link_guardian("nobody", &kid).is_err(),
@@ -206,7 +215,21 @@ pub fn directory_facts_follow_staff_guardians_and_moves(store: &dyn RelayStore) 
             (sibling.clone(), class_b.clone())
         ]
     );
-    assert_eq!(mum.threads, vec!["t1".parse().expect("id")]);
+    assert_eq!(
+        mum.threads,
+        vec!["t1".parse().expect("id"), "t2".parse().expect("id")]
+    );
+    assert_eq!(
+        store.access_facts("kid-account").expect("facts").threads,
+        vec!["t3".parse().expect("id")]
+    );
+    assert!(
+        store
+            .access_facts("teacher")
+            .expect("facts")
+            .threads
+            .is_empty()
+    );
     assert_eq!(
         store.access_facts("kid-account").expect("facts").own_class,
         Some(class_a.clone())
@@ -517,5 +540,53 @@ pub fn promotion_moves_classes_all_at_once(store: &dyn RelayStore) {
             .expect("facts")
             .staff_classes
             .is_empty()
+    );
+}
+
+/// A conversation's members and its first changes land together: the document loads whole, and the
+/// members' accounts see the thread.
+pub fn a_new_thread_stores_its_members_and_first_changes_together(store: &dyn RelayStore) {
+    for (id, role) in [("dad", AccountRole::Parent), ("t", AccountRole::Teacher)] {
+        store.put_account(&account(id, role)).expect("account");
+    }
+    let class: ClassId = "c".parse().expect("id");
+    let kid: StudentId = "kid".parse().expect("id");
+    store.put_student(&kid, &class, "Kid").expect("student");
+    store.link_guardian("dad", &kid).expect("guardian");
+    let mut doc = Automerge::new();
+    let first = change(&mut doc, "m", "hello");
+    let thread: ThreadId = "t9".parse().expect("id");
+    store
+        .create_thread(
+            &thread,
+            &["account:t".to_owned(), "guardians:kid".to_owned()],
+            &FirstChanges {
+                id: "2026-2027/thread/t9",
+                changes: std::slice::from_ref(&first),
+                heads: &heads(&doc),
+                snapshot: &doc.save(),
+            },
+            &by("t"),
+        )
+        .expect("create");
+    let loaded = Automerge::load(
+        &store
+            .load_document("2026-2027/thread/t9")
+            .expect("load")
+            .expect("stored"),
+    )
+    .expect("valid");
+    assert_eq!(loaded.get_heads(), doc.get_heads());
+    assert_eq!(
+        store.access_facts("dad").expect("facts").threads,
+        vec![thread.clone()]
+    );
+    assert_eq!(
+        store.access_facts("t").expect("facts").threads,
+        vec![thread]
+    );
+    assert_eq!(
+        store.audit_trail("2026-2027/thread/t9").expect("trail")[0].account,
+        "t"
     );
 }

@@ -260,6 +260,19 @@ pub struct AccessFacts {
     pub threads: Vec<ThreadId>,
 }
 
+/// A new document's first changes, its heads and its snapshot.
+#[derive(Clone, Copy, Debug)]
+pub struct FirstChanges<'a> {
+    /// Document id.
+    pub id: &'a str,
+    /// The changes.
+    pub changes: &'a [NewChange],
+    /// Heads after them (hex).
+    pub heads: &'a [String],
+    /// The document saved whole.
+    pub snapshot: &'a [u8],
+}
+
 /// The relay's storage. Implementations must be safe to share between sessions.
 pub trait RelayStore: Send + Sync {
     /// A document's bytes (snapshot and the changes after it), if stored.
@@ -305,8 +318,16 @@ pub trait RelayStore: Send + Sync {
     fn remove_class_staff(&self, class: &ClassId, account: &str) -> StoreResult<()>;
     /// Links a parent account to a student.
     fn link_guardian(&self, account: &str, student: &StudentId) -> StoreResult<()>;
-    /// Adds an account to a conversation.
-    fn add_thread_participant(&self, thread: &ThreadId, account: &str) -> StoreResult<()>;
+    /// Adds a member (`account:<id>`, `guardians:<student>`, `student:<student>`) to a conversation.
+    fn add_thread_member(&self, thread: &ThreadId, member: &str) -> StoreResult<()>;
+    /// Registers a new conversation's members and stores its first changes, in one transaction.
+    fn create_thread(
+        &self,
+        thread: &ThreadId,
+        members: &[String],
+        first: &FirstChanges<'_>,
+        by: &Attribution,
+    ) -> StoreResult<()>;
     /// What decides an account's access.
     fn access_facts(&self, account: &str) -> StoreResult<AccessFacts>;
 

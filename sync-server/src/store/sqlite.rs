@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, AuditEntry, CodeRecord,
-    CodeRole, Device, NewChange, Redemption, RelayStore, RosterImport, SessionRecord, StoreError,
-    StoreResult,
+    CodeRole, Device, FirstChanges, NewChange, Redemption, RelayStore, RosterImport, SessionRecord,
+    StoreError, StoreResult,
 };
 use journal_core::{ClassId, StudentId, ThreadId};
 
@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_codes_and_admin_log.sql"),
     include_str!("migrations/003_frozen_years.sql"),
+    include_str!("migrations/004_thread_members.sql"),
 ];
 
 /// The relay's SQLite database.
@@ -28,6 +29,54 @@ impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SqliteStore")
     }
+}
+
+/// Appends changes, sets the heads and optionally the snapshot, inside the caller's transaction.
+fn append_in(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    changes: &[NewChange],
+    heads: &[String],
+    by: &Attribution,
+    snapshot: Option<&[u8]>,
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO documents (doc_id, snapshot, heads) VALUES (?1, x'', '') ON CONFLICT (doc_id) DO NOTHING",
+        [id],
+    )?;
+    let mut seq: i64 = tx.query_row(
+        "SELECT coalesce(max(seq), 0) FROM changes WHERE doc_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO changes (doc_id, seq, hash, data, account_id, device_id, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (doc_id, hash) DO NOTHING",
+    )?;
+    for change in changes {
+        seq += 1;
+        insert.execute(params![
+            id,
+            seq,
+            change.hash,
+            change.bytes,
+            by.account,
+            by.device,
+            by.at
+        ])?;
+    }
+    tx.execute(
+        "UPDATE documents SET heads = ?2 WHERE doc_id = ?1",
+        params![id, heads.join(",")],
+    )?;
+    if let Some(snapshot) = snapshot {
+        tx.execute(
+            "UPDATE documents SET snapshot = ?2,
+             snapshot_seq = (SELECT coalesce(max(seq), 0) FROM changes WHERE doc_id = ?1) WHERE doc_id = ?1",
+            params![id, snapshot],
+        )?;
+    }
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
@@ -202,44 +251,36 @@ impl RelayStore for SqliteStore {
     ) -> StoreResult<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO documents (doc_id, snapshot, heads) VALUES (?1, x'', '') ON CONFLICT (doc_id) DO NOTHING",
-            [id],
-        )?;
-        let mut seq: i64 = tx.query_row(
-            "SELECT coalesce(max(seq), 0) FROM changes WHERE doc_id = ?1",
-            [id],
-            |r| r.get(0),
-        )?;
+        append_in(&tx, id, changes, heads, by, snapshot)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn create_thread(
+        &self,
+        thread: &ThreadId,
+        members: &[String],
+        first: &FirstChanges<'_>,
+        by: &Attribution,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO changes (doc_id, seq, hash, data, account_id, device_id, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (doc_id, hash) DO NOTHING",
+                "INSERT INTO thread_members (thread_id, member) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             )?;
-            for change in changes {
-                seq += 1;
-                insert.execute(params![
-                    id,
-                    seq,
-                    change.hash,
-                    change.bytes,
-                    by.account,
-                    by.device,
-                    by.at
-                ])?;
+            for member in members {
+                insert.execute(params![thread.as_str(), member])?;
             }
         }
-        tx.execute(
-            "UPDATE documents SET heads = ?2 WHERE doc_id = ?1",
-            params![id, heads.join(",")],
+        append_in(
+            &tx,
+            first.id,
+            first.changes,
+            first.heads,
+            by,
+            Some(first.snapshot),
         )?;
-        if let Some(snapshot) = snapshot {
-            tx.execute(
-                "UPDATE documents SET snapshot = ?2,
-                 snapshot_seq = (SELECT coalesce(max(seq), 0) FROM changes WHERE doc_id = ?1) WHERE doc_id = ?1",
-                params![id, snapshot],
-            )?;
-        }
         tx.commit()?;
         Ok(())
     }
@@ -361,13 +402,12 @@ impl RelayStore for SqliteStore {
         Ok(())
     }
 
-    fn add_thread_participant(&self, thread: &ThreadId, account: &str) -> StoreResult<()> {
+    fn add_thread_member(&self, thread: &ThreadId, member: &str) -> StoreResult<()> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO thread_participants (thread_id, account_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            params![thread.as_str(), account],
-        )
-        .map_err(|e| missing_reference(e, || format!("account {account}")))?;
+            "INSERT INTO thread_members (thread_id, member) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![thread.as_str(), member],
+        )?;
         Ok(())
     }
 
@@ -422,11 +462,19 @@ impl RelayStore for SqliteStore {
                 .optional()?,
             None => None,
         };
+        let mut addresses = vec![format!("account:{account}")];
+        addresses.extend(children.iter().map(|(s, _)| format!("guardians:{s}")));
+        addresses.extend(found.student.iter().map(|s| format!("student:{s}")));
         let mut stmt =
-            conn.prepare_cached("SELECT thread_id FROM thread_participants WHERE account_id = ?1")?;
-        let threads: Vec<String> = stmt
-            .query_map([account], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+            conn.prepare_cached("SELECT thread_id FROM thread_members WHERE member = ?1")?;
+        let mut threads: Vec<String> = Vec::new();
+        for address in &addresses {
+            for thread in stmt.query_map([address], |r| r.get(0))? {
+                threads.push(thread?);
+            }
+        }
+        threads.sort();
+        threads.dedup();
         Ok(AccessFacts {
             account: Some(found),
             staff_classes,
@@ -753,6 +801,31 @@ mod tests {
         assert_eq!(
             store.sync_state("d", "x").expect("get"),
             Some(b"s".to_vec())
+        );
+    }
+
+    /// A version-3 database (conversation members were accounts) migrates forward with its members kept.
+    #[test]
+    fn a_version_3_database_keeps_its_conversation_members() {
+        use super::RelayStore;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("relay.db");
+        {
+            let conn = rusqlite::Connection::open(&path).expect("open");
+            for sql in &super::MIGRATIONS[..3] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.execute_batch(
+                "INSERT INTO accounts (account_id, name, role) VALUES ('mum', 'Mum', 'parent');
+                 INSERT INTO thread_participants (thread_id, account_id) VALUES ('t1', 'mum');
+                 PRAGMA user_version = 3;",
+            )
+            .expect("old data");
+        }
+        let store = super::SqliteStore::open(&path).expect("migrate");
+        assert_eq!(
+            store.access_facts("mum").expect("facts").threads,
+            vec!["t1".parse().expect("id")]
         );
     }
 }

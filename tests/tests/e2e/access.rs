@@ -21,8 +21,8 @@ fn date(year: YearId, day: u8) -> time::Date {
     time::Date::from_calendar_date(i32::from(year.0), time::Month::September, day).expect("date")
 }
 
-/// Makes one valid edit of the document's kind.
-fn edit(doc: &mut Document, year: YearId, stamp: u8) {
+/// One valid edit by `author`: conversations accept only messages their writer wrote.
+fn edit(doc: &mut Document, year: YearId, stamp: u8, author: &str) {
     let id = doc.id().clone();
     match &id {
         DocId::School(_) => {
@@ -63,9 +63,10 @@ fn edit(doc: &mut Document, year: YearId, stamp: u8) {
             .expect("edit"),
         DocId::Thread(..) => {
             let message = Message {
-                author: "someone".into(),
+                author: author.into(),
                 written_at: 1,
                 text: format!("message {stamp}"),
+                attachments: Vec::new(),
             };
             doc.put_message(&format!("m{stamp}").parse().expect("id"), &message)
                 .expect("edit");
@@ -204,7 +205,7 @@ async fn every_role_reads_and_writes_exactly_what_the_directory_allows() {
             &automerge::ActorId::random(),
         )
         .expect("thread");
-        edit(&mut thread, year, 0);
+        edit(&mut thread, year, 0, "t-5a");
         assert_eq!(
             raw_sync(&mut client, &mut thread, true).await,
             Access::Granted
@@ -257,7 +258,7 @@ async fn every_role_reads_and_writes_exactly_what_the_directory_allows() {
             // Write: one valid edit on top of what the account could read.
             stamp += 1;
             if !matches!(id, DocId::School(_)) || can_read {
-                edit(&mut replica, year, stamp);
+                edit(&mut replica, year, stamp, case.account);
             } else {
                 continue;
             }
@@ -276,6 +277,12 @@ async fn every_role_reads_and_writes_exactly_what_the_directory_allows() {
                 (false, _) if case.account == "director" && short == "class/zz" => {
                     assert_eq!(wrote, Access::Granted, "administration creates a new class")
                 }
+                // A conversation nobody has started yet may be started, but not with no participants.
+                (false, _) if short == "thread/t2" => assert!(
+                    matches!(&wrote, Access::Refused(reason) if reason.contains("participants")),
+                    "{} starting an empty conversation: {wrote:?}",
+                    case.account
+                ),
                 (false, _) => assert_eq!(
                     wrote,
                     Access::Unavailable,

@@ -146,3 +146,89 @@ async fn the_quick_start_story_works_offline_first_and_json_matches_the_tables()
         relay.secret(code);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_are_written_offline_on_the_command_line_and_answered() {
+    let relay = Relay::start_demo();
+    let home = tempfile::tempdir().expect("home");
+    let home = home.path();
+    ok(journal(
+        home,
+        "parent",
+        &["login", &relay.url, &relay.codes["parent-s5a1"]],
+    ));
+    ok(journal(
+        home,
+        "teacher",
+        &["login", &relay.url, &relay.codes["t-5a"]],
+    ));
+
+    // The parent finds the class teacher among their contacts and writes to them by account id.
+    let contacts: serde_json::Value =
+        serde_json::from_str(&ok(journal(home, "parent", &["--json", "contacts"]))).expect("json");
+    let accounts: Vec<&str> = contacts
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|c| c["account"].as_str())
+        .collect();
+    assert!(
+        accounts.contains(&"t-5a") && accounts.contains(&"director"),
+        "{contacts}"
+    );
+    assert!(
+        !accounts.contains(&"t-6b"),
+        "not a teacher of this child: {contacts}"
+    );
+    let refused = journal(home, "parent", &["send", "t-6b", "Здравствуйте"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("nobody you may write to matches"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let out = ok(journal(
+        home,
+        "parent",
+        &[
+            "send",
+            "t-5a",
+            "Можно забрать Ваню в 12:00?",
+            "--subject",
+            "Уход с уроков",
+        ],
+    ));
+    assert!(
+        out.contains("it goes out with the next `journal sync`"),
+        "{out}"
+    );
+    ok(journal(home, "parent", &["sync"]));
+    ok(journal(home, "teacher", &["sync"]));
+
+    let threads: serde_json::Value =
+        serde_json::from_str(&ok(journal(home, "teacher", &["--json", "messages"]))).expect("json");
+    assert_eq!(threads.as_array().map(Vec::len), Some(1), "{threads}");
+    assert_eq!(threads[0]["subject"], "Уход с уроков");
+    assert_eq!(threads[0]["unread"], 1);
+    let thread = threads[0]["thread"].as_str().expect("id").to_owned();
+    let table = ok(journal(home, "teacher", &["messages", &thread]));
+    assert!(table.contains("Можно забрать Ваню в 12:00?"), "{table}");
+    ok(journal(home, "teacher", &["send", &thread, "Да, конечно."]));
+    ok(journal(home, "teacher", &["sync"]));
+    ok(journal(home, "parent", &["sync"]));
+
+    let messages: serde_json::Value = serde_json::from_str(&ok(journal(
+        home,
+        "parent",
+        &["--json", "messages", &thread],
+    )))
+    .expect("json");
+    let texts: Vec<&str> = messages
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["Можно забрать Ваню в 12:00?", "Да, конечно."]);
+    assert_eq!(messages[0]["read_by"][0], "t-5a", "{messages}");
+}

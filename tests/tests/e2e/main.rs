@@ -8,6 +8,7 @@ mod cli;
 mod codes;
 mod durability;
 mod flows;
+mod messages;
 
 use journal_core::{
     AttendanceInput, DocId, LessonId, MarkInput, MarkValue, NewLesson, StudentId, WorkKindId,

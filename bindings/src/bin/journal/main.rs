@@ -1,6 +1,7 @@
 //! `journal`: the school journal on the command line. A newcomer's demo and the IT officer's tool: it holds
 //! one local journal per profile, works offline, and syncs with the relay when it can.
 
+mod messages;
 mod profile;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -136,6 +137,47 @@ enum Command {
         /// Only this subject.
         #[arg(long)]
         subject: Option<String>,
+    },
+    /// Conversations, or the messages of one (which marks it read).
+    Messages {
+        /// A conversation id (from the list).
+        thread: Option<String>,
+    },
+    /// Write a message: TO is a conversation id (to answer), a contact (account id or the start of a
+    /// name; see `journal contacts`), or for staff `guardians:STUDENT` / `student:STUDENT`.
+    Send {
+        /// Whom to write to.
+        to: String,
+        /// The message.
+        text: String,
+        /// Subject line of a new conversation (default: the start of the text).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Attach a small file (repeatable; 512 KiB in all).
+        #[arg(long)]
+        attach: Vec<PathBuf>,
+    },
+    /// People you may start a conversation with.
+    Contacts,
+    /// Class teacher: a message to every family of the class (or, with --students, every student).
+    Announce {
+        /// Class id.
+        class: String,
+        /// The message.
+        text: String,
+        /// Subject line.
+        #[arg(long, default_value = "Объявление")]
+        subject: String,
+        /// To the students instead of their families.
+        #[arg(long)]
+        students: bool,
+    },
+    /// Class teacher: the week's marks, absences and notes to every family of the class.
+    Digest {
+        /// Class id.
+        class: String,
+        /// Any day of the week (default today).
+        day: Option<String>,
     },
     /// Absences and lateness, with totals.
     Attendance {
@@ -722,6 +764,33 @@ async fn run(cli: Cli) -> Result<()> {
                 journal.mark_news_seen()?;
             }
             Ok(())
+        }
+        Command::Messages { thread } => {
+            let mut journal = profile.journal()?;
+            messages::list(&mut journal, thread.as_deref(), json)
+        }
+        Command::Send {
+            to,
+            text,
+            subject,
+            attach,
+        } => {
+            let mut journal = profile.journal()?;
+            messages::send(&mut journal, &to, &text, subject.as_deref(), &attach)
+        }
+        Command::Contacts => messages::contacts(&profile.journal()?, json),
+        Command::Announce {
+            class,
+            text,
+            subject,
+            students,
+        } => {
+            let mut journal = profile.journal()?;
+            messages::announce(&mut journal, &class, &text, &subject, students)
+        }
+        Command::Digest { class, day } => {
+            let mut journal = profile.journal()?;
+            messages::digest(&mut journal, &class, day.as_deref())
         }
         Command::Conflicts => {
             let journal = profile.journal()?;

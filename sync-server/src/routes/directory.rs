@@ -1,0 +1,97 @@
+//! `GET /v1/me/directory`: what the directory says about the caller, and whom they may write to. The device
+//! keeps it so conversations can be started offline; the relay still decides when they arrive.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use journal_core::ClassId;
+use journal_core::directory::{Child, Contact, MyDirectory, StaffClass};
+
+use super::{AppError, principal};
+use crate::app::App;
+use crate::store::{AccountRole, RelayStore, StoreResult};
+
+/// `GET /v1/me/directory`.
+pub async fn my_directory(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Json<MyDirectory>, AppError> {
+    let who = principal(&app, &headers)?;
+    Ok(Json(directory_of(app.store().as_ref(), &who.account.id)?))
+}
+
+/// The directory as `account` may see it.
+pub fn directory_of(store: &dyn RelayStore, account: &str) -> StoreResult<MyDirectory> {
+    let facts = store.access_facts(account)?;
+    let Some(me) = facts.account else {
+        return Ok(MyDirectory::default());
+    };
+    let mut children = Vec::new();
+    for (student, class) in &facts.children {
+        if let Some((_, name)) = store.student(student)? {
+            children.push(Child {
+                student: student.clone(),
+                class: class.clone(),
+                name,
+            });
+        }
+    }
+    // Classes whose staff this account may write to; `None`: every class (staff write to anyone).
+    let concern: Option<BTreeSet<ClassId>> = match me.role {
+        AccountRole::Parent => Some(facts.children.iter().map(|(_, c)| c.clone()).collect()),
+        AccountRole::Student => Some(facts.own_class.iter().cloned().collect()),
+        AccountRole::Administration | AccountRole::Teacher => None,
+    };
+    let mut contacts = Vec::new();
+    for other in store.accounts()? {
+        if other.id == me.id || !other.active {
+            continue;
+        }
+        let classes: Vec<ClassId> = match other.role {
+            AccountRole::Teacher => store
+                .access_facts(&other.id)?
+                .staff_classes
+                .into_iter()
+                .map(|(class, _)| class)
+                .filter(|class| concern.as_ref().is_none_or(|c| c.contains(class)))
+                .collect(),
+            AccountRole::Administration => Vec::new(),
+            AccountRole::Parent | AccountRole::Student => continue,
+        };
+        let reachable = match (me.role, other.role) {
+            (AccountRole::Administration | AccountRole::Teacher, _) => true,
+            (AccountRole::Parent, AccountRole::Administration) => true,
+            (AccountRole::Parent | AccountRole::Student, AccountRole::Teacher) => {
+                !classes.is_empty()
+            }
+            _ => false,
+        };
+        if reachable {
+            contacts.push(Contact {
+                account: other.id,
+                name: other.name,
+                role: other.role.as_str().to_owned(),
+                classes,
+            });
+        }
+    }
+    Ok(MyDirectory {
+        account: me.id,
+        name: me.name,
+        role: me.role.as_str().to_owned(),
+        student: me.student,
+        classes: facts
+            .staff_classes
+            .into_iter()
+            .map(|(class, class_teacher)| StaffClass {
+                class,
+                class_teacher,
+            })
+            .collect(),
+        children,
+        contacts,
+    })
+}
