@@ -35,6 +35,7 @@ mod journal;
 pub mod messages;
 pub mod news;
 pub mod queries;
+pub mod reports;
 pub mod store;
 pub mod sync;
 pub mod validate;
