@@ -11,6 +11,7 @@ pub mod codes;
 pub mod demo;
 pub mod hub;
 pub mod ratelimit;
+pub mod reports;
 pub mod roster;
 pub mod routes;
 pub mod store;

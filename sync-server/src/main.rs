@@ -77,6 +77,41 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Make a report (class-journal, report-card, summary, term-report, control, progress,
+    /// profile-review, activity) or a sheet of access-code slips for a class (slips).
+    Report {
+        #[command(flatten)]
+        data: DataDir,
+        /// The report, or `slips`.
+        kind: String,
+        /// Class id.
+        #[arg(long)]
+        class: Option<String>,
+        /// Subject id (class journal).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Term id (t1, t2, …); the summary sheet covers the year without it.
+        #[arg(long)]
+        term: Option<String>,
+        /// Student id (report card).
+        #[arg(long)]
+        student: Option<String>,
+        /// School year, e.g. 2026 for 2026-2027 (default: the newest).
+        #[arg(long)]
+        year: Option<u16>,
+        /// Activity report: the month, YYYY-MM (default: this month).
+        #[arg(long)]
+        month: Option<String>,
+        /// pdf, xlsx or csv (slips: pdf only).
+        #[arg(long, default_value = "pdf")]
+        format: String,
+        /// Slips: days the codes stay valid.
+        #[arg(long, default_value_t = journal_relay::codes::DEFAULT_VALID_DAYS)]
+        valid_days: u32,
+        /// Where to write the file.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
     /// Provision the directory (accounts, classes, guardians, devices).
     Directory {
         #[command(flatten)]
@@ -292,6 +327,26 @@ fn rollover(store: &SqliteStore, from: journal_core::YearId) -> Result<journal_c
     Ok(promotion)
 }
 
+/// The command line acts as the administration.
+fn cli_principal() -> Principal {
+    Principal {
+        account: Account {
+            id: "cli".into(),
+            name: "command line".into(),
+            role: AccountRole::Administration,
+            active: true,
+            student: None,
+        },
+        device: Device {
+            id: "cli".into(),
+            account: "cli".into(),
+            label: "command line".into(),
+            created_at: now(),
+            revoked_at: None,
+        },
+    }
+}
+
 fn cli_log(store: &SqliteStore, action: &str, target: String, detail: String) -> Result<()> {
     store.log_admin(&AdminLogEntry {
         at: now(),
@@ -416,6 +471,62 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Directory { data, action } => directory(&open_store(&data.data_dir)?, action),
+        Command::Report {
+            data,
+            kind,
+            class,
+            subject,
+            term,
+            student,
+            year,
+            month,
+            format,
+            valid_days,
+            out,
+        } => {
+            let store = open_store(&data.data_dir)?;
+            let today = time::OffsetDateTime::now_utc().date();
+            let year = year.map(journal_core::YearId);
+            let class: Option<journal_core::ClassId> = class.map(|c| c.parse()).transpose()?;
+            let (bytes, what) = if kind == "slips" {
+                let class = class.context("slips need --class")?;
+                let (bytes, count) = journal_relay::reports::access_slips(
+                    &store,
+                    &cli_principal(),
+                    year,
+                    &class,
+                    valid_days,
+                    today,
+                )?;
+                (bytes, format!("{count} access-code slips for {class}"))
+            } else {
+                let kind: journal_core::reports::ReportKind = kind.parse()?;
+                let format: journal_relay::reports::ReportFormat = format.parse()?;
+                let month = month
+                    .map(|m| journal_core::parse_date(&format!("{m}-01")))
+                    .transpose()
+                    .context("--month is YYYY-MM")?;
+                let query = journal_relay::reports::ReportQuery {
+                    year,
+                    request: journal_core::reports::ReportRequest {
+                        class,
+                        subject: subject.map(|s| s.parse()).transpose()?,
+                        term: term.map(|t| t.parse()).transpose()?,
+                        student: student.map(|s| s.parse()).transpose()?,
+                    },
+                    month,
+                };
+                let doc = journal_relay::reports::build(&store, kind, &query, today)?;
+                (
+                    journal_relay::reports::render(&doc, format)?,
+                    doc.title.clone(),
+                )
+            };
+            std::fs::write(&out, &bytes)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{what}: {} ({} bytes)", out.display(), bytes.len());
+            Ok(())
+        }
     }
 }
 
@@ -712,22 +823,7 @@ fn directory(store: &SqliteStore, action: DirectoryAction) -> Result<()> {
                 other => bail!("role {other:?} is not one of staff, student, parent"),
             };
             let student = student.map(|s| s.parse()).transpose()?;
-            let issuer = Principal {
-                account: Account {
-                    id: "cli".into(),
-                    name: "command line".into(),
-                    role: AccountRole::Administration,
-                    active: true,
-                    student: None,
-                },
-                device: Device {
-                    id: "cli".into(),
-                    account: "cli".into(),
-                    label: "command line".into(),
-                    created_at: now(),
-                    revoked_at: None,
-                },
-            };
+            let issuer = cli_principal();
             let request = CodeRequest {
                 role,
                 account,

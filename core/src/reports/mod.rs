@@ -328,9 +328,10 @@ impl Journal {
         }
         let mut grades = Vec::new();
         for term in &settings.year.terms {
-            match self.effective_term_mark(year, student, subject, &term.id)? {
-                Some(MarkValue::Grade(g)) => grades.push(u32::from(g)),
-                Some(_) | None => {}
+            if let Some(MarkValue::Grade(g)) =
+                self.effective_term_mark(year, student, subject, &term.id)?
+            {
+                grades.push(u32::from(g));
             }
         }
         if grades.is_empty() {

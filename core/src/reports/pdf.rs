@@ -539,11 +539,12 @@ pub fn access_slips_pdf(
         }
         let left = x + 4.0 * MM;
         let inner = slip_w - 8.0 * MM;
-        let mut line_y = y + 7.0 * MM;
+        // `line_y` is the top of the next line; each line's baseline sits one font size below it.
+        let mut line_y = y + 4.0 * MM;
         let mut put = |sheet: &mut Sheet, text: &str, size: f32, bold: bool, gap: f32| {
             for line in fonts.wrap(text, size, bold, inner) {
-                sheet.text(left, line_y, size, bold, line);
-                line_y += size * 1.25;
+                sheet.text(left, line_y + size, size, bold, line);
+                line_y += size * 1.3;
             }
             line_y += gap;
         };

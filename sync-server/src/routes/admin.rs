@@ -37,9 +37,11 @@ pub fn router() -> Router<Arc<App>> {
         .route("/audit", get(audit))
         .route("/log", get(admin_log))
         .route("/roster", post(import_roster))
+        .route("/reports/slips", post(super::reports::slips))
+        .route("/reports/{kind}", get(super::reports::report))
 }
 
-fn admin(app: &App, headers: &HeaderMap) -> Result<crate::auth::Principal, AppError> {
+pub(super) fn admin(app: &App, headers: &HeaderMap) -> Result<crate::auth::Principal, AppError> {
     let who = principal(app, headers)?;
     if who.account.role == AccountRole::Administration {
         Ok(who)

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod batch;
 pub mod codes;
 pub mod directory;
+pub mod reports;
 pub mod ws;
 
 use std::sync::Arc;

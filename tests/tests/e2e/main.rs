@@ -9,6 +9,7 @@ mod codes;
 mod durability;
 mod flows;
 mod messages;
+mod reports;
 
 use journal_core::{
     AttendanceInput, DocId, LessonId, MarkInput, MarkValue, NewLesson, StudentId, WorkKindId,

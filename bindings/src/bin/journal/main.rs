@@ -179,6 +179,30 @@ enum Command {
         /// Any day of the week (default today).
         day: Option<String>,
     },
+    /// Make a report from what this device holds, offline: class-journal, report-card, summary,
+    /// term-report, control, progress, profile-review.
+    Report {
+        /// Which report.
+        kind: String,
+        /// Class id.
+        #[arg(long)]
+        class: Option<String>,
+        /// Subject id (class journal).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Term id (t1, t2, …).
+        #[arg(long)]
+        term: Option<String>,
+        /// Student id or the start of a name (report card; default: your only child).
+        #[arg(long)]
+        student: Option<String>,
+        /// pdf, xlsx or csv.
+        #[arg(long, default_value = "pdf")]
+        format: String,
+        /// Where to write it.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
     /// Absences and lateness, with totals.
     Attendance {
         /// Only this child.
@@ -791,6 +815,51 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Digest { class, day } => {
             let mut journal = profile.journal()?;
             messages::digest(&mut journal, &class, day.as_deref())
+        }
+        Command::Report {
+            kind,
+            class,
+            subject,
+            term,
+            student,
+            format,
+            out,
+        } => {
+            let journal = profile.journal()?;
+            let year = year(&journal)?;
+            let student = match student {
+                Some(filter) => {
+                    let found = pick_students(&journal, year, Some(&filter))?;
+                    Some(found[0].0.clone())
+                }
+                None if kind == "report-card" => {
+                    let all = students(&journal, year);
+                    match all.as_slice() {
+                        [(only, _)] => Some(only.clone()),
+                        _ => bail!(
+                            "the report card needs --student (one of the children this profile holds)"
+                        ),
+                    }
+                }
+                None => None,
+            };
+            let request = journal_core::reports::ReportRequest {
+                class: class.map(|c| c.parse()).transpose()?,
+                subject: subject.map(|s| s.parse()).transpose()?,
+                term: term.map(|t| t.parse()).transpose()?,
+                student,
+            };
+            let doc = journal.report(year, kind.parse()?, &request, today())?;
+            let bytes = match format.as_str() {
+                "pdf" => journal_core::reports::pdf::report_pdf(&doc)?,
+                "xlsx" => journal_core::reports::export::report_xlsx(&doc)?,
+                "csv" => journal_core::reports::export::report_csv(&doc)?,
+                other => bail!("format {other:?} is not one of pdf, xlsx, csv"),
+            };
+            std::fs::write(&out, &bytes)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{}: {} ({} bytes)", doc.title, out.display(), bytes.len());
+            Ok(())
         }
         Command::Conflicts => {
             let journal = profile.journal()?;

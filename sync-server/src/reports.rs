@@ -1,0 +1,303 @@
+//! Reports on the relay: the year's documents loaded into a core journal, the same report functions the
+//! apps use, and the activity report from the session log; rendered as PDF, XLSX or CSV. Also sheets of
+//! access-code slips for a class.
+
+use std::str::FromStr;
+
+use journal_core::reports::export::{report_csv, report_xlsx};
+use journal_core::reports::pdf::{AccessSlip, PrintError, access_slips_pdf, report_pdf};
+use journal_core::reports::{
+    ActivityAccount, ReportDoc, ReportKind, ReportRequest, activity_report,
+};
+use journal_core::{ClassId, DocId, Journal, YearId};
+use thiserror::Error;
+use time::Date;
+
+use crate::auth::Principal;
+use crate::codes::{self, CodeError, CodeRequest};
+use crate::store::{AccountRole, CodeRole, RelayStore, StoreError};
+
+/// Why a report could not be made.
+#[derive(Debug, Error)]
+pub enum ReportError {
+    /// The request was wrong; the message says how.
+    #[error("{0}")]
+    Invalid(String),
+    /// The documents could not be read into the report.
+    #[error(transparent)]
+    Core(#[from] journal_core::Error),
+    /// Writing the file failed.
+    #[error(transparent)]
+    Print(#[from] PrintError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Issuing codes for slips failed.
+    #[error(transparent)]
+    Code(#[from] CodeError),
+}
+
+/// File formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Print-ready PDF.
+    Pdf,
+    /// Excel workbook.
+    Xlsx,
+    /// Comma-separated text.
+    Csv,
+}
+
+impl ReportFormat {
+    /// The HTTP content type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ReportFormat::Pdf => "application/pdf",
+            ReportFormat::Xlsx => {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            }
+            ReportFormat::Csv => "text/csv; charset=utf-8",
+        }
+    }
+
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ReportFormat::Pdf => "pdf",
+            ReportFormat::Xlsx => "xlsx",
+            ReportFormat::Csv => "csv",
+        }
+    }
+}
+
+impl FromStr for ReportFormat {
+    type Err = ReportError;
+    fn from_str(s: &str) -> Result<Self, ReportError> {
+        match s {
+            "pdf" => Ok(ReportFormat::Pdf),
+            "xlsx" => Ok(ReportFormat::Xlsx),
+            "csv" => Ok(ReportFormat::Csv),
+            other => Err(ReportError::Invalid(format!(
+                "format {other:?} is not one of pdf, xlsx, csv"
+            ))),
+        }
+    }
+}
+
+/// What to report on.
+#[derive(Clone, Debug, Default)]
+pub struct ReportQuery {
+    /// School year (default: the newest the relay holds).
+    pub year: Option<YearId>,
+    /// Class, subject, term, student.
+    pub request: ReportRequest,
+    /// For the activity report: any day of the month (default: this month).
+    pub month: Option<Date>,
+}
+
+/// The newest school year the relay holds documents for.
+pub fn newest_year(store: &dyn RelayStore) -> Result<YearId, ReportError> {
+    store
+        .document_heads()?
+        .iter()
+        .filter_map(|(id, _)| match id.parse::<DocId>() {
+            Ok(DocId::School(year)) => Some(year),
+            _ => None,
+        })
+        .max()
+        .ok_or_else(|| ReportError::Invalid("the relay holds no school year yet".into()))
+}
+
+/// The year's school, class, student and profile documents in a core journal (conversations stay out).
+pub fn year_journal(store: &dyn RelayStore, year: YearId) -> Result<Journal, ReportError> {
+    let mut journal = Journal::open_in_memory()?;
+    let actor = automerge::ActorId::random();
+    let mut ids: Vec<DocId> = store
+        .document_heads()?
+        .iter()
+        .filter_map(|(id, _)| id.parse::<DocId>().ok())
+        .filter(|id| id.year() == year && !matches!(id, DocId::Thread(..)))
+        .collect();
+    // The school document first: the others are validated against its settings.
+    ids.sort_by_key(|id| !matches!(id, DocId::School(_)));
+    journal.batch(|j| {
+        for id in &ids {
+            if let Some(bytes) = store.load_document(&id.to_string()).map_err(|e| {
+                journal_core::InputError::Invalid(format!("could not read {id}: {e}"))
+            })? {
+                j.merge_document(&journal_core::docs::Document::load(
+                    id.clone(),
+                    &bytes,
+                    &actor,
+                )?)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(journal)
+}
+
+fn month_start(day: Date) -> Date {
+    day.replace_day(1).unwrap_or(day)
+}
+
+fn unix_day(at: i64) -> Option<Date> {
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .map(|t| t.date())
+}
+
+/// The monthly activity report from the directory and the session log.
+pub fn activity(
+    store: &dyn RelayStore,
+    year: YearId,
+    month: Date,
+    today: Date,
+) -> Result<ReportDoc, ReportError> {
+    let month = month_start(month);
+    let next = month_start(month + time::Duration::days(32));
+    let midnight = |d: Date| d.midnight().assume_utc().unix_timestamp();
+    let sessions: Vec<(String, Date)> = store
+        .sessions_between(midnight(month), midnight(next))?
+        .into_iter()
+        .filter_map(|s| Some((s.account, unix_day(s.started_at)?)))
+        .collect();
+    let mut accounts = Vec::new();
+    for account in store.accounts()?.into_iter().filter(|a| a.active) {
+        let facts = store.access_facts(&account.id)?;
+        let classes: Vec<ClassId> = match account.role {
+            AccountRole::Parent => {
+                let mut classes: Vec<ClassId> =
+                    facts.children.into_iter().map(|(_, c)| c).collect();
+                classes.sort();
+                classes.dedup();
+                classes
+            }
+            AccountRole::Student => facts.own_class.into_iter().collect(),
+            AccountRole::Teacher | AccountRole::Administration => Vec::new(),
+        };
+        accounts.push(ActivityAccount {
+            account: account.id,
+            name: account.name,
+            role: account.role.as_str().to_owned(),
+            classes,
+        });
+    }
+    let school = year_journal(store, year)?
+        .school_settings(year)
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    Ok(activity_report(month, &accounts, &sessions).to_doc(&school, year, today))
+}
+
+/// Builds a report as of `today`.
+pub fn build(
+    store: &dyn RelayStore,
+    kind: ReportKind,
+    query: &ReportQuery,
+    today: Date,
+) -> Result<ReportDoc, ReportError> {
+    let year = match query.year {
+        Some(year) => year,
+        None => newest_year(store)?,
+    };
+    if kind == ReportKind::Activity {
+        return activity(store, year, query.month.unwrap_or(today), today);
+    }
+    Ok(year_journal(store, year)?.report(year, kind, &query.request, today)?)
+}
+
+/// Writes a report in a format.
+pub fn render(doc: &ReportDoc, format: ReportFormat) -> Result<Vec<u8>, ReportError> {
+    Ok(match format {
+        ReportFormat::Pdf => report_pdf(doc)?,
+        ReportFormat::Xlsx => report_xlsx(doc)?,
+        ReportFormat::Csv => report_csv(doc)?,
+    })
+}
+
+/// Issues a fresh code for every student of a class and every guardian (or, for a student without one, a
+/// new parent), and lays them out as slips to cut. Unspent earlier codes for the same people are retired.
+pub fn access_slips(
+    store: &dyn RelayStore,
+    issuer: &Principal,
+    year: Option<YearId>,
+    class: &ClassId,
+    valid_days: u32,
+    today: Date,
+) -> Result<(Vec<u8>, usize), ReportError> {
+    let year = match year {
+        Some(year) => year,
+        None => newest_year(store)?,
+    };
+    let journal = year_journal(store, year)?;
+    let class_name = journal.class_name(year, class);
+    let school = journal
+        .school_settings(year)
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    let roster = journal.roster(year, class, today)?;
+    if roster.is_empty() {
+        return Err(ReportError::Invalid(format!(
+            "class {class} has nobody on its list today"
+        )));
+    }
+    let mut guardians: Vec<(String, String, journal_core::StudentId)> = Vec::new();
+    for account in store.accounts()? {
+        if account.role == AccountRole::Parent && account.active {
+            for (child, _) in store.access_facts(&account.id)?.children {
+                guardians.push((account.id.clone(), account.name.clone(), child));
+            }
+        }
+    }
+    let mut slips = Vec::new();
+    let mut issue = |role: CodeRole,
+                     account: Option<String>,
+                     student: &journal_core::StudentId,
+                     name: String,
+                     label: &str|
+     -> Result<(), ReportError> {
+        let issued = codes::issue(
+            store,
+            issuer,
+            &CodeRequest {
+                role,
+                account,
+                student: Some(student.clone()),
+                valid_days,
+            },
+        )?;
+        slips.push(AccessSlip {
+            name,
+            class: class_name.clone(),
+            role: label.to_owned(),
+            code: issued.code.to_string(),
+            expires: unix_day(issued.record.expires_at).unwrap_or(today),
+        });
+        Ok(())
+    };
+    for (student, name) in &roster {
+        issue(CodeRole::Student, None, student, name.clone(), "ученик")?;
+        let family: Vec<_> = guardians.iter().filter(|(_, _, s)| s == student).collect();
+        if family.is_empty() {
+            issue(
+                CodeRole::Parent,
+                None,
+                student,
+                format!("Родитель: {name}"),
+                "родитель",
+            )?;
+        }
+        for (account, guardian, _) in family {
+            issue(
+                CodeRole::Parent,
+                Some(account.clone()),
+                student,
+                guardian.clone(),
+                &format!("родитель ({name})"),
+            )?;
+        }
+    }
+    let count = slips.len();
+    Ok((access_slips_pdf(&school, &slips, today)?, count))
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what the tests need and is missing (poppler-utils, whose
+# pdftotext and pdftoppm read back the printed reports), then runs every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+missing=()
+command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || missing+=(poppler-utils)
+if ((${#missing[@]})); then
+    sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get install -y -q "${missing[@]}" || {
+        $sudo apt-get update -q && $sudo apt-get install -y -q "${missing[@]}"
+    }
+fi
+exec cargo test --workspace --locked "$@"
