@@ -109,6 +109,20 @@ pub enum StoreError {
         /// Newest version this build knows.
         supported: i64,
     },
+    /// The key is not a usable key.
+    #[error("the journal's key is unusable: {0}")]
+    BadKey(String),
+    /// The key does not open this journal; nothing was read or changed.
+    #[error(
+        "this key does not open the journal on this device (it was sealed with another key); nothing was changed"
+    )]
+    WrongKey,
+    /// The journal is sealed and no key was given.
+    #[error("this journal is sealed: open it with the key the platform keeps for it")]
+    KeyNeeded,
+    /// A sealed value did not open (tampered with, or moved between rows).
+    #[error("stored value {0} does not open under the journal's key")]
+    Unsealable(String),
     /// Stored document bytes that Automerge cannot load.
     #[error("stored document {doc} is unreadable: {reason}")]
     Corrupt {

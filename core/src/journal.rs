@@ -175,6 +175,12 @@ impl Journal {
         Self::with_store(Store::open(path)?)
     }
 
+    /// Opens the journal at `path` sealed at rest under the platform's 32-byte `key`; a journal stored
+    /// unsealed is sealed now. A wrong key is refused and nothing is changed.
+    pub fn open_sealed(path: &Path, key: &[u8]) -> Result<Self> {
+        Self::with_store(Store::open_sealed(path, key)?)
+    }
+
     /// A journal that lives in memory only.
     pub fn open_in_memory() -> Result<Self> {
         Self::with_store(Store::open_in_memory()?)

@@ -2,12 +2,15 @@
 //! sync state, and the directory copy, in SQLite (WAL, synchronous commits).
 
 pub mod schema;
+pub mod seal;
 
 use std::path::Path;
 
+use base64::Engine;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::error::StoreError;
+use seal::Sealer;
 
 /// Chunks a document may gather before its next write compacts it into one snapshot.
 pub const COMPACT_AFTER_CHUNKS: i64 = 64;
@@ -16,6 +19,7 @@ pub const COMPACT_AFTER_CHUNKS: i64 = 64;
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
+    sealer: Option<Sealer>,
 }
 
 /// What a write did to one document's chunk list, so the caller can decide to compact.
@@ -41,14 +45,57 @@ impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut conn = Connection::open(path)?;
         schema::migrate(&mut conn)?;
-        Ok(Store { conn })
+        let sealed: bool = conn.query_row("SELECT count(*) > 0 FROM seal", [], |r| r.get(0))?;
+        if sealed {
+            return Err(StoreError::KeyNeeded);
+        }
+        Ok(Store { conn, sealer: None })
+    }
+
+    /// Opens the database at `path` sealed under `key` (32 bytes): documents, the directory copy and
+    /// refused edits are encrypted at rest. A journal stored unsealed is sealed now, in one transaction; a
+    /// wrong key is refused before anything is read or changed.
+    pub fn open_sealed(path: &Path, key: &[u8]) -> Result<Self, StoreError> {
+        let sealer = Sealer::new(key)?;
+        let mut conn = Connection::open(path)?;
+        schema::migrate(&mut conn)?;
+        let check: Option<Vec<u8>> = conn
+            .query_row("SELECT key_check FROM seal WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        match check {
+            Some(check) if sealer.opens_key_check(&check) => {}
+            Some(_) => return Err(StoreError::WrongKey),
+            None => seal_existing(&mut conn, &sealer)?,
+        }
+        Ok(Store {
+            conn,
+            sealer: Some(sealer),
+        })
     }
 
     /// A database in memory, for tests and previews.
     pub fn open_in_memory() -> Result<Self, StoreError> {
         let mut conn = Connection::open_in_memory()?;
         schema::migrate(&mut conn)?;
-        Ok(Store { conn })
+        Ok(Store { conn, sealer: None })
+    }
+
+    fn open_value(&self, aad: &str, bytes: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        match &self.sealer {
+            Some(sealer) if !bytes.is_empty() => sealer.open(aad, &bytes),
+            _ => Ok(bytes),
+        }
+    }
+
+    fn open_text(&self, aad: &str, text: String) -> Result<String, StoreError> {
+        let Some(sealer) = &self.sealer else {
+            return Ok(text);
+        };
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(&text)
+            .map_err(|_| StoreError::Unsealable(aad.to_owned()))?;
+        String::from_utf8(sealer.open(aad, &sealed)?)
+            .map_err(|_| StoreError::Unsealable(aad.to_owned()))
     }
 
     /// The device's Automerge actor id, created on first use.
@@ -79,10 +126,12 @@ impl Store {
             Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
         })?;
         for row in rows {
-            let (id, mut bytes) = row?;
+            let (id, snapshot) = row?;
+            let mut bytes = self.open_value(&format!("snapshot:{id}"), snapshot)?;
             let mut rows = chunks.query([&id])?;
             while let Some(chunk) = rows.next()? {
-                bytes.extend_from_slice(&chunk.get::<_, Vec<u8>>(0)?);
+                let chunk = self.open_value(&format!("chunk:{id}"), chunk.get(0)?)?;
+                bytes.extend_from_slice(&chunk);
             }
             out.push((id, bytes));
         }
@@ -95,7 +144,10 @@ impl Store {
         f: impl FnOnce(&mut Writer<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
         let tx = self.conn.transaction().map_err(StoreError::from)?;
-        let mut writer = Writer { tx };
+        let mut writer = Writer {
+            tx,
+            sealer: self.sealer.as_ref(),
+        };
         let out = f(&mut writer)?;
         writer.tx.commit().map_err(StoreError::from)?;
         Ok(out)
@@ -115,10 +167,13 @@ impl Store {
 
     /// The stored copy of the directory (JSON), if any.
     pub fn directory(&self) -> Result<Option<String>, StoreError> {
-        Ok(self
+        let found: Option<String> = self
             .conn
             .query_row("SELECT json FROM directory WHERE id = 1", [], |r| r.get(0))
-            .optional()?)
+            .optional()?;
+        found
+            .map(|text| self.open_text("directory", text))
+            .transpose()
     }
 
     /// The heads at which the user last looked at each document (concatenated 32-byte hashes).
@@ -133,8 +188,26 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare("SELECT doc_id, reason, refused_at, edits FROM refused_edits ORDER BY id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (doc, reason, at, edits) = row?;
+            let aad = format!("refused:{doc}");
+            out.push((
+                doc,
+                self.open_text(&aad, reason)?,
+                at,
+                self.open_text(&aad, edits)?,
+            ));
+        }
+        Ok(out)
     }
 
     /// Runs `PRAGMA integrity_check` and returns its verdict (`ok` when sound).
@@ -148,11 +221,29 @@ impl Store {
 /// Writes inside one open transaction of the store.
 pub struct Writer<'a> {
     tx: Transaction<'a>,
+    sealer: Option<&'a Sealer>,
 }
 
 impl Writer<'_> {
+    fn seal_value(&self, aad: &str, bytes: &[u8]) -> Vec<u8> {
+        match self.sealer {
+            Some(sealer) => sealer.seal(aad, bytes),
+            None => bytes.to_vec(),
+        }
+    }
+
+    fn seal_text(&self, aad: &str, text: &str) -> String {
+        match self.sealer {
+            Some(sealer) => {
+                base64::engine::general_purpose::STANDARD.encode(sealer.seal(aad, text.as_bytes()))
+            }
+            None => text.to_owned(),
+        }
+    }
+
     /// Appends a chunk of changes to a document, creating its row when new.
     pub fn append_chunk(&mut self, doc_id: &str, bytes: &[u8]) -> Result<ChunkStats, StoreError> {
+        let bytes = &self.seal_value(&format!("chunk:{doc_id}"), bytes);
         let len = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
         self.tx.execute(
             "INSERT INTO documents (doc_id, snapshot) VALUES (?1, x'') ON CONFLICT (doc_id) DO NOTHING",
@@ -180,6 +271,7 @@ impl Writer<'_> {
 
     /// Replaces a document's snapshot and drops its chunks.
     pub fn replace_snapshot(&mut self, doc_id: &str, snapshot: &[u8]) -> Result<(), StoreError> {
+        let snapshot = &self.seal_value(&format!("snapshot:{doc_id}"), snapshot);
         self.tx.execute(
             "INSERT INTO documents (doc_id, snapshot) VALUES (?1, ?2)
              ON CONFLICT (doc_id) DO UPDATE SET snapshot = excluded.snapshot, chunk_count = 0, chunk_bytes = 0",
@@ -213,9 +305,15 @@ impl Writer<'_> {
         refused_at: i64,
         edits_json: &str,
     ) -> Result<(), StoreError> {
+        let aad = format!("refused:{doc_id}");
         self.tx.execute(
             "INSERT INTO refused_edits (doc_id, reason, refused_at, edits) VALUES (?1, ?2, ?3, ?4)",
-            params![doc_id, reason, refused_at, edits_json],
+            params![
+                doc_id,
+                self.seal_text(&aad, reason),
+                refused_at,
+                self.seal_text(&aad, edits_json)
+            ],
         )?;
         Ok(())
     }
@@ -246,10 +344,79 @@ impl Writer<'_> {
         self.tx.execute(
             "INSERT INTO directory (id, json) VALUES (1, ?1)
              ON CONFLICT (id) DO UPDATE SET json = excluded.json",
-            [json],
+            [self.seal_text("directory", json)],
         )?;
         Ok(())
     }
+}
+
+/// Seals every value of a journal stored unsealed, and records the key check, in one transaction.
+fn seal_existing(conn: &mut Connection, sealer: &Sealer) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    {
+        let writer = Writer {
+            tx,
+            sealer: Some(sealer),
+        };
+        let snapshots: Vec<(String, Vec<u8>)> = writer
+            .tx
+            .prepare("SELECT doc_id, snapshot FROM documents")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (doc, snapshot) in snapshots.into_iter().filter(|(_, s)| !s.is_empty()) {
+            let sealed = writer.seal_value(&format!("snapshot:{doc}"), &snapshot);
+            writer.tx.execute(
+                "UPDATE documents SET snapshot = ?2 WHERE doc_id = ?1",
+                params![doc, sealed],
+            )?;
+        }
+        let chunks: Vec<(String, i64, Vec<u8>)> = writer
+            .tx
+            .prepare("SELECT doc_id, seq, data FROM doc_chunks")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        for (doc, seq, data) in chunks {
+            let sealed = writer.seal_value(&format!("chunk:{doc}"), &data);
+            writer.tx.execute(
+                "UPDATE doc_chunks SET data = ?3 WHERE doc_id = ?1 AND seq = ?2",
+                params![doc, seq, sealed],
+            )?;
+        }
+        let directory: Option<String> = writer
+            .tx
+            .query_row("SELECT json FROM directory WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        if let Some(json) = directory {
+            writer.tx.execute(
+                "UPDATE directory SET json = ?1 WHERE id = 1",
+                [writer.seal_text("directory", &json)],
+            )?;
+        }
+        let refused: Vec<(i64, String, String, String)> = writer
+            .tx
+            .prepare("SELECT id, doc_id, reason, edits FROM refused_edits")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, doc, reason, edits) in refused {
+            let aad = format!("refused:{doc}");
+            writer.tx.execute(
+                "UPDATE refused_edits SET reason = ?2, edits = ?3 WHERE id = ?1",
+                params![
+                    id,
+                    writer.seal_text(&aad, &reason),
+                    writer.seal_text(&aad, &edits)
+                ],
+            )?;
+        }
+        writer.tx.execute(
+            "INSERT INTO seal (id, key_check) VALUES (1, ?1)",
+            [sealer.key_check()],
+        )?;
+        writer.tx.commit()?;
+    }
+    // Pages that held plain values are overwritten, not only freed.
+    conn.execute_batch("PRAGMA secure_delete = ON; VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
+    Ok(())
 }
 
 #[cfg(test)]

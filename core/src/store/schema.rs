@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_refused_edits.sql"),
     include_str!("migrations/003_news_markers.sql"),
+    include_str!("migrations/004_sealed_store.sql"),
 ];
 
 /// The schema version this build creates and reads.
