@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what the tests need and is missing (poppler-utils, whose
-# pdftotext and pdftoppm read back the printed reports), then runs every test of the workspace.
+# pdftotext and pdftoppm read back the printed reports), runs every test of the workspace, then the mobile
+# bindings end to end in Kotlin on the JVM and in Python (bindings/tests/run.sh installs their tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -13,4 +14,5 @@ if ((${#missing[@]})); then
         $sudo apt-get update -q && $sudo apt-get install -y -q "${missing[@]}"
     }
 fi
-exec cargo test --workspace --locked "$@"
+cargo test --workspace --locked "$@"
+bindings/tests/run.sh

@@ -1,0 +1,448 @@
+//! The records that cross the boundary, and their conversions from the core's types.
+
+use journal_core::directory::{Child, MyDirectory};
+use journal_core::messages::{ThreadMessage, ThreadSummary};
+use journal_core::news::NewsItem;
+use journal_core::queries::{AbsenceRow, HomeworkItem, MarkRow};
+use journal_core::sync::RefusedEdit;
+use journal_core::sync::client::SyncReport;
+use journal_core::{
+    ClassId, Conflict, ConflictTarget, Journal, Lesson, StudentId, YearId, format_date,
+};
+
+/// What redeeming a code gave: who signed in, and the token for the platform to keep.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SignIn {
+    /// Account id.
+    pub account: String,
+    /// `administration`, `teacher`, `student` or `parent`.
+    pub role: String,
+    /// Display name.
+    pub name: String,
+    /// The device token (keep it in the Keystore or Keychain).
+    pub token: String,
+}
+
+/// The signed-in account, as of the last sync.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Me {
+    /// Account id.
+    pub account: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// Accounts this one may start a conversation with.
+    pub contacts: Vec<String>,
+}
+
+impl From<MyDirectory> for Me {
+    fn from(d: MyDirectory) -> Self {
+        Me {
+            account: d.account,
+            name: d.name,
+            role: d.role,
+            contacts: d.contacts.into_iter().map(|c| c.account).collect(),
+        }
+    }
+}
+
+/// A parent's child.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ChildInfo {
+    /// Student id.
+    pub student: String,
+    /// Class id.
+    pub class_id: String,
+    /// Name.
+    pub name: String,
+}
+
+impl From<Child> for ChildInfo {
+    fn from(c: Child) -> Self {
+        ChildInfo {
+            student: c.student.to_string(),
+            class_id: c.class.to_string(),
+            name: c.name,
+        }
+    }
+}
+
+/// A lesson.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct LessonInfo {
+    /// Lesson id.
+    pub id: String,
+    /// Class id.
+    pub class_id: String,
+    /// Class name ("5А").
+    pub class_name: String,
+    /// Day.
+    pub date: String,
+    /// Period.
+    pub period: u8,
+    /// Subject id.
+    pub subject: String,
+    /// Subject name.
+    pub subject_name: String,
+    /// Teacher id.
+    pub teacher: String,
+    /// Topic.
+    pub topic: String,
+    /// Homework.
+    pub homework: String,
+}
+
+impl LessonInfo {
+    pub(crate) fn new(j: &Journal, year: YearId, class: &ClassId, lesson: &Lesson) -> Self {
+        LessonInfo {
+            id: lesson.id.to_string(),
+            class_id: class.to_string(),
+            class_name: j.class_name(year, class),
+            date: format_date(lesson.date),
+            period: lesson.period,
+            subject: lesson.subject.to_string(),
+            subject_name: j.subject_name(year, &lesson.subject),
+            teacher: lesson.teacher.to_string(),
+            topic: lesson.topic.clone(),
+            homework: lesson.homework.clone(),
+        }
+    }
+}
+
+/// A student on a class list.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct StudentInfo {
+    /// Student id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+}
+
+/// One student's attendance at a lesson.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct AttendanceEntry {
+    /// Student id.
+    pub student: String,
+    /// The school's code ("н", "б", "у", "о"); `None`: present.
+    pub code: Option<String>,
+    /// A note.
+    pub note: String,
+}
+
+/// A mark.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct MarkInfo {
+    /// Mark id.
+    pub id: String,
+    /// Student id.
+    pub student: String,
+    /// Subject id.
+    pub subject: String,
+    /// Subject name.
+    pub subject_name: String,
+    /// Day it counts for.
+    pub date: String,
+    /// "5", "4", …, "зач", "незач".
+    pub value: String,
+    /// Kind of work.
+    pub kind: String,
+    /// Teacher's comment.
+    pub comment: String,
+    /// Values set concurrently on other devices, if any.
+    pub competing: Vec<String>,
+}
+
+impl MarkInfo {
+    pub(crate) fn new(j: &Journal, year: YearId, student: &StudentId, row: MarkRow) -> Self {
+        MarkInfo {
+            id: row.id.to_string(),
+            student: student.to_string(),
+            subject_name: j.subject_name(year, &row.mark.subject),
+            subject: row.mark.subject.to_string(),
+            date: format_date(row.mark.date),
+            value: row.mark.value.to_string(),
+            kind: row.mark.kind.to_string(),
+            comment: row.mark.comment,
+            competing: row.competing.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+/// A missed lesson or a late arrival.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct AbsenceInfo {
+    /// Day.
+    pub date: String,
+    /// Period.
+    pub period: u8,
+    /// Subject name.
+    pub subject_name: String,
+    /// Code.
+    pub code: String,
+    /// Note.
+    pub note: String,
+}
+
+impl AbsenceInfo {
+    pub(crate) fn new(j: &Journal, year: YearId, row: AbsenceRow) -> Self {
+        AbsenceInfo {
+            date: format_date(row.date),
+            period: row.period,
+            subject_name: j.subject_name(year, &row.subject),
+            code: row.code,
+            note: row.note,
+        }
+    }
+}
+
+/// Homework.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct HomeworkInfo {
+    /// Lesson id.
+    pub lesson: String,
+    /// Day of the lesson.
+    pub date: String,
+    /// Subject name.
+    pub subject_name: String,
+    /// Text.
+    pub text: String,
+    /// Due date, if given.
+    pub due: Option<String>,
+}
+
+impl HomeworkInfo {
+    pub(crate) fn new(j: &Journal, year: YearId, item: HomeworkItem) -> Self {
+        HomeworkInfo {
+            lesson: item.lesson.to_string(),
+            date: format_date(item.date),
+            subject_name: j.subject_name(year, &item.subject),
+            text: item.text,
+            due: item.due.map(format_date),
+        }
+    }
+}
+
+/// A conflict between devices.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ConflictInfo {
+    /// Pass it back to resolve the conflict.
+    pub key: String,
+    /// What is in conflict, readable.
+    pub description: String,
+    /// The values; the first is shown everywhere now.
+    pub values: Vec<String>,
+}
+
+impl ConflictInfo {
+    pub(crate) fn key_of(target: &ConflictTarget) -> String {
+        format!("{target:?}")
+    }
+}
+
+impl From<Conflict> for ConflictInfo {
+    fn from(c: Conflict) -> Self {
+        let description = match &c.target {
+            ConflictTarget::Attendance {
+                student, lesson, ..
+            } => {
+                format!("attendance of {student} at lesson {lesson}")
+            }
+            ConflictTarget::Mark { student, mark, .. } => format!("mark {mark} of {student}"),
+            other => format!("{other:?}"),
+        };
+        ConflictInfo {
+            key: ConflictInfo::key_of(&c.target),
+            description,
+            values: c.values,
+        }
+    }
+}
+
+/// Edits the relay refused.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct RefusedEditInfo {
+    /// Document.
+    pub document: String,
+    /// The relay's reason.
+    pub reason: String,
+    /// When (Unix seconds).
+    pub refused_at: i64,
+    /// The edits, one line each.
+    pub edits: Vec<String>,
+}
+
+impl From<RefusedEdit> for RefusedEditInfo {
+    fn from(r: RefusedEdit) -> Self {
+        RefusedEditInfo {
+            document: r.document,
+            reason: r.reason,
+            refused_at: r.refused_at,
+            edits: r.edits,
+        }
+    }
+}
+
+/// One item of the "what is new" feed.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct NewsInfo {
+    /// `mark`, `absence`, `homework` or `message`.
+    pub kind: String,
+    /// Student (or class, or conversation) it concerns.
+    pub about: String,
+    /// Subject (or author).
+    pub subject: String,
+    /// Day, where there is one.
+    pub date: Option<String>,
+    /// What is new ("3 → 4", "н", the homework, the message).
+    pub text: String,
+}
+
+impl From<NewsItem> for NewsInfo {
+    fn from(item: NewsItem) -> Self {
+        match item {
+            NewsItem::Mark {
+                student,
+                subject,
+                date,
+                value,
+                previous,
+            } => NewsInfo {
+                kind: "mark".into(),
+                about: student.to_string(),
+                subject: subject.to_string(),
+                date: Some(format_date(date)),
+                text: match previous {
+                    Some(old) => format!("{old} → {value}"),
+                    None => value.to_string(),
+                },
+            },
+            NewsItem::Absence {
+                student,
+                subject,
+                date,
+                code,
+            } => NewsInfo {
+                kind: "absence".into(),
+                about: student.to_string(),
+                subject: subject.to_string(),
+                date: Some(format_date(date)),
+                text: code,
+            },
+            NewsItem::Homework {
+                class,
+                subject,
+                date,
+                text,
+                ..
+            } => NewsInfo {
+                kind: "homework".into(),
+                about: class.to_string(),
+                subject: subject.to_string(),
+                date: Some(format_date(date)),
+                text,
+            },
+            NewsItem::Message {
+                thread,
+                author,
+                text,
+            } => NewsInfo {
+                kind: "message".into(),
+                about: thread.to_string(),
+                subject: author,
+                date: None,
+                text,
+            },
+        }
+    }
+}
+
+/// A conversation in the list.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ThreadSummaryInfo {
+    /// Conversation id.
+    pub thread: String,
+    /// Subject line.
+    pub subject: String,
+    /// Participants.
+    pub participants: Vec<String>,
+    /// The newest message's text.
+    pub last_text: Option<String>,
+    /// Unread messages from others.
+    pub unread: u32,
+}
+
+impl From<ThreadSummary> for ThreadSummaryInfo {
+    fn from(t: ThreadSummary) -> Self {
+        ThreadSummaryInfo {
+            thread: t.thread.to_string(),
+            subject: t.info.map(|i| i.subject).unwrap_or_default(),
+            participants: t.participants,
+            last_text: t.last.map(|m| m.message.text),
+            unread: t.unread as u32,
+        }
+    }
+}
+
+/// A message.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct MessageInfo {
+    /// Message id.
+    pub id: String,
+    /// Author's account.
+    pub author: String,
+    /// When written (Unix seconds).
+    pub written_at: i64,
+    /// Text.
+    pub text: String,
+    /// Whether this account wrote it.
+    pub mine: bool,
+    /// Who else has read it.
+    pub read_by: Vec<String>,
+    /// Attached file names.
+    pub attachments: Vec<String>,
+}
+
+impl From<ThreadMessage> for MessageInfo {
+    fn from(m: ThreadMessage) -> Self {
+        MessageInfo {
+            id: m.id.to_string(),
+            author: m.message.author,
+            written_at: m.message.written_at,
+            text: m.message.text,
+            mine: m.mine,
+            read_by: m.read_by,
+            attachments: m.message.attachments.into_iter().map(|a| a.name).collect(),
+        }
+    }
+}
+
+/// What one sync did.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SyncSummary {
+    /// Documents covered.
+    pub documents: u64,
+    /// Documents that received new data.
+    pub received: Vec<String>,
+    /// Documents whose local edits the relay refused.
+    pub refused: Vec<String>,
+    /// Round trips with the relay.
+    pub round_trips: u64,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+}
+
+impl From<SyncReport> for SyncSummary {
+    fn from(r: SyncReport) -> Self {
+        SyncSummary {
+            documents: r.documents as u64,
+            received: r.received.iter().map(ToString::to_string).collect(),
+            refused: r.refused.iter().map(ToString::to_string).collect(),
+            round_trips: r.round_trips as u64,
+            bytes_sent: r.bytes_sent as u64,
+            bytes_received: r.bytes_received as u64,
+        }
+    }
+}

@@ -1,0 +1,98 @@
+// The mobile story on the JVM, through the generated Kotlin bindings and the Kotlin wrapper, against the real
+// relay: a teacher redeems a code, goes offline, marks a lesson, syncs; a parent redeems its code and, through
+// the Flow of sync events, sees exactly its own child's marks. Arguments: relay URL, teacher code, parent
+// code, a scratch directory.
+
+import java.io.File
+import java.time.DayOfWeek
+import java.time.LocalDate
+import java.time.ZoneOffset
+import kotlinx.coroutines.async
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import school.journal.Journal
+import school.journal.KeyProvider
+import school.journal.ffi.AttendanceEntry
+import school.journal.ffi.JournalException
+import school.journal.ffi.SyncEventFfi
+
+fun check(condition: Boolean, message: () -> String) {
+    if (!condition) {
+        System.err.println("FAILED: " + message())
+        kotlin.system.exitProcess(1)
+    }
+}
+
+/** Days the demo school has lessons on: this week, else the first week of the year. */
+fun candidateDays(): List<String> {
+    val today = LocalDate.now(ZoneOffset.UTC)
+    val monday = today.with(DayOfWeek.MONDAY)
+    val yearStart = LocalDate.of(if (today.monthValue >= 8) today.year else today.year - 1, 9, 1)
+    return (0L..4L).map { monday.plusDays(it).toString() } + (0L..6L).map { yearStart.plusDays(it).toString() }
+}
+
+fun main(args: Array<String>) = runBlocking {
+    val (url, teacherCode, parentCode, dir) = args
+    val teacherKey = KeyProvider { ByteArray(32) { 7 } }
+    val parentKey = KeyProvider { ByteArray(32) { 9 } }
+
+    val teacher = Journal.open(File(dir, "teacher.db").path, teacherKey)
+    val signIn = teacher.redeem(url, teacherCode, "tablet")
+    check(signIn.role == "teacher") { "teacher role: ${signIn.role}" }
+    teacher.syncNow()
+
+    val (day, lesson) = candidateDays().firstNotNullOfOrNull { day ->
+        teacher.lessonsOn(day).firstOrNull()?.let { day to it }
+    } ?: error("the demo teacher has no lessons")
+    val students = teacher.lessonStudents(lesson.id)
+    check(students.size == 3) { "5a has 3 students: $students" }
+
+    // Offline: the relay is unreachable; the work is saved on the tablet.
+    teacher.signIn("http://127.0.0.1:9", signIn.token)
+    val offline = runCatching { teacher.syncNow() }.exceptionOrNull()
+    check(offline is JournalException.Offline) { "offline sync: $offline" }
+    check(offline!!.message!!.contains("saved")) { "offline message: ${offline.message}" }
+    teacher.markAttendance(lesson.id, students.map { AttendanceEntry(it.id, if (it.id == "s5a2") "б" else null, "") })
+    teacher.putMark("s5a1", lesson.id, "5", "oral", "Отличный ответ")
+    teacher.putMark("s5a3", lesson.id, "3", "oral")
+    val bad = runCatching { teacher.putMark("s5a1", lesson.id, "7", "oral") }.exceptionOrNull()
+    check(bad is JournalException.Invalid) { "a mark of 7: $bad" }
+
+    // The parent signs in and listens to the Flow of sync events.
+    val parent = Journal.open(File(dir, "parent.db").path, parentKey)
+    check(parent.redeem(url, parentCode, "phone").role == "parent") { "parent role" }
+    val arrived = async {
+        withTimeout(30_000) {
+            parent.syncEvents().first { event ->
+                event is SyncEventFfi.Received && event.id.endsWith("/student/s5a1") &&
+                    runCatching { parent.marks("s5a1", day, day).isNotEmpty() }.getOrDefault(false)
+            }
+        }
+    }
+    // Back online: the teacher's edits go out; the parent's live session receives them.
+    teacher.signIn(url, signIn.token)
+    val summary = teacher.syncNow()
+    check(summary.refused.isEmpty()) { "refused: ${summary.refused}" }
+    arrived.await()
+
+    val marks = parent.marks("s5a1", day, day)
+    check(marks.map { it.value } == listOf("5")) { "the child's marks: $marks" }
+    check(marks[0].comment == "Отличный ответ") { "comment: ${marks[0]}" }
+    val children = parent.children()
+    check(children.map { it.student } == listOf("s5a1")) { "children: $children" }
+    val foreign = runCatching { parent.marks("s5a3", day, day) }.exceptionOrNull()
+    check(foreign is JournalException.NotFound) { "another family's child must not be on the phone: $foreign" }
+    val news = parent.news()
+    check(news.any { it.kind == "mark" && it.text == "5" }) { "news: $news" }
+
+    parent.close()
+    teacher.close()
+    // A wrong key opens nothing and destroys nothing.
+    val wrong = runCatching { Journal.open(File(dir, "teacher.db").path, parentKey) }.exceptionOrNull()
+    check(wrong is JournalException.WrongKey) { "wrong key: $wrong" }
+    Journal.open(File(dir, "teacher.db").path, teacherKey).use { again ->
+        check(again.lessonsOn(day).isNotEmpty()) { "the right key still opens the journal" }
+    }
+    println("kotlin story: OK")
+}

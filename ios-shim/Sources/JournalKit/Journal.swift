@@ -1,0 +1,151 @@
+// The school journal on this device for Swift apps: async functions over the Rust core, an AsyncStream of
+// sync events, and a key provider over the Keychain. It mirrors `school.journal.Journal` in Kotlin call for
+// call. (No Swift compiler runs in this project's CI; the Kotlin twin is the one exercised end to end.)
+
+import Foundation
+import JournalFFI
+import Security
+
+/// Supplies the 32-byte key that seals the journal on this device.
+public protocol KeyProvider {
+    /// The key; the same bytes every time for the same journal.
+    func key() throws -> Data
+}
+
+/// The journal's key in the Keychain, readable only on this device after its first unlock.
+public struct KeychainKeyProvider: KeyProvider {
+    public let account: String
+
+    public init(account: String = "journal-store") {
+        self.account = account
+    }
+
+    public func key() throws -> Data {
+        let query: [String: Any] = [
+            kSecClass as String: kSecClassGenericPassword,
+            kSecAttrAccount as String: account,
+            kSecReturnData as String: true,
+        ]
+        var found: AnyObject?
+        if SecItemCopyMatching(query as CFDictionary, &found) == errSecSuccess, let data = found as? Data {
+            return data
+        }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        guard SecRandomCopyBytes(kSecRandomDefault, bytes.count, &bytes) == errSecSuccess else {
+            throw KeychainError.noRandom
+        }
+        let key = Data(bytes)
+        let add: [String: Any] = [
+            kSecClass as String: kSecClassGenericPassword,
+            kSecAttrAccount as String: account,
+            kSecAttrAccessible as String: kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly,
+            kSecValueData as String: key,
+        ]
+        let status = SecItemAdd(add as CFDictionary, nil)
+        guard status == errSecSuccess else { throw KeychainError.status(status) }
+        return key
+    }
+}
+
+/// Why the Keychain could not give a key.
+public enum KeychainError: Error {
+    case noRandom
+    case status(OSStatus)
+}
+
+/// Passes sync events into an AsyncStream.
+private final class StreamListener: SyncListenerFfi, @unchecked Sendable {
+    let continuation: AsyncStream<SyncEventFfi>.Continuation
+
+    init(_ continuation: AsyncStream<SyncEventFfi>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onEvent(event: SyncEventFfi) {
+        continuation.yield(event)
+    }
+}
+
+/// The school journal on this device.
+public final class Journal {
+    private let handle: JournalHandle
+
+    private init(handle: JournalHandle) {
+        self.handle = handle
+    }
+
+    deinit {
+        handle.stopLiveSync()
+    }
+
+    /// Opens (or creates) the journal at `path`, sealed with the key `keys` provides.
+    public static func open(path: String, keys: KeyProvider) async throws -> Journal {
+        try Journal(handle: JournalHandle.open(path: path, key: keys.key()))
+    }
+
+    /// Uses a sign-in the app kept (relay address and device token).
+    public func signIn(server: String, token: String) { handle.signIn(server: server, token: token) }
+
+    /// Redeems an access code; keep the returned token in the Keychain.
+    public func redeem(server: String, code: String, label: String) async throws -> SignIn {
+        try await handle.redeem(server: server, code: code, label: label)
+    }
+
+    /// Syncs every document once; offline throws `JournalError.Offline` and keeps every edit.
+    public func syncNow() async throws -> SyncSummary { try await handle.syncNow(listener: nil) }
+
+    /// Syncs in the background while iterated: progress, per-document status and new-item events.
+    public func syncEvents() -> AsyncStream<SyncEventFfi> {
+        AsyncStream { continuation in
+            do {
+                try handle.startLiveSync(listener: StreamListener(continuation))
+            } catch {
+                continuation.finish()
+            }
+            continuation.onTermination = { [handle] _ in handle.stopLiveSync() }
+        }
+    }
+
+    public func me() async throws -> Me? { try handle.me() }
+    public func children() async throws -> [ChildInfo] { try handle.children() }
+    public func lessonsOn(day: String) async throws -> [LessonInfo] { try handle.lessonsOn(day: day) }
+    public func lessonStudents(lesson: String) async throws -> [StudentInfo] { try handle.lessonStudents(lesson: lesson) }
+    public func markAttendance(lesson: String, entries: [AttendanceEntry]) async throws {
+        try handle.markAttendance(lesson: lesson, entries: entries)
+    }
+    public func putMark(student: String, lesson: String, value: String, kind: String, comment: String = "") async throws -> String {
+        try handle.putMark(student: student, lesson: lesson, value: value, kind: kind, comment: comment)
+    }
+    public func removeMark(student: String, mark: String) async throws { try handle.removeMark(student: student, mark: mark) }
+    public func setTopic(lesson: String, topic: String) async throws { try handle.setTopic(lesson: lesson, topic: topic) }
+    public func setHomework(lesson: String, text: String, due: String? = nil) async throws {
+        try handle.setHomework(lesson: lesson, text: text, due: due)
+    }
+    public func conflicts() async throws -> [ConflictInfo] { try handle.conflicts() }
+    public func resolveConflict(key: String, choice: UInt32) async throws { try handle.resolveConflict(key: key, choice: choice) }
+    public func marks(student: String, from: String, to: String, subject: String? = nil) async throws -> [MarkInfo] {
+        try handle.marks(student: student, from: from, to: to, subject: subject)
+    }
+    public func absences(student: String, from: String, to: String) async throws -> [AbsenceInfo] {
+        try handle.absences(student: student, from: from, to: to)
+    }
+    public func homework(student: String, from: String, to: String) async throws -> [HomeworkInfo] {
+        try handle.homework(student: student, from: from, to: to)
+    }
+    public func refusedEdits() async throws -> [RefusedEditInfo] { try handle.refusedEdits() }
+    public func news() async throws -> [NewsInfo] { try handle.news() }
+    public func markNewsSeen() async throws { try handle.markNewsSeen() }
+    public func threads() async throws -> [ThreadSummaryInfo] { try handle.threads() }
+    public func threadMessages(thread: String) async throws -> [MessageInfo] { try handle.threadMessages(thread: thread) }
+    public func startConversation(to: [String], subject: String, text: String) async throws -> String {
+        try handle.startConversation(to: to, subject: subject, text: text)
+    }
+    public func sendMessage(thread: String, text: String) async throws { try handle.sendMessage(thread: thread, text: text) }
+    public func markThreadRead(thread: String) async throws { try handle.markThreadRead(thread: thread) }
+    public func reportPdf(kind: String, classId: String? = nil, subject: String? = nil, term: String? = nil, student: String? = nil) async throws -> Data {
+        try handle.reportPdf(kind: kind, class: classId, subject: subject, term: term, student: student)
+    }
+
+    /// Stops background sync.
+    public func close() { handle.stopLiveSync() }
+}
