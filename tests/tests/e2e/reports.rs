@@ -82,6 +82,20 @@ async fn the_administration_gets_reports_over_http_and_slips_whose_codes_sign_in
     assert!(csv.starts_with("№,Ученик,"), "{csv}");
     assert!(csv.contains("Кузнецов Пётр"), "{csv}");
 
+    // The month's activity comes from the session log. 5a has four parent accounts (p-ivanova has a child
+    // in 5a and one in 6b); only parent-s5a1 has synced.
+    let mut parent = Device::new(&relay, &relay.token("parent-s5a1"));
+    parent.sync().await;
+    let activity = get(&relay, &director, "/reports/activity?format=csv").await;
+    assert_eq!(activity.status(), 200);
+    let activity = activity.text().await.expect("text");
+    let parents_5a = activity
+        .lines()
+        .find(|l| l.starts_with("5a,родители,"))
+        .unwrap_or_else(|| panic!("no row for the parents of 5a:\n{activity}"));
+    assert_eq!(parents_5a, "5a,родители,4,1,25.0", "{activity}");
+    assert!(activity.contains("Сотрудники"), "{activity}");
+
     // Nobody but the administration; unknown reports and missing parameters say what is wrong.
     let refused = get(&relay, &relay.token("t-5a"), "/reports/summary?class=5a").await;
     assert_eq!(refused.status(), 403);
