@@ -58,3 +58,5 @@ pub use journal::{AttendanceInput, Conflict, ConflictTarget, Journal, Promotion,
 
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "testing")]
+pub mod workload;

@@ -50,6 +50,8 @@ pub enum Outcome {
     Unavailable,
     /// Refused; nothing was stored. The reason names the document.
     Refused(String),
+    /// The peer holds nothing of the document: here it is saved whole (shared by every such peer).
+    Snapshot(Arc<Vec<u8>>),
 }
 
 impl Outcome {
@@ -59,6 +61,7 @@ impl Outcome {
             Outcome::Reply(Some(_)) => "reply",
             Outcome::Reply(None) => "nothing to say",
             Outcome::Created(_) => "created a conversation",
+            Outcome::Snapshot(_) => "snapshot",
             Outcome::Unavailable => "unavailable",
             Outcome::Refused(_) => "refused",
         }
@@ -86,10 +89,22 @@ pub enum HubError {
 
 type Entry = Arc<Mutex<Document>>;
 
+/// The store's outside-write counter when the heads were read, and every document's heads.
+type HeadsCache = (i64, HashMap<String, Vec<String>>);
+
+/// A document saved whole, and the heads it was saved at.
+type SavedWhole = (Vec<automerge::ChangeHash>, Arc<Vec<u8>>);
+
 /// The relay's documents.
 pub struct Hub {
     store: Arc<dyn RelayStore>,
     docs: std::sync::Mutex<HashMap<DocId, Entry>>,
+    /// Every stored document's heads (sorted hex), read from the store once and kept in step with each
+    /// write, so building a session's index reads no table.
+    heads: std::sync::RwLock<Option<HeadsCache>>,
+    /// Each document saved whole at its current heads, made once and sent to every peer that has none of
+    /// it (the first day of school: a thousand phones asking for the same class document).
+    snapshots: std::sync::Mutex<HashMap<DocId, SavedWhole>>,
     events: broadcast::Sender<HubEvent>,
     actor: ActorId,
 }
@@ -111,6 +126,8 @@ impl Hub {
         Hub {
             store,
             docs: std::sync::Mutex::new(HashMap::new()),
+            heads: std::sync::RwLock::new(None),
+            snapshots: std::sync::Mutex::new(HashMap::new()),
             events,
             actor: ActorId::random(),
         }
@@ -136,7 +153,7 @@ impl Hub {
     /// relay shared with `device` at the end of their last sync.
     pub fn index(&self, grants: &Grants, device: &str) -> Result<Vec<IndexEntry>, HubError> {
         let mut entries = Vec::new();
-        for (document_id, heads) in self.store.document_heads()? {
+        for (document_id, heads) in self.all_heads()? {
             let Ok(id) = document_id.parse::<DocId>() else {
                 continue;
             };
@@ -157,6 +174,36 @@ impl Hub {
             entries.push(IndexEntry { document_id, heads });
         }
         Ok(entries)
+    }
+
+    fn all_heads(&self) -> Result<Vec<(String, Vec<String>)>, HubError> {
+        let version = self.store.outside_writes()?;
+        if let Some((at, heads)) = self
+            .heads
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            && *at == version
+        {
+            return Ok(heads.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        }
+        let loaded: HashMap<String, Vec<String>> =
+            self.store.document_heads()?.into_iter().collect();
+        let out = loaded.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        *self.heads.write().unwrap_or_else(|p| p.into_inner()) = Some((version, loaded));
+        Ok(out)
+    }
+
+    /// Records a document's heads after a write to the store.
+    fn note_heads(&self, id: &DocId, heads: &[String]) {
+        if let Some((_, all)) = self
+            .heads
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            all.insert(id.to_string(), heads.to_vec());
+        }
     }
 
     async fn entry(&self, id: &DocId) -> Result<Option<Entry>, HubError> {
@@ -253,6 +300,12 @@ impl Hub {
             }
             return Ok(Outcome::Unavailable);
         }
+        if !create
+            && !writes
+            && let Some(snapshot) = self.snapshot_for_empty_peer(id, message).await?
+        {
+            return Ok(Outcome::Snapshot(snapshot));
+        }
         if writes && self.store.is_frozen(id.year())? {
             info!(doc = %id, "refused a write to an archived year");
             return Ok(Outcome::Refused(format!(
@@ -323,6 +376,7 @@ impl Hub {
                 return Err(e.into());
             }
             doc.mark_saved();
+            self.note_heads(id, &heads);
             debug!(doc = %id, changes = changes.len(), "stored changes");
             self.announce(HubEvent::Changed {
                 doc: id.clone(),
@@ -410,6 +464,7 @@ impl Hub {
             by,
         )?;
         doc.mark_saved();
+        self.note_heads(id, &heads);
         *state = next;
         let reply = doc.generate_sync_message(state);
         self.cache(id, doc);
@@ -421,6 +476,38 @@ impl Hub {
             origin,
         });
         Ok(Outcome::Created(reply))
+    }
+
+    /// The document saved whole, when `message` (a `request`) comes from a peer that has none of it.
+    async fn snapshot_for_empty_peer(
+        &self,
+        id: &DocId,
+        message: &[u8],
+    ) -> Result<Option<Arc<Vec<u8>>>, HubError> {
+        // A peer that holds nothing has at most the document's skeleton, which every replica writes alike.
+        let Ok(decoded) = journal_core::docs::decode_sync_message(message) else {
+            return Ok(None);
+        };
+        let empty = decoded.heads.is_empty()
+            || Document::create(id.clone(), &self.actor)
+                .is_ok_and(|skeleton| skeleton.heads() == decoded.heads);
+        if !empty {
+            return Ok(None);
+        }
+        let Some(entry) = self.entry(id).await? else {
+            return Ok(None);
+        };
+        let doc = entry.lock().await;
+        let heads = doc.heads();
+        let mut snapshots = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, bytes)) = snapshots.get(id)
+            && *at == heads
+        {
+            return Ok(Some(bytes.clone()));
+        }
+        let bytes = Arc::new(doc.snapshot());
+        snapshots.insert(id.clone(), (heads, bytes.clone()));
+        Ok(Some(bytes))
     }
 
     /// The next message for a peer about a document it may read; `None` if there is nothing to say.
@@ -448,6 +535,7 @@ impl Hub {
         heads.sort();
         self.store
             .append_changes(&id.to_string(), &changes, &heads, by, Some(&doc.snapshot()))?;
+        self.note_heads(&id, &heads);
         self.docs
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod backup;
 pub mod codes;
 pub mod demo;
+pub mod fuzzing;
 pub mod hub;
 pub mod ratelimit;
 pub mod reports;

@@ -477,6 +477,23 @@ pub async fn raw_sync(
                     return Access::Granted;
                 }
             }
+            WireMessage::Snapshot {
+                document_id, data, ..
+            } if document_id == id => {
+                granted = true;
+                doc.merge_bytes(&data, &Default::default())
+                    .expect("the relay sends valid documents");
+                if let Some(reply) = doc.generate_sync_message(&mut state) {
+                    client
+                        .send(&WireMessage::Sync {
+                            document_id: id.clone(),
+                            sender_id: "raw".into(),
+                            target_id: "relay".into(),
+                            data: reply,
+                        })
+                        .await;
+                }
+            }
             WireMessage::DocUnavailable { document_id, .. } if document_id == id => {
                 return Access::Unavailable;
             }

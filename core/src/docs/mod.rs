@@ -107,8 +107,26 @@ impl Document {
 
     /// A document loaded from its saved bytes (a snapshot followed by incremental chunks).
     pub fn load(id: DocId, bytes: &[u8], actor: &ActorId) -> Result<Self> {
-        let doc = Automerge::load(bytes)?.with_actor(actor.clone());
+        let doc = guarded("document", || Automerge::load(bytes))??.with_actor(actor.clone());
         let view = hydrate(&id, &doc)?;
+        let saved_heads = doc.get_heads();
+        Ok(Document {
+            id,
+            doc,
+            view,
+            saved_heads,
+        })
+    }
+
+    /// Loads a document saved whole by another replica, checked by the validator like any merge.
+    pub fn load_checked(
+        id: DocId,
+        bytes: &[u8],
+        actor: &ActorId,
+        ctx: &ValidationContext<'_>,
+    ) -> Result<Self> {
+        let doc = guarded("document", || Automerge::load(bytes))??.with_actor(actor.clone());
+        let view = crate::validate::validate_document(&id, &doc, ctx)?;
         let saved_heads = doc.get_heads();
         Ok(Document {
             id,
@@ -179,7 +197,7 @@ impl Document {
     /// validator would refuse afterwards is left exactly as it was.
     pub fn merge_bytes(&mut self, bytes: &[u8], ctx: &ValidationContext<'_>) -> Result<()> {
         let mut merged = self.doc.fork();
-        merged.load_incremental(bytes)?;
+        guarded("document", || merged.load_incremental(bytes))??;
         self.adopt(merged, ctx)
     }
 
@@ -194,9 +212,24 @@ impl Document {
 
     /// The next Automerge sync message for a peer whose state is `state`; `None` when there is nothing to say.
     pub fn generate_sync_message(&self, state: &mut sync::State) -> Option<Vec<u8>> {
-        self.doc
-            .generate_sync_message(state)
-            .map(sync::Message::encode)
+        let mut next = state.clone();
+        match guarded("peer state", || {
+            self.doc
+                .generate_sync_message(&mut next)
+                .map(sync::Message::encode)
+        }) {
+            Ok(message) => {
+                *state = next;
+                message
+            }
+            // A peer's malformed bloom filter: start over with what this side knows.
+            Err(_) => {
+                *state = sync::State::new();
+                self.doc
+                    .generate_sync_message(state)
+                    .map(sync::Message::encode)
+            }
+        }
     }
 
     /// Applies an Automerge sync message from a peer. Changes it carries are adopted only if the document
@@ -207,15 +240,19 @@ impl Document {
         message: &[u8],
         ctx: &ValidationContext<'_>,
     ) -> Result<()> {
-        let message = sync::Message::decode(message)
-            .map_err(|e| InputError::Invalid(format!("malformed sync message: {e}")))?;
+        let message = decode_sync_message(message)?;
+        let mut next_state = state.clone();
         if message.changes.is_empty() {
-            self.doc.receive_sync_message(state, message)?;
+            guarded("sync message", || {
+                self.doc.receive_sync_message(&mut next_state, message)
+            })??;
+            *state = next_state;
             return Ok(());
         }
         let mut merged = self.doc.fork();
-        let mut next_state = state.clone();
-        merged.receive_sync_message(&mut next_state, message)?;
+        guarded("sync message", || {
+            merged.receive_sync_message(&mut next_state, message)
+        })??;
         self.adopt(merged, ctx)?;
         *state = next_state;
         Ok(())
@@ -320,9 +357,21 @@ impl Document {
 
 /// Whether an Automerge sync message carries changes (a write), refusing bytes that are not one.
 pub fn sync_message_has_changes(message: &[u8]) -> Result<bool, InputError> {
-    sync::Message::decode(message)
-        .map(|m| !m.changes.is_empty())
+    decode_sync_message(message).map(|m| !m.changes.is_empty())
+}
+
+/// Decodes an Automerge sync message from elsewhere, refusing bytes that are not one.
+pub fn decode_sync_message(message: &[u8]) -> Result<sync::Message, InputError> {
+    guarded("sync message", || sync::Message::decode(message))?
         .map_err(|e| InputError::Invalid(format!("malformed sync message: {e}")))
+}
+
+/// Runs Automerge on bytes from elsewhere. Automerge 0.12 panics on some malformed input instead of
+/// returning an error (found by fuzzing: `tests/fuzz/regressions`); that becomes an error here, so a
+/// hostile peer cannot take a session down.
+fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, InputError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .map_err(|_| InputError::Invalid(format!("malformed {what}")))
 }
 
 /// The maps every document of a kind has from its first change.

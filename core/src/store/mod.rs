@@ -15,6 +15,9 @@ use seal::Sealer;
 /// Chunks a document may gather before its next write compacts it into one snapshot.
 pub const COMPACT_AFTER_CHUNKS: i64 = 64;
 
+/// Chunk bytes beyond which a document is compacted even with few chunks (unless its snapshot is larger).
+pub const COMPACT_AFTER_BYTES: i64 = 64 * 1024;
+
 /// The device's SQLite database.
 #[derive(Debug)]
 pub struct Store {
@@ -36,7 +39,10 @@ pub struct ChunkStats {
 impl ChunkStats {
     /// Whether the document should be rewritten as one snapshot.
     pub fn needs_compaction(&self) -> bool {
-        self.count >= COMPACT_AFTER_CHUNKS || (self.count > 8 && self.bytes > self.snapshot_bytes)
+        // Chunks hold changes as they arrived (a first sync brings a whole year uncompressed); a snapshot
+        // is columnar and compressed, and loads faster.
+        self.count >= COMPACT_AFTER_CHUNKS
+            || self.bytes > (2 * self.snapshot_bytes).max(COMPACT_AFTER_BYTES)
     }
 }
 

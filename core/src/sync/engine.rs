@@ -257,18 +257,17 @@ impl ClientEngine {
                     .map_err(|_| SyncError::Unexpected(format!("document id {document_id:?}")))?;
                 let before = journal.heads_hex(&id);
                 journal.receive_sync_message(&id, RELAY_PEER, &data)?;
-                if journal.heads_hex(&id) != before {
-                    self.events.push(SyncEvent::Received { id: id.clone() });
-                    let items = journal.news()?.len();
-                    if items > self.news.unwrap_or(0) {
-                        self.events.push(SyncEvent::NewsGrew { items });
-                    }
-                    self.news = Some(items);
-                }
-                self.status.entry(id.clone()).or_insert(DocStatus::Syncing);
-                let reply = self.message_for(journal, &id, false)?;
-                self.settle(journal, &id);
-                Ok(reply.into_iter().collect())
+                self.after_receiving(journal, &id, before)
+            }
+            WireMessage::Snapshot {
+                document_id, data, ..
+            } => {
+                let id: DocId = document_id
+                    .parse()
+                    .map_err(|_| SyncError::Unexpected(format!("document id {document_id:?}")))?;
+                let before = journal.heads_hex(&id);
+                journal.receive_snapshot(&id, &data)?;
+                self.after_receiving(journal, &id, before)
             }
             WireMessage::DocUnavailable { document_id, .. } => {
                 if let Ok(id) = document_id.parse::<DocId>() {
@@ -306,6 +305,27 @@ impl ClientEngine {
             WireMessage::Error { message } => Err(SyncError::Relay(message)),
             WireMessage::Join { .. } | WireMessage::Leave { .. } => Ok(Vec::new()),
         }
+    }
+
+    /// Events for what arrived in a document, and the next message about it.
+    fn after_receiving(
+        &mut self,
+        journal: &mut Journal,
+        id: &DocId,
+        before: Vec<String>,
+    ) -> Result<Vec<WireMessage>, SyncError> {
+        if journal.heads_hex(id) != before {
+            self.events.push(SyncEvent::Received { id: id.clone() });
+            let items = journal.news()?.len();
+            if items > self.news.unwrap_or(0) {
+                self.events.push(SyncEvent::NewsGrew { items });
+            }
+            self.news = Some(items);
+        }
+        self.status.entry(id.clone()).or_insert(DocStatus::Syncing);
+        let reply = self.message_for(journal, id, false)?;
+        self.settle(journal, id);
+        Ok(reply.into_iter().collect())
     }
 
     /// Messages for documents edited locally while the session is live.

@@ -78,6 +78,38 @@ impl Journal {
         Ok(message)
     }
 
+    /// Takes a whole document the relay sent (`x-journal-snapshot`) for one this device lacks: validated,
+    /// then stored as its snapshot in one transaction. A device that has the document merges it instead.
+    pub fn receive_snapshot(&mut self, id: &DocId, bytes: &[u8]) -> Result<()> {
+        if self.docs.contains_key(id) {
+            let other = Document::load(id.clone(), bytes, &self.actor)?;
+            return self.merge_document(&other);
+        }
+        let settings = match id {
+            DocId::School(_) => None,
+            _ => self.school_settings(id.year()).cloned(),
+        };
+        let ctx = ValidationContext {
+            settings: settings.as_ref(),
+            thread_guard: None,
+        };
+        let doc = Document::load_checked(id.clone(), bytes, &self.actor, &ctx)?;
+        let key = id.to_string();
+        // As with any document that arrives: its history is not news, except a conversation's messages.
+        let seen = match id {
+            DocId::Thread(..) => Vec::new(),
+            _ => crate::news::encode_heads(&doc.heads()),
+        };
+        self.store.write(|w| -> Result<()> {
+            w.replace_snapshot(&key, bytes)?;
+            w.put_news_seen(&key, &seen)?;
+            Ok(())
+        })?;
+        self.docs.insert(id.clone(), doc);
+        self.reindex(id);
+        Ok(())
+    }
+
     /// Applies a sync message from `peer`; new changes and the sync state commit in one transaction.
     /// A message whose changes would break the document's rules is refused and nothing changes.
     pub fn receive_sync_message(&mut self, id: &DocId, peer: &str, message: &[u8]) -> Result<()> {

@@ -1,7 +1,8 @@
 //! The wire protocol: automerge-repo's WebSocket framing (CBOR maps tagged by `type`: `join`, `peer`,
-//! `request`, `sync`, `doc-unavailable`, `error`, `leave`), plus two extension messages a stock
-//! automerge-repo peer ignores: `x-journal-index` (the documents an account may read, with their heads) and
-//! `x-journal-refused` (a change the relay would not store, and why). See `docs/PROTOCOL.md`.
+//! `request`, `sync`, `doc-unavailable`, `error`, `leave`), plus three extension messages a stock
+//! automerge-repo peer ignores: `x-journal-index` (the documents an account may read, with their heads),
+//! `x-journal-refused` (a change the relay would not store, and why) and `x-journal-snapshot` (a whole
+//! document for a peer that has none of it). See `docs/PROTOCOL.md`.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -90,6 +91,21 @@ pub enum WireMessage {
         /// Receiver.
         target_id: String,
         /// An Automerge sync message.
+        #[serde(with = "serde_bytes")]
+        data: Vec<u8>,
+    },
+    /// The relay's answer to a `request` from a peer that holds nothing of the document: the document
+    /// saved whole (compressed), which loads far faster than its history replayed change by change. The
+    /// peer loads it and goes on with `sync`.
+    #[serde(rename = "x-journal-snapshot", rename_all = "camelCase")]
+    Snapshot {
+        /// Document.
+        document_id: String,
+        /// Sender.
+        sender_id: String,
+        /// Target.
+        target_id: String,
+        /// The saved document.
         #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },

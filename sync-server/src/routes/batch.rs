@@ -102,6 +102,12 @@ pub async fn batch(
                         });
                     }
                 }
+                Outcome::Snapshot(data) => replies.push(WireMessage::Snapshot {
+                    document_id,
+                    sender_id,
+                    target_id,
+                    data: data.as_ref().clone(),
+                }),
                 Outcome::Unavailable => replies.push(WireMessage::DocUnavailable {
                     document_id,
                     sender_id,

@@ -421,6 +421,16 @@ impl Session {
                 }
                 data.map(|data| self.wire_sync(&doc, data))
             }
+            Outcome::Snapshot(data) => {
+                // The relay's state for this peer stays fresh: the peer's next `sync` starts from its heads.
+                self.touched.insert(doc.clone());
+                Some(WireMessage::Snapshot {
+                    document_id: doc.to_string(),
+                    sender_id: self.app.peer_id.clone(),
+                    target_id: self.client.clone(),
+                    data: data.as_ref().clone(),
+                })
+            }
             Outcome::Unavailable => {
                 self.states.remove(&doc);
                 Some(WireMessage::DocUnavailable {

@@ -109,6 +109,15 @@ pub fn documents_round_trip_with_their_audit_trail(store: &dyn RelayStore) {
         ]
     );
     assert_eq!(trail[0].device, "teacher-tablet");
+    let version = store.outside_writes().expect("version");
+    store
+        .append_changes("d1", &[], &heads(&doc), &by("other"), None)
+        .expect("own write");
+    assert_eq!(
+        store.outside_writes().expect("version"),
+        version,
+        "the store's own writes are not outside writes"
+    );
     assert!(store.load_document("missing").expect("load").is_none());
 }
 

@@ -279,6 +279,9 @@ pub trait RelayStore: Send + Sync {
     fn load_document(&self, id: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Every stored document with its heads (hex).
     fn document_heads(&self) -> StoreResult<Vec<(String, Vec<String>)>>;
+    /// A number that changes when another process (the command line) has written to the store, so
+    /// what the relay keeps in memory can be refreshed.
+    fn outside_writes(&self) -> StoreResult<i64>;
     /// Appends accepted changes with who delivered them, sets the heads, and optionally replaces the
     /// snapshot (compaction); one transaction.
     fn append_changes(

@@ -75,6 +75,13 @@ fn append_in(
              snapshot_seq = (SELECT coalesce(max(seq), 0) FROM changes WHERE doc_id = ?1) WHERE doc_id = ?1",
             params![id, snapshot],
         )?;
+        // The snapshot holds every change it covers; their audit rows (hash, account, device, time) stay,
+        // their bytes need not be kept twice.
+        tx.execute(
+            "UPDATE changes SET data = x'' WHERE doc_id = ?1 AND length(data) > 0
+             AND seq <= (SELECT snapshot_seq FROM documents WHERE doc_id = ?1)",
+            [id],
+        )?;
     }
     Ok(())
 }
@@ -121,6 +128,13 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
+    }
+
+    /// Rewrites the database without its free pages (after a bulk import).
+    pub fn vacuum(&self) -> StoreResult<()> {
+        self.conn()
+            .execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -283,6 +297,12 @@ impl RelayStore for SqliteStore {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn outside_writes(&self) -> StoreResult<i64> {
+        Ok(self
+            .conn()
+            .pragma_query_value(None, "data_version", |r| r.get(0))?)
     }
 
     fn audit_trail(&self, id: &str) -> StoreResult<Vec<AuditEntry>> {
@@ -802,6 +822,49 @@ mod tests {
             store.sync_state("d", "x").expect("get"),
             Some(b"s".to_vec())
         );
+    }
+
+    /// Once a snapshot covers changes, their bytes are not kept a second time; their audit rows are.
+    #[test]
+    fn a_snapshot_releases_the_bytes_of_the_changes_it_covers() {
+        use super::RelayStore;
+        use automerge::ReadDoc;
+        use automerge::transaction::Transactable;
+        let store = super::SqliteStore::open_in_memory().expect("open");
+        let mut doc = automerge::Automerge::new();
+        let mut changes = Vec::new();
+        for i in 0..3 {
+            let mut tx = doc.transaction();
+            tx.put(automerge::ROOT, "k", i).expect("put");
+            let hash = tx.commit().0.expect("a change");
+            changes.push(crate::store::NewChange {
+                hash: hash.to_string(),
+                bytes: doc
+                    .get_change_by_hash(&hash)
+                    .expect("change")
+                    .raw_bytes()
+                    .to_vec(),
+            });
+        }
+        let heads: Vec<String> = doc.get_heads().iter().map(ToString::to_string).collect();
+        let by = crate::store::Attribution {
+            account: "t".into(),
+            device: "d".into(),
+            at: 1,
+        };
+        store
+            .append_changes("d", &changes, &heads, &by, Some(&doc.save()))
+            .expect("append");
+        let kept: i64 = store
+            .conn()
+            .query_row("SELECT sum(length(data)) FROM changes", [], |r| r.get(0))
+            .expect("sum");
+        assert_eq!(kept, 0);
+        assert_eq!(store.audit_trail("d").expect("trail").len(), 3);
+        let loaded =
+            automerge::Automerge::load(&store.load_document("d").expect("load").expect("doc"))
+                .expect("valid");
+        assert_eq!(loaded.get_heads(), doc.get_heads());
     }
 
     /// A version-3 database (conversation members were accounts) migrates forward with its members kept.

@@ -174,6 +174,7 @@ fn mentioned(messages: &[WireMessage], asked: &BTreeSet<String>) -> BTreeSet<Str
                 documents.iter().map(|d| d.document_id.clone()).collect()
             }
             WireMessage::Sync { document_id, .. }
+            | WireMessage::Snapshot { document_id, .. }
             | WireMessage::Request { document_id, .. }
             | WireMessage::DocUnavailable { document_id, .. }
             | WireMessage::Refused { document_id, .. } => vec![document_id.clone()],
