@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what the tests need and is missing (poppler-utils, whose
 # pdftotext and pdftoppm read back the printed reports), runs every test of the workspace, then the mobile
-# bindings end to end in Kotlin on the JVM and in Python (bindings/tests/run.sh installs their tools).
+# bindings end to end in Kotlin on the JVM and in Python (bindings/tests/run.sh installs their tools), and the
+# short field-conditions run (tests/field/run.sh installs iptables).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -16,3 +17,5 @@ if ((${#missing[@]})); then
 fi
 cargo test --workspace --locked "$@"
 bindings/tests/run.sh
+# The short field-conditions run (network namespaces, a shaped 2G link; needs root).
+tests/field/run.sh --short
