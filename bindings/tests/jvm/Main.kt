@@ -64,8 +64,11 @@ fun main(args: Array<String>) = runBlocking {
     check(parent.redeem(url, parentCode, "phone").role == "parent") { "parent role" }
     val arrived = async {
         withTimeout(30_000) {
+            // The marks may come with the first sync (if the teacher was quicker) or later as a live
+            // update; either way an event announces them, and the last event of a sync comes after every
+            // document (the school's among them) is in.
             parent.syncEvents().first { event ->
-                event is SyncEventFfi.Received && event.id.endsWith("/student/s5a1") &&
+                (event is SyncEventFfi.Received || event is SyncEventFfi.Progress) &&
                     runCatching { parent.marks("s5a1", day, day).isNotEmpty() }.getOrDefault(false)
             }
         }
