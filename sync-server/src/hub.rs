@@ -15,7 +15,7 @@ use tokio::sync::{Mutex, broadcast};
 use tracing::{debug, info, warn};
 
 use crate::acl::Grants;
-use crate::store::{Attribution, FirstChanges, NewChange, RelayStore, StoreError};
+use crate::store::{Attribution, FirstChanges, RelayStore, StoreError, new_changes, stored_heads};
 
 /// Changes stored after a document's snapshot before the relay writes a new snapshot.
 const SNAPSHOT_AFTER_CHANGES: i64 = 256;
@@ -352,15 +352,10 @@ impl Hub {
             }
             Err(e) => return Err(HubError::Malformed(e.to_string())),
         }
-        let changes: Vec<NewChange> = doc
-            .changes_since_saved()
-            .into_iter()
-            .map(|(hash, bytes)| NewChange { hash, bytes })
-            .collect();
+        let changes = new_changes(doc.changes_since_saved());
         if !changes.is_empty() {
             let key = id.to_string();
-            let mut heads: Vec<String> = doc.heads().iter().map(ToString::to_string).collect();
-            heads.sort();
+            let heads = stored_heads(&doc);
             let snapshot = (self.store.changes_since_snapshot(&key)? + changes.len() as i64
                 >= SNAPSHOT_AFTER_CHANGES)
                 .then(|| doc.snapshot());
@@ -444,13 +439,8 @@ impl Hub {
             return Ok(Outcome::Refused(format!("document {id}: {reason}")));
         }
         let members: Vec<String> = view.participants.iter().cloned().collect();
-        let changes: Vec<NewChange> = doc
-            .changes_since_saved()
-            .into_iter()
-            .map(|(hash, bytes)| NewChange { hash, bytes })
-            .collect();
-        let mut heads: Vec<String> = doc.heads().iter().map(ToString::to_string).collect();
-        heads.sort();
+        let changes = new_changes(doc.changes_since_saved());
+        let heads = stored_heads(&doc);
         let key = id.to_string();
         self.store.create_thread(
             thread,
@@ -526,13 +516,8 @@ impl Hub {
     /// Stores a document made on the relay itself (demo seeding, imports), attributed to `by`.
     pub async fn import(&self, doc: Document, by: &Attribution) -> Result<(), HubError> {
         let id = doc.id().clone();
-        let changes: Vec<NewChange> = doc
-            .all_changes()
-            .into_iter()
-            .map(|(hash, bytes)| NewChange { hash, bytes })
-            .collect();
-        let mut heads: Vec<String> = doc.heads().iter().map(ToString::to_string).collect();
-        heads.sort();
+        let changes = new_changes(doc.all_changes());
+        let heads = stored_heads(&doc);
         self.store
             .append_changes(&id.to_string(), &changes, &heads, by, Some(&doc.snapshot()))?;
         self.note_heads(&id, &heads);

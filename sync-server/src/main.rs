@@ -308,13 +308,8 @@ fn rollover(store: &SqliteStore, from: journal_core::YearId) -> Result<journal_c
         at: now(),
     };
     for doc in journal.documents().filter(|d| d.id().year() == next) {
-        let changes: Vec<journal_relay::store::NewChange> = doc
-            .all_changes()
-            .into_iter()
-            .map(|(hash, bytes)| journal_relay::store::NewChange { hash, bytes })
-            .collect();
-        let mut heads: Vec<String> = doc.heads().iter().map(ToString::to_string).collect();
-        heads.sort();
+        let changes = journal_relay::store::new_changes(doc.all_changes());
+        let heads = journal_relay::store::stored_heads(doc);
         store.append_changes(
             &doc.id().to_string(),
             &changes,

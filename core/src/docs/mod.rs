@@ -107,15 +107,7 @@ impl Document {
 
     /// A document loaded from its saved bytes (a snapshot followed by incremental chunks).
     pub fn load(id: DocId, bytes: &[u8], actor: &ActorId) -> Result<Self> {
-        let doc = guarded("document", || Automerge::load(bytes))??.with_actor(actor.clone());
-        let view = hydrate(&id, &doc)?;
-        let saved_heads = doc.get_heads();
-        Ok(Document {
-            id,
-            doc,
-            view,
-            saved_heads,
-        })
+        Self::load_with(id, bytes, actor, |id, doc| Ok(hydrate(id, doc)?))
     }
 
     /// Loads a document saved whole by another replica, checked by the validator like any merge.
@@ -125,8 +117,19 @@ impl Document {
         actor: &ActorId,
         ctx: &ValidationContext<'_>,
     ) -> Result<Self> {
+        Self::load_with(id, bytes, actor, |id, doc| {
+            Ok(crate::validate::validate_document(id, doc, ctx)?)
+        })
+    }
+
+    fn load_with(
+        id: DocId,
+        bytes: &[u8],
+        actor: &ActorId,
+        read: impl FnOnce(&DocId, &Automerge) -> Result<View>,
+    ) -> Result<Self> {
         let doc = guarded("document", || Automerge::load(bytes))??.with_actor(actor.clone());
-        let view = crate::validate::validate_document(&id, &doc, ctx)?;
+        let view = read(&id, &doc)?;
         let saved_heads = doc.get_heads();
         Ok(Document {
             id,

@@ -3,7 +3,7 @@
 
 use time::Date;
 
-use super::{ReportDoc, ReportKind, Section, Table, Value, day_month, full_date, term_of};
+use super::{ReportDoc, ReportKind, Section, Table, Value, day_month, full_date, term_name};
 use crate::domain::model::Lesson;
 use crate::domain::policy::MarkValue;
 use crate::error::Result;
@@ -79,11 +79,7 @@ impl Journal {
 impl ClassJournal {
     /// The printable journal.
     pub fn to_doc(&self, journal: &Journal, year: YearId, today: Date) -> ReportDoc {
-        let term_name = journal
-            .settings(year)
-            .ok()
-            .and_then(|s| term_of(s, &self.term).ok())
-            .map_or_else(|| self.term.to_string(), |t| t.name.clone());
+        let term_name = term_name(journal, year, &self.term);
         let subject = journal.subject_name(year, &self.subject);
         let mut doc = journal.report_frame(
             year,

@@ -2,7 +2,7 @@
 
 use time::Date;
 
-use super::{ReportDoc, ReportKind, Section, Table, Value, term_of};
+use super::{ReportDoc, ReportKind, Section, Table, Value, term_name, term_of};
 use crate::domain::policy::MarkValue;
 use crate::error::{InputError, Result};
 use crate::ids::{ClassId, StudentId, SubjectId, TermId, YearId};
@@ -160,11 +160,7 @@ impl SummarySheet {
     /// The printable sheet.
     pub fn to_doc(&self, journal: &Journal, year: YearId, today: Date) -> ReportDoc {
         let period = match &self.term {
-            Some(term) => journal
-                .settings(year)
-                .ok()
-                .and_then(|s| term_of(s, term).ok())
-                .map_or_else(|| term.to_string(), |t| t.name.clone()),
+            Some(term) => term_name(journal, year, term),
             None => "учебный год".to_owned(),
         };
         let mut doc = journal.report_frame(

@@ -379,6 +379,15 @@ impl Journal {
     }
 }
 
+/// A term's name ("1 триместр"), or its id when the settings do not know it.
+pub(crate) fn term_name(journal: &Journal, year: YearId, term: &TermId) -> String {
+    journal
+        .settings(year)
+        .ok()
+        .and_then(|s| term_of(s, term).ok())
+        .map_or_else(|| term.to_string(), |t| t.name.clone())
+}
+
 pub(crate) fn term_of<'a>(
     settings: &'a SchoolSettings,
     term: &TermId,

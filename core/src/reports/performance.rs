@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use time::Date;
 
-use super::{ReportDoc, ReportKind, Section, Table, Value, term_of};
+use super::{ReportDoc, ReportKind, Section, Table, Value, term_name, term_of};
 use crate::domain::policy::MarkValue;
 use crate::error::Result;
 use crate::ids::{ClassId, TermId, YearId};
@@ -281,11 +281,7 @@ impl TermReport {
 
     /// The printable report.
     pub fn to_doc(&self, journal: &Journal, year: YearId, today: Date) -> ReportDoc {
-        let term_name = journal
-            .settings(year)
-            .ok()
-            .and_then(|s| term_of(s, &self.term).ok())
-            .map_or_else(|| self.term.to_string(), |t| t.name.clone());
+        let term_name = term_name(journal, year, &self.term);
         let mut doc = journal.report_frame(
             year,
             ReportKind::TermReport,

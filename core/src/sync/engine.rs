@@ -252,9 +252,7 @@ impl ClientEngine {
             | WireMessage::Request {
                 document_id, data, ..
             } => {
-                let id: DocId = document_id
-                    .parse()
-                    .map_err(|_| SyncError::Unexpected(format!("document id {document_id:?}")))?;
+                let id = document(&document_id)?;
                 let before = journal.heads_hex(&id);
                 journal.receive_sync_message(&id, RELAY_PEER, &data)?;
                 self.after_receiving(journal, &id, before)
@@ -262,9 +260,7 @@ impl ClientEngine {
             WireMessage::Snapshot {
                 document_id, data, ..
             } => {
-                let id: DocId = document_id
-                    .parse()
-                    .map_err(|_| SyncError::Unexpected(format!("document id {document_id:?}")))?;
+                let id = document(&document_id)?;
                 let before = journal.heads_hex(&id);
                 journal.receive_snapshot(&id, &data)?;
                 self.after_receiving(journal, &id, before)
@@ -289,9 +285,7 @@ impl ClientEngine {
                 reason,
                 ..
             } => {
-                let id: DocId = document_id
-                    .parse()
-                    .map_err(|_| SyncError::Unexpected(format!("document id {document_id:?}")))?;
+                let id = document(&document_id)?;
                 if journal.document(&id).is_some() {
                     journal.give_up_document(&id, RELAY_PEER, &reason)?;
                 }
@@ -344,4 +338,10 @@ impl ClientEngine {
         }
         Ok(out)
     }
+}
+
+/// A document id the relay sent.
+fn document(id: &str) -> Result<DocId, SyncError> {
+    id.parse()
+        .map_err(|_| SyncError::Unexpected(format!("document id {id:?}")))
 }

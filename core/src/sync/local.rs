@@ -78,6 +78,14 @@ impl Journal {
         Ok(message)
     }
 
+    /// The school settings a document is validated against (none for the school document itself).
+    fn settings_for(&self, id: &DocId) -> Option<crate::docs::SchoolSettings> {
+        match id {
+            DocId::School(_) => None,
+            _ => self.school_settings(id.year()).cloned(),
+        }
+    }
+
     /// Takes a whole document the relay sent (`x-journal-snapshot`) for one this device lacks: validated,
     /// then stored as its snapshot in one transaction. A device that has the document merges it instead.
     pub fn receive_snapshot(&mut self, id: &DocId, bytes: &[u8]) -> Result<()> {
@@ -85,10 +93,7 @@ impl Journal {
             let other = Document::load(id.clone(), bytes, &self.actor)?;
             return self.merge_document(&other);
         }
-        let settings = match id {
-            DocId::School(_) => None,
-            _ => self.school_settings(id.year()).cloned(),
-        };
+        let settings = self.settings_for(id);
         let ctx = ValidationContext {
             settings: settings.as_ref(),
             thread_guard: None,
@@ -113,10 +118,7 @@ impl Journal {
     /// Applies a sync message from `peer`; new changes and the sync state commit in one transaction.
     /// A message whose changes would break the document's rules is refused and nothing changes.
     pub fn receive_sync_message(&mut self, id: &DocId, peer: &str, message: &[u8]) -> Result<()> {
-        let settings = match id {
-            DocId::School(_) => None,
-            _ => self.school_settings(id.year()).cloned(),
-        };
+        let settings = self.settings_for(id);
         let ctx = ValidationContext {
             settings: settings.as_ref(),
             thread_guard: None,

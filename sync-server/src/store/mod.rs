@@ -260,6 +260,21 @@ pub struct AccessFacts {
     pub threads: Vec<ThreadId>,
 }
 
+/// Changes as the store keeps them, from a document's `(hash, bytes)` pairs.
+pub fn new_changes(pairs: Vec<(String, Vec<u8>)>) -> Vec<NewChange> {
+    pairs
+        .into_iter()
+        .map(|(hash, bytes)| NewChange { hash, bytes })
+        .collect()
+}
+
+/// A document's heads as the store keeps them: hex, sorted.
+pub fn stored_heads(doc: &journal_core::docs::Document) -> Vec<String> {
+    let mut heads: Vec<String> = doc.heads().iter().map(ToString::to_string).collect();
+    heads.sort();
+    heads
+}
+
 /// A new document's first changes, its heads and its snapshot.
 #[derive(Clone, Copy, Debug)]
 pub struct FirstChanges<'a> {

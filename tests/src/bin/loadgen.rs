@@ -20,7 +20,9 @@ use journal_core::{
     AttendanceInput, ClassId, DocId, Journal, MarkInput, MarkValue, NewLesson, StudentId, YearId,
 };
 use journal_relay::store::sqlite::SqliteStore;
-use journal_relay::store::{Account, AccountRole, Attribution, NewChange, RelayStore};
+use journal_relay::store::{
+    Account, AccountRole, Attribution, RelayStore, new_changes, stored_heads,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Parser)]
@@ -125,13 +127,8 @@ fn account(id: &str, name: &str, role: AccountRole, student: Option<StudentId>) 
 }
 
 fn store_document(store: &SqliteStore, doc: &Document, by: &Attribution) -> Result<()> {
-    let changes: Vec<NewChange> = doc
-        .all_changes()
-        .into_iter()
-        .map(|(hash, bytes)| NewChange { hash, bytes })
-        .collect();
-    let mut heads: Vec<String> = doc.heads().iter().map(ToString::to_string).collect();
-    heads.sort();
+    let changes = new_changes(doc.all_changes());
+    let heads = stored_heads(doc);
     store.append_changes(
         &doc.id().to_string(),
         &changes,
@@ -651,13 +648,8 @@ async fn burst(tokens: &Tokens, relay_binary: &Path, data: &Path, scratch: &Path
                     },
                 )?;
             }
-            let changes: Vec<NewChange> = doc
-                .changes_since_saved()
-                .into_iter()
-                .map(|(hash, bytes)| NewChange { hash, bytes })
-                .collect();
-            let mut heads: Vec<String> = doc.heads().iter().map(ToString::to_string).collect();
-            heads.sort();
+            let changes = new_changes(doc.changes_since_saved());
+            let heads = stored_heads(&doc);
             store.append_changes(&id.to_string(), &changes, &heads, &by, None)?;
         }
     }
@@ -751,24 +743,17 @@ async fn field(url: &str, token: &str, path: &Path, scenario: &str) -> Result<()
         );
     }
     match scenario {
-        "lesson" => {
-            offline_lessons(&mut journal, 1, (time::Month::September, 7))?;
+        "lesson" | "week" => {
+            let (count, start) = if scenario == "lesson" {
+                (1, (time::Month::September, 7))
+            } else {
+                (30, (time::Month::September, 14))
+            };
+            offline_lessons(&mut journal, count, start)?;
             let started = Instant::now();
             let report = sync_now(&mut journal, &config, &NoListener).await?;
             println!(
-                "lesson: {:.1} s, {} round trips, {} bytes sent, {} received",
-                started.elapsed().as_secs_f64(),
-                report.round_trips,
-                report.bytes_sent,
-                report.bytes_received
-            );
-        }
-        "week" => {
-            offline_lessons(&mut journal, 30, (time::Month::September, 14))?;
-            let started = Instant::now();
-            let report = sync_now(&mut journal, &config, &NoListener).await?;
-            println!(
-                "week: {:.1} s, {} round trips, {} bytes sent, {} received",
+                "{scenario}: {:.1} s, {} round trips, {} bytes sent, {} received",
                 started.elapsed().as_secs_f64(),
                 report.round_trips,
                 report.bytes_sent,
