@@ -230,12 +230,13 @@ impl Hub {
     }
 
     fn cache(&self, id: &DocId, doc: Document) -> Entry {
-        self.docs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = docs
             .entry(id.clone())
             .or_insert_with(|| Arc::new(Mutex::new(doc)))
-            .clone()
+            .clone();
+        evict_idle(&mut docs);
+        entry
     }
 
     /// The school's settings for a year, which the validator needs for every other document.
@@ -530,11 +531,75 @@ impl Hub {
     }
 }
 
+/// Student, profile and conversation documents the relay keeps in memory beyond those in use; school and
+/// class documents, few and shared by many sessions, always stay.
+const IDLE_DOCUMENTS_KEPT: usize = 100;
+
+/// Drops documents nobody is using (only the cache holds them) once there are too many. A document in use
+/// stays: dropping it could leave two copies in memory.
+fn evict_idle(docs: &mut HashMap<DocId, Entry>) {
+    let personal = |id: &DocId| !matches!(id, DocId::School(_) | DocId::Class(..));
+    let count = docs.keys().filter(|id| personal(id)).count();
+    if count <= IDLE_DOCUMENTS_KEPT {
+        return;
+    }
+    let idle: Vec<DocId> = docs
+        .iter()
+        .filter(|(id, entry)| personal(id) && Arc::strong_count(entry) == 1)
+        .map(|(id, _)| id.clone())
+        .take(count - IDLE_DOCUMENTS_KEPT / 2)
+        .collect();
+    for id in idle {
+        docs.remove(&id);
+    }
+}
+
 /// Attribution of a delivery now.
 pub fn attribution(account: &str, device: &str) -> Attribution {
     Attribution {
         account: account.to_owned(),
         device: device.to_owned(),
         at: now(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &DocId) -> Entry {
+        Arc::new(Mutex::new(
+            Document::create(id.clone(), &ActorId::random()).expect("document"),
+        ))
+    }
+
+    #[test]
+    fn idle_personal_documents_leave_memory_and_documents_in_use_stay() {
+        let mut docs = HashMap::new();
+        let class: DocId = "2026-2027/class/5a".parse().expect("id");
+        docs.insert(class.clone(), entry(&class));
+        let mut held = Vec::new();
+        for i in 0..150 {
+            let id: DocId = format!("2026-2027/student/s{i}").parse().expect("id");
+            let e = entry(&id);
+            if i < 10 {
+                held.push((id.clone(), e.clone()));
+            }
+            docs.insert(id, e);
+        }
+        evict_idle(&mut docs);
+        let personal = docs
+            .keys()
+            .filter(|id| matches!(id, DocId::Student(..)))
+            .count();
+        assert_eq!(
+            personal,
+            IDLE_DOCUMENTS_KEPT / 2,
+            "down to half the allowance"
+        );
+        assert!(docs.contains_key(&class), "class documents stay");
+        for (id, _) in &held {
+            assert!(docs.contains_key(id), "{id} is in use and stays");
+        }
     }
 }
