@@ -2950,7 +2950,8 @@ class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
 
 class SyncListenerFfi():
     """
-    Implemented by the app to hear sync events.
+    Implemented by the app to hear sync events. Calls arrive on the sync thread: hand the event over (the
+    Kotlin `Flow` and the Swift `AsyncStream` do) rather than calling back into the journal from here.
 """
     
     def on_event(self, event: SyncEventFfi) -> None:
@@ -2961,7 +2962,8 @@ class SyncListenerFfi():
 
 class SyncListenerFfiImpl(SyncListenerFfi):
     """
-    Implemented by the app to hear sync events.
+    Implemented by the app to hear sync events. Calls arrive on the sync thread: hand the event over (the
+    Kotlin `Flow` and the Swift `AsyncStream` do) rather than calling back into the journal from here.
 """
     
     _handle: ctypes.c_uint64

@@ -37,7 +37,8 @@ pub enum SyncEventFfi {
     },
 }
 
-/// Implemented by the app to hear sync events.
+/// Implemented by the app to hear sync events. Calls arrive on the sync thread: hand the event over (the
+/// Kotlin `Flow` and the Swift `AsyncStream` do) rather than calling back into the journal from here.
 #[uniffi::export(with_foreign)]
 pub trait SyncListenerFfi: Send + Sync {
     /// One event.

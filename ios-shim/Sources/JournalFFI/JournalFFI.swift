@@ -1295,7 +1295,8 @@ public func FfiConverterTypeJournalHandle_lower(_ value: JournalHandle) -> UInt6
 
 
 /**
- * Implemented by the app to hear sync events.
+ * Implemented by the app to hear sync events. Calls arrive on the sync thread: hand the event over (the
+ * Kotlin `Flow` and the Swift `AsyncStream` do) rather than calling back into the journal from here.
  */
 public protocol SyncListenerFfi: AnyObject, Sendable {
     
@@ -1306,7 +1307,8 @@ public protocol SyncListenerFfi: AnyObject, Sendable {
     
 }
 /**
- * Implemented by the app to hear sync events.
+ * Implemented by the app to hear sync events. Calls arrive on the sync thread: hand the event over (the
+ * Kotlin `Flow` and the Swift `AsyncStream` do) rather than calling back into the journal from here.
  */
 open class SyncListenerFfiImpl: SyncListenerFfi, @unchecked Sendable {
     fileprivate let handle: UInt64

@@ -2545,7 +2545,8 @@ public object FfiConverterTypeJournalHandle: FfiConverter<JournalHandle, Long> {
 
 
 /**
- * Implemented by the app to hear sync events.
+ * Implemented by the app to hear sync events. Calls arrive on the sync thread: hand the event over (the
+ * Kotlin `Flow` and the Swift `AsyncStream` do) rather than calling back into the journal from here.
  */
 public interface SyncListenerFfi {
     
@@ -2558,7 +2559,8 @@ public interface SyncListenerFfi {
 }
 
 /**
- * Implemented by the app to hear sync events.
+ * Implemented by the app to hear sync events. Calls arrive on the sync thread: hand the event over (the
+ * Kotlin `Flow` and the Swift `AsyncStream` do) rather than calling back into the journal from here.
  */
 open class SyncListenerFfiImpl: Disposable, AutoCloseable, SyncListenerFfi
 {
