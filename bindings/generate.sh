@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 check=false
 [[ ${1:-} == --check ]] && check=true
 
-cargo build --locked -p journal-bindings --lib
+# The same selection as `cargo test --workspace`, so after the tests this build is fresh (one package alone
+# would resolve other features and compile the tree a second time).
+cargo build --locked --workspace --lib --bins --tests
 cargo build --locked --manifest-path bindings/uniffi-bindgen/Cargo.toml --target-dir target
 library=target/debug/libjournal_mobile.so
 bindgen=target/debug/uniffi-bindgen

@@ -27,7 +27,9 @@ if [[ ! -x $kotlin_home/bin/kotlinc ]]; then
 fi
 
 bindings/generate.sh --check
-cargo build --locked -p journal-relay
+# The same selection as `cargo test --workspace`, so after the tests this build is fresh (one package alone
+# would resolve other features and compile the tree a second time).
+cargo build --locked --workspace --lib --bins --tests
 
 work=$(mktemp -d)
 relays=()

@@ -19,7 +19,8 @@ command -v iptables >/dev/null || {
 if [[ $profile == release ]]; then
     cargo build --locked --release -p journal-relay -p journal-e2e --bin journal-relay --bin journal-loadgen
 else
-    cargo build --locked -p journal-relay -p journal-e2e --bin journal-relay --bin journal-loadgen
+    # As `cargo test --workspace` selects, so after the tests nothing is compiled again.
+    cargo build --locked --workspace --lib --bins --tests
 fi
 relay_bin=$root/target/$profile/journal-relay
 client_bin=$root/target/$profile/journal-loadgen

@@ -15,34 +15,43 @@ use journal_core::{DocId, Journal};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-/// Builds one binary of the workspace (once per test run) and returns its path.
-fn build(package: &str, bin: &str, cell: &'static OnceLock<PathBuf>) -> PathBuf {
-    cell.get_or_init(|| {
+/// Builds the workspace's binaries (once per test run) and returns the path of one of them.
+///
+/// The build selects what `cargo test --workspace` selects, so under it the build is fresh and reuses every
+/// artifact; building one package alone would resolve other features and compile the whole tree again.
+fn workspace_binary(bin: &str) -> PathBuf {
+    static TARGET_DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = TARGET_DIR.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", package, "--bin", bin])
+            .args([
+                "build",
+                "--quiet",
+                "--workspace",
+                "--lib",
+                "--bins",
+                "--tests",
+            ])
             .status()
             .expect("run cargo build");
-        assert!(status.success(), "building {bin} failed");
+        assert!(status.success(), "building the workspace's binaries failed");
         let exe = std::env::current_exe().expect("test executable");
         exe.ancestors()
-            .find(|dir| dir.join(bin).is_file())
-            .unwrap_or_else(|| panic!("{bin} next to the test executable's target directory"))
-            .join(bin)
-    })
-    .clone()
+            .find(|dir| dir.join("journal-relay").is_file())
+            .expect("journal-relay next to the test executable's target directory")
+            .to_path_buf()
+    });
+    dir.join(bin)
 }
 
 /// The relay binary.
 pub fn relay_binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    build("journal-relay", "journal-relay", &BUILT)
+    workspace_binary("journal-relay")
 }
 
 /// The `journal` command-line binary.
 pub fn journal_binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    build("journal-bindings", "journal", &BUILT)
+    workspace_binary("journal")
 }
 
 /// A running relay. Its log goes to a file; when the relay is dropped the whole log is checked for every
