@@ -46,21 +46,14 @@ pub fn directory_of(store: &dyn RelayStore, account: &str) -> StoreResult<MyDire
         AccountRole::Administration | AccountRole::Teacher => None,
     };
     let mut contacts = Vec::new();
-    for other in store.accounts()? {
-        if other.id == me.id || !other.active {
+    for (other, taught) in store.staff()? {
+        if other.id == me.id {
             continue;
         }
-        let classes: Vec<ClassId> = match other.role {
-            AccountRole::Teacher => store
-                .access_facts(&other.id)?
-                .staff_classes
-                .into_iter()
-                .map(|(class, _)| class)
-                .filter(|class| concern.as_ref().is_none_or(|c| c.contains(class)))
-                .collect(),
-            AccountRole::Administration => Vec::new(),
-            AccountRole::Parent | AccountRole::Student => continue,
-        };
+        let classes: Vec<ClassId> = taught
+            .into_iter()
+            .filter(|class| concern.as_ref().is_none_or(|c| c.contains(class)))
+            .collect();
         let reachable = match (me.role, other.role) {
             (AccountRole::Administration | AccountRole::Teacher, _) => true,
             (AccountRole::Parent, AccountRole::Administration) => true,

@@ -19,6 +19,7 @@ macro_rules! relay_store_conformance {
             compaction_keeps_every_change_loadable,
             sync_states_round_trip,
             directory_facts_follow_staff_guardians_and_moves,
+            staff_are_the_active_teachers_and_administration_with_their_classes,
             devices_are_added_listed_and_revoked,
             sessions_are_logged,
             codes_are_spent_once_and_reissue_retires_the_old_one,
@@ -170,6 +171,51 @@ fn account(id: &str, role: AccountRole) -> Account {
         active: true,
         student: None,
     }
+}
+
+/// The staff list holds active teachers and administration with the classes each teaches, nobody else.
+pub fn staff_are_the_active_teachers_and_administration_with_their_classes(store: &dyn RelayStore) {
+    let (class_a, class_b): (ClassId, ClassId) =
+        ("5a".parse().expect("id"), "6b".parse().expect("id"));
+    for (id, role) in [
+        ("head", AccountRole::Administration),
+        ("maths", AccountRole::Teacher),
+        ("music", AccountRole::Teacher),
+        ("mum", AccountRole::Parent),
+    ] {
+        store.put_account(&account(id, role)).expect("account");
+    }
+    let mut gone = account("gone", AccountRole::Teacher);
+    gone.active = false;
+    store.put_account(&gone).expect("account");
+    store
+        .put_class_staff(&class_b, "maths", false)
+        .expect("staff");
+    store
+        .put_class_staff(&class_a, "maths", true)
+        .expect("staff");
+    store
+        .put_class_staff(&class_a, "gone", false)
+        .expect("staff");
+
+    let staff: Vec<(String, AccountRole, Vec<ClassId>)> = store
+        .staff()
+        .expect("staff")
+        .into_iter()
+        .map(|(account, classes)| (account.id, account.role, classes))
+        .collect();
+    assert_eq!(
+        staff,
+        vec![
+            ("head".to_owned(), AccountRole::Administration, vec![]),
+            (
+                "maths".to_owned(),
+                AccountRole::Teacher,
+                vec![class_a, class_b]
+            ),
+            ("music".to_owned(), AccountRole::Teacher, vec![]),
+        ]
+    );
 }
 
 /// Access facts reflect class staff, guardianship, a student's own class, threads, and moves.

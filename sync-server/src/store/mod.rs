@@ -323,6 +323,8 @@ pub trait RelayStore: Send + Sync {
     fn account(&self, id: &str) -> StoreResult<Option<Account>>;
     /// All accounts, by id.
     fn accounts(&self) -> StoreResult<Vec<Account>>;
+    /// Active teachers and administration, by id, each with the classes they teach.
+    fn staff(&self) -> StoreResult<Vec<(Account, Vec<ClassId>)>>;
     /// Adds or moves a student (history stays in their documents).
     fn put_student(&self, student: &StudentId, class: &ClassId, name: &str) -> StoreResult<()>;
     /// Puts an account on a class's staff (as class teacher or not).

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_codes_and_admin_log.sql"),
     include_str!("migrations/003_frozen_years.sql"),
     include_str!("migrations/004_thread_members.sql"),
+    include_str!("migrations/005_directory_indexes.sql"),
 ];
 
 /// The relay's SQLite database.
@@ -375,6 +376,29 @@ impl RelayStore for SqliteStore {
         )?;
         let rows = stmt.query_map([], account_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn staff(&self) -> StoreResult<Vec<(Account, Vec<ClassId>)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT a.account_id, a.name, a.role, a.active, a.student_id, cs.class_id
+             FROM accounts a LEFT JOIN class_staff cs ON cs.account_id = a.account_id
+             WHERE a.role IN ('teacher', 'administration') AND a.active
+             ORDER BY a.account_id, cs.class_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut staff: Vec<(Account, Vec<ClassId>)> = Vec::new();
+        while let Some(row) = rows.next()? {
+            let account = account_from_row(row)?;
+            let class: Option<String> = row.get(5)?;
+            if staff.last().is_none_or(|(last, _)| last.id != account.id) {
+                staff.push((account, Vec::new()));
+            }
+            if let (Some(class), Some((_, classes))) = (class, staff.last_mut()) {
+                classes.extend(class.parse().ok());
+            }
+        }
+        Ok(staff)
     }
 
     fn put_student(&self, student: &StudentId, class: &ClassId, name: &str) -> StoreResult<()> {

@@ -74,6 +74,9 @@ enum Cmd {
         /// Repetitions of the single-device measurements.
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Only the 8 a.m. bursts (first day, typical morning), e.g. to profile the relay under them.
+        #[arg(long)]
+        burst_only: bool,
     },
 }
 
@@ -100,10 +103,17 @@ fn main() -> Result<()> {
             data_dir,
             relay,
             runs,
-        } => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?
-            .block_on(bench(&data_dir, &relay, runs)),
+            burst_only,
+        } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            if burst_only {
+                runtime.block_on(burst_bench(&data_dir, &relay))
+            } else {
+                runtime.block_on(bench(&data_dir, &relay, runs))
+            }
+        }
         Cmd::Field {
             url,
             token,
@@ -539,6 +549,13 @@ async fn bench(data: &Path, relay_binary: &Path, runs: usize) -> Result<()> {
 
     burst(&tokens, relay_binary, data, scratch.path()).await?;
     Ok(())
+}
+
+/// The bursts alone, on a copy of the generated data.
+async fn burst_bench(data: &Path, relay_binary: &Path) -> Result<()> {
+    let tokens: Tokens = serde_json::from_slice(&std::fs::read(data.join("tokens.json"))?)?;
+    let scratch = tempfile::tempdir()?;
+    burst(&tokens, relay_binary, data, scratch.path()).await
 }
 
 /// Syncs each device at once; returns each one's latency (seconds) and how many failed.
