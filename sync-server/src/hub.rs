@@ -107,6 +107,9 @@ pub struct Hub {
     snapshots: std::sync::Mutex<HashMap<DocId, SavedWhole>>,
     events: broadcast::Sender<HubEvent>,
     actor: ActorId,
+    /// One permit per core for the work that takes milliseconds of CPU or disk (loading, merging and
+    /// storing documents), handed out in arrival order.
+    heavy: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Hub {
@@ -127,6 +130,9 @@ impl Hub {
             store,
             docs: std::sync::Mutex::new(HashMap::new()),
             heads: std::sync::RwLock::new(None),
+            heavy: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            ),
             snapshots: std::sync::Mutex::new(HashMap::new()),
             events,
             actor: ActorId::random(),
@@ -230,13 +236,39 @@ impl Hub {
     }
 
     fn cache(&self, id: &DocId, doc: Document) -> Entry {
-        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = docs
-            .entry(id.clone())
-            .or_insert_with(|| Arc::new(Mutex::new(doc)))
-            .clone();
-        evict_idle(&mut docs);
+        let (entry, evicted) = {
+            let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = docs
+                .entry(id.clone())
+                .or_insert_with(|| Arc::new(Mutex::new(doc)))
+                .clone();
+            (entry, evict_idle(&mut docs))
+        };
+        // A document's saved copy goes with it: kept for every document a first-day peer asked for, the
+        // copies alone would grow with the school.
+        if !evicted.is_empty() {
+            let mut snapshots = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
+            for id in &evicted {
+                snapshots.remove(id);
+            }
+        }
         entry
+    }
+
+    /// Runs `work` (SQLite and Automerge) without stalling the runtime: at most one such job per core at a
+    /// time, first come first served, each on a thread the runtime has handed its other tasks away from.
+    /// In a burst the sessions queue for the cores instead of all slowing down together, and accepting
+    /// connections and answering light requests go on meanwhile.
+    pub async fn off_runtime<F: std::future::Future>(&self, work: F) -> F::Output {
+        // The semaphore is never closed, so a permit always comes.
+        let _permit = self.heavy.acquire().await.ok();
+        let runtime = tokio::runtime::Handle::current();
+        match runtime.runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| runtime.block_on(work))
+            }
+            _ => work.await,
+        }
     }
 
     /// The school's settings for a year, which the validator needs for every other document.
@@ -535,13 +567,13 @@ impl Hub {
 /// class documents, few and shared by many sessions, always stay.
 const IDLE_DOCUMENTS_KEPT: usize = 100;
 
-/// Drops documents nobody is using (only the cache holds them) once there are too many. A document in use
-/// stays: dropping it could leave two copies in memory.
-fn evict_idle(docs: &mut HashMap<DocId, Entry>) {
+/// Drops documents nobody is using (only the cache holds them) once there are too many, and returns them.
+/// A document in use stays: dropping it could leave two copies in memory.
+fn evict_idle(docs: &mut HashMap<DocId, Entry>) -> Vec<DocId> {
     let personal = |id: &DocId| !matches!(id, DocId::School(_) | DocId::Class(..));
     let count = docs.keys().filter(|id| personal(id)).count();
     if count <= IDLE_DOCUMENTS_KEPT {
-        return;
+        return Vec::new();
     }
     let idle: Vec<DocId> = docs
         .iter()
@@ -549,9 +581,10 @@ fn evict_idle(docs: &mut HashMap<DocId, Entry>) {
         .map(|(id, _)| id.clone())
         .take(count - IDLE_DOCUMENTS_KEPT / 2)
         .collect();
-    for id in idle {
-        docs.remove(&id);
+    for id in &idle {
+        docs.remove(id);
     }
+    idle
 }
 
 /// Attribution of a delivery now.
@@ -587,7 +620,9 @@ mod tests {
             }
             docs.insert(id, e);
         }
-        evict_idle(&mut docs);
+        let evicted = evict_idle(&mut docs);
+        assert_eq!(evicted.len(), 100, "the evicted are reported");
+        assert!(evicted.iter().all(|id| !docs.contains_key(id)));
         let personal = docs
             .keys()
             .filter(|id| matches!(id, DocId::Student(..)))

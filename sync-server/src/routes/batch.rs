@@ -83,8 +83,11 @@ pub async fn batch(
             let by = attribution(&who.account.id, &who.device.id);
             let outcome = app
                 .hub
-                .receive(&grants, &by, 0, &mut state, &doc, &data, create)
-                .instrument(info_span!("sync", doc = %doc))
+                .off_runtime(
+                    app.hub
+                        .receive(&grants, &by, 0, &mut state, &doc, &data, create)
+                        .instrument(info_span!("sync", doc = %doc)),
+                )
                 .await?;
             let (sender_id, target_id) = (app.peer_id.clone(), request.storage_id.clone());
             if matches!(outcome, Outcome::Created(_)) {

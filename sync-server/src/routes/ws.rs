@@ -287,10 +287,9 @@ impl Session {
     /// Offers a peer the relay's news about a document.
     async fn push(&mut self, socket: &mut WebSocket, doc: &DocId) -> Result<(), End> {
         let mut state = self.state(doc)?.clone();
-        let message = self
-            .app
-            .hub
-            .generate(doc, &mut state)
+        let hub = &self.app.hub;
+        let message = hub
+            .off_runtime(hub.generate(doc, &mut state))
             .await
             .map_err(|_| End::Error("the relay failed; reconnect later".into()))?;
         *self.state(doc)? = state;
@@ -401,11 +400,12 @@ impl Session {
         let span = info_span!("sync", doc = %doc);
         let mut state = self.state(&doc)?.clone();
         let by = attribution(&self.who.account.id, &self.who.device.id);
-        let outcome = self
-            .app
-            .hub
-            .receive(&self.grants, &by, self.id, &mut state, &doc, data, create)
-            .instrument(span)
+        let hub = &self.app.hub;
+        let outcome = hub
+            .off_runtime(
+                hub.receive(&self.grants, &by, self.id, &mut state, &doc, data, create)
+                    .instrument(span),
+            )
             .await
             .map_err(|e| End::Error(e.to_string()))?;
         debug!(doc = %doc, create, outcome = ?outcome.kind(), "handled a sync message");

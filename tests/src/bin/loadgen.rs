@@ -288,6 +288,40 @@ impl RelayProcess {
     }
 }
 
+impl RelayProcess {
+    /// CPU time the relay has used so far, user and system, in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
+    }
+}
+
+/// CPU time (user + system) of the process whose `/proc/…/stat` is at `stat`, in seconds.
+fn cpu_seconds(stat: &str) -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let ticks = *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(100.0)
+    });
+    let text = std::fs::read_to_string(stat).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start at state; utime and stime are the
+    // 14th and 15th fields of the line, the 12th and 13th after it.
+    let fields: Vec<&str> = text
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (field(11) + field(12)) / ticks
+}
+
 impl Drop for RelayProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -551,6 +585,33 @@ async fn bench(data: &Path, relay_binary: &Path, runs: usize) -> Result<()> {
     Ok(())
 }
 
+/// How a burst's CPU time divides between the relay and the simulated devices (this process), which
+/// share the machine's cores: the relay's share per sync is what bounds it on a machine of its own.
+struct CpuSplit {
+    relay: f64,
+    devices: f64,
+}
+
+impl CpuSplit {
+    fn start(relay: &RelayProcess) -> CpuSplit {
+        CpuSplit {
+            relay: relay.cpu_seconds(),
+            devices: cpu_seconds("/proc/self/stat"),
+        }
+    }
+
+    fn report(&self, relay: &RelayProcess, syncs: usize) -> String {
+        let relay_cpu = relay.cpu_seconds() - self.relay;
+        let devices_cpu = cpu_seconds("/proc/self/stat") - self.devices;
+        format!(
+            "CPU: relay {:.1} s ({:.1} ms a sync), the simulated devices {:.1} s",
+            relay_cpu,
+            relay_cpu * 1000.0 / syncs as f64,
+            devices_cpu
+        )
+    }
+}
+
 /// The bursts alone, on a copy of the generated data.
 async fn burst_bench(data: &Path, relay_binary: &Path) -> Result<()> {
     let tokens: Tokens = serde_json::from_slice(&std::fs::read(data.join("tokens.json"))?)?;
@@ -621,15 +682,17 @@ async fn burst(tokens: &Tokens, relay_binary: &Path, data: &Path, scratch: &Path
             ))
         })
         .collect::<Result<Vec<_>>>()?;
+    let cpu = CpuSplit::start(&relay);
     let (latencies, failed, total, devices) = all_at_once(devices).await;
     println!(
-        "| first day: {} empty devices at once | all served in {:.1} s, p50 {:.2} s, p99 {:.2} s, {} refused or failed; relay peak RSS {:.0} MB | | | all within 30 s, nobody refused |",
+        "| first day: {} empty devices at once | all served in {:.1} s, p50 {:.2} s, p99 {:.2} s, {} refused or failed; relay peak RSS {:.0} MB; {} | | | all within 30 s, nobody refused |",
         parents.len(),
         total,
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         failed,
-        relay.peak_rss_mb()
+        relay.peak_rss_mb(),
+        cpu.report(&relay, parents.len())
     );
     drop(relay);
 
@@ -678,15 +741,17 @@ async fn burst(tokens: &Tokens, relay_binary: &Path, data: &Path, scratch: &Path
             (journal, RelayConfig::new(&relay.url, &token))
         })
         .collect();
+    let cpu = CpuSplit::start(&relay);
     let (latencies, failed, total, _) = all_at_once(devices).await;
     println!(
-        "| typical morning: {} devices, ~5 new entries each, at once | {:.0} syncs/s, p50 {:.2} s, p99 {:.2} s, {} failed; relay peak RSS {:.0} MB | | | p99 ≤ 1 s, RSS ≤ 300 MB |",
+        "| typical morning: {} devices, ~5 new entries each, at once | {:.0} syncs/s, p50 {:.2} s, p99 {:.2} s, {} failed; relay peak RSS {:.0} MB; {} | | | p99 ≤ 1 s, RSS ≤ 300 MB |",
         parents.len(),
         latencies.len() as f64 / total,
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         failed,
-        relay.peak_rss_mb()
+        relay.peak_rss_mb(),
+        cpu.report(&relay, parents.len())
     );
     Ok(())
 }
