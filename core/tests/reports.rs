@@ -12,9 +12,9 @@ use journal_core::reports::{ReportKind, ReportRequest, StudentStanding, Value};
 use journal_core::testing::{YEAR, school};
 use journal_core::{
     AttendanceInput, ClassId, ClassInfo, Journal, LessonId, MarkInput, MarkValue, NewLesson,
-    StaffId, StudentId, SubjectId, TermId, WorkKindId,
+    PlannedTopic, StaffId, StudentId, StudentProfile, SubjectId, TermId, WorkKindId,
 };
-use time::{Date, Month};
+use time::{Date, Duration, Month};
 
 fn id<T: std::str::FromStr>(s: &str) -> T
 where
@@ -250,7 +250,7 @@ fn the_term_report_matches_the_hand_computation() {
 
 #[test]
 fn report_cards_summary_and_control_follow_the_same_marks() {
-    let (j, class) = hand_class();
+    let (mut j, class) = hand_class();
     let card = j.report_card(YEAR, &id("e")).expect("card");
     assert_eq!(
         card.rows.len(),
@@ -304,6 +304,41 @@ fn report_cards_summary_and_control_follow_the_same_marks() {
 
     let review = j.profile_review(YEAR, today);
     assert_eq!(review.len(), 5, "nobody's profile was ever reviewed");
+
+    // Reviewed 30 days ago is still recent; 31 days ago is not.
+    let profile = |full_name: &str| StudentProfile {
+        full_name: full_name.to_owned(),
+        birth_date: None,
+        address: String::new(),
+    };
+    j.set_profile(
+        YEAR,
+        &id("a"),
+        &profile("Андреев Антон Игоревич"),
+        today - Duration::days(30),
+    )
+    .expect("profile");
+    j.set_profile(
+        YEAR,
+        &id("b"),
+        &profile("Борисова Белла Олеговна"),
+        today - Duration::days(31),
+    )
+    .expect("profile");
+    let review: Vec<(String, Option<Date>)> = j
+        .profile_review(YEAR, today)
+        .into_iter()
+        .map(|row| (row.student.to_string(), row.last_reviewed))
+        .collect();
+    assert_eq!(review.len(), 4, "{review:?}");
+    assert!(
+        review.iter().all(|(student, _)| student != "a"),
+        "{review:?}"
+    );
+    assert!(
+        review.contains(&("b".to_owned(), Some(today - Duration::days(31)))),
+        "{review:?}"
+    );
 }
 
 fn pdftotext(pdf: &[u8]) -> String {
@@ -356,7 +391,7 @@ fn render_pages(pdf: &[u8]) -> usize {
 
 #[test]
 fn the_pdf_carries_the_cyrillic_names_marks_and_percentages() {
-    let (j, class) = hand_class();
+    let (mut j, class) = hand_class();
     let today = day(Month::November, 28);
     let request = ReportRequest {
         class: Some(class.clone()),
@@ -380,6 +415,7 @@ fn the_pdf_carries_the_cyrillic_names_marks_and_percentages() {
         "44,6",
         "75,0",
         "Отличников: 1",
+        "Учитель",
         "Классный руководитель",
         "Директор",
     ] {
@@ -409,6 +445,28 @@ fn the_pdf_carries_the_cyrillic_names_marks_and_percentages() {
         );
     }
     assert!(render_pages(&pdf) >= 1);
+
+    // Curriculum progress: 8 math lessons planned for the term, 3 held (37.5 %); russian has no plan.
+    let topics = [("Натуральные числа", 5), ("Дроби", 3)].map(|(topic, lessons)| PlannedTopic {
+        topic: topic.to_owned(),
+        lessons,
+    });
+    j.set_thematic_plan(YEAR, &class, &id("math"), &t1(), &topics)
+        .expect("plan");
+    let progress = j
+        .report(YEAR, ReportKind::Progress, &request, today)
+        .expect("progress");
+    let text = pdftotext(&report_pdf(&progress).expect("pdf"));
+    assert!(text.contains("Выполнение программы: 1 триместр"), "{text}");
+    let math_row = text
+        .lines()
+        .find(|line| line.contains("37,5"))
+        .unwrap_or_else(|| panic!("no row with 37,5 % in:\n{text}"));
+    let figures: Vec<&str> = math_row.split_whitespace().collect();
+    assert!(
+        figures.ends_with(&["8", "3", "37,5"]),
+        "planned, held, percent: {math_row}"
+    );
 }
 
 #[test]

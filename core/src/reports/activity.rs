@@ -211,7 +211,7 @@ impl ActivityReport {
                     notes: Vec::new(),
                 },
             ],
-            signatures: vec!["Директор".into()],
+            signatures: super::signature_lines(&[]),
         }
     }
 }

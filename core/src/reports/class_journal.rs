@@ -89,11 +89,6 @@ impl ClassJournal {
             today,
         );
         doc.landscape = true;
-        doc.signatures = vec![
-            "Учитель".into(),
-            "Классный руководитель".into(),
-            "Директор".into(),
-        ];
         let mut columns = vec!["№".to_owned(), "Ученик".to_owned()];
         columns.extend(self.lessons.iter().map(|l| day_month(l.date)));
         columns.push("Итог".into());

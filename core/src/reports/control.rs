@@ -168,7 +168,7 @@ impl Journal {
             today,
         );
         doc.landscape = true;
-        doc.signatures = vec!["Заместитель директора".into(), "Директор".into()];
+        doc.signatures = super::signature_lines(&["Заместитель директора"]);
         doc.sections.push(Section {
             heading: String::new(),
             table: Table {
@@ -306,7 +306,7 @@ impl Journal {
             None,
             today,
         );
-        doc.signatures = vec!["Заместитель директора".into(), "Директор".into()];
+        doc.signatures = super::signature_lines(&["Заместитель директора"]);
         doc.sections.push(Section {
             heading: String::new(),
             table: Table {

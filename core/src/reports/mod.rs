@@ -131,6 +131,17 @@ pub struct ReportDoc {
     pub signatures: Vec<String>,
 }
 
+/// The signature lines every printed document carries (teacher, class teacher, director, as the regulation
+/// asks), with `extra` (a deputy director who checks the journal) before the director.
+pub(crate) fn signature_lines(extra: &[&str]) -> Vec<String> {
+    ["Учитель", "Классный руководитель"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .chain(["Директор"])
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The kinds of report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReportKind {
@@ -278,7 +289,7 @@ impl Journal {
             printed: today,
             landscape: false,
             sections: Vec::new(),
-            signatures: vec!["Классный руководитель".into(), "Директор".into()],
+            signatures: signature_lines(&[]),
         }
     }
 
