@@ -242,18 +242,9 @@ impl ConflictInfo {
 
 impl From<Conflict> for ConflictInfo {
     fn from(c: Conflict) -> Self {
-        let description = match &c.target {
-            ConflictTarget::Attendance {
-                student, lesson, ..
-            } => {
-                format!("attendance of {student} at lesson {lesson}")
-            }
-            ConflictTarget::Mark { student, mark, .. } => format!("mark {mark} of {student}"),
-            other => format!("{other:?}"),
-        };
         ConflictInfo {
             key: ConflictInfo::key_of(&c.target),
-            description,
+            description: c.target.to_string(),
             values: c.values,
         }
     }

@@ -116,6 +116,33 @@ pub enum ConflictTarget {
     },
 }
 
+impl std::fmt::Display for ConflictTarget {
+    /// Where the conflict is, in words a teacher can follow ("the mark m1 of s5a1").
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConflictTarget::Attendance {
+                student, lesson, ..
+            } => write!(f, "attendance of {student} at lesson {lesson}"),
+            ConflictTarget::Mark { student, mark, .. } => write!(f, "mark {mark} of {student}"),
+            ConflictTarget::FinalMark { student, key, .. } => {
+                write!(f, "final mark {key} of {student}")
+            }
+            ConflictTarget::Lesson {
+                class,
+                lesson,
+                field,
+                ..
+            } => {
+                let what = match field {
+                    LessonField::Topic => "topic",
+                    LessonField::Homework => "homework",
+                };
+                write!(f, "{what} of lesson {lesson} in class {class}")
+            }
+        }
+    }
+}
+
 /// A conflict to show a teacher: the value every device reads first, then the competing ones.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Conflict {

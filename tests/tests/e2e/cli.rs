@@ -232,3 +232,113 @@ async fn messages_are_written_offline_on_the_command_line_and_answered() {
     assert_eq!(texts, ["Можно забрать Ваню в 12:00?", "Да, конечно."]);
     assert_eq!(messages[0]["read_by"][0], "t-5a", "{messages}");
 }
+
+/// `watch` prints each new item as it arrives, in words (what, whose, when, which subject, the value); a
+/// parent's `attendance` ends with each child's totals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_prints_new_items_as_they_arrive_and_attendance_has_totals() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let relay = Relay::start_demo();
+    let home = tempfile::tempdir().expect("home");
+    let home = home.path();
+    let teacher_code = relay.codes["t-5a"].clone();
+    let parent_code = relay.codes["parent-s5a1"].clone();
+    ok(journal(
+        home,
+        "teacher",
+        &["login", &relay.url, &teacher_code],
+    ));
+    ok(journal(
+        home,
+        "parent",
+        &["login", &relay.url, &parent_code],
+    ));
+    let lessons: serde_json::Value =
+        serde_json::from_str(&ok(journal(home, "teacher", &["--json", "lessons"])))
+            .expect("json lessons");
+    let lesson = lessons[0]["lesson"].as_str().expect("a lesson").to_owned();
+    let subject = lessons[0]["subject"].as_str().expect("subject").to_owned();
+
+    let mut watch = Command::new(journal_binary())
+        .arg("--home")
+        .arg(home)
+        .args(["--profile", "parent", "watch", "--seconds", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start watch");
+    let stdout = watch.stdout.take().expect("stdout");
+    let (lines, printed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    ok(journal(
+        home,
+        "teacher",
+        &["attend", &lesson, "--absent", "s5a1=н,s5a2=б"],
+    ));
+    ok(journal(
+        home,
+        "teacher",
+        &["mark", "s5a1", &lesson, "3", "--kind", "oral"],
+    ));
+    ok(journal(home, "teacher", &["sync"]));
+
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !(seen.iter().any(|l: &String| l.starts_with("new mark:"))
+        && seen.iter().any(|l| l.starts_with("new absence:")))
+    {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match printed.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let mark = seen
+        .iter()
+        .find(|l| l.starts_with("new mark:"))
+        .unwrap_or_else(|| panic!("no mark printed within 30 s: {seen:?}"));
+    assert!(mark.contains(&subject) && mark.ends_with(": 3"), "{mark}");
+    let absence = seen
+        .iter()
+        .find(|l| l.starts_with("new absence:"))
+        .unwrap_or_else(|| panic!("no absence printed within 30 s: {seen:?}"));
+    assert!(absence.ends_with(": н"), "{absence}");
+    assert_eq!(
+        seen.iter()
+            .filter(|l| l.starts_with("new absence:"))
+            .count(),
+        1,
+        "only their own child's absence: {seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .all(|l| !l.contains("s5a1") && !l.contains("2026-2027/")),
+        "items in words, not ids: {seen:?}"
+    );
+
+    ok(journal(home, "parent", &["sync"]));
+    let table = ok(journal(home, "parent", &["attendance"]));
+    let totals: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("total for "))
+        .collect();
+    assert_eq!(totals.len(), 1, "{table}");
+    assert!(totals[0].ends_with(": 1 (н 1)"), "{table}");
+    let json = ok(journal(home, "parent", &["--json", "attendance"]));
+    let rows: serde_json::Value = serde_json::from_str(&json).expect("json rows only");
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{json}");
+    for code in [&teacher_code, &parent_code] {
+        relay.secret(code);
+    }
+}

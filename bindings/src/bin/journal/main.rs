@@ -409,20 +409,87 @@ fn print_report(report: &SyncReport, journal: &Journal, json: bool) -> Result<()
     Ok(())
 }
 
-struct Printer;
+/// What `watch` hears from the live session: refusals are printed at once; news wakes the command, which
+/// reads the feed once the sync has let go of the journal.
+struct Watcher {
+    news: tokio::sync::Notify,
+}
 
-impl SyncListener for Printer {
+impl SyncListener for Watcher {
     fn on_event(&self, event: &SyncEvent) {
         match event {
-            SyncEvent::Received { id } => println!("new: {id}"),
+            SyncEvent::Received { .. } | SyncEvent::NewsGrew { .. } => self.news.notify_one(),
             SyncEvent::Document {
                 id,
                 status: DocStatus::Refused(reason),
-            } => println!("refused: {id}: {reason}"),
+            } => {
+                println!("refused: {id}: {reason}");
+                let _ = std::io::stdout().flush();
+            }
             _ => {}
         }
-        let _ = std::io::stdout().flush();
     }
+}
+
+/// The "what is new" feed as rows (kind, student or class, date, subject, text), with names for students.
+fn news_rows(journal: &Journal) -> Result<Vec<serde_json::Value>> {
+    let year = year(journal)?;
+    let names: std::collections::BTreeMap<StudentId, String> =
+        students(journal, year).into_iter().collect();
+    let name = |id: &StudentId| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    Ok(journal
+        .news()?
+        .into_iter()
+        .map(|item| match item {
+            NewsItem::Mark { student, subject, date, value, previous } => serde_json::json!({
+                "kind": "mark", "student": name(&student), "subject": subject.to_string(), "date": format_date(date),
+                "text": match previous { Some(old) => format!("{old} → {value}"), None => value.to_string() },
+            }),
+            NewsItem::Absence { student, subject, date, code } => serde_json::json!({
+                "kind": "absence", "student": name(&student), "subject": subject.to_string(), "date": format_date(date), "text": code,
+            }),
+            NewsItem::Homework { class, subject, date, text, .. } => serde_json::json!({
+                "kind": "homework", "student": class.to_string(), "subject": subject.to_string(), "date": format_date(date), "text": text,
+            }),
+            NewsItem::Message { thread, author, text } => serde_json::json!({
+                "kind": "message", "student": thread.to_string(), "subject": author, "date": "", "text": text,
+            }),
+        })
+        .collect())
+}
+
+/// Prints the feed's items not printed before (one line each, or one JSON object a line) and remembers them.
+fn print_new_items(
+    journal: &Journal,
+    printed: &mut std::collections::HashSet<String>,
+    json: bool,
+) -> Result<()> {
+    for row in news_rows(journal)? {
+        let key = row.to_string();
+        if !printed.insert(key.clone()) {
+            continue;
+        }
+        if json {
+            println!("{key}");
+        } else {
+            let field = |name: &str| row[name].as_str().unwrap_or_default().to_owned();
+            let date = field("date");
+            println!(
+                "new {}: {}{}, {}: {}",
+                field("kind"),
+                field("student"),
+                if date.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {date}")
+                },
+                field("subject"),
+                field("text")
+            );
+        }
+    }
+    std::io::stdout().flush()?;
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -527,20 +594,43 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Watch { seconds } => {
             let sign_in = profile.require_sign_in()?;
-            let journal = Arc::new(tokio::sync::Mutex::new(profile.journal()?));
+            let journal = profile.journal()?;
+            // What is already in the feed is for `news`; watch prints what arrives from now on.
+            let mut printed = std::collections::HashSet::new();
+            for row in news_rows(&journal)? {
+                printed.insert(row.to_string());
+            }
+            let journal = Arc::new(tokio::sync::Mutex::new(journal));
+            let watcher = Arc::new(Watcher {
+                news: tokio::sync::Notify::new(),
+            });
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let live = tokio::spawn(run_live(
-                journal,
+                journal.clone(),
                 sign_in.config(),
-                Arc::new(Printer),
+                watcher.clone(),
                 stopped,
             ));
-            match seconds {
-                Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
-                None => tokio::signal::ctrl_c().await?,
+            let until = async {
+                match seconds {
+                    Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+                    None => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+            };
+            tokio::pin!(until);
+            loop {
+                tokio::select! {
+                    () = &mut until => break,
+                    () = watcher.news.notified() => {
+                        print_new_items(&*journal.lock().await, &mut printed, json)?;
+                    }
+                }
             }
             let _ = stop.send(true);
             live.await?;
+            print_new_items(&*journal.lock().await, &mut printed, json)?;
             Ok(())
         }
         Command::Lessons { date } => {
@@ -750,29 +840,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::News { keep } => {
             let mut journal = profile.journal()?;
-            let year = year(&journal)?;
-            let names: std::collections::BTreeMap<StudentId, String> =
-                students(&journal, year).into_iter().collect();
-            let name = |id: &StudentId| names.get(id).cloned().unwrap_or_else(|| id.to_string());
-            let rows: Vec<serde_json::Value> = journal
-                .news()?
-                .into_iter()
-                .map(|item| match item {
-                    NewsItem::Mark { student, subject, date, value, previous } => serde_json::json!({
-                        "kind": "mark", "student": name(&student), "subject": subject.to_string(), "date": format_date(date),
-                        "text": match previous { Some(old) => format!("{old} → {value}"), None => value.to_string() },
-                    }),
-                    NewsItem::Absence { student, subject, date, code } => serde_json::json!({
-                        "kind": "absence", "student": name(&student), "subject": subject.to_string(), "date": format_date(date), "text": code,
-                    }),
-                    NewsItem::Homework { class, subject, date, text, .. } => serde_json::json!({
-                        "kind": "homework", "student": class.to_string(), "subject": subject.to_string(), "date": format_date(date), "text": text,
-                    }),
-                    NewsItem::Message { thread, author, text } => serde_json::json!({
-                        "kind": "message", "student": thread.to_string(), "subject": author, "date": "", "text": text,
-                    }),
-                })
-                .collect();
+            let rows = news_rows(&journal)?;
             emit(
                 json,
                 &rows,
@@ -866,7 +934,7 @@ async fn run(cli: Cli) -> Result<()> {
             let conflicts: Vec<serde_json::Value> = journal
                 .conflicts()
                 .into_iter()
-                .map(|c| serde_json::json!({ "where": format!("{:?}", c.target), "values": c.values }))
+                .map(|c| serde_json::json!({ "where": c.target.to_string(), "values": c.values }))
                 .collect();
             emit(
                 json,
@@ -997,7 +1065,37 @@ async fn run(cli: Cli) -> Result<()> {
                     ("code", "code"),
                     ("note", "note"),
                 ],
-            )
+            )?;
+            if !json {
+                for line in absence_totals(&rows) {
+                    println!("{line}");
+                }
+            }
+            Ok(())
         }
     }
+}
+
+/// One line per student: how many lessons missed or late in all, and how many under each code.
+fn absence_totals(rows: &[AbsenceRow]) -> Vec<String> {
+    let mut totals: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, usize>> =
+        std::collections::BTreeMap::new();
+    for row in rows {
+        *totals
+            .entry(&row.student)
+            .or_default()
+            .entry(&row.code)
+            .or_default() += 1;
+    }
+    totals
+        .into_iter()
+        .map(|(student, codes)| {
+            let all: usize = codes.values().sum();
+            let by_code: Vec<String> = codes
+                .iter()
+                .map(|(code, n)| format!("{code} {n}"))
+                .collect();
+            format!("total for {student}: {all} ({})", by_code.join(", "))
+        })
+        .collect()
 }
