@@ -196,3 +196,136 @@ impl Grants {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    /// A school of two classes: 5a (teacher t5a, student kid with parent mum and their own account kid-acc)
+    /// and 6b (teacher t6b, student sib with parent dad); the head of the school; a teacher who left.
+    fn school() -> SqliteStore {
+        let store = SqliteStore::open_in_memory().expect("store");
+        let account = |id: &str, role, student: Option<&str>| Account {
+            id: id.to_owned(),
+            name: format!("Name of {id}"),
+            role,
+            active: id != "gone",
+            student: student.map(|s| s.parse().expect("id")),
+        };
+        for (id, role, student) in [
+            ("head", AccountRole::Administration, None),
+            ("t5a", AccountRole::Teacher, None),
+            ("t6b", AccountRole::Teacher, None),
+            ("gone", AccountRole::Teacher, None),
+            ("mum", AccountRole::Parent, None),
+            ("dad", AccountRole::Parent, None),
+            ("kid-acc", AccountRole::Student, Some("kid")),
+        ] {
+            store
+                .put_account(&account(id, role, student))
+                .expect("account");
+        }
+        let (c5a, c6b): (ClassId, ClassId) = ("5a".parse().expect("id"), "6b".parse().expect("id"));
+        store
+            .put_student(&"kid".parse().expect("id"), &c5a, "Kid")
+            .expect("student");
+        store
+            .put_student(&"sib".parse().expect("id"), &c6b, "Sib")
+            .expect("student");
+        store.put_class_staff(&c5a, "t5a", true).expect("staff");
+        store.put_class_staff(&c5a, "gone", false).expect("staff");
+        store.put_class_staff(&c6b, "t6b", true).expect("staff");
+        store
+            .link_guardian("mum", &"kid".parse().expect("id"))
+            .expect("guardian");
+        store
+            .link_guardian("dad", &"sib".parse().expect("id"))
+            .expect("guardian");
+        store
+    }
+
+    /// Whether `author` may start a conversation with `others` (the author listed too).
+    fn may(store: &SqliteStore, author: &str, others: &[&str]) -> Result<(), String> {
+        let grants = Grants::load(store, author)
+            .expect("load")
+            .expect("an account");
+        let participants: BTreeSet<String> = others
+            .iter()
+            .map(|o| (*o).to_owned())
+            .chain([format!("account:{author}")])
+            .collect();
+        grants
+            .may_start_thread(store, &participants)
+            .expect("store")
+    }
+
+    #[test]
+    fn parents_write_to_their_childrens_teachers_and_the_administration_only() {
+        let store = school();
+        assert_eq!(may(&store, "mum", &["account:t5a"]), Ok(()));
+        assert_eq!(may(&store, "mum", &["account:head"]), Ok(()));
+        assert_eq!(may(&store, "mum", &["account:t5a", "account:head"]), Ok(()));
+        for refused in [
+            "account:t6b",
+            "account:dad",
+            "account:kid-acc",
+            "guardians:sib",
+            "student:kid",
+        ] {
+            assert!(may(&store, "mum", &[refused]).is_err(), "{refused}");
+        }
+        assert!(
+            may(&store, "mum", &["account:t5a", "account:t6b"]).is_err(),
+            "one participant out of reach refuses the whole conversation"
+        );
+    }
+
+    #[test]
+    fn students_write_to_their_own_teachers_only() {
+        let store = school();
+        assert_eq!(may(&store, "kid-acc", &["account:t5a"]), Ok(()));
+        for refused in ["account:t6b", "account:head", "account:mum", "student:sib"] {
+            let reason = may(&store, "kid-acc", &[refused]).expect_err(refused);
+            assert!(!reason.is_empty());
+        }
+    }
+
+    #[test]
+    fn staff_write_to_anyone_in_the_school_but_not_to_strangers_or_those_who_left() {
+        let store = school();
+        for author in ["t6b", "head"] {
+            for other in [
+                "guardians:kid",
+                "student:kid",
+                "account:mum",
+                "account:t5a",
+                "account:kid-acc",
+            ] {
+                assert_eq!(may(&store, author, &[other]), Ok(()), "{author} → {other}");
+            }
+        }
+        for unknown in ["account:nobody", "account:gone", "guardians:nobody"] {
+            let reason = may(&store, "head", &[unknown]).expect_err(unknown);
+            assert!(reason.contains("not someone in this school"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn a_conversation_lists_its_author_and_someone_else() {
+        let store = school();
+        let grants = Grants::load(&store, "t5a").expect("load").expect("account");
+        let without_author: BTreeSet<String> = ["account:head".to_owned()].into();
+        let reason = grants
+            .may_start_thread(&store, &without_author)
+            .expect("store")
+            .expect_err("the author is missing");
+        assert!(reason.contains("must list its author"), "{reason}");
+        let alone: BTreeSet<String> = ["account:t5a".to_owned()].into();
+        let reason = grants
+            .may_start_thread(&store, &alone)
+            .expect("store")
+            .expect_err("nobody else");
+        assert!(reason.contains("someone besides"), "{reason}");
+    }
+}
