@@ -261,6 +261,31 @@ async fn nobody_reads_joins_or_starts_a_conversation_they_may_not() {
         raw_sync(&mut first_family, &mut forged, true).await,
         Access::Refused(reason) if reason.contains("only \"parent-s5a1\" may deliver it")
     ));
+    // A client that skips the device's own check still cannot store an attachment over the limit.
+    let (mut first_family, _) = RawClient::join(&relay, &relay.token("parent-s5a1")).await;
+    let mut oversized =
+        Document::create(thread_doc.clone(), &automerge::ActorId::random()).expect("own");
+    raw_sync(&mut first_family, &mut oversized, false).await;
+    oversized
+        .put_message(
+            &MessageId::new("9999999999999-fe").expect("id"),
+            &Message {
+                author: "parent-s5a1".into(),
+                written_at: 3,
+                text: "скан".into(),
+                attachments: vec![Attachment {
+                    name: "scan.png".into(),
+                    mime: "image/png".into(),
+                    data: base64::engine::general_purpose::STANDARD.encode(vec![7u8; 600 * 1024]),
+                }],
+            },
+        )
+        .expect("edit");
+    let outcome = raw_sync(&mut first_family, &mut oversized, true).await;
+    assert!(
+        matches!(&outcome, Access::Refused(reason) if reason.contains("the limit is 512 KiB")),
+        "{outcome:?}"
+    );
 
     // The device refuses it too, before anything is written, with words the parent can act on.
     let mut ivanova = signed_in(&relay, "p-ivanova").await;
