@@ -527,7 +527,7 @@ def _uniffi_check_contract_api_version(lib):
 def _uniffi_check_api_checksums(lib):
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_absences() != 54919:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_journal_mobile_checksum_method_journalhandle_announce() != 6188:
+    if lib.uniffi_journal_mobile_checksum_method_journalhandle_announce() != 52827:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_children() != 2471:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -563,7 +563,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_resolve_conflict() != 50473:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_journal_mobile_checksum_method_journalhandle_send_message() != 55461:
+    if lib.uniffi_journal_mobile_checksum_method_journalhandle_send_message() != 62965:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_set_homework() != 3899:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -571,7 +571,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_sign_in() != 21849:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_journal_mobile_checksum_method_journalhandle_start_conversation() != 12151:
+    if lib.uniffi_journal_mobile_checksum_method_journalhandle_start_conversation() != 21970:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_start_live_sync() != 60309:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -582,6 +582,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_thread_messages() != 26388:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_threads() != 35988:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_journal_mobile_checksum_method_journalhandle_weekly_digest() != 27708:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_constructor_journalhandle_open() != 19982:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -703,6 +705,9 @@ _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_thread_messages.r
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_threads.argtypes = (
 )
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_threads.restype = ctypes.c_uint16
+_UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_weekly_digest.argtypes = (
+)
+_UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_weekly_digest.restype = ctypes.c_uint16
 _UniffiLib.uniffi_journal_mobile_checksum_constructor_journalhandle_open.argtypes = (
 )
 _UniffiLib.uniffi_journal_mobile_checksum_constructor_journalhandle_open.restype = ctypes.c_uint16
@@ -719,6 +724,7 @@ _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_absences.argtypes = (
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_absences.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_announce.argtypes = (
     ctypes.c_uint64,
+    _UniffiRustBuffer,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
@@ -842,6 +848,7 @@ _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_send_message.argtypes =
     ctypes.c_uint64,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
+    _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_send_message.restype = None
@@ -869,6 +876,7 @@ _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_sign_in.argtypes = (
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_sign_in.restype = None
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_start_conversation.argtypes = (
     ctypes.c_uint64,
+    _UniffiRustBuffer,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
@@ -902,6 +910,13 @@ _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_threads.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_threads.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_weekly_digest.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_weekly_digest.restype = ctypes.c_uint32
 _UniffiLib.uniffi_journal_mobile_fn_constructor_journalhandle_open.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
@@ -1353,6 +1368,71 @@ class _UniffiFfiConverterTypeAbsenceInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.subject_name, buf)
         _UniffiFfiConverterString.write(value.code, buf)
         _UniffiFfiConverterString.write(value.note, buf)
+
+class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        size = buf.read_i32()
+        if size < 0:
+            raise InternalError("Unexpected negative byte string length")
+        return buf.read(size)
+
+    @staticmethod
+    def check_lower(value):
+        try:
+            memoryview(value)
+        except TypeError:
+            raise TypeError("a bytes-like object is required, not {!r}".format(type(value).__name__))
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_i32(len(value))
+        buf.write(value)
+
+@dataclass
+class AttachmentInfo:
+    """
+    A file sent with a message (a photo of a sick note); 512 KiB in all per message.
+"""
+    def __init__(self, *, name:str, mime:str, data:bytes):
+        self.name = name
+        self.mime = mime
+        self.data = data
+        
+        
+
+    
+    def __str__(self):
+        return "AttachmentInfo(name={}, mime={}, data={})".format(self.name, self.mime, self.data)
+    def __eq__(self, other):
+        if self.name != other.name:
+            return False
+        if self.mime != other.mime:
+            return False
+        if self.data != other.data:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeAttachmentInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return AttachmentInfo(
+            name=_UniffiFfiConverterString.read(buf),
+            mime=_UniffiFfiConverterString.read(buf),
+            data=_UniffiFfiConverterBytes.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.name)
+        _UniffiFfiConverterString.check_lower(value.mime)
+        _UniffiFfiConverterBytes.check_lower(value.data)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.name, buf)
+        _UniffiFfiConverterString.write(value.mime, buf)
+        _UniffiFfiConverterBytes.write(value.data, buf)
 
 class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
     @classmethod
@@ -1847,12 +1927,35 @@ class _UniffiFfiConverterBoolean:
     def write(cls, value, buf):
         buf.write_u8(value)
 
+class _UniffiFfiConverterSequenceTypeAttachmentInfo(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeAttachmentInfo.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeAttachmentInfo.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeAttachmentInfo.read(buf) for i in range(count)
+        ]
+
 @dataclass
 class MessageInfo:
     """
     A message.
 """
-    def __init__(self, *, id:str, author:str, written_at:int, text:str, mine:bool, read_by:typing.List[str], attachments:typing.List[str]):
+    def __init__(self, *, id:str, author:str, written_at:int, text:str, mine:bool, read_by:typing.List[str], attachments:typing.List[AttachmentInfo]):
         self.id = id
         self.author = author
         self.written_at = written_at
@@ -1893,7 +1996,7 @@ class _UniffiFfiConverterTypeMessageInfo(_UniffiConverterRustBuffer):
             text=_UniffiFfiConverterString.read(buf),
             mine=_UniffiFfiConverterBoolean.read(buf),
             read_by=_UniffiFfiConverterSequenceString.read(buf),
-            attachments=_UniffiFfiConverterSequenceString.read(buf),
+            attachments=_UniffiFfiConverterSequenceTypeAttachmentInfo.read(buf),
         )
 
     @staticmethod
@@ -1904,7 +2007,7 @@ class _UniffiFfiConverterTypeMessageInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.text)
         _UniffiFfiConverterBoolean.check_lower(value.mine)
         _UniffiFfiConverterSequenceString.check_lower(value.read_by)
-        _UniffiFfiConverterSequenceString.check_lower(value.attachments)
+        _UniffiFfiConverterSequenceTypeAttachmentInfo.check_lower(value.attachments)
 
     @staticmethod
     def write(value, buf):
@@ -1914,7 +2017,7 @@ class _UniffiFfiConverterTypeMessageInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.text, buf)
         _UniffiFfiConverterBoolean.write(value.mine, buf)
         _UniffiFfiConverterSequenceString.write(value.read_by, buf)
-        _UniffiFfiConverterSequenceString.write(value.attachments, buf)
+        _UniffiFfiConverterSequenceTypeAttachmentInfo.write(value.attachments, buf)
 
 @dataclass
 class NewsInfo:
@@ -2259,6 +2362,55 @@ class _UniffiFfiConverterTypeThreadSummaryInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.participants, buf)
         _UniffiFfiConverterOptionalString.write(value.last_text, buf)
         _UniffiFfiConverterUInt32.write(value.unread, buf)
+
+
+
+
+
+
+class AnnouncementAudience(enum.Enum):
+    """
+    Who a class announcement goes to.
+"""
+    
+    PARENTS = 0
+    """
+    The families of every student of the class (a reply reaches only the class teacher).
+"""
+    
+    STUDENTS = 1
+    """
+    Every student of the class.
+"""
+    
+
+
+class _UniffiFfiConverterTypeAnnouncementAudience(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return AnnouncementAudience.PARENTS
+        if variant == 2:
+            return AnnouncementAudience.STUDENTS
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == AnnouncementAudience.PARENTS:
+            return
+        if value == AnnouncementAudience.STUDENTS:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == AnnouncementAudience.PARENTS:
+            buf.write_i32(1)
+        if value == AnnouncementAudience.STUDENTS:
+            buf.write_i32(2)
+
+
 
 
 
@@ -2927,26 +3079,6 @@ class _UniffiFfiConverterSequenceTypeRefusedEditInfo(_UniffiConverterRustBuffer)
             _UniffiFfiConverterTypeRefusedEditInfo.read(buf) for i in range(count)
         ]
 
-class _UniffiFfiConverterBytes(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        size = buf.read_i32()
-        if size < 0:
-            raise InternalError("Unexpected negative byte string length")
-        return buf.read(size)
-
-    @staticmethod
-    def check_lower(value):
-        try:
-            memoryview(value)
-        except TypeError:
-            raise TypeError("a bytes-like object is required, not {!r}".format(type(value).__name__))
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_i32(len(value))
-        buf.write(value)
-
 
 class SyncListenerFfi():
     """
@@ -3171,9 +3303,10 @@ class JournalHandleProtocol(typing.Protocol):
         A student's absences and late arrivals in a period.
 """
         raise NotImplementedError
-    def announce(self, _class: str,subject: str,text: str) -> int:
+    def announce(self, _class: str,audience: AnnouncementAudience,subject: str,text: str) -> int:
         """
-        A class teacher's announcement to every family of the class.
+        A class teacher's announcement to every family, or every student, of the class, one conversation
+        each; returns how many were written.
 """
         raise NotImplementedError
     def children(self, ) -> typing.List[ChildInfo]:
@@ -3262,9 +3395,9 @@ class JournalHandleProtocol(typing.Protocol):
         Keeps value `choice` of the conflict `key` (from [`JournalHandle::conflicts`]).
 """
         raise NotImplementedError
-    def send_message(self, thread: str,text: str) -> None:
+    def send_message(self, thread: str,text: str,attachments: typing.List[AttachmentInfo]) -> None:
         """
-        Writes in a conversation; delivered at the next sync.
+        Writes in a conversation, with files if any; delivered at the next sync.
 """
         raise NotImplementedError
     def set_homework(self, lesson: str,text: str,due: typing.Optional[str]) -> None:
@@ -3282,9 +3415,10 @@ class JournalHandleProtocol(typing.Protocol):
         Uses a sign-in the platform kept (relay address and device token) for the next syncs.
 """
         raise NotImplementedError
-    def start_conversation(self, to: typing.List[str],subject: str,text: str) -> str:
+    def start_conversation(self, to: typing.List[str],subject: str,text: str,attachments: typing.List[AttachmentInfo]) -> str:
         """
-        Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`); returns its id.
+        Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`) with files if any;
+        returns its id.
 """
         raise NotImplementedError
     def start_live_sync(self, listener: SyncListenerFfi) -> None:
@@ -3311,6 +3445,12 @@ class JournalHandleProtocol(typing.Protocol):
     def threads(self, ) -> typing.List[ThreadSummaryInfo]:
         """
         The conversations on this device, newest first.
+"""
+        raise NotImplementedError
+    def weekly_digest(self, _class: str,day: str) -> int:
+        """
+        The class teacher's weekly digest of the week holding `day` (YYYY-MM-DD): each family of the
+        class gets their child's marks, absences and teachers' notes; returns how many families.
 """
         raise NotImplementedError
 
@@ -3386,12 +3526,15 @@ class JournalHandle(JournalHandleProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    def announce(self, _class: str,subject: str,text: str) -> int:
+    def announce(self, _class: str,audience: AnnouncementAudience,subject: str,text: str) -> int:
         """
-        A class teacher's announcement to every family of the class.
+        A class teacher's announcement to every family, or every student, of the class, one conversation
+        each; returns how many were written.
 """
         
         _UniffiFfiConverterString.check_lower(_class)
+
+        _UniffiFfiConverterTypeAnnouncementAudience.check_lower(audience)
 
         _UniffiFfiConverterString.check_lower(subject)
 
@@ -3399,6 +3542,7 @@ class JournalHandle(JournalHandleProtocol):
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
             _UniffiFfiConverterString.lower(_class),
+            _UniffiFfiConverterTypeAnnouncementAudience.lower(audience),
             _UniffiFfiConverterString.lower(subject),
             _UniffiFfiConverterString.lower(text),
         )
@@ -3755,18 +3899,21 @@ class JournalHandle(JournalHandleProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    def send_message(self, thread: str,text: str) -> None:
+    def send_message(self, thread: str,text: str,attachments: typing.List[AttachmentInfo]) -> None:
         """
-        Writes in a conversation; delivered at the next sync.
+        Writes in a conversation, with files if any; delivered at the next sync.
 """
         
         _UniffiFfiConverterString.check_lower(thread)
 
         _UniffiFfiConverterString.check_lower(text)
+
+        _UniffiFfiConverterSequenceTypeAttachmentInfo.check_lower(attachments)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
             _UniffiFfiConverterString.lower(thread),
             _UniffiFfiConverterString.lower(text),
+            _UniffiFfiConverterSequenceTypeAttachmentInfo.lower(attachments),
         )
         _uniffi_lift_return = lambda val: None
         _uniffi_error_converter = _UniffiFfiConverterTypeJournalError
@@ -3842,9 +3989,10 @@ class JournalHandle(JournalHandleProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    def start_conversation(self, to: typing.List[str],subject: str,text: str) -> str:
+    def start_conversation(self, to: typing.List[str],subject: str,text: str,attachments: typing.List[AttachmentInfo]) -> str:
         """
-        Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`); returns its id.
+        Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`) with files if any;
+        returns its id.
 """
         
         _UniffiFfiConverterSequenceString.check_lower(to)
@@ -3852,11 +4000,14 @@ class JournalHandle(JournalHandleProtocol):
         _UniffiFfiConverterString.check_lower(subject)
 
         _UniffiFfiConverterString.check_lower(text)
+
+        _UniffiFfiConverterSequenceTypeAttachmentInfo.check_lower(attachments)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
             _UniffiFfiConverterSequenceString.lower(to),
             _UniffiFfiConverterString.lower(subject),
             _UniffiFfiConverterString.lower(text),
+            _UniffiFfiConverterSequenceTypeAttachmentInfo.lower(attachments),
         )
         _uniffi_lift_return = _UniffiFfiConverterString.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeJournalError
@@ -3953,6 +4104,28 @@ class JournalHandle(JournalHandleProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def weekly_digest(self, _class: str,day: str) -> int:
+        """
+        The class teacher's weekly digest of the week holding `day` (YYYY-MM-DD): each family of the
+        class gets their child's marks, absences and teachers' notes; returns how many families.
+"""
+        
+        _UniffiFfiConverterString.check_lower(_class)
+
+        _UniffiFfiConverterString.check_lower(day)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(_class),
+            _UniffiFfiConverterString.lower(day),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeJournalError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_weekly_digest,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
 
 
 
@@ -3985,9 +4158,11 @@ class _UniffiFfiConverterTypeJournalHandle:
 
 __all__ = [
     "InternalError",
+    "AnnouncementAudience",
     "JournalError",
     "SyncEventFfi",
     "AbsenceInfo",
+    "AttachmentInfo",
     "AttendanceEntry",
     "ChildInfo",
     "ConflictInfo",

@@ -1,13 +1,15 @@
 //! The records that cross the boundary, and their conversions from the core's types.
 
+use base64::Engine;
 use journal_core::directory::{Child, MyDirectory};
+use journal_core::messages::Audience;
 use journal_core::messages::{ThreadMessage, ThreadSummary};
 use journal_core::news::NewsItem;
 use journal_core::queries::{AbsenceRow, HomeworkItem, MarkRow};
 use journal_core::sync::RefusedEdit;
 use journal_core::sync::client::SyncReport;
 use journal_core::{
-    ClassId, Conflict, ConflictTarget, Journal, Lesson, StudentId, YearId, format_date,
+    Attachment, ClassId, Conflict, ConflictTarget, Journal, Lesson, StudentId, YearId, format_date,
 };
 
 /// What redeeming a code gave: who signed in, and the token for the platform to keep.
@@ -390,8 +392,60 @@ pub struct MessageInfo {
     pub mine: bool,
     /// Who else has read it.
     pub read_by: Vec<String>,
-    /// Attached file names.
-    pub attachments: Vec<String>,
+    /// Files sent with it.
+    pub attachments: Vec<AttachmentInfo>,
+}
+
+/// A file sent with a message (a photo of a sick note); 512 KiB in all per message.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct AttachmentInfo {
+    /// File name.
+    pub name: String,
+    /// Media type ("image/jpeg").
+    pub mime: String,
+    /// The file's bytes.
+    pub data: Vec<u8>,
+}
+
+impl From<AttachmentInfo> for Attachment {
+    fn from(a: AttachmentInfo) -> Self {
+        Attachment {
+            name: a.name,
+            mime: a.mime,
+            data: base64::engine::general_purpose::STANDARD.encode(&a.data),
+        }
+    }
+}
+
+impl From<Attachment> for AttachmentInfo {
+    fn from(a: Attachment) -> Self {
+        AttachmentInfo {
+            name: a.name,
+            mime: a.mime,
+            // The validator let only well-formed base64 in; anything else shows as an empty file.
+            data: base64::engine::general_purpose::STANDARD
+                .decode(&a.data)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Who a class announcement goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum AnnouncementAudience {
+    /// The families of every student of the class (a reply reaches only the class teacher).
+    Parents,
+    /// Every student of the class.
+    Students,
+}
+
+impl From<AnnouncementAudience> for Audience {
+    fn from(a: AnnouncementAudience) -> Self {
+        match a {
+            AnnouncementAudience::Parents => Audience::Parents,
+            AnnouncementAudience::Students => Audience::Students,
+        }
+    }
 }
 
 impl From<ThreadMessage> for MessageInfo {
@@ -403,7 +457,12 @@ impl From<ThreadMessage> for MessageInfo {
             text: m.message.text,
             mine: m.mine,
             read_by: m.read_by,
-            attachments: m.message.attachments.into_iter().map(|a| a.name).collect(),
+            attachments: m
+                .message
+                .attachments
+                .into_iter()
+                .map(AttachmentInfo::from)
+                .collect(),
         }
     }
 }

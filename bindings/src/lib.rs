@@ -7,7 +7,6 @@ mod listener;
 
 use std::sync::{Arc, Mutex};
 
-use journal_core::messages::Audience;
 use journal_core::reports::{ReportKind, ReportRequest};
 use journal_core::sync::client::{RelayConfig, redeem_code, run_live, sync_now};
 use journal_core::{
@@ -395,25 +394,34 @@ impl JournalHandle {
         })
     }
 
-    /// Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`); returns its id.
+    /// Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`) with files if any;
+    /// returns its id.
     pub fn start_conversation(
         &self,
         to: Vec<String>,
         subject: String,
         text: String,
+        attachments: Vec<AttachmentInfo>,
     ) -> Outcome<String> {
         let to = to
             .iter()
             .map(|p| parse::<Participant>(p))
             .collect::<Outcome<Vec<_>>>()?;
-        self.with(|j| j.start_conversation(&to, &subject, &text, Vec::new()))
+        let files = attachments.into_iter().map(Into::into).collect();
+        self.with(|j| j.start_conversation(&to, &subject, &text, files))
             .map(|t| t.to_string())
     }
 
-    /// Writes in a conversation; delivered at the next sync.
-    pub fn send_message(&self, thread: String, text: String) -> Outcome<()> {
+    /// Writes in a conversation, with files if any; delivered at the next sync.
+    pub fn send_message(
+        &self,
+        thread: String,
+        text: String,
+        attachments: Vec<AttachmentInfo>,
+    ) -> Outcome<()> {
         let thread: ThreadId = parse(&thread)?;
-        self.with(|j| j.send_message(&thread, &text, Vec::new()).map(|_| ()))
+        let files = attachments.into_iter().map(Into::into).collect();
+        self.with(|j| j.send_message(&thread, &text, files).map(|_| ()))
     }
 
     /// Records that the user has read a conversation.
@@ -422,13 +430,32 @@ impl JournalHandle {
         self.with(|j| j.mark_thread_read(&thread))
     }
 
-    /// A class teacher's announcement to every family of the class.
-    pub fn announce(&self, class: String, subject: String, text: String) -> Outcome<u32> {
+    /// A class teacher's announcement to every family, or every student, of the class, one conversation
+    /// each; returns how many were written.
+    pub fn announce(
+        &self,
+        class: String,
+        audience: AnnouncementAudience,
+        subject: String,
+        text: String,
+    ) -> Outcome<u32> {
         let class: ClassId = parse(&class)?;
         self.with(|j| {
             let year = j.current_year()?;
-            j.announce(year, &class, Audience::Parents, &subject, &text)
+            j.announce(year, &class, audience.into(), &subject, &text)
                 .map(|t| t.len() as u32)
+        })
+    }
+
+    /// The class teacher's weekly digest of the week holding `day` (YYYY-MM-DD): each family of the
+    /// class gets their child's marks, absences and teachers' notes; returns how many families.
+    pub fn weekly_digest(&self, class: String, day: String) -> Outcome<u32> {
+        let class: ClassId = parse(&class)?;
+        let day = date(&day)?;
+        self.with(|j| {
+            let year = j.current_year()?;
+            j.weekly_digest(year, &class, day)
+                .map(|sent| sent.len() as u32)
         })
     }
 

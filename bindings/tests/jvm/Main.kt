@@ -1,6 +1,7 @@
 // The mobile story on the JVM, through the generated Kotlin bindings and the Kotlin wrapper, against the real
 // relay: a teacher redeems a code, goes offline, marks a lesson, syncs; a parent redeems its code and, through
-// the Flow of sync events, sees exactly its own child's marks. Arguments: relay URL, teacher code, parent
+// the Flow of sync events, sees exactly its own child's marks; then they exchange messages with a photo, and
+// the teacher's announcement and weekly digest reach the family. Arguments: relay URL, teacher code, parent
 // code, a scratch directory.
 
 import java.io.File
@@ -13,6 +14,8 @@ import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import school.journal.Journal
 import school.journal.KeyProvider
+import school.journal.ffi.AnnouncementAudience
+import school.journal.ffi.AttachmentInfo
 import school.journal.ffi.AttendanceEntry
 import school.journal.ffi.JournalException
 import school.journal.ffi.SyncEventFfi
@@ -88,6 +91,40 @@ fun main(args: Array<String>) = runBlocking {
     check(foreign is JournalException.NotFound) { "another family's child must not be on the phone: $foreign" }
     val news = parent.news()
     check(news.any { it.kind == "mark" && it.text == "5" }) { "news: $news" }
+
+    // Messages: the parent writes to the class teacher with a photo of a sick note; the teacher reads the
+    // photo's bytes, answers, and announces a meeting to every family of the class, then sends the digest.
+    val photo = ByteArray(2048) { (it % 251).toByte() }
+    val thread = parent.startConversation(
+        listOf("account:${signIn.account}"),
+        "Пропуск",
+        "Ваня болел, справка приложена.",
+        listOf(AttachmentInfo("справка.jpg", "image/jpeg", photo)),
+    )
+    val tooBig = runCatching {
+        parent.sendMessage(thread, "скан", listOf(AttachmentInfo("scan.png", "image/png", ByteArray(600 * 1024))))
+    }.exceptionOrNull()
+    check(tooBig is JournalException.Invalid && tooBig.message!!.contains("512 KiB")) { "a 600 KiB scan: $tooBig" }
+    check(parent.syncNow().refused.isEmpty()) { "the conversation was refused" }
+    teacher.syncNow()
+    val inbox = teacher.threads()
+    check(inbox.map { it.thread } == listOf(thread) && inbox[0].unread == 1u) { "teacher's inbox: $inbox" }
+    val received = teacher.threadMessages(thread).single()
+    check(received.text == "Ваня болел, справка приложена.") { "message: $received" }
+    val sickNote = received.attachments.single()
+    check(sickNote.name == "справка.jpg" && sickNote.data.contentEquals(photo)) { "the photo arrived whole" }
+    teacher.sendMessage(thread, "Спасибо, получил.")
+    teacher.markThreadRead(thread)
+    val families = teacher.announce("5a", AnnouncementAudience.PARENTS, "Собрание", "Собрание в четверг в 18:00.")
+    check(families == 3u) { "5a has three families: $families" }
+    check(teacher.weeklyDigest("5a", day) == 3u) { "a digest to each family" }
+    check(teacher.syncNow().refused.isEmpty()) { "the teacher's messages were refused" }
+    parent.syncNow()
+    val subjects = parent.threads().map { it.subject }
+    check("Собрание" in subjects && subjects.any { it.startsWith("Итоги недели") }) { "parent's threads: $subjects" }
+    check(parent.threads().size == 3) { "only their own family's announcement and digest: $subjects" }
+    val answer = parent.threadMessages(thread).last()
+    check(answer.text == "Спасибо, получил." && !answer.mine) { "the teacher's answer: $answer" }
 
     parent.close()
     teacher.close()

@@ -634,9 +634,10 @@ public protocol JournalHandleProtocol: AnyObject, Sendable {
     func absences(student: String, from: String, to: String) throws  -> [AbsenceInfo]
     
     /**
-     * A class teacher's announcement to every family of the class.
+     * A class teacher's announcement to every family, or every student, of the class, one conversation
+     * each; returns how many were written.
      */
-    func announce(`class`: String, subject: String, text: String) throws  -> UInt32
+    func announce(`class`: String, audience: AnnouncementAudience, subject: String, text: String) throws  -> UInt32
     
     /**
      * A parent's children (or a student themself).
@@ -725,9 +726,9 @@ public protocol JournalHandleProtocol: AnyObject, Sendable {
     func resolveConflict(key: String, choice: UInt32) throws 
     
     /**
-     * Writes in a conversation; delivered at the next sync.
+     * Writes in a conversation, with files if any; delivered at the next sync.
      */
-    func sendMessage(thread: String, text: String) throws 
+    func sendMessage(thread: String, text: String, attachments: [AttachmentInfo]) throws 
     
     /**
      * Sets a lesson's homework, with an optional due date.
@@ -745,9 +746,10 @@ public protocol JournalHandleProtocol: AnyObject, Sendable {
     func signIn(server: String, token: String) 
     
     /**
-     * Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`); returns its id.
+     * Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`) with files if any;
+     * returns its id.
      */
-    func startConversation(to: [String], subject: String, text: String) throws  -> String
+    func startConversation(to: [String], subject: String, text: String, attachments: [AttachmentInfo]) throws  -> String
     
     /**
      * Keeps the journal in step with the relay in the background until [`JournalHandle::stop_live_sync`]:
@@ -774,6 +776,12 @@ public protocol JournalHandleProtocol: AnyObject, Sendable {
      * The conversations on this device, newest first.
      */
     func threads() throws  -> [ThreadSummaryInfo]
+    
+    /**
+     * The class teacher's weekly digest of the week holding `day` (YYYY-MM-DD): each family of the
+     * class gets their child's marks, absences and teachers' notes; returns how many families.
+     */
+    func weeklyDigest(`class`: String, day: String) throws  -> UInt32
     
 }
 /**
@@ -861,14 +869,16 @@ open func absences(student: String, from: String, to: String)throws  -> [Absence
 }
     
     /**
-     * A class teacher's announcement to every family of the class.
+     * A class teacher's announcement to every family, or every student, of the class, one conversation
+     * each; returns how many were written.
      */
-open func announce(`class`: String, subject: String, text: String)throws  -> UInt32  {
+open func announce(`class`: String, audience: AnnouncementAudience, subject: String, text: String)throws  -> UInt32  {
     return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeJournalError_lift) {
         uniffiCallStatus in
     uniffi_journal_mobile_fn_method_journalhandle_announce(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(`class`),
+        FfiConverterTypeAnnouncementAudience_lower(audience),
         FfiConverterString.lower(subject),
         FfiConverterString.lower(text),uniffiCallStatus
     )
@@ -1109,14 +1119,15 @@ open func resolveConflict(key: String, choice: UInt32)throws   {try rustCallWith
 }
     
     /**
-     * Writes in a conversation; delivered at the next sync.
+     * Writes in a conversation, with files if any; delivered at the next sync.
      */
-open func sendMessage(thread: String, text: String)throws   {try rustCallWithError(FfiConverterTypeJournalError_lift) {
+open func sendMessage(thread: String, text: String, attachments: [AttachmentInfo])throws   {try rustCallWithError(FfiConverterTypeJournalError_lift) {
         uniffiCallStatus in
     uniffi_journal_mobile_fn_method_journalhandle_send_message(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(thread),
-        FfiConverterString.lower(text),uniffiCallStatus
+        FfiConverterString.lower(text),
+        FfiConverterSequenceTypeAttachmentInfo.lower(attachments),uniffiCallStatus
     )
 }
 }
@@ -1162,16 +1173,18 @@ open func signIn(server: String, token: String)  {try! rustCall() {
 }
     
     /**
-     * Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`); returns its id.
+     * Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`) with files if any;
+     * returns its id.
      */
-open func startConversation(to: [String], subject: String, text: String)throws  -> String  {
+open func startConversation(to: [String], subject: String, text: String, attachments: [AttachmentInfo])throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeJournalError_lift) {
         uniffiCallStatus in
     uniffi_journal_mobile_fn_method_journalhandle_start_conversation(
             self.uniffiCloneHandle(),
         FfiConverterSequenceString.lower(to),
         FfiConverterString.lower(subject),
-        FfiConverterString.lower(text),uniffiCallStatus
+        FfiConverterString.lower(text),
+        FfiConverterSequenceTypeAttachmentInfo.lower(attachments),uniffiCallStatus
     )
 })
 }
@@ -1240,6 +1253,21 @@ open func threads()throws  -> [ThreadSummaryInfo]  {
         uniffiCallStatus in
     uniffi_journal_mobile_fn_method_journalhandle_threads(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The class teacher's weekly digest of the week holding `day` (YYYY-MM-DD): each family of the
+     * class gets their child's marks, absences and teachers' notes; returns how many families.
+     */
+open func weeklyDigest(`class`: String, day: String)throws  -> UInt32  {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeJournalError_lift) {
+        uniffiCallStatus in
+    uniffi_journal_mobile_fn_method_journalhandle_weekly_digest(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(`class`),
+        FfiConverterString.lower(day),uniffiCallStatus
     )
 })
 }
@@ -1600,6 +1628,85 @@ public func FfiConverterTypeAbsenceInfo_lift(_ buf: RustBuffer) throws -> Absenc
 #endif
 public func FfiConverterTypeAbsenceInfo_lower(_ value: AbsenceInfo) -> RustBuffer {
     return FfiConverterTypeAbsenceInfo.lower(value)
+}
+
+
+/**
+ * A file sent with a message (a photo of a sick note); 512 KiB in all per message.
+ */
+public struct AttachmentInfo: Equatable, Hashable {
+    /**
+     * File name.
+     */
+    public var name: String
+    /**
+     * Media type ("image/jpeg").
+     */
+    public var mime: String
+    /**
+     * The file's bytes.
+     */
+    public var data: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * File name.
+         */name: String, 
+        /**
+         * Media type ("image/jpeg").
+         */mime: String, 
+        /**
+         * The file's bytes.
+         */data: Data) {
+        self.name = name
+        self.mime = mime
+        self.data = data
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AttachmentInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAttachmentInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AttachmentInfo {
+        return
+            try AttachmentInfo(
+                name: FfiConverterString.read(from: &buf), 
+                mime: FfiConverterString.read(from: &buf), 
+                data: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AttachmentInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.mime, into: &buf)
+        FfiConverterData.write(value.data, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentInfo_lift(_ buf: RustBuffer) throws -> AttachmentInfo {
+    return try FfiConverterTypeAttachmentInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentInfo_lower(_ value: AttachmentInfo) -> RustBuffer {
+    return FfiConverterTypeAttachmentInfo.lower(value)
 }
 
 
@@ -2345,9 +2452,9 @@ public struct MessageInfo: Equatable, Hashable {
      */
     public var readBy: [String]
     /**
-     * Attached file names.
+     * Files sent with it.
      */
-    public var attachments: [String]
+    public var attachments: [AttachmentInfo]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2371,8 +2478,8 @@ public struct MessageInfo: Equatable, Hashable {
          * Who else has read it.
          */readBy: [String], 
         /**
-         * Attached file names.
-         */attachments: [String]) {
+         * Files sent with it.
+         */attachments: [AttachmentInfo]) {
         self.id = id
         self.author = author
         self.writtenAt = writtenAt
@@ -2404,7 +2511,7 @@ public struct FfiConverterTypeMessageInfo: FfiConverterRustBuffer {
                 text: FfiConverterString.read(from: &buf), 
                 mine: FfiConverterBool.read(from: &buf), 
                 readBy: FfiConverterSequenceString.read(from: &buf), 
-                attachments: FfiConverterSequenceString.read(from: &buf)
+                attachments: FfiConverterSequenceTypeAttachmentInfo.read(from: &buf)
         )
     }
 
@@ -2415,7 +2522,7 @@ public struct FfiConverterTypeMessageInfo: FfiConverterRustBuffer {
         FfiConverterString.write(value.text, into: &buf)
         FfiConverterBool.write(value.mine, into: &buf)
         FfiConverterSequenceString.write(value.readBy, into: &buf)
-        FfiConverterSequenceString.write(value.attachments, into: &buf)
+        FfiConverterSequenceTypeAttachmentInfo.write(value.attachments, into: &buf)
     }
 }
 
@@ -2990,6 +3097,81 @@ public func FfiConverterTypeThreadSummaryInfo_lower(_ value: ThreadSummaryInfo) 
 
 
 /**
+ * Who a class announcement goes to.
+ */
+
+public enum AnnouncementAudience: Equatable, Hashable {
+    
+    /**
+     * The families of every student of the class (a reply reaches only the class teacher).
+     */
+    case parents
+    /**
+     * Every student of the class.
+     */
+    case students
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AnnouncementAudience: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAnnouncementAudience: FfiConverterRustBuffer {
+    typealias SwiftType = AnnouncementAudience
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AnnouncementAudience {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .parents
+        
+        case 2: return .students
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AnnouncementAudience, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .parents:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .students:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAnnouncementAudience_lift(_ buf: RustBuffer) throws -> AnnouncementAudience {
+    return try FfiConverterTypeAnnouncementAudience.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAnnouncementAudience_lower(_ value: AnnouncementAudience) -> RustBuffer {
+    return FfiConverterTypeAnnouncementAudience.lower(value)
+}
+
+
+
+/**
  * Why a call did not happen. Local edits are never lost by any of these.
  */
 public 
@@ -3402,6 +3584,31 @@ fileprivate struct FfiConverterSequenceTypeAbsenceInfo: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeAttachmentInfo: FfiConverterRustBuffer {
+    typealias SwiftType = [AttachmentInfo]
+
+    public static func write(_ value: [AttachmentInfo], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAttachmentInfo.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AttachmentInfo] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AttachmentInfo]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAttachmentInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeAttendanceEntry: FfiConverterRustBuffer {
     typealias SwiftType = [AttendanceEntry]
 
@@ -3740,7 +3947,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_journal_mobile_checksum_method_journalhandle_absences() != 54919) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_journal_mobile_checksum_method_journalhandle_announce() != 6188) {
+    if (uniffi_journal_mobile_checksum_method_journalhandle_announce() != 52827) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_journal_mobile_checksum_method_journalhandle_children() != 2471) {
@@ -3794,7 +4001,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_journal_mobile_checksum_method_journalhandle_resolve_conflict() != 50473) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_journal_mobile_checksum_method_journalhandle_send_message() != 55461) {
+    if (uniffi_journal_mobile_checksum_method_journalhandle_send_message() != 62965) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_journal_mobile_checksum_method_journalhandle_set_homework() != 3899) {
@@ -3806,7 +4013,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_journal_mobile_checksum_method_journalhandle_sign_in() != 21849) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_journal_mobile_checksum_method_journalhandle_start_conversation() != 12151) {
+    if (uniffi_journal_mobile_checksum_method_journalhandle_start_conversation() != 21970) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_journal_mobile_checksum_method_journalhandle_start_live_sync() != 60309) {
@@ -3822,6 +4029,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_journal_mobile_checksum_method_journalhandle_threads() != 35988) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_journal_mobile_checksum_method_journalhandle_weekly_digest() != 27708) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_journal_mobile_checksum_method_synclistenerffi_on_event() != 27074) {

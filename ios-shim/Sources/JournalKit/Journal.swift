@@ -78,6 +78,12 @@ public final class Journal {
         handle.stopLiveSync()
     }
 
+    /// Runs a call into the core off the caller's thread (the core reads and writes SQLite), as the Kotlin
+    /// twin does on `Dispatchers.IO`.
+    private func io<T>(_ work: @escaping () throws -> T) async throws -> T {
+        try await Task.detached(priority: .userInitiated) { try work() }.value
+    }
+
     /// Opens (or creates) the journal at `path`, sealed with the key `keys` provides.
     public static func open(path: String, keys: KeyProvider) async throws -> Journal {
         try Journal(handle: JournalHandle.open(path: path, key: keys.key()))
@@ -106,46 +112,69 @@ public final class Journal {
         }
     }
 
-    public func me() async throws -> Me? { try handle.me() }
-    public func children() async throws -> [ChildInfo] { try handle.children() }
-    public func lessonsOn(day: String) async throws -> [LessonInfo] { try handle.lessonsOn(day: day) }
-    public func lessonStudents(lesson: String) async throws -> [StudentInfo] { try handle.lessonStudents(lesson: lesson) }
+    public func me() async throws -> Me? { try await io { try self.handle.me() } }
+    public func children() async throws -> [ChildInfo] { try await io { try self.handle.children() } }
+    public func lessonsOn(day: String) async throws -> [LessonInfo] {
+        try await io { try self.handle.lessonsOn(day: day) }
+    }
+    public func lessonStudents(lesson: String) async throws -> [StudentInfo] {
+        try await io { try self.handle.lessonStudents(lesson: lesson) }
+    }
     public func markAttendance(lesson: String, entries: [AttendanceEntry]) async throws {
-        try handle.markAttendance(lesson: lesson, entries: entries)
+        try await io { try self.handle.markAttendance(lesson: lesson, entries: entries) }
     }
     public func putMark(student: String, lesson: String, value: String, kind: String, comment: String = "") async throws -> String {
-        try handle.putMark(student: student, lesson: lesson, value: value, kind: kind, comment: comment)
+        try await io { try self.handle.putMark(student: student, lesson: lesson, value: value, kind: kind, comment: comment) }
     }
-    public func removeMark(student: String, mark: String) async throws { try handle.removeMark(student: student, mark: mark) }
-    public func setTopic(lesson: String, topic: String) async throws { try handle.setTopic(lesson: lesson, topic: topic) }
+    public func removeMark(student: String, mark: String) async throws {
+        try await io { try self.handle.removeMark(student: student, mark: mark) }
+    }
+    public func setTopic(lesson: String, topic: String) async throws {
+        try await io { try self.handle.setTopic(lesson: lesson, topic: topic) }
+    }
     public func setHomework(lesson: String, text: String, due: String? = nil) async throws {
-        try handle.setHomework(lesson: lesson, text: text, due: due)
+        try await io { try self.handle.setHomework(lesson: lesson, text: text, due: due) }
     }
-    public func conflicts() async throws -> [ConflictInfo] { try handle.conflicts() }
-    public func resolveConflict(key: String, choice: UInt32) async throws { try handle.resolveConflict(key: key, choice: choice) }
+    public func conflicts() async throws -> [ConflictInfo] { try await io { try self.handle.conflicts() } }
+    public func resolveConflict(key: String, choice: UInt32) async throws {
+        try await io { try self.handle.resolveConflict(key: key, choice: choice) }
+    }
     public func marks(student: String, from: String, to: String, subject: String? = nil) async throws -> [MarkInfo] {
-        try handle.marks(student: student, from: from, to: to, subject: subject)
+        try await io { try self.handle.marks(student: student, from: from, to: to, subject: subject) }
     }
     public func absences(student: String, from: String, to: String) async throws -> [AbsenceInfo] {
-        try handle.absences(student: student, from: from, to: to)
+        try await io { try self.handle.absences(student: student, from: from, to: to) }
     }
     public func homework(student: String, from: String, to: String) async throws -> [HomeworkInfo] {
-        try handle.homework(student: student, from: from, to: to)
+        try await io { try self.handle.homework(student: student, from: from, to: to) }
     }
-    public func refusedEdits() async throws -> [RefusedEditInfo] { try handle.refusedEdits() }
-    public func news() async throws -> [NewsInfo] { try handle.news() }
-    public func markNewsSeen() async throws { try handle.markNewsSeen() }
-    public func threads() async throws -> [ThreadSummaryInfo] { try handle.threads() }
-    public func threadMessages(thread: String) async throws -> [MessageInfo] { try handle.threadMessages(thread: thread) }
-    public func startConversation(to: [String], subject: String, text: String) async throws -> String {
-        try handle.startConversation(to: to, subject: subject, text: text)
+    public func refusedEdits() async throws -> [RefusedEditInfo] { try await io { try self.handle.refusedEdits() } }
+    public func news() async throws -> [NewsInfo] { try await io { try self.handle.news() } }
+    public func markNewsSeen() async throws { try await io { try self.handle.markNewsSeen() } }
+    public func threads() async throws -> [ThreadSummaryInfo] { try await io { try self.handle.threads() } }
+    public func threadMessages(thread: String) async throws -> [MessageInfo] {
+        try await io { try self.handle.threadMessages(thread: thread) }
     }
-    public func sendMessage(thread: String, text: String) async throws { try handle.sendMessage(thread: thread, text: text) }
-    public func markThreadRead(thread: String) async throws { try handle.markThreadRead(thread: thread) }
+    public func startConversation(to: [String], subject: String, text: String, attachments: [AttachmentInfo] = []) async throws -> String {
+        try await io { try self.handle.startConversation(to: to, subject: subject, text: text, attachments: attachments) }
+    }
+    public func sendMessage(thread: String, text: String, attachments: [AttachmentInfo] = []) async throws {
+        try await io { try self.handle.sendMessage(thread: thread, text: text, attachments: attachments) }
+    }
+    public func markThreadRead(thread: String) async throws {
+        try await io { try self.handle.markThreadRead(thread: thread) }
+    }
+    public func announce(classId: String, audience: AnnouncementAudience, subject: String, text: String) async throws -> UInt32 {
+        try await io { try self.handle.announce(class: classId, audience: audience, subject: subject, text: text) }
+    }
+    public func weeklyDigest(classId: String, day: String) async throws -> UInt32 {
+        try await io { try self.handle.weeklyDigest(class: classId, day: day) }
+    }
     public func reportPdf(kind: String, classId: String? = nil, subject: String? = nil, term: String? = nil, student: String? = nil) async throws -> Data {
-        try handle.reportPdf(kind: kind, class: classId, subject: subject, term: term, student: student)
+        try await io { try self.handle.reportPdf(kind: kind, class: classId, subject: subject, term: term, student: student) }
     }
 
-    /// Stops background sync.
+    /// Stops background sync; the core's handle is freed when the last reference to this journal goes
+    /// (Swift releases objects itself, where Kotlin's `close` frees the handle at once).
     public func close() { handle.stopLiveSync() }
 }

@@ -281,7 +281,7 @@ RustBuffer uniffi_journal_mobile_fn_method_journalhandle_absences(uint64_t ptr, 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_ANNOUNCE
 #define UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_ANNOUNCE
-uint32_t uniffi_journal_mobile_fn_method_journalhandle_announce(uint64_t ptr, RustBuffer class, RustBuffer subject, RustBuffer text, RustCallStatus *_Nonnull out_status
+uint32_t uniffi_journal_mobile_fn_method_journalhandle_announce(uint64_t ptr, RustBuffer class, RustBuffer audience, RustBuffer subject, RustBuffer text, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_CHILDREN
@@ -371,7 +371,7 @@ void uniffi_journal_mobile_fn_method_journalhandle_resolve_conflict(uint64_t ptr
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_SEND_MESSAGE
 #define UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_SEND_MESSAGE
-void uniffi_journal_mobile_fn_method_journalhandle_send_message(uint64_t ptr, RustBuffer thread, RustBuffer text, RustCallStatus *_Nonnull out_status
+void uniffi_journal_mobile_fn_method_journalhandle_send_message(uint64_t ptr, RustBuffer thread, RustBuffer text, RustBuffer attachments, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_SET_HOMEWORK
@@ -391,7 +391,7 @@ void uniffi_journal_mobile_fn_method_journalhandle_sign_in(uint64_t ptr, RustBuf
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_START_CONVERSATION
 #define UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_START_CONVERSATION
-RustBuffer uniffi_journal_mobile_fn_method_journalhandle_start_conversation(uint64_t ptr, RustBuffer to, RustBuffer subject, RustBuffer text, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_journal_mobile_fn_method_journalhandle_start_conversation(uint64_t ptr, RustBuffer to, RustBuffer subject, RustBuffer text, RustBuffer attachments, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_START_LIVE_SYNC
@@ -417,6 +417,11 @@ RustBuffer uniffi_journal_mobile_fn_method_journalhandle_thread_messages(uint64_
 #ifndef UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_THREADS
 #define UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_THREADS
 RustBuffer uniffi_journal_mobile_fn_method_journalhandle_threads(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_WEEKLY_DIGEST
+#define UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_WEEKLY_DIGEST
+uint32_t uniffi_journal_mobile_fn_method_journalhandle_weekly_digest(uint64_t ptr, RustBuffer class, RustBuffer day, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_CLONE_SYNCLISTENERFFI
@@ -870,6 +875,12 @@ uint16_t uniffi_journal_mobile_checksum_method_journalhandle_thread_messages(voi
 #ifndef UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_CHECKSUM_METHOD_JOURNALHANDLE_THREADS
 #define UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_CHECKSUM_METHOD_JOURNALHANDLE_THREADS
 uint16_t uniffi_journal_mobile_checksum_method_journalhandle_threads(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_CHECKSUM_METHOD_JOURNALHANDLE_WEEKLY_DIGEST
+#define UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_CHECKSUM_METHOD_JOURNALHANDLE_WEEKLY_DIGEST
+uint16_t uniffi_journal_mobile_checksum_method_journalhandle_weekly_digest(void
     
 );
 #endif

@@ -8,6 +8,8 @@ import kotlinx.coroutines.flow.buffer
 import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.withContext
 import school.journal.ffi.AbsenceInfo
+import school.journal.ffi.AnnouncementAudience
+import school.journal.ffi.AttachmentInfo
 import school.journal.ffi.AttendanceEntry
 import school.journal.ffi.ChildInfo
 import school.journal.ffi.ConflictInfo
@@ -129,12 +131,24 @@ class Journal private constructor(private val handle: JournalHandle) : AutoClose
     /** Messages of a conversation. */
     suspend fun threadMessages(thread: String): List<MessageInfo> = io { handle.threadMessages(thread) }
 
-    /** Starts a conversation; returns its id. */
-    suspend fun startConversation(to: List<String>, subject: String, text: String): String =
-        io { handle.startConversation(to, subject, text) }
+    /** Starts a conversation, with files if any (512 KiB in all); returns its id. */
+    suspend fun startConversation(
+        to: List<String>,
+        subject: String,
+        text: String,
+        attachments: List<AttachmentInfo> = emptyList(),
+    ): String = io { handle.startConversation(to, subject, text, attachments) }
 
-    /** Writes in a conversation. */
-    suspend fun sendMessage(thread: String, text: String) = io { handle.sendMessage(thread, text) }
+    /** Writes in a conversation, with files if any. */
+    suspend fun sendMessage(thread: String, text: String, attachments: List<AttachmentInfo> = emptyList()) =
+        io { handle.sendMessage(thread, text, attachments) }
+
+    /** A class teacher's announcement to every family (or every student) of the class; returns how many. */
+    suspend fun announce(classId: String, audience: AnnouncementAudience, subject: String, text: String): UInt =
+        io { handle.announce(classId, audience, subject, text) }
+
+    /** The weekly digest of the week holding [day] to every family of the class; returns how many. */
+    suspend fun weeklyDigest(classId: String, day: String): UInt = io { handle.weeklyDigest(classId, day) }
 
     /** Records that a conversation was read. */
     suspend fun markThreadRead(thread: String) = io { handle.markThreadRead(thread) }

@@ -762,6 +762,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_journal_mobile_checksum_method_journalhandle_threads(
     ): Int
+    external fun uniffi_journal_mobile_checksum_method_journalhandle_weekly_digest(
+    ): Int
     external fun uniffi_journal_mobile_checksum_method_synclistenerffi_on_event(
     ): Int
     external fun uniffi_journal_mobile_checksum_constructor_journalhandle_open(
@@ -795,7 +797,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_journal_mobile_fn_method_journalhandle_absences(`ptr`: Long,`student`: RustBuffer.ByValue,`from`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_journal_mobile_fn_method_journalhandle_announce(`ptr`: Long,`class`: RustBuffer.ByValue,`subject`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_journal_mobile_fn_method_journalhandle_announce(`ptr`: Long,`class`: RustBuffer.ByValue,`audience`: RustBuffer.ByValue,`subject`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_journal_mobile_fn_method_journalhandle_children(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -831,7 +833,7 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_journal_mobile_fn_method_journalhandle_resolve_conflict(`ptr`: Long,`key`: RustBuffer.ByValue,`choice`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_journal_mobile_fn_method_journalhandle_send_message(`ptr`: Long,`thread`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_journal_mobile_fn_method_journalhandle_send_message(`ptr`: Long,`thread`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`attachments`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_journal_mobile_fn_method_journalhandle_set_homework(`ptr`: Long,`lesson`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`due`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -839,7 +841,7 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_journal_mobile_fn_method_journalhandle_sign_in(`ptr`: Long,`server`: RustBuffer.ByValue,`token`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_journal_mobile_fn_method_journalhandle_start_conversation(`ptr`: Long,`to`: RustBuffer.ByValue,`subject`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_journal_mobile_fn_method_journalhandle_start_conversation(`ptr`: Long,`to`: RustBuffer.ByValue,`subject`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`attachments`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_journal_mobile_fn_method_journalhandle_start_live_sync(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -851,6 +853,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_journal_mobile_fn_method_journalhandle_threads(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_journal_mobile_fn_method_journalhandle_weekly_digest(`ptr`: Long,`class`: RustBuffer.ByValue,`day`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_journal_mobile_fn_clone_synclistenerffi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_journal_mobile_fn_free_synclistenerffi(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -981,7 +985,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_absences() and 0xFFFF) != 54919) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_announce() and 0xFFFF) != 6188) {
+    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_announce() and 0xFFFF) != 52827) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_children() and 0xFFFF) != 2471) {
@@ -1035,7 +1039,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_resolve_conflict() and 0xFFFF) != 50473) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_send_message() and 0xFFFF) != 55461) {
+    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_send_message() and 0xFFFF) != 62965) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_set_homework() and 0xFFFF) != 3899) {
@@ -1047,7 +1051,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_sign_in() and 0xFFFF) != 21849) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_start_conversation() and 0xFFFF) != 12151) {
+    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_start_conversation() and 0xFFFF) != 21970) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_start_live_sync() and 0xFFFF) != 60309) {
@@ -1063,6 +1067,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_threads() and 0xFFFF) != 35988) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_weekly_digest() and 0xFFFF) != 27708) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_journal_mobile_checksum_method_synclistenerffi_on_event() and 0xFFFF) != 27074) {
@@ -1601,9 +1608,10 @@ public interface JournalHandleInterface {
     fun `absences`(`student`: kotlin.String, `from`: kotlin.String, `to`: kotlin.String): List<AbsenceInfo>
     
     /**
-     * A class teacher's announcement to every family of the class.
+     * A class teacher's announcement to every family, or every student, of the class, one conversation
+     * each; returns how many were written.
      */
-    fun `announce`(`class`: kotlin.String, `subject`: kotlin.String, `text`: kotlin.String): kotlin.UInt
+    fun `announce`(`class`: kotlin.String, `audience`: AnnouncementAudience, `subject`: kotlin.String, `text`: kotlin.String): kotlin.UInt
     
     /**
      * A parent's children (or a student themself).
@@ -1692,9 +1700,9 @@ public interface JournalHandleInterface {
     fun `resolveConflict`(`key`: kotlin.String, `choice`: kotlin.UInt)
     
     /**
-     * Writes in a conversation; delivered at the next sync.
+     * Writes in a conversation, with files if any; delivered at the next sync.
      */
-    fun `sendMessage`(`thread`: kotlin.String, `text`: kotlin.String)
+    fun `sendMessage`(`thread`: kotlin.String, `text`: kotlin.String, `attachments`: List<AttachmentInfo>)
     
     /**
      * Sets a lesson's homework, with an optional due date.
@@ -1712,9 +1720,10 @@ public interface JournalHandleInterface {
     fun `signIn`(`server`: kotlin.String, `token`: kotlin.String)
     
     /**
-     * Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`); returns its id.
+     * Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`) with files if any;
+     * returns its id.
      */
-    fun `startConversation`(`to`: List<kotlin.String>, `subject`: kotlin.String, `text`: kotlin.String): kotlin.String
+    fun `startConversation`(`to`: List<kotlin.String>, `subject`: kotlin.String, `text`: kotlin.String, `attachments`: List<AttachmentInfo>): kotlin.String
     
     /**
      * Keeps the journal in step with the relay in the background until [`JournalHandle::stop_live_sync`]:
@@ -1741,6 +1750,12 @@ public interface JournalHandleInterface {
      * The conversations on this device, newest first.
      */
     fun `threads`(): List<ThreadSummaryInfo>
+    
+    /**
+     * The class teacher's weekly digest of the week holding `day` (YYYY-MM-DD): each family of the
+     * class gets their child's marks, absences and teachers' notes; returns how many families.
+     */
+    fun `weeklyDigest`(`class`: kotlin.String, `day`: kotlin.String): kotlin.UInt
     
     companion object
 }
@@ -1871,9 +1886,10 @@ open class JournalHandle: Disposable, AutoCloseable, JournalHandleInterface
 
     
     /**
-     * A class teacher's announcement to every family of the class.
+     * A class teacher's announcement to every family, or every student, of the class, one conversation
+     * each; returns how many were written.
      */
-    @Throws(JournalException::class)override fun `announce`(`class`: kotlin.String, `subject`: kotlin.String, `text`: kotlin.String): kotlin.UInt {
+    @Throws(JournalException::class)override fun `announce`(`class`: kotlin.String, `audience`: AnnouncementAudience, `subject`: kotlin.String, `text`: kotlin.String): kotlin.UInt {
             return FfiConverterUInt.lift(
     callWithHandle {
     uniffiRustCallWithError(JournalException) { _status ->
@@ -1881,6 +1897,7 @@ open class JournalHandle: Disposable, AutoCloseable, JournalHandleInterface
         it,
         
         FfiConverterString.lower(`class`),
+        FfiConverterTypeAnnouncementAudience.lower(`audience`),
         FfiConverterString.lower(`subject`),
         FfiConverterString.lower(`text`),_status)
 }
@@ -2212,9 +2229,9 @@ open class JournalHandle: Disposable, AutoCloseable, JournalHandleInterface
 
     
     /**
-     * Writes in a conversation; delivered at the next sync.
+     * Writes in a conversation, with files if any; delivered at the next sync.
      */
-    @Throws(JournalException::class)override fun `sendMessage`(`thread`: kotlin.String, `text`: kotlin.String)
+    @Throws(JournalException::class)override fun `sendMessage`(`thread`: kotlin.String, `text`: kotlin.String, `attachments`: List<AttachmentInfo>)
         = 
     callWithHandle {
     uniffiRustCallWithError(JournalException) { _status ->
@@ -2222,7 +2239,8 @@ open class JournalHandle: Disposable, AutoCloseable, JournalHandleInterface
         it,
         
         FfiConverterString.lower(`thread`),
-        FfiConverterString.lower(`text`),_status)
+        FfiConverterString.lower(`text`),
+        FfiConverterSequenceTypeAttachmentInfo.lower(`attachments`),_status)
 }
     }
     
@@ -2284,9 +2302,10 @@ open class JournalHandle: Disposable, AutoCloseable, JournalHandleInterface
 
     
     /**
-     * Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`); returns its id.
+     * Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`) with files if any;
+     * returns its id.
      */
-    @Throws(JournalException::class)override fun `startConversation`(`to`: List<kotlin.String>, `subject`: kotlin.String, `text`: kotlin.String): kotlin.String {
+    @Throws(JournalException::class)override fun `startConversation`(`to`: List<kotlin.String>, `subject`: kotlin.String, `text`: kotlin.String, `attachments`: List<AttachmentInfo>): kotlin.String {
             return FfiConverterString.lift(
     callWithHandle {
     uniffiRustCallWithError(JournalException) { _status ->
@@ -2295,7 +2314,8 @@ open class JournalHandle: Disposable, AutoCloseable, JournalHandleInterface
         
         FfiConverterSequenceString.lower(`to`),
         FfiConverterString.lower(`subject`),
-        FfiConverterString.lower(`text`),_status)
+        FfiConverterString.lower(`text`),
+        FfiConverterSequenceTypeAttachmentInfo.lower(`attachments`),_status)
 }
     }
     )
@@ -2389,6 +2409,26 @@ open class JournalHandle: Disposable, AutoCloseable, JournalHandleInterface
     UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_threads(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The class teacher's weekly digest of the week holding `day` (YYYY-MM-DD): each family of the
+     * class gets their child's marks, absences and teachers' notes; returns how many families.
+     */
+    @Throws(JournalException::class)override fun `weeklyDigest`(`class`: kotlin.String, `day`: kotlin.String): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCallWithError(JournalException) { _status ->
+    UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_weekly_digest(
+        it,
+        
+        FfiConverterString.lower(`class`),
+        FfiConverterString.lower(`day`),_status)
 }
     }
     )
@@ -2841,6 +2881,61 @@ public object FfiConverterTypeAbsenceInfo: FfiConverterRustBuffer<AbsenceInfo> {
             FfiConverterString.write(value.`subjectName`, buf)
             FfiConverterString.write(value.`code`, buf)
             FfiConverterString.write(value.`note`, buf)
+    }
+}
+
+
+
+/**
+ * A file sent with a message (a photo of a sick note); 512 KiB in all per message.
+ */
+data class AttachmentInfo (
+    /**
+     * File name.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * Media type ("image/jpeg").
+     */
+    var `mime`: kotlin.String
+    , 
+    /**
+     * The file's bytes.
+     */
+    var `data`: kotlin.ByteArray
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAttachmentInfo: FfiConverterRustBuffer<AttachmentInfo> {
+    override fun read(buf: ByteBuffer): AttachmentInfo {
+        return AttachmentInfo(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AttachmentInfo) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`mime`) +
+            FfiConverterByteArray.allocationSize(value.`data`)
+    )
+
+    override fun write(value: AttachmentInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`mime`, buf)
+            FfiConverterByteArray.write(value.`data`, buf)
     }
 }
 
@@ -3394,9 +3489,9 @@ data class MessageInfo (
     var `readBy`: List<kotlin.String>
     , 
     /**
-     * Attached file names.
+     * Files sent with it.
      */
-    var `attachments`: List<kotlin.String>
+    var `attachments`: List<AttachmentInfo>
     
 ){
     
@@ -3419,7 +3514,7 @@ public object FfiConverterTypeMessageInfo: FfiConverterRustBuffer<MessageInfo> {
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterSequenceString.read(buf),
-            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceTypeAttachmentInfo.read(buf),
         )
     }
 
@@ -3430,7 +3525,7 @@ public object FfiConverterTypeMessageInfo: FfiConverterRustBuffer<MessageInfo> {
             FfiConverterString.allocationSize(value.`text`) +
             FfiConverterBoolean.allocationSize(value.`mine`) +
             FfiConverterSequenceString.allocationSize(value.`readBy`) +
-            FfiConverterSequenceString.allocationSize(value.`attachments`)
+            FfiConverterSequenceTypeAttachmentInfo.allocationSize(value.`attachments`)
     )
 
     override fun write(value: MessageInfo, buf: ByteBuffer) {
@@ -3440,7 +3535,7 @@ public object FfiConverterTypeMessageInfo: FfiConverterRustBuffer<MessageInfo> {
             FfiConverterString.write(value.`text`, buf)
             FfiConverterBoolean.write(value.`mine`, buf)
             FfiConverterSequenceString.write(value.`readBy`, buf)
-            FfiConverterSequenceString.write(value.`attachments`, buf)
+            FfiConverterSequenceTypeAttachmentInfo.write(value.`attachments`, buf)
     }
 }
 
@@ -3837,6 +3932,49 @@ public object FfiConverterTypeThreadSummaryInfo: FfiConverterRustBuffer<ThreadSu
             FfiConverterUInt.write(value.`unread`, buf)
     }
 }
+
+
+
+/**
+ * Who a class announcement goes to.
+ */
+
+enum class AnnouncementAudience {
+    
+    /**
+     * The families of every student of the class (a reply reaches only the class teacher).
+     */
+    PARENTS,
+    /**
+     * Every student of the class.
+     */
+    STUDENTS;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAnnouncementAudience: FfiConverterRustBuffer<AnnouncementAudience> {
+    override fun read(buf: ByteBuffer) = try {
+        AnnouncementAudience.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: AnnouncementAudience) = 4UL
+
+    override fun write(value: AnnouncementAudience, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -4283,6 +4421,34 @@ public object FfiConverterSequenceTypeAbsenceInfo: FfiConverterRustBuffer<List<A
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeAbsenceInfo.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAttachmentInfo: FfiConverterRustBuffer<List<AttachmentInfo>> {
+    override fun read(buf: ByteBuffer): List<AttachmentInfo> {
+        val len = buf.getInt()
+        return List<AttachmentInfo>(len) {
+            FfiConverterTypeAttachmentInfo.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AttachmentInfo>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAttachmentInfo.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AttachmentInfo>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAttachmentInfo.write(it, buf)
         }
     }
 }
