@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
 for target in aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios; do
-    cargo rustc --release --locked -p journal-bindings --lib --crate-type staticlib --target "$target"
+    cargo build --release --locked -p journal-bindings --lib --target "$target"
 done
 mkdir -p target/ios-sim
 lipo -create target/aarch64-apple-ios-sim/release/libjournal_mobile.a \
