@@ -9,7 +9,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use journal_core::sync::client::{NoListener, RelayConfig, SyncReport, Transport, sync_now};
+use journal_core::sync::SyncEvent;
+use journal_core::sync::client::{
+    NoListener, RelayConfig, SyncListener, SyncReport, Transport, sync_now,
+};
 use journal_core::sync::protocol::{WireMessage, decode, encode};
 use journal_core::{DocId, Journal};
 use tokio_tungstenite::tungstenite::Message;
@@ -52,6 +55,19 @@ pub fn relay_binary() -> PathBuf {
 /// The `journal` command-line binary.
 pub fn journal_binary() -> PathBuf {
     workspace_binary("journal")
+}
+
+/// A sync listener that keeps every event.
+#[derive(Default)]
+struct Collected(std::sync::Mutex<Vec<SyncEvent>>);
+
+impl SyncListener for Collected {
+    fn on_event(&self, event: &SyncEvent) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(event.clone());
+    }
 }
 
 /// A running relay. Its log goes to a file; when the relay is dropped the whole log is checked for every
@@ -304,6 +320,16 @@ impl Device {
         sync_now(&mut self.journal, &self.config, &NoListener)
             .await
             .expect("sync")
+    }
+
+    /// Syncs once and returns what the sync told its listener, in order.
+    pub async fn sync_with_events(&mut self) -> (SyncReport, Vec<SyncEvent>) {
+        let events = Collected::default();
+        let report = sync_now(&mut self.journal, &self.config, &events)
+            .await
+            .expect("sync");
+        let events = events.0.into_inner().unwrap_or_else(|p| p.into_inner());
+        (report, events)
     }
 
     /// Ids of the documents the device holds.

@@ -254,6 +254,7 @@ impl ClientEngine {
             } => {
                 let id = document(&document_id)?;
                 let before = journal.heads_hex(&id);
+                self.count_feed_once(journal)?;
                 journal.receive_sync_message(&id, RELAY_PEER, &data)?;
                 self.after_receiving(journal, &id, before)
             }
@@ -262,6 +263,7 @@ impl ClientEngine {
             } => {
                 let id = document(&document_id)?;
                 let before = journal.heads_hex(&id);
+                self.count_feed_once(journal)?;
                 journal.receive_snapshot(&id, &data)?;
                 self.after_receiving(journal, &id, before)
             }
@@ -299,6 +301,15 @@ impl ClientEngine {
             WireMessage::Error { message } => Err(SyncError::Relay(message)),
             WireMessage::Join { .. } | WireMessage::Leave { .. } => Ok(Vec::new()),
         }
+    }
+
+    /// Counts the feed before the session's first merge, so "the feed grew" means new items arrived, not
+    /// that unseen ones were already there.
+    fn count_feed_once(&mut self, journal: &Journal) -> Result<(), SyncError> {
+        if self.news.is_none() {
+            self.news = Some(journal.news()?.len());
+        }
+        Ok(())
     }
 
     /// Events for what arrived in a document, and the next message about it.

@@ -6,6 +6,7 @@ use base64::Engine;
 use journal_core::docs::Document;
 use journal_core::messages::Audience;
 use journal_core::news::NewsItem;
+use journal_core::sync::SyncEvent;
 use journal_core::{
     Attachment, ClassId, DocId, Message, MessageId, Participant, ThreadId, ThreadInfo, ThreadKind,
     YearId,
@@ -355,7 +356,13 @@ async fn the_feed_lists_exactly_what_is_new_then_nothing_once_seen() {
         .set_homework(&lesson, "Упр. 12", None)
         .expect("homework");
     teacher.sync().await;
-    parent.sync().await;
+    let (_, events) = parent.sync_with_events().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, SyncEvent::NewsGrew { items: 3 })),
+        "the app is told the feed grew: {events:?}"
+    );
 
     let news = parent.journal.news().expect("news");
     let year = year_of(&parent);
@@ -384,6 +391,26 @@ async fn the_feed_lists_exactly_what_is_new_then_nothing_once_seen() {
         "exactly the new items, nothing about other children: {news:?}"
     );
 
+    // Unseen items already on the phone are not news again: a sync that brings a change that is not news
+    // (a lesson's topic) says something arrived, not that the feed grew.
+    teacher
+        .journal
+        .set_topic(&lesson, "Имя существительное")
+        .expect("topic");
+    teacher.sync().await;
+    let (_, events) = parent.sync_with_events().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, SyncEvent::Received { .. })),
+        "{events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, SyncEvent::NewsGrew { .. })),
+        "{events:?}"
+    );
     parent.journal.mark_news_seen().expect("seen");
     assert!(parent.journal.news().expect("news").is_empty());
 
