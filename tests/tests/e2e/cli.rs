@@ -342,3 +342,146 @@ async fn watch_prints_new_items_as_they_arrive_and_attendance_has_totals() {
         relay.secret(code);
     }
 }
+
+/// Every row of a `--json` listing shows in its table: the two outputs are the same data.
+fn table_holds_json(
+    home: &Path,
+    profile: &str,
+    command: &[&str],
+    fields: &[&str],
+) -> serde_json::Value {
+    let mut json_args = vec!["--json"];
+    json_args.extend_from_slice(command);
+    let rows: serde_json::Value =
+        serde_json::from_str(&ok(journal(home, profile, &json_args))).expect("json");
+    let table = ok(journal(home, profile, command));
+    for row in rows.as_array().expect("a list") {
+        for field in fields {
+            let value = row[*field]
+                .as_str()
+                .unwrap_or_else(|| panic!("{field} in {row}"));
+            // Long cells wrap in the table: compare the first word.
+            let word = value.split_whitespace().next().unwrap_or_default();
+            assert!(
+                table.contains(word),
+                "{command:?}: {field} {value:?} missing from\n{table}"
+            );
+        }
+    }
+    rows
+}
+
+/// A class teacher's day on the command line: homework, an announcement and the weekly digest reach the
+/// family; two devices disagreeing about a homework text show up under `conflicts` in words; listings
+/// print the same rows as tables and as JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn homework_announcements_digest_and_conflicts_work_from_the_command_line() {
+    let relay = Relay::start_demo();
+    let home = tempfile::tempdir().expect("home");
+    let home = home.path();
+    let codes = [
+        ("teacher", relay.codes["t-5a"].clone()),
+        ("director", relay.codes["director"].clone()),
+        ("parent", relay.codes["parent-s5a1"].clone()),
+    ];
+    for (profile, code) in &codes {
+        ok(journal(home, profile, &["login", &relay.url, code]));
+    }
+    let lessons: serde_json::Value =
+        serde_json::from_str(&ok(journal(home, "teacher", &["--json", "lessons"])))
+            .expect("json lessons");
+    let lesson = lessons[0]["lesson"].as_str().expect("a lesson").to_owned();
+    let day = lessons[0]["date"].as_str().expect("date").to_owned();
+
+    // Homework, then the same homework changed on the director's device while both are offline.
+    let out = ok(journal(
+        home,
+        "teacher",
+        &["homework", &lesson, "Упр. 12, с. 45"],
+    ));
+    assert!(out.contains("homework saved"), "{out}");
+    ok(journal(
+        home,
+        "director",
+        &["homework", &lesson, "Упр. 14, с. 46"],
+    ));
+    ok(journal(home, "teacher", &["sync"]));
+    ok(journal(home, "director", &["sync"]));
+    ok(journal(home, "teacher", &["sync"]));
+    let conflicts = table_holds_json(home, "teacher", &["conflicts"], &["where"]);
+    let conflict = &conflicts[0];
+    assert_eq!(
+        conflict["where"].as_str(),
+        Some(format!("homework of lesson {lesson} in class 5a").as_str()),
+        "{conflicts}"
+    );
+    let values: Vec<&str> = conflict["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(values.len(), 2, "{conflict}");
+    assert!(values.contains(&"Упр. 12, с. 45") && values.contains(&"Упр. 14, с. 46"));
+
+    // The class teacher writes to every family, then sends the week's digest.
+    let out = ok(journal(
+        home,
+        "teacher",
+        &[
+            "announce",
+            "5a",
+            "Собрание в четверг в 18:00",
+            "--subject",
+            "Собрание",
+        ],
+    ));
+    assert!(out.contains("announcement saved for 3 families"), "{out}");
+    let out = ok(journal(home, "teacher", &["digest", "5a", &day]));
+    assert!(out.contains("weekly digest saved for 3 families"), "{out}");
+    ok(journal(home, "teacher", &["sync"]));
+
+    // The family sees them, and the homework, the same in tables and JSON.
+    ok(journal(home, "parent", &["sync"]));
+    let threads = table_holds_json(home, "parent", &["messages"], &["subject"]);
+    let subjects: Vec<&str> = threads
+        .as_array()
+        .expect("threads")
+        .iter()
+        .filter_map(|t| t["subject"].as_str())
+        .collect();
+    assert_eq!(subjects.len(), 2, "their own family's two: {subjects:?}");
+    assert!(subjects.contains(&"Собрание"), "{subjects:?}");
+    assert!(
+        subjects.iter().any(|s| s.starts_with("Итоги недели")),
+        "{subjects:?}"
+    );
+    let homework = table_holds_json(
+        home,
+        "parent",
+        &["homework", "--from", &day, "--to", &day],
+        &["date", "subject", "homework"],
+    );
+    assert_eq!(homework.as_array().map(Vec::len), Some(1), "{homework}");
+    assert!(
+        homework[0]["homework"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("Упр. 1")),
+        "{homework}"
+    );
+    let contacts = table_holds_json(home, "parent", &["contacts"], &["account", "name"]);
+    let accounts: Vec<&str> = contacts
+        .as_array()
+        .expect("contacts")
+        .iter()
+        .filter_map(|c| c["account"].as_str())
+        .collect();
+    assert!(
+        accounts.contains(&"t-5a") && accounts.contains(&"director"),
+        "{accounts:?}"
+    );
+    table_holds_json(home, "parent", &["news", "--keep"], &["kind", "text"]);
+    for (_, code) in &codes {
+        relay.secret(code);
+    }
+}
