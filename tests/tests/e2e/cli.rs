@@ -481,6 +481,37 @@ async fn homework_announcements_digest_and_conflicts_work_from_the_command_line(
         "{accounts:?}"
     );
     table_holds_json(home, "parent", &["news", "--keep"], &["kind", "text"]);
+
+    // A parent prints their child's report card, and none of the staff's reports.
+    let card = home.join("card.pdf");
+    let out = ok(journal(
+        home,
+        "parent",
+        &["report", "report-card", "-o", card.to_str().expect("path")],
+    ));
+    assert!(card.is_file() && out.contains(".pdf"), "{out}");
+    let refused = journal(
+        home,
+        "parent",
+        &[
+            "report",
+            "class-journal",
+            "--class",
+            "5a",
+            "--subject",
+            "math",
+            "--term",
+            "t1",
+            "-o",
+            "x.pdf",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("may print the report card only"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     for (_, code) in &codes {
         relay.secret(code);
     }

@@ -893,6 +893,16 @@ async fn run(cli: Cli) -> Result<()> {
             format,
             out,
         } => {
+            // Families print their child's report card; the journal's other reports are the staff's.
+            if let Some(sign_in) = profile.sign_in()?
+                && matches!(sign_in.role.as_str(), "parent" | "student")
+                && kind != "report-card"
+            {
+                bail!(
+                    "a {} may print the report card only; {kind} is for the school's staff",
+                    sign_in.role
+                );
+            }
             let journal = profile.journal()?;
             let year = year(&journal)?;
             let student = match student {
