@@ -2235,8 +2235,9 @@ class SyncSummary:
     """
     What one sync did.
 """
-    def __init__(self, *, documents:int, received:typing.List[str], refused:typing.List[str], round_trips:int, bytes_sent:int, bytes_received:int):
+    def __init__(self, *, documents:int, sent:typing.List[str], received:typing.List[str], refused:typing.List[str], round_trips:int, bytes_sent:int, bytes_received:int):
         self.documents = documents
+        self.sent = sent
         self.received = received
         self.refused = refused
         self.round_trips = round_trips
@@ -2247,9 +2248,11 @@ class SyncSummary:
 
     
     def __str__(self):
-        return "SyncSummary(documents={}, received={}, refused={}, round_trips={}, bytes_sent={}, bytes_received={})".format(self.documents, self.received, self.refused, self.round_trips, self.bytes_sent, self.bytes_received)
+        return "SyncSummary(documents={}, sent={}, received={}, refused={}, round_trips={}, bytes_sent={}, bytes_received={})".format(self.documents, self.sent, self.received, self.refused, self.round_trips, self.bytes_sent, self.bytes_received)
     def __eq__(self, other):
         if self.documents != other.documents:
+            return False
+        if self.sent != other.sent:
             return False
         if self.received != other.received:
             return False
@@ -2268,6 +2271,7 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
     def read(buf):
         return SyncSummary(
             documents=_UniffiFfiConverterUInt64.read(buf),
+            sent=_UniffiFfiConverterSequenceString.read(buf),
             received=_UniffiFfiConverterSequenceString.read(buf),
             refused=_UniffiFfiConverterSequenceString.read(buf),
             round_trips=_UniffiFfiConverterUInt64.read(buf),
@@ -2278,6 +2282,7 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
     @staticmethod
     def check_lower(value):
         _UniffiFfiConverterUInt64.check_lower(value.documents)
+        _UniffiFfiConverterSequenceString.check_lower(value.sent)
         _UniffiFfiConverterSequenceString.check_lower(value.received)
         _UniffiFfiConverterSequenceString.check_lower(value.refused)
         _UniffiFfiConverterUInt64.check_lower(value.round_trips)
@@ -2287,6 +2292,7 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterUInt64.write(value.documents, buf)
+        _UniffiFfiConverterSequenceString.write(value.sent, buf)
         _UniffiFfiConverterSequenceString.write(value.received, buf)
         _UniffiFfiConverterSequenceString.write(value.refused, buf)
         _UniffiFfiConverterUInt64.write(value.round_trips, buf)

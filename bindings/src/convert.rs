@@ -472,6 +472,8 @@ impl From<ThreadMessage> for MessageInfo {
 pub struct SyncSummary {
     /// Documents covered.
     pub documents: u64,
+    /// Documents whose local edits went to the relay.
+    pub sent: Vec<String>,
     /// Documents that received new data.
     pub received: Vec<String>,
     /// Documents whose local edits the relay refused.
@@ -488,6 +490,7 @@ impl From<SyncReport> for SyncSummary {
     fn from(r: SyncReport) -> Self {
         SyncSummary {
             documents: r.documents as u64,
+            sent: r.sent.iter().map(ToString::to_string).collect(),
             received: r.received.iter().map(ToString::to_string).collect(),
             refused: r.refused.iter().map(ToString::to_string).collect(),
             round_trips: r.round_trips as u64,

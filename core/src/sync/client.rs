@@ -75,6 +75,8 @@ pub struct SyncReport {
     pub documents: usize,
     /// Documents that received new data.
     pub received: Vec<DocId>,
+    /// Documents whose local edits went to the relay.
+    pub sent: Vec<DocId>,
     /// Documents whose local edits the relay refused (see the refused-edits list).
     pub refused: Vec<DocId>,
     /// Documents the relay does not have for this account.
@@ -263,6 +265,7 @@ fn record(report: &mut SyncReport, engine: &mut ClientEngine, listener: &dyn Syn
         listener.on_event(&event);
     }
     report.documents = engine.statuses().len();
+    report.sent = engine.sent().iter().cloned().collect();
 }
 
 fn ws_url(base: &str) -> String {

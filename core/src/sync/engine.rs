@@ -76,6 +76,8 @@ pub struct ClientEngine {
     events: Vec<SyncEvent>,
     joined: bool,
     news: Option<usize>,
+    /// Documents whose local edits this session sent to the relay.
+    sent: BTreeSet<DocId>,
 }
 
 /// Key under which the device keeps its sync state with the relay.
@@ -93,6 +95,7 @@ impl ClientEngine {
             events: Vec::new(),
             joined: false,
             news: None,
+            sent: BTreeSet::new(),
         }
     }
 
@@ -128,6 +131,11 @@ impl ClientEngine {
         &self.status
     }
 
+    /// Documents whose local edits this session has sent to the relay.
+    pub fn sent(&self) -> &BTreeSet<DocId> {
+        &self.sent
+    }
+
     fn set_status(&mut self, id: &DocId, status: DocStatus) {
         if self.status.get(id) != Some(&status) {
             self.status.insert(id.clone(), status.clone());
@@ -152,6 +160,12 @@ impl ClientEngine {
         first: bool,
     ) -> Result<Option<WireMessage>, SyncError> {
         let data = journal.generate_sync_message(id, RELAY_PEER)?;
+        if data
+            .as_deref()
+            .is_some_and(|data| crate::docs::sync_message_has_changes(data).unwrap_or(false))
+        {
+            self.sent.insert(id.clone());
+        }
         Ok(data.map(|data| {
             let (document_id, sender_id, target_id) = (
                 id.to_string(),

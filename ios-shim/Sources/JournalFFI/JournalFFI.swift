@@ -2897,6 +2897,10 @@ public struct SyncSummary: Equatable, Hashable {
      */
     public var documents: UInt64
     /**
+     * Documents whose local edits went to the relay.
+     */
+    public var sent: [String]
+    /**
      * Documents that received new data.
      */
     public var received: [String]
@@ -2924,6 +2928,9 @@ public struct SyncSummary: Equatable, Hashable {
          * Documents covered.
          */documents: UInt64, 
         /**
+         * Documents whose local edits went to the relay.
+         */sent: [String], 
+        /**
          * Documents that received new data.
          */received: [String], 
         /**
@@ -2939,6 +2946,7 @@ public struct SyncSummary: Equatable, Hashable {
          * Bytes received.
          */bytesReceived: UInt64) {
         self.documents = documents
+        self.sent = sent
         self.received = received
         self.refused = refused
         self.roundTrips = roundTrips
@@ -2963,6 +2971,7 @@ public struct FfiConverterTypeSyncSummary: FfiConverterRustBuffer {
         return
             try SyncSummary(
                 documents: FfiConverterUInt64.read(from: &buf), 
+                sent: FfiConverterSequenceString.read(from: &buf), 
                 received: FfiConverterSequenceString.read(from: &buf), 
                 refused: FfiConverterSequenceString.read(from: &buf), 
                 roundTrips: FfiConverterUInt64.read(from: &buf), 
@@ -2973,6 +2982,7 @@ public struct FfiConverterTypeSyncSummary: FfiConverterRustBuffer {
 
     public static func write(_ value: SyncSummary, into buf: inout [UInt8]) {
         FfiConverterUInt64.write(value.documents, into: &buf)
+        FfiConverterSequenceString.write(value.sent, into: &buf)
         FfiConverterSequenceString.write(value.received, into: &buf)
         FfiConverterSequenceString.write(value.refused, into: &buf)
         FfiConverterUInt64.write(value.roundTrips, into: &buf)

@@ -84,10 +84,14 @@ async fn the_quick_start_story_works_offline_first_and_json_matches_the_tables()
             .contains("your edits are saved and will sync later")
     );
 
-    // The relay is back: the next sync delivers what was saved.
+    // The relay is back: the next sync delivers what was saved, and says so.
     relay.restart_same_address();
     let out = ok(journal(home, "teacher", &["sync"]));
     assert!(out.contains("synced"), "{out}");
+    assert!(
+        out.contains("went out: your edits in") && out.contains("3 students' records"),
+        "attendance of three students and a mark: {out}"
+    );
     let out = ok(journal(
         home,
         "parent",
@@ -121,7 +125,12 @@ async fn the_quick_start_story_works_offline_first_and_json_matches_the_tables()
         &["mark", "s5a1", &lesson, "4", "--kind", "test"],
     ));
     ok(journal(home, "teacher", &["sync"]));
-    ok(journal(home, "parent", &["sync"]));
+    let out = ok(journal(home, "parent", &["sync"]));
+    assert!(
+        out.contains("came in: 1 mark (see `journal news`)"),
+        "{out}"
+    );
+    assert!(!out.contains("went out"), "the parent sent nothing: {out}");
     let news: serde_json::Value =
         serde_json::from_str(&ok(journal(home, "parent", &["--json", "news"]))).expect("json news");
     assert_eq!(news.as_array().map(Vec::len), Some(1), "{news}");

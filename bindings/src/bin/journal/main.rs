@@ -359,10 +359,14 @@ async fn sync(journal: &mut Journal, sign_in: &SignIn, json: bool) -> Result<()>
         indicatif::ProgressBar::hidden()
     };
     let listener = Progress(bar.clone());
+    // The feed before, so the summary can say what came in (the year may not be known before a first sync).
+    let before: std::collections::HashSet<String> = news_rows(journal)
+        .map(|rows| rows.iter().map(ToString::to_string).collect())
+        .unwrap_or_default();
     let result = sync_now(journal, &sign_in.config(), &listener).await;
     bar.finish_and_clear();
     match result {
-        Ok(report) => print_report(&report, journal, json),
+        Ok(report) => print_report(&report, journal, &before, json),
         Err(ClientError::Offline(_) | ClientError::Timeout) => {
             eprintln!("no connection: your edits are saved and will sync later");
             Ok(())
@@ -374,16 +378,62 @@ async fn sync(journal: &mut Journal, sign_in: &SignIn, json: bool) -> Result<()>
 #[derive(Serialize)]
 struct SyncSummary {
     documents: usize,
+    sent: Vec<String>,
     received: Vec<String>,
+    /// New items in the feed, by kind (mark, absence, homework, message).
+    came_in: std::collections::BTreeMap<String, usize>,
     refused: Vec<String>,
     bytes_sent: usize,
     bytes_received: usize,
 }
 
-fn print_report(report: &SyncReport, journal: &Journal, json: bool) -> Result<()> {
+/// Documents in words: "class 5a, 25 students' records, 1 conversation".
+fn describe_documents(ids: &[DocId]) -> String {
+    let mut classes = Vec::new();
+    let (mut school, mut students, mut profiles, mut threads) = (false, 0, 0, 0);
+    for id in ids {
+        match id {
+            DocId::School(_) => school = true,
+            DocId::Class(_, class) => classes.push(format!("class {class}")),
+            DocId::Student(..) => students += 1,
+            DocId::Profile(..) => profiles += 1,
+            DocId::Thread(..) => threads += 1,
+        }
+    }
+    let counted = |n: usize, one: &str, many: &str| match n {
+        0 => None,
+        1 => Some(format!("1 {one}")),
+        n => Some(format!("{n} {many}")),
+    };
+    school
+        .then(|| "the school's settings".to_owned())
+        .into_iter()
+        .chain(classes)
+        .chain(counted(students, "student's record", "students' records"))
+        .chain(counted(profiles, "profile", "profiles"))
+        .chain(counted(threads, "conversation", "conversations"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn print_report(
+    report: &SyncReport,
+    journal: &Journal,
+    feed_before: &std::collections::HashSet<String>,
+    json: bool,
+) -> Result<()> {
+    let mut came_in = std::collections::BTreeMap::new();
+    for row in news_rows(journal).unwrap_or_default() {
+        if !feed_before.contains(&row.to_string()) {
+            let kind = row["kind"].as_str().unwrap_or_default().to_owned();
+            *came_in.entry(kind).or_insert(0) += 1;
+        }
+    }
     let summary = SyncSummary {
         documents: report.documents,
+        sent: report.sent.iter().map(ToString::to_string).collect(),
         received: report.received.iter().map(ToString::to_string).collect(),
+        came_in,
         refused: report.refused.iter().map(ToString::to_string).collect(),
         bytes_sent: report.bytes_sent,
         bytes_received: report.bytes_received,
@@ -393,12 +443,38 @@ fn print_report(report: &SyncReport, journal: &Journal, json: bool) -> Result<()
         return Ok(());
     }
     println!(
-        "synced {} documents: {} with news, {} bytes out, {} bytes in",
-        summary.documents,
-        summary.received.len(),
-        summary.bytes_sent,
-        summary.bytes_received
+        "synced {} documents ({} bytes out, {} bytes in)",
+        summary.documents, summary.bytes_sent, summary.bytes_received
     );
+    if !report.sent.is_empty() {
+        println!(
+            "went out: your edits in {}",
+            describe_documents(&report.sent)
+        );
+    }
+    let plural = |kind: &str, n: usize| match (kind, n) {
+        (kind, 1) => format!("1 {kind}"),
+        ("absence", n) => format!("{n} absences"),
+        ("homework", n) => format!("{n} homework"),
+        (kind, n) => format!("{n} {kind}s"),
+    };
+    if summary.came_in.is_empty() {
+        if report.received.is_empty() {
+            println!("came in: nothing new");
+        } else {
+            println!(
+                "came in: changes in {}",
+                describe_documents(&report.received)
+            );
+        }
+    } else {
+        let items: Vec<String> = summary
+            .came_in
+            .iter()
+            .map(|(kind, n)| plural(kind, *n))
+            .collect();
+        println!("came in: {} (see `journal news`)", items.join(", "));
+    }
     for doc in &summary.refused {
         println!("the relay refused your edits in {doc}; they are kept in the refused list");
     }

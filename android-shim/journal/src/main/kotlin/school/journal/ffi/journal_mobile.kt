@@ -3795,6 +3795,11 @@ data class SyncSummary (
     var `documents`: kotlin.ULong
     , 
     /**
+     * Documents whose local edits went to the relay.
+     */
+    var `sent`: List<kotlin.String>
+    , 
+    /**
      * Documents that received new data.
      */
     var `received`: List<kotlin.String>
@@ -3837,6 +3842,7 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
             FfiConverterULong.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
@@ -3845,6 +3851,7 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
 
     override fun allocationSize(value: SyncSummary) = (
             FfiConverterULong.allocationSize(value.`documents`) +
+            FfiConverterSequenceString.allocationSize(value.`sent`) +
             FfiConverterSequenceString.allocationSize(value.`received`) +
             FfiConverterSequenceString.allocationSize(value.`refused`) +
             FfiConverterULong.allocationSize(value.`roundTrips`) +
@@ -3854,6 +3861,7 @@ public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
 
     override fun write(value: SyncSummary, buf: ByteBuffer) {
             FfiConverterULong.write(value.`documents`, buf)
+            FfiConverterSequenceString.write(value.`sent`, buf)
             FfiConverterSequenceString.write(value.`received`, buf)
             FfiConverterSequenceString.write(value.`refused`, buf)
             FfiConverterULong.write(value.`roundTrips`, buf)
