@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use journal_core::reports::{ReportKind, ReportRequest};
 use journal_core::sync::client::{RelayConfig, redeem_code, run_live, sync_now};
 use journal_core::{
-    AttendanceInput, ClassId, DateRange, DocId, Journal, LessonId, MarkId, MarkInput, Participant,
+    AttendanceInput, ClassId, DateRange, Journal, LessonId, MarkId, MarkInput, Participant,
     StudentId, ThreadId,
 };
 use tokio::sync::watch;
@@ -182,24 +182,10 @@ impl JournalHandle {
         let day = date(&day)?;
         self.with(|j| {
             let year = j.current_year()?;
-            let me = j.my_directory()?.map(|d| (d.account, d.role));
-            let mut out = Vec::new();
-            for id in j.document_ids(year) {
-                let DocId::Class(_, class) = id else { continue };
-                for lesson in j.lessons(year, &class, DateRange::new(day, day)?)? {
-                    let mine = match &me {
-                        Some((account, role)) if role == "teacher" => {
-                            lesson.teacher.as_str() == account
-                        }
-                        _ => true,
-                    };
-                    if mine {
-                        out.push(LessonInfo::new(j, year, &class, &lesson));
-                    }
-                }
-            }
-            out.sort_by(|a, b| (a.period, &a.class_id).cmp(&(b.period, &b.class_id)));
-            Ok(out)
+            Ok(j.my_lessons(year, DateRange::new(day, day)?)?
+                .iter()
+                .map(|(class, lesson)| LessonInfo::new(j, year, class, lesson))
+                .collect())
         })
     }
 

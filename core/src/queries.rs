@@ -316,6 +316,34 @@ impl Journal {
         Ok(lessons)
     }
 
+    /// Lessons in a period that the user of this device works with: a teacher's own; for anyone else
+    /// (administration, a parent, a student), every lesson of the classes on the device. In date, period
+    /// and class order.
+    pub fn my_lessons(&self, year: YearId, period: DateRange) -> Result<Vec<(ClassId, Lesson)>> {
+        let teacher = self
+            .my_directory()?
+            .filter(|me| me.role == "teacher")
+            .map(|me| me.account);
+        let mut out = Vec::new();
+        for id in self.document_ids(year) {
+            let DocId::Class(_, class) = id else {
+                continue;
+            };
+            for lesson in self.lessons(year, &class, period)? {
+                if teacher
+                    .as_deref()
+                    .is_none_or(|t| lesson.teacher.as_str() == t)
+                {
+                    out.push((class.clone(), lesson));
+                }
+            }
+        }
+        out.sort_by(|(class_a, a), (class_b, b)| {
+            (a.date, a.period, class_a).cmp(&(b.date, b.period, class_b))
+        });
+        Ok(out)
+    }
+
     /// The class grid for one subject and term.
     pub fn class_grid(
         &self,

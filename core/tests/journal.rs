@@ -889,3 +889,56 @@ fn curriculum_progress_counts_held_lessons_against_the_thematic_plan() {
         .expect("progress");
     assert_eq!(synced, progress);
 }
+
+/// A teacher's device lists the teacher's own lessons; anyone else's, every lesson of its classes.
+#[test]
+fn my_lessons_are_a_teachers_own_and_everything_for_anyone_else() {
+    let mut j = Journal::open_in_memory().expect("journal");
+    let class = school_with_class(&mut j, 2);
+    let other: StaffId = "colleague".parse().expect("id");
+    j.assign_subject(YEAR, &class.class, &subject("history"), &other)
+        .expect("assign");
+    let own = lesson(&mut j, &class, "2026-09-07", 2, "math");
+    let earlier = lesson(&mut j, &class, "2026-09-07", 1, "russian");
+    let theirs = j
+        .add_lesson(
+            YEAR,
+            &class.class,
+            &NewLesson {
+                date: date("2026-09-07"),
+                period: 3,
+                subject: subject("history"),
+                teacher: other.clone(),
+                topic: String::new(),
+            },
+        )
+        .expect("a colleague's lesson");
+    let day = DateRange::new(date("2026-09-07"), date("2026-09-07")).expect("range");
+    let ids = |j: &Journal| -> Vec<journal_core::LessonId> {
+        j.my_lessons(YEAR, day)
+            .expect("lessons")
+            .into_iter()
+            .map(|(_, lesson)| lesson.id)
+            .collect()
+    };
+    assert_eq!(
+        ids(&j),
+        [earlier.clone(), own.clone(), theirs.clone()],
+        "before any sign-in: everything on the device, by period"
+    );
+    let me = |account: &str, role: &str| journal_core::directory::MyDirectory {
+        account: account.to_owned(),
+        role: role.to_owned(),
+        ..Default::default()
+    };
+    j.set_my_directory(&me(class.teacher.as_str(), "teacher"))
+        .expect("directory");
+    assert_eq!(ids(&j), [earlier.clone(), own.clone()], "the teacher's own");
+    j.set_my_directory(&me("parent-1", "parent"))
+        .expect("directory");
+    assert_eq!(
+        ids(&j),
+        [earlier, own, theirs],
+        "a parent sees the whole day"
+    );
+}

@@ -711,24 +711,11 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Lessons { date } => {
             let journal = profile.journal()?;
-            let sign_in = profile.sign_in()?;
             let year = year(&journal)?;
             let settings = journal
                 .school_settings(year)
                 .context("the school's settings have not synced yet")?;
-            let mine = |lesson: &journal_core::Lesson| {
-                sign_in
-                    .as_ref()
-                    .is_none_or(|s| s.role != "teacher" || lesson.teacher.as_str() == s.account)
-            };
-            let mut all = Vec::new();
-            for class in classes(&journal, year) {
-                for lesson in journal.lessons(year, &class, settings.year.range())? {
-                    if mine(&lesson) {
-                        all.push((class.clone(), lesson));
-                    }
-                }
-            }
+            let all = journal.my_lessons(year, settings.year.range())?;
             let day = match date.as_deref() {
                 Some(text) => date_arg(Some(text), today())?,
                 // Without a date: today, or else the last school day before it.
