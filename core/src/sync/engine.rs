@@ -159,33 +159,30 @@ impl ClientEngine {
         id: &DocId,
         first: bool,
     ) -> Result<Option<WireMessage>, SyncError> {
-        let data = journal.generate_sync_message(id, RELAY_PEER)?;
-        if data
-            .as_deref()
-            .is_some_and(|data| crate::docs::sync_message_has_changes(data).unwrap_or(false))
-        {
+        let Some((data, carries_changes)) = journal.next_sync_message(id, RELAY_PEER)? else {
+            return Ok(None);
+        };
+        if carries_changes {
             self.sent.insert(id.clone());
         }
-        Ok(data.map(|data| {
-            let (document_id, sender_id, target_id) = (
-                id.to_string(),
-                self.peer_id.clone(),
-                self.relay_peer.clone(),
-            );
-            if first {
-                WireMessage::Request {
-                    document_id,
-                    sender_id,
-                    target_id,
-                    data,
-                }
-            } else {
-                WireMessage::Sync {
-                    document_id,
-                    sender_id,
-                    target_id,
-                    data,
-                }
+        let (document_id, sender_id, target_id) = (
+            id.to_string(),
+            self.peer_id.clone(),
+            self.relay_peer.clone(),
+        );
+        Ok(Some(if first {
+            WireMessage::Request {
+                document_id,
+                sender_id,
+                target_id,
+                data,
+            }
+        } else {
+            WireMessage::Sync {
+                document_id,
+                sender_id,
+                target_id,
+                data,
             }
         }))
     }

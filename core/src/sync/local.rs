@@ -62,20 +62,26 @@ impl Journal {
 
     /// The next sync message for `peer` about a document (an empty document's if the device lacks it).
     pub fn generate_sync_message(&mut self, id: &DocId, peer: &str) -> Result<Option<Vec<u8>>> {
-        if !self.docs.contains_key(id) {
-            let doc = Document::create(id.clone(), &self.actor)?;
-            let mut state = self.sync_state(id, peer)?.clone();
-            let message = doc.generate_sync_message(&mut state);
-            *self.sync_state(id, peer)? = state;
-            return Ok(message);
-        }
+        Ok(self
+            .next_sync_message(id, peer)?
+            .map(|(message, _)| message))
+    }
+
+    /// The next sync message for `peer`, and whether it carries changes the peer was not sent before.
+    pub(crate) fn next_sync_message(
+        &mut self,
+        id: &DocId,
+        peer: &str,
+    ) -> Result<Option<(Vec<u8>, bool)>> {
         let mut state = self.sync_state(id, peer)?.clone();
-        let message = self
-            .docs
-            .get(id)
-            .and_then(|d| d.generate_sync_message(&mut state));
+        let sent_before = state.sent_hashes.len();
+        let message = match self.docs.get(id) {
+            Some(doc) => doc.generate_sync_message(&mut state),
+            None => Document::create(id.clone(), &self.actor)?.generate_sync_message(&mut state),
+        };
+        let carries_changes = state.sent_hashes.len() > sent_before;
         *self.sync_state(id, peer)? = state;
-        Ok(message)
+        Ok(message.map(|message| (message, carries_changes)))
     }
 
     /// The school settings a document is validated against (none for the school document itself).
