@@ -102,8 +102,9 @@ pub struct Hub {
     /// Every stored document's heads (sorted hex), read from the store once and kept in step with each
     /// write, so building a session's index reads no table.
     heads: std::sync::RwLock<Option<HeadsCache>>,
-    /// Each document saved whole at its current heads, made once and sent to every peer that has none of
-    /// it (the first day of school: a thousand phones asking for the same class document).
+    /// The school's and classes' documents saved whole at their current heads, made once and sent to
+    /// every peer that has none of them (the first day of school: a thousand phones asking for the same
+    /// class document).
     snapshots: std::sync::Mutex<HashMap<DocId, SavedWhole>>,
     events: broadcast::Sender<HubEvent>,
     actor: ActorId,
@@ -236,22 +237,12 @@ impl Hub {
     }
 
     fn cache(&self, id: &DocId, doc: Document) -> Entry {
-        let (entry, evicted) = {
-            let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = docs
-                .entry(id.clone())
-                .or_insert_with(|| Arc::new(Mutex::new(doc)))
-                .clone();
-            (entry, evict_idle(&mut docs))
-        };
-        // A document's saved copy goes with it: kept for every document a first-day peer asked for, the
-        // copies alone would grow with the school.
-        if !evicted.is_empty() {
-            let mut snapshots = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
-            for id in &evicted {
-                snapshots.remove(id);
-            }
-        }
+        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = docs
+            .entry(id.clone())
+            .or_insert_with(|| Arc::new(Mutex::new(doc)))
+            .clone();
+        evict_idle(&mut docs);
         entry
     }
 
@@ -517,6 +508,16 @@ impl Hub {
         if !empty {
             return Ok(None);
         }
+        // A family's own documents are asked for by one or two devices: their stored form (the snapshot
+        // and the few changes after it) goes out as it is, without loading the document. The school's and
+        // classes' documents, which every device asks for, are saved whole once per heads and shared.
+        if personal(id) {
+            return Ok(self
+                .store
+                .load_document(&id.to_string())?
+                .filter(|bytes| !bytes.is_empty())
+                .map(Arc::new));
+        }
         let Some(entry) = self.entry(id).await? else {
             return Ok(None);
         };
@@ -567,13 +568,18 @@ impl Hub {
 /// class documents, few and shared by many sessions, always stay.
 const IDLE_DOCUMENTS_KEPT: usize = 100;
 
-/// Drops documents nobody is using (only the cache holds them) once there are too many, and returns them.
-/// A document in use stays: dropping it could leave two copies in memory.
-fn evict_idle(docs: &mut HashMap<DocId, Entry>) -> Vec<DocId> {
-    let personal = |id: &DocId| !matches!(id, DocId::School(_) | DocId::Class(..));
+/// Whether a document belongs to one student or conversation (few devices read it), rather than to the
+/// school or a class (which many do).
+fn personal(id: &DocId) -> bool {
+    !matches!(id, DocId::School(_) | DocId::Class(..))
+}
+
+/// Drops documents nobody is using (only the cache holds them) once there are too many. A document in use
+/// stays: dropping it could leave two copies in memory.
+fn evict_idle(docs: &mut HashMap<DocId, Entry>) {
     let count = docs.keys().filter(|id| personal(id)).count();
     if count <= IDLE_DOCUMENTS_KEPT {
-        return Vec::new();
+        return;
     }
     let idle: Vec<DocId> = docs
         .iter()
@@ -581,10 +587,9 @@ fn evict_idle(docs: &mut HashMap<DocId, Entry>) -> Vec<DocId> {
         .map(|(id, _)| id.clone())
         .take(count - IDLE_DOCUMENTS_KEPT / 2)
         .collect();
-    for id in &idle {
-        docs.remove(id);
+    for id in idle {
+        docs.remove(&id);
     }
-    idle
 }
 
 /// Attribution of a delivery now.
@@ -620,9 +625,7 @@ mod tests {
             }
             docs.insert(id, e);
         }
-        let evicted = evict_idle(&mut docs);
-        assert_eq!(evicted.len(), 100, "the evicted are reported");
-        assert!(evicted.iter().all(|id| !docs.contains_key(id)));
+        evict_idle(&mut docs);
         let personal = docs
             .keys()
             .filter(|id| matches!(id, DocId::Student(..)))
