@@ -205,3 +205,20 @@ pub fn fill_lessons(
         Ok(())
     })
 }
+
+/// The text of a PDF file as `pdftotext -layout` (poppler-utils) reads it, for tests that check what
+/// was printed.
+pub fn pdf_text(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is installed: tests/run-all.sh installs it");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}

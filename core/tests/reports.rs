@@ -345,18 +345,7 @@ fn pdftotext(pdf: &[u8]) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("report.pdf");
     std::fs::write(&path, pdf).expect("write");
-    let out = Command::new("pdftotext")
-        .args(["-layout"])
-        .arg(&path)
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils) is installed: .ci/run installs it");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
+    journal_core::testing::pdf_text(&path)
 }
 
 /// Renders every page with pdftoppm and returns how many it rendered.

@@ -1,28 +1,13 @@
 //! Reports through the real binaries: the admin HTTP API and `journal-relay report` on the relay's data,
 //! slips whose printed codes really sign people in, and `journal report` on a teacher's laptop offline.
 
-use std::path::Path;
 use std::process::Command;
 
 use journal_core::sync::client::redeem_code;
+use journal_core::testing::pdf_text;
 use journal_e2e::{Device, Relay, journal_binary};
 
 use crate::{lesson_5a, mark, student, year_of};
-
-fn pdftotext(path: &Path) -> String {
-    let out = Command::new("pdftotext")
-        .arg("-layout")
-        .arg(path)
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils) is installed: .ci/run installs it");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
 
 async fn get(relay: &Relay, token: &str, path: &str) -> reqwest::Response {
     reqwest::Client::new()
@@ -61,7 +46,7 @@ async fn the_administration_gets_reports_over_http_and_slips_whose_codes_sign_in
     assert_eq!(response.headers()["content-type"], "application/pdf");
     let pdf = dir.path().join("journal.pdf");
     std::fs::write(&pdf, response.bytes().await.expect("body")).expect("write");
-    let text = pdftotext(&pdf);
+    let text = pdf_text(&pdf);
     for expected in [
         "Классный журнал: Русский язык, 1 триместр",
         "Кузнецов Пётр",
@@ -122,7 +107,7 @@ async fn the_administration_gets_reports_over_http_and_slips_whose_codes_sign_in
     assert_eq!(response.status(), 200);
     let slips = dir.path().join("slips.pdf");
     std::fs::write(&slips, response.bytes().await.expect("body")).expect("write");
-    let text = pdftotext(&slips);
+    let text = pdf_text(&slips);
     let lines: Vec<&str> = text.lines().collect();
     let at = lines
         .iter()
@@ -220,7 +205,7 @@ async fn reports_are_made_from_the_relays_data_and_offline_on_a_teachers_laptop(
         "{}",
         String::from_utf8_lossy(&printed.stderr)
     );
-    let text = pdftotext(&pdf);
+    let text = pdf_text(&pdf);
     assert!(text.contains("Классный журнал: История"), "{text}");
     assert!(text.contains("Иванов Иван"), "{text}");
     assert!(text.contains(&format!("Учебный год {year}")), "{text}");
