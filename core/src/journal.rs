@@ -259,7 +259,7 @@ impl Journal {
         };
         let ctx = ValidationContext {
             settings: settings.as_ref(),
-            thread_guard: None,
+            ..ValidationContext::default()
         };
         self.change(|j, touched| {
             match j.docs.get_mut(&id) {
@@ -997,12 +997,24 @@ impl Journal {
             value: input.value,
             kind: input.kind.clone(),
             comment: input.comment.trim().to_owned(),
-            teacher: found.teacher.clone(),
+            teacher: self.mark_signer(&found.teacher)?,
         };
         let mark_id = crate::docs::mark_id(lesson, &input.kind);
         let id = DocId::Student(year, student.clone());
         self.change(|j, touched| j.doc_mut(&id, touched)?.put_mark(&mark_id, &mark))?;
         Ok(mark_id)
+    }
+
+    /// Who signs a mark given in a lesson: the signed-in staff member (the relay accepts a mark signed by its
+    /// author), or the lesson's teacher on a device that has not signed in.
+    fn mark_signer(&self, lesson_teacher: &StaffId) -> Result<StaffId> {
+        let staff = self
+            .my_directory()?
+            .filter(|d| matches!(d.role.as_str(), "teacher" | "administration"));
+        Ok(match staff {
+            Some(me) => StaffId::new(me.account)?,
+            None => lesson_teacher.clone(),
+        })
     }
 
     /// Removes a mark.

@@ -48,7 +48,7 @@ fn check(j: &Journal, doc: &Document) -> Result<(), String> {
         doc.automerge(),
         &ValidationContext {
             settings,
-            thread_guard: None,
+            ..ValidationContext::default()
         },
     )
     .map(|_| ())

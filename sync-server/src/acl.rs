@@ -1,8 +1,14 @@
 //! Who may read and write which document, decided only from the directory (ARCHITECTURE.md §2–3).
+//!
+//! Rights are keyed by the whole document id, year included. The directory describes one school year, the
+//! newest the relay knows: the rights that come from a class (teaching it, a child in it, being in it) hold
+//! for that year's documents only, so next year's 5A learns nothing of last year's 5A. The administration
+//! reads every year; a student and their guardians read the student's own record and profile of every
+//! year; a conversation is read by the members of that very document.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use journal_core::{ClassId, DocId, Participant, StudentId, ThreadId};
+use journal_core::{ClassId, DocId, Participant, StudentId, YearId};
 
 use crate::store::{AccessFacts, Account, AccountRole, RelayStore, StoreResult};
 
@@ -14,12 +20,18 @@ pub struct Grants {
     staff_students: HashMap<StudentId, ClassId>,
     children: HashMap<StudentId, ClassId>,
     own_class: Option<ClassId>,
-    threads: HashSet<ThreadId>,
+    threads: HashSet<DocId>,
+    year: Option<YearId>,
 }
 
 impl Grants {
-    /// The grants of `account`; `None` when it does not exist or is inactive.
-    pub fn load(store: &dyn RelayStore, account: &str) -> StoreResult<Option<Grants>> {
+    /// The grants of `account` for the directory's year `year` (the newest school year the relay knows;
+    /// `None` before there is one); `None` when the account does not exist or is inactive.
+    pub fn load(
+        store: &dyn RelayStore,
+        account: &str,
+        year: Option<YearId>,
+    ) -> StoreResult<Option<Grants>> {
         let AccessFacts {
             account,
             staff_classes,
@@ -35,6 +47,7 @@ impl Grants {
             own_class,
             threads: threads.into_iter().collect(),
             account,
+            year,
         }))
     }
 
@@ -70,41 +83,56 @@ impl Grants {
         self.account.role == AccountRole::Student && self.account.student.as_ref() == Some(student)
     }
 
+    /// Whether `doc` belongs to the year the directory describes, where class-based rights hold.
+    fn this_year(&self, doc: &DocId) -> bool {
+        self.year == Some(doc.year())
+    }
+
     /// Whether the account may receive the document (or learn that it exists).
     pub fn can_read(&self, doc: &DocId) -> bool {
+        if self.is_admin() && !matches!(doc, DocId::Thread(..)) {
+            return true;
+        }
+        let this_year = self.this_year(doc);
         match doc {
             DocId::School(_) => true,
             DocId::Class(_, class) => {
-                self.is_admin()
-                    || self.teaches(class)
-                    || self.own_class.as_ref() == Some(class)
-                    || self.children.values().any(|c| c == class)
+                this_year
+                    && (self.teaches(class)
+                        || self.own_class.as_ref() == Some(class)
+                        || self.children.values().any(|c| c == class))
             }
             DocId::Student(_, student) => {
-                self.is_admin()
-                    || self.staff_students.contains_key(student)
-                    || self.is_self(student)
+                self.is_self(student)
                     || self.children.contains_key(student)
+                    || (this_year && self.staff_students.contains_key(student))
             }
             DocId::Profile(_, student) => {
-                self.is_admin()
-                    || self.class_teacher_of_student(student)
-                    || self.children.contains_key(student)
+                self.children.contains_key(student)
+                    || (this_year && self.class_teacher_of_student(student))
             }
-            DocId::Thread(_, thread) => self.threads.contains(thread),
+            DocId::Thread(..) => self.threads.contains(doc),
         }
     }
 
     /// Whether the account may change the document.
     pub fn can_write(&self, doc: &DocId) -> bool {
+        let this_year = self.this_year(doc);
         match doc {
             DocId::School(_) => self.is_admin(),
             // Administration sets classes up (roster, subject teachers); the class's staff keep them.
-            DocId::Class(_, class) => self.is_admin() || self.teaches(class),
-            DocId::Student(_, student) => self.staff_students.contains_key(student),
-            DocId::Profile(_, student) => self.is_admin() || self.class_teacher_of_student(student),
-            DocId::Thread(_, thread) => self.threads.contains(thread),
+            DocId::Class(_, class) => self.is_admin() || (this_year && self.teaches(class)),
+            DocId::Student(_, student) => this_year && self.staff_students.contains_key(student),
+            DocId::Profile(_, student) => {
+                self.is_admin() || (this_year && self.class_teacher_of_student(student))
+            }
+            DocId::Thread(..) => self.threads.contains(doc),
         }
+    }
+
+    /// The class of a student this account teaches, in the directory's year.
+    pub fn class_of_taught_student(&self, student: &StudentId) -> Option<&ClassId> {
+        self.staff_students.get(student)
     }
 }
 
@@ -247,7 +275,7 @@ mod tests {
 
     /// Whether `author` may start a conversation with `others` (the author listed too).
     fn may(store: &SqliteStore, author: &str, others: &[&str]) -> Result<(), String> {
-        let grants = Grants::load(store, author)
+        let grants = Grants::load(store, author, None)
             .expect("load")
             .expect("an account");
         let participants: BTreeSet<String> = others
@@ -314,7 +342,9 @@ mod tests {
     #[test]
     fn a_conversation_lists_its_author_and_someone_else() {
         let store = school();
-        let grants = Grants::load(&store, "t5a").expect("load").expect("account");
+        let grants = Grants::load(&store, "t5a", None)
+            .expect("load")
+            .expect("account");
         let without_author: BTreeSet<String> = ["account:head".to_owned()].into();
         let reason = grants
             .may_start_thread(&store, &without_author)
@@ -327,5 +357,54 @@ mod tests {
             .expect("store")
             .expect_err("nobody else");
         assert!(reason.contains("someone besides"), "{reason}");
+    }
+
+    #[test]
+    fn class_rights_hold_in_the_directorys_year_and_family_rights_in_every_year() {
+        let store = school();
+        store
+            .add_thread_member(&"2026-2027/thread/t1".parse().expect("id"), "account:mum")
+            .expect("member");
+        let year = Some(YearId(2026));
+        let grants = |account| {
+            Grants::load(&store, account, year)
+                .expect("load")
+                .expect("account")
+        };
+        let doc = |id: &str| -> DocId { id.parse().expect("id") };
+        let (teacher, mum, head) = (grants("t5a"), grants("mum"), grants("head"));
+        assert!(teacher.can_read(&doc("2026-2027/class/5a")));
+        assert!(teacher.can_write(&doc("2026-2027/student/kid")));
+        for other_year in [
+            "2025-2026/class/5a",
+            "2027-2028/student/kid",
+            "2029-2030/profile/kid",
+        ] {
+            assert!(!teacher.can_read(&doc(other_year)), "{other_year}");
+            assert!(!teacher.can_write(&doc(other_year)), "{other_year}");
+        }
+        assert!(
+            mum.can_read(&doc("2025-2026/student/kid")),
+            "a child's own record, any year"
+        );
+        assert!(mum.can_read(&doc("2025-2026/profile/kid")));
+        assert!(
+            !mum.can_read(&doc("2025-2026/class/5a")),
+            "last year's class is not this one"
+        );
+        assert!(mum.can_read(&doc("2026-2027/thread/t1")));
+        assert!(
+            !mum.can_read(&doc("2027-2028/thread/t1")),
+            "the same thread id in another year is another conversation"
+        );
+        assert!(head.can_read(&doc("2025-2026/class/6b")));
+        assert!(
+            !head.can_read(&doc("2026-2027/thread/t1")),
+            "conversations are their members'"
+        );
+        let before_any_year = Grants::load(&store, "t5a", None)
+            .expect("load")
+            .expect("account");
+        assert!(!before_any_year.can_read(&doc("2026-2027/class/5a")));
     }
 }

@@ -1,6 +1,7 @@
 //! The relay's state and router, kept apart from `main` so tests drive it on any listener.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -8,8 +9,10 @@ use axum::routing::{get, post};
 use tokio::sync::watch;
 
 use crate::hub::Hub;
-use crate::ratelimit::{Rate, RateLimiter};
+use crate::ratelimit::{KeyedLimit, Rate, RedeemLimits};
 use crate::routes;
+use crate::secrets::HashKey;
+use crate::sessions::Sessions;
 use crate::store::RelayStore;
 
 /// Limits that keep one client from hurting the others.
@@ -17,33 +20,47 @@ use crate::store::RelayStore;
 pub struct Limits {
     /// Largest WebSocket message or HTTP body, in bytes.
     pub max_frame_bytes: usize,
+    /// Most bytes of replies one HTTP batch gets; the documents beyond wait for the next batch.
+    pub max_reply_bytes: usize,
     /// Most documents one session or batch may touch.
     pub max_documents_per_session: usize,
-    /// Sustained messages per second per session.
-    pub messages_per_second: u32,
-    /// Messages a session may send in a burst above the sustained rate.
-    pub message_burst: u32,
+    /// Sync messages per device (its WebSocket sessions and HTTP batches together).
+    pub messages: Rate,
     /// Code redemptions per client address.
-    pub redeem_per_client: Rate,
-    /// Code redemptions for the whole relay.
-    pub redeem_global: Rate,
+    pub redeem_per_address: Rate,
+    /// Code redemptions per code family (the first characters of the code tried).
+    pub redeem_per_family: Rate,
+    /// Live sessions per device; when another opens, the oldest closes.
+    pub sessions_per_device: usize,
+    /// Open connections per client address; more are closed as they arrive.
+    pub connections_per_address: usize,
+    /// Time a client has to send a request's headers, and the longest a connection may sit idle between
+    /// requests.
+    pub header_timeout: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_frame_bytes: 16 * 1024 * 1024,
+            max_reply_bytes: 16 * 1024 * 1024,
             max_documents_per_session: 10_000,
-            messages_per_second: 200,
-            message_burst: 4_000,
-            redeem_per_client: Rate {
+            messages: Rate {
+                per_minute: 200 * 60,
+                burst: 4_000,
+            },
+            redeem_per_address: Rate {
                 per_minute: 5,
                 burst: 10,
             },
-            redeem_global: Rate {
-                per_minute: 60,
-                burst: 120,
+            redeem_per_family: Rate {
+                per_minute: 5,
+                burst: 10,
             },
+            sessions_per_device: 4,
+            // A school's whole network may reach a district relay from one address.
+            connections_per_address: 1024,
+            header_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -60,18 +77,33 @@ pub struct App {
     /// The relay's peer id on the wire.
     pub peer_id: String,
     /// Limits code redemption attempts.
-    pub redeem_limiter: RateLimiter,
+    pub redeem_limits: RedeemLimits,
+    /// Limits sync messages per device.
+    pub message_limits: KeyedLimit<String>,
+    /// Live sessions by device.
+    pub sessions: Sessions,
+    /// The installation's key for code and token hashes.
+    pub secrets: HashKey,
 }
 
 impl App {
-    /// The relay's state over `hub`, with `limits`.
-    pub fn new(hub: Hub, limits: Limits, shutdown: watch::Receiver<bool>, peer_id: String) -> Self {
+    /// The relay's state over `hub`, with `limits` and the installation's hashing key.
+    pub fn new(
+        hub: Hub,
+        limits: Limits,
+        shutdown: watch::Receiver<bool>,
+        peer_id: String,
+        secrets: HashKey,
+    ) -> Self {
         App {
-            redeem_limiter: RateLimiter::new(limits.redeem_per_client, limits.redeem_global),
+            redeem_limits: RedeemLimits::new(limits.redeem_per_address, limits.redeem_per_family),
+            message_limits: KeyedLimit::new(limits.messages),
+            sessions: Sessions::new(limits.sessions_per_device),
             hub,
             limits,
             shutdown,
             peer_id,
+            secrets,
         }
     }
 

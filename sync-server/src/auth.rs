@@ -1,11 +1,11 @@
-//! Device tokens: `<device id>.<secret>`. The relay stores only a keyed SHA-256 (HMAC) of the secret and
-//! checks it with ring's constant-time HMAC verification; a token is refused once its device is revoked or
-//! its account deactivated.
+//! Device tokens: `<device id>.<secret>`. The relay stores only an HMAC of the secret under the
+//! installation's key ([`HashKey`]) and checks it with ring's constant-time HMAC verification; a token is
+//! refused once its device is revoked or its account deactivated.
 
-use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use thiserror::Error;
 
+use crate::secrets::HashKey;
 use crate::store::{Account, Device, RelayStore, StoreError};
 
 /// Who is calling: an active account on a device that is not revoked.
@@ -46,20 +46,8 @@ pub fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Domain separation for token hashes. Secrets are 256 random bits, so the key need not be secret; HMAC is
-/// used for its constant-time verification.
-fn token_key() -> hmac::Key {
-    hmac::Key::new(hmac::HMAC_SHA256, b"journal-relay device token v1")
-}
-
-fn hash_secret(secret: &str) -> Vec<u8> {
-    hmac::sign(&token_key(), secret.as_bytes())
-        .as_ref()
-        .to_vec()
-}
-
 /// A new device for an account with its token and the hash to store (not stored yet).
-pub fn new_device(account: &str, label: &str, now: i64) -> (IssuedToken, Vec<u8>) {
+pub fn new_device(key: &HashKey, account: &str, label: &str, now: i64) -> (IssuedToken, Vec<u8>) {
     let device = Device {
         id: random_hex(8),
         account: account.to_owned(),
@@ -68,7 +56,7 @@ pub fn new_device(account: &str, label: &str, now: i64) -> (IssuedToken, Vec<u8>
         revoked_at: None,
     };
     let secret = random_hex(32);
-    let hash = hash_secret(&secret);
+    let hash = key.token_hash(&secret);
     (
         IssuedToken {
             token: format!("{}.{secret}", device.id),
@@ -81,23 +69,30 @@ pub fn new_device(account: &str, label: &str, now: i64) -> (IssuedToken, Vec<u8>
 /// Adds a device to an account and returns its token.
 pub fn issue_device(
     store: &dyn RelayStore,
+    key: &HashKey,
     account: &str,
     label: &str,
     now: i64,
 ) -> Result<IssuedToken, StoreError> {
-    let (issued, hash) = new_device(account, label, now);
+    let (issued, hash) = new_device(key, account, label, now);
     store.add_device(&issued.device, &hash)?;
     Ok(issued)
 }
 
 /// Checks a token and returns who it belongs to.
-pub fn authenticate(store: &dyn RelayStore, token: &str) -> Result<Principal, AuthError> {
+pub fn authenticate(
+    store: &dyn RelayStore,
+    key: &HashKey,
+    token: &str,
+) -> Result<Principal, AuthError> {
     let (device_id, secret) = token.trim().split_once('.').ok_or(AuthError::Refused)?;
     if device_id.len() > 64 || secret.len() > 128 {
         return Err(AuthError::Refused);
     }
     let (device, stored_hash) = store.device_auth(device_id)?.ok_or(AuthError::Refused)?;
-    hmac::verify(&token_key(), secret.as_bytes(), &stored_hash).map_err(|_| AuthError::Refused)?;
+    if !key.token_matches(secret, &stored_hash) {
+        return Err(AuthError::Refused);
+    }
     if device.revoked_at.is_some() {
         return Err(AuthError::Refused);
     }
@@ -140,8 +135,9 @@ mod tests {
     #[test]
     fn a_token_signs_in_until_revoked_and_wrong_tokens_look_alike() {
         let store = store_with_teacher();
-        let issued = issue_device(&store, "t", "tablet", 1).expect("issue");
-        let who = authenticate(&store, &issued.token).expect("valid");
+        let key = HashKey::random();
+        let issued = issue_device(&store, &key, "t", "tablet", 1).expect("issue");
+        let who = authenticate(&store, &key, &issued.token).expect("valid");
         assert_eq!(who.account.id, "t");
         let (_, stored) = store
             .device_auth(&issued.device.id)
@@ -155,7 +151,7 @@ mod tests {
         );
         let wrong_secret = format!("{}.{}", issued.device.id, "0".repeat(64));
         for bad in ["", "nodot", "x.y", wrong_secret.as_str()] {
-            let err = authenticate(&store, bad).expect_err(bad);
+            let err = authenticate(&store, &key, bad).expect_err(bad);
             assert_eq!(
                 err.to_string(),
                 "the device token is not valid; sign this device in again"
@@ -163,7 +159,17 @@ mod tests {
         }
         store.revoke_device(&issued.device.id, 2).expect("revoke");
         assert!(matches!(
-            authenticate(&store, &issued.token),
+            authenticate(&store, &key, &issued.token),
+            Err(AuthError::Refused)
+        ));
+    }
+
+    #[test]
+    fn a_token_of_another_installation_is_refused() {
+        let store = store_with_teacher();
+        let issued = issue_device(&store, &HashKey::random(), "t", "tablet", 1).expect("issue");
+        assert!(matches!(
+            authenticate(&store, &HashKey::random(), &issued.token),
             Err(AuthError::Refused)
         ));
     }
@@ -171,12 +177,13 @@ mod tests {
     #[test]
     fn a_deactivated_account_cannot_sign_in() {
         let store = store_with_teacher();
-        let issued = issue_device(&store, "t", "tablet", 1).expect("issue");
+        let key = HashKey::random();
+        let issued = issue_device(&store, &key, "t", "tablet", 1).expect("issue");
         let mut account = store.account("t").expect("get").expect("account");
         account.active = false;
         store.put_account(&account).expect("deactivate");
         assert!(matches!(
-            authenticate(&store, &issued.token),
+            authenticate(&store, &key, &issued.token),
             Err(AuthError::Refused)
         ));
     }

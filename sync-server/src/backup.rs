@@ -9,13 +9,20 @@ use std::path::{Path, PathBuf};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use ring::digest::{SHA256, digest};
 use ring::rand::{SecureRandom, SystemRandom};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+use crate::secrets::HashKey;
 
 const MAGIC: &[u8; 8] = b"JRNLBAK1";
 const KEY_FILE: &str = "backup.key";
 const DB_FILE: &str = "relay.db";
+
+/// Where the sealed database carries the installation's hashing key, so that the codes and device tokens
+/// it holds still work after a restore. A snapshot is readable only with the backup key, which opens
+/// every record anyway.
+const HASH_KEY_ROW: &str = "installation_hash_key";
 
 /// A backup operation failed; nothing was overwritten.
 #[derive(Debug, Error)]
@@ -156,6 +163,14 @@ pub fn backup_now(
     source.busy_timeout(std::time::Duration::from_secs(30))?;
     source.execute("VACUUM INTO ?1", [temp.to_string_lossy()])?;
     drop(source);
+    let hash_key = HashKey::load_or_create(data_dir).map_err(|e| BackupError::Io {
+        what: "cannot read the installation's hashing key".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Connection::open(&temp)?.execute(
+        "INSERT OR REPLACE INTO relay_meta (key, value) VALUES (?1, ?2)",
+        [HASH_KEY_ROW, &hex::encode(hash_key.bytes())],
+    )?;
     let database = std::fs::read(&temp).map_err(io("cannot read the snapshot copy"))?;
     let documents = documents_of(&temp)?;
     let _ = std::fs::remove_file(&temp);
@@ -335,10 +350,51 @@ pub fn restore(
     // compares real heads and every device sends what the snapshot lacks.
     let conn = Connection::open(&partial)?;
     conn.execute("DELETE FROM sync_states", [])?;
+    let hash_key = carried_hash_key(&conn)?;
     drop(conn);
+    if let Some(hash_key) = hash_key {
+        let path = target.join(crate::secrets::HASH_KEY_FILE);
+        let _ = std::fs::remove_file(&path);
+        hash_key.write_to(&path).map_err(|e| BackupError::Io {
+            what: "cannot write the installation's hashing key".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    }
     std::fs::rename(&partial, &destination)
         .map_err(io("cannot put the restored database in place"))?;
     Ok(manifest)
+}
+
+/// Takes the hashing key out of a restored database, if the snapshot carries one (snapshots from before
+/// database version 6 do not: their hashes are keyed afresh when the relay first opens them).
+fn carried_hash_key(conn: &Connection) -> Result<Option<HashKey>, BackupError> {
+    let has_meta: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'relay_meta')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_meta {
+        return Ok(None);
+    }
+    let text: Option<String> = conn
+        .query_row(
+            "SELECT value FROM relay_meta WHERE key = ?1",
+            [HASH_KEY_ROW],
+            |r| r.get(0),
+        )
+        .optional()?;
+    conn.execute("DELETE FROM relay_meta WHERE key = ?1", [HASH_KEY_ROW])?;
+    let Some(text) = text else { return Ok(None) };
+    let bytes: [u8; 32] = hex::decode(text)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| {
+            BackupError::Damaged(
+                DB_FILE.into(),
+                "the carried hashing key is malformed".into(),
+            )
+        })?;
+    Ok(Some(HashKey::from_bytes(bytes)))
 }
 
 /// Which snapshots to keep: the newest of each of the last `daily` days, `weekly` weeks and `monthly`

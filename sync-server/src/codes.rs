@@ -1,14 +1,16 @@
 //! Issuing and redeeming one-time access codes (regulation 3.2): administration issues codes for anyone, a
-//! class teacher for the students and parents of their own class, nobody else anything. Codes are stored
-//! only as keyed hashes and checked in constant time.
+//! class teacher for the students of their own class and for their families (new guardians, or guardians
+//! whose children are all in a class they lead), nobody else anything. A code names the person it signs
+//! in; linking an existing account to another child is the administration's, and audited. Codes are stored
+//! only as hashes under the installation's key and checked in constant time.
 
 use journal_core::StudentId;
 use journal_core::access_code::AccessCode;
-use ring::hmac;
 use thiserror::Error;
 
 use crate::acl::Grants;
 use crate::auth::{IssuedToken, Principal, new_device};
+use crate::secrets::HashKey;
 use crate::store::{
     Account, AccountRole, AdminLogEntry, CodeRecord, CodeRole, Redemption, RelayStore, StoreError,
 };
@@ -55,16 +57,6 @@ pub struct IssuedCode {
     pub record: CodeRecord,
 }
 
-fn code_key() -> hmac::Key {
-    hmac::Key::new(hmac::HMAC_SHA256, b"journal-relay access code v1")
-}
-
-fn hash(code: &AccessCode) -> Vec<u8> {
-    hmac::sign(&code_key(), code.canonical().as_bytes())
-        .as_ref()
-        .to_vec()
-}
-
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -88,6 +80,7 @@ fn log(
 /// Issues a code if `issuer` may.
 pub fn issue(
     store: &dyn RelayStore,
+    key: &HashKey,
     issuer: &Principal,
     request: &CodeRequest,
 ) -> Result<IssuedCode, CodeError> {
@@ -97,6 +90,8 @@ pub fn issue(
             "a code is valid for 1 to 90 days".into(),
         ));
     }
+    // What the audit log says beyond the code's target: an existing account gaining a child.
+    let mut links = None;
     match request.role {
         CodeRole::Staff => {
             if !admin {
@@ -122,23 +117,46 @@ pub fn issue(
             let (class, _) = store.student(student)?.ok_or_else(|| {
                 CodeError::Invalid(format!("student {student} is not on any class list"))
             })?;
-            if !admin {
-                let grants = Grants::load(store, &issuer.account.id)?
+            let grants = if admin {
+                None
+            } else {
+                let grants = Grants::load(store, &issuer.account.id, None)?
                     .ok_or_else(|| CodeError::NotAllowed("this account is not active".into()))?;
                 if !grants.is_class_teacher_of(&class) {
                     return Err(CodeError::NotAllowed(
                         "a class teacher issues codes only for the students and parents of their own class".into(),
                     ));
                 }
-            }
+                Some(grants)
+            };
             if let Some(account) = &request.account {
                 let parent = store
                     .account(account)?
-                    .filter(|a| a.role == AccountRole::Parent);
+                    .filter(|a| a.role == AccountRole::Parent && a.active);
                 if request.role != CodeRole::Parent || parent.is_none() {
                     return Err(CodeError::Invalid(format!(
-                        "{account} is not a parent account"
+                        "{account} is not an active parent account"
                     )));
+                }
+                let children = store.access_facts(account)?.children;
+                let already = children.iter().any(|(child, _)| child == student);
+                if let Some(grants) = &grants {
+                    if !already {
+                        return Err(CodeError::NotAllowed(format!(
+                            "{account} is not a guardian of {student}: linking an existing account to another child is the administration's job; issue a code without an account for a new guardian"
+                        )));
+                    }
+                    if let Some((other, class)) = children
+                        .iter()
+                        .find(|(_, class)| !grants.is_class_teacher_of(class))
+                    {
+                        return Err(CodeError::NotAllowed(format!(
+                            "{account} is also the guardian of {other} in class {class}: only the administration issues codes for an account that reaches beyond your class"
+                        )));
+                    }
+                }
+                if !already {
+                    links = Some(format!("links existing account {account} to {student}"));
                 }
             }
         }
@@ -155,19 +173,21 @@ pub fn issue(
         expires_at: at + i64::from(request.valid_days) * 86_400,
         spent_at: None,
     };
-    store.put_code(&record, &hash(&code))?;
+    store.put_code(&record, &key.code_hash(&code.canonical()))?;
     let target = match (&record.student, &record.account) {
-        (Some(student), _) => format!("{} code for student {student}", record.role.as_str()),
+        (Some(student), Some(account)) => format!(
+            "{} code for student {student}, account {account}",
+            record.role.as_str()
+        ),
+        (Some(student), None) => format!("{} code for student {student}", record.role.as_str()),
         (None, Some(account)) => format!("staff code for {account}"),
         (None, None) => record.role.as_str().to_owned(),
     };
-    log(
-        store,
-        &issuer.account.id,
-        "issue-code",
-        target,
-        format!("code {} valid {} days", record.id, request.valid_days),
-    )?;
+    let mut detail = format!("code {} valid {} days", record.id, request.valid_days);
+    if let Some(links) = links {
+        detail = format!("{detail}; {links}");
+    }
+    log(store, &issuer.account.id, "issue-code", target, detail)?;
     Ok(IssuedCode { code, record })
 }
 
@@ -184,15 +204,18 @@ pub struct Redeemed {
 /// parent who redeems a second child's code keeps their account and device.
 pub fn redeem(
     store: &dyn RelayStore,
+    key: &HashKey,
     typed: &str,
     label: &str,
     signed_in: Option<&Principal>,
 ) -> Result<Redeemed, CodeError> {
     let code: AccessCode = typed.parse().map_err(|_| CodeError::Refused)?;
-    let expected = hash(&code);
-    let (record, stored) = store.code_by_hash(&expected)?.ok_or(CodeError::Refused)?;
-    hmac::verify(&code_key(), code.canonical().as_bytes(), &stored)
-        .map_err(|_| CodeError::Refused)?;
+    let (record, stored) = store
+        .code_by_hash(&key.code_hash(&code.canonical()))?
+        .ok_or(CodeError::Refused)?;
+    if !key.code_matches(&code.canonical(), &stored) {
+        return Err(CodeError::Refused);
+    }
     let at = now();
     if record.spent_at.is_some() || record.expires_at <= at {
         return Err(CodeError::Refused);
@@ -228,14 +251,19 @@ pub fn redeem(
         }
         CodeRole::Parent => {
             let student = record.student.clone().ok_or(CodeError::Refused)?;
-            let existing = match (signed_in, &record.account) {
-                (Some(who), _) if who.account.role == AccountRole::Parent => {
+            // A code that names an account signs in that account; one for a new guardian gives the child to
+            // the parent already signed in on the device, if any.
+            let existing = match (&record.account, signed_in) {
+                (Some(id), _) => Some(
+                    store
+                        .account(id)?
+                        .filter(|a| a.active && a.role == AccountRole::Parent)
+                        .ok_or(CodeError::Refused)?,
+                ),
+                (None, Some(who)) if who.account.role == AccountRole::Parent => {
                     Some(who.account.clone())
                 }
-                (_, Some(id)) => store
-                    .account(id)?
-                    .filter(|a| a.active && a.role == AccountRole::Parent),
-                _ => None,
+                (None, _) => None,
             };
             match existing {
                 Some(account) => {
@@ -258,7 +286,7 @@ pub fn redeem(
         }
     };
     let keeps_device = matches!(signed_in, Some(who) if who.account.id == account.id);
-    let token = (!keeps_device).then(|| new_device(&account.id, &label, at));
+    let token = (!keeps_device).then(|| new_device(key, &account.id, &label, at));
     let redemption = Redemption {
         code_id: record.id.clone(),
         new_account,
@@ -294,6 +322,12 @@ mod tests {
     use super::*;
     use crate::store::sqlite::SqliteStore;
 
+    /// One installation key for the whole test module.
+    fn key() -> HashKey {
+        static KEY: std::sync::OnceLock<HashKey> = std::sync::OnceLock::new();
+        KEY.get_or_init(HashKey::random).clone()
+    }
+
     fn principal(store: &SqliteStore, id: &str, role: AccountRole) -> Principal {
         let account = Account {
             id: id.into(),
@@ -303,7 +337,7 @@ mod tests {
             student: None,
         };
         store.put_account(&account).expect("account");
-        let issued = crate::auth::issue_device(store, id, "d", 1).expect("device");
+        let issued = crate::auth::issue_device(store, &key(), id, "d", 1).expect("device");
         Principal {
             account,
             device: issued.device,
@@ -332,18 +366,20 @@ mod tests {
         let store = store_with_kid();
         let admin = principal(&store, "director", AccountRole::Administration);
         let request = kid_code(CodeRole::Student, 1);
-        let issued = issue(&store, &admin, &request).expect("issue");
+        let issued = issue(&store, &key(), &admin, &request).expect("issue");
         // A code for another student that expired a second ago.
         let mut expired = issued.record.clone();
         expired.id = "expired".into();
         expired.student = Some("other-kid".parse().expect("id"));
         expired.expires_at = now() - 1;
         let other = AccessCode::generate();
-        store.put_code(&expired, &hash(&other)).expect("put");
-        let err = redeem(&store, &other.to_string(), "d", None).expect_err("expired");
+        store
+            .put_code(&expired, &key().code_hash(&other.canonical()))
+            .expect("put");
+        let err = redeem(&store, &key(), &other.to_string(), "d", None).expect_err("expired");
         assert!(matches!(err, CodeError::Refused));
         assert!(
-            redeem(&store, &issued.code.to_string(), "d", None).is_ok(),
+            redeem(&store, &key(), &issued.code.to_string(), "d", None).is_ok(),
             "the live code still works"
         );
         let log = store.admin_log(0, i64::MAX).expect("log");
@@ -360,20 +396,119 @@ mod tests {
         let teacher = principal(&store, "t", AccountRole::Teacher);
         let request = kid_code(CodeRole::Parent, 14);
         assert!(matches!(
-            issue(&store, &teacher, &request),
+            issue(&store, &key(), &teacher, &request),
             Err(CodeError::NotAllowed(_))
         ));
         store
             .put_class_staff(&"5a".parse().expect("id"), "t", true)
             .expect("class teacher");
-        assert!(issue(&store, &teacher, &request).is_ok());
+        assert!(issue(&store, &key(), &teacher, &request).is_ok());
         let too_long = CodeRequest {
             valid_days: 365,
             ..request
         };
         assert!(matches!(
-            issue(&store, &teacher, &too_long),
+            issue(&store, &key(), &teacher, &too_long),
             Err(CodeError::Invalid(_))
         ));
+    }
+
+    /// Class 5a (kid, led by t) and 6b (sib, led by u); mum is kid's guardian, dad is sib's, and aunt is the
+    /// guardian of both.
+    fn two_classes() -> (SqliteStore, Principal, Principal) {
+        let store = store_with_kid();
+        let (sib, c6b): (StudentId, journal_core::ClassId) =
+            ("sib".parse().expect("id"), "6b".parse().expect("id"));
+        store.put_student(&sib, &c6b, "Sib").expect("student");
+        let teacher = principal(&store, "t", AccountRole::Teacher);
+        let other = principal(&store, "u", AccountRole::Teacher);
+        store
+            .put_class_staff(&"5a".parse().expect("id"), "t", true)
+            .expect("staff");
+        store.put_class_staff(&c6b, "u", true).expect("staff");
+        for (parent, children) in [
+            ("mum", &["kid"][..]),
+            ("dad", &["sib"]),
+            ("aunt", &["kid", "sib"]),
+        ] {
+            principal(&store, parent, AccountRole::Parent);
+            for child in children {
+                store
+                    .link_guardian(parent, &child.parse().expect("id"))
+                    .expect("guardian");
+            }
+        }
+        (store, teacher, other)
+    }
+
+    fn naming(account: &str, student: &str) -> CodeRequest {
+        CodeRequest {
+            role: CodeRole::Parent,
+            account: Some(account.into()),
+            student: Some(student.parse().expect("id")),
+            valid_days: 14,
+        }
+    }
+
+    #[test]
+    fn a_class_teacher_names_only_their_own_familys_accounts() {
+        let (store, teacher, _) = two_classes();
+        issue(&store, &key(), &teacher, &naming("mum", "kid")).expect("a new code for kid's mum");
+        for (account, why) in [
+            ("dad", "not a guardian of kid"),
+            ("aunt", "also the guardian of a child in 6b"),
+        ] {
+            let err = issue(&store, &key(), &teacher, &naming(account, "kid")).expect_err(why);
+            assert!(matches!(err, CodeError::NotAllowed(_)), "{why}: {err}");
+        }
+        assert!(
+            !store
+                .access_facts("dad")
+                .expect("facts")
+                .children
+                .iter()
+                .any(|(c, _)| c.as_str() == "kid"),
+            "nothing was linked"
+        );
+    }
+
+    #[test]
+    fn the_administration_links_an_existing_account_and_the_log_says_so() {
+        let (store, _, _) = two_classes();
+        let head = principal(&store, "head", AccountRole::Administration);
+        let issued = issue(&store, &key(), &head, &naming("dad", "kid")).expect("admin links");
+        let line = store
+            .admin_log(0, i64::MAX)
+            .expect("log")
+            .into_iter()
+            .find(|e| e.action == "issue-code" && e.detail.contains(&issued.record.id))
+            .expect("logged");
+        assert!(
+            line.detail.contains("links existing account dad to kid"),
+            "{line:?}"
+        );
+        let redeemed =
+            redeem(&store, &key(), &issued.code.to_string(), "phone", None).expect("redeem");
+        assert_eq!(redeemed.account.id, "dad");
+    }
+
+    #[test]
+    fn a_code_naming_an_account_signs_in_that_account_only() {
+        let (store, teacher, _) = two_classes();
+        let issued = issue(&store, &key(), &teacher, &naming("mum", "kid")).expect("issue");
+        let dad = principal(&store, "dad", AccountRole::Parent);
+        let redeemed = redeem(
+            &store,
+            &key(),
+            &issued.code.to_string(),
+            "phone",
+            Some(&dad),
+        )
+        .expect("redeem");
+        assert_eq!(
+            redeemed.account.id, "mum",
+            "the named account, not the device's"
+        );
+        assert!(redeemed.token.is_some(), "a device of mum's of its own");
     }
 }

@@ -262,7 +262,7 @@ pub async fn seed(app: &App, year: YearId) -> Result<Option<Vec<DemoAccount>>, D
     };
     let mut out = Vec::new();
     for a in accounts {
-        let issued = issue_device(store.as_ref(), &a.id, "demo device", now)?;
+        let issued = issue_device(store.as_ref(), &app.secrets, &a.id, "demo device", now)?;
         let (role, code_account, student) = match a.role {
             AccountRole::Administration | AccountRole::Teacher => {
                 (CodeRole::Staff, Some(a.id.clone()), None)
@@ -283,7 +283,7 @@ pub async fn seed(app: &App, year: YearId) -> Result<Option<Vec<DemoAccount>>, D
             student,
             valid_days: codes::DEFAULT_VALID_DAYS,
         };
-        let code = codes::issue(store.as_ref(), &issuer, &request)?;
+        let code = codes::issue(store.as_ref(), &app.secrets, &issuer, &request)?;
         out.push(DemoAccount {
             id: a.id,
             role: a.role,

@@ -1,15 +1,20 @@
 //! The document hub: the relay's documents in memory (a cache over the store), where every incoming sync
 //! message is checked against the account's grants and the core validator before anything is stored.
+//!
+//! What the hub refuses, besides what the grants and the validator refuse: any document of a school year
+//! the relay does not know (no `school` document with settings), a document that would grow beyond its
+//! size limit, and a change to an archived year. A document created by a message that is then refused is
+//! never stored nor shown to anyone.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use automerge::ActorId;
 use automerge::sync;
 use journal_core::docs::{Document, SchoolSettings, View, sync_message_has_changes};
 use journal_core::sync::protocol::IndexEntry;
-use journal_core::validate::{ThreadGuard, ValidationContext};
-use journal_core::{DocId, Error as CoreError};
+use journal_core::validate::{ValidationContext, WriterGuard};
+use journal_core::{DocId, Error as CoreError, SubjectId, YearId};
 use thiserror::Error;
 use tokio::sync::{Mutex, broadcast};
 use tracing::{debug, info, warn};
@@ -20,6 +25,14 @@ use crate::store::{Attribution, FirstChanges, RelayStore, StoreError, new_change
 /// Changes stored after a document's snapshot before the relay writes a new snapshot.
 const SNAPSHOT_AFTER_CHANGES: i64 = 256;
 
+/// Largest document the relay keeps, saved whole, in bytes: a year of a class's lessons or of a student's
+/// marks takes well under 1 MiB.
+pub const MAX_DOCUMENT_BYTES: usize = 8 * 1024 * 1024;
+
+/// Largest conversation, saved whole, in bytes: about twenty messages with the largest attachments. It
+/// must fit one WebSocket frame (16 MiB) when sent whole to a new device.
+pub const MAX_THREAD_BYTES: usize = 12 * 1024 * 1024;
+
 /// What happened on the relay, for live sessions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HubEvent {
@@ -29,11 +42,6 @@ pub enum HubEvent {
         doc: DocId,
         /// The session that delivered them (0: not a session).
         origin: u64,
-    },
-    /// A device was revoked: its sessions close.
-    DeviceRevoked {
-        /// The device.
-        device: String,
     },
     /// The directory changed: sessions recompute their grants.
     DirectoryChanged,
@@ -87,10 +95,35 @@ pub enum HubError {
     },
 }
 
-type Entry = Arc<Mutex<Document>>;
+/// A document in memory and an upper bound of its size saved whole.
+#[derive(Debug)]
+struct Slot {
+    doc: Document,
+    /// Bytes: what was loaded plus every change since; recomputed exactly when it nears the limit.
+    bytes: usize,
+}
 
-/// The store's outside-write counter when the heads were read, and every document's heads.
-type HeadsCache = (i64, HashMap<String, Vec<String>>);
+type Entry = Arc<Mutex<Slot>>;
+
+/// Every stored document's heads, read from the store once and kept in step with each write.
+#[derive(Debug)]
+struct HeadsCache {
+    /// The store's outside-write counter when the heads were read.
+    version: i64,
+    /// Heads (sorted hex) by document id.
+    heads: HashMap<String, Vec<String>>,
+    /// The newest school year with a `school` document: the year the directory describes.
+    newest_year: Option<YearId>,
+}
+
+impl HeadsCache {
+    fn note(&mut self, id: &DocId, heads: &[String]) {
+        if let DocId::School(year) = id {
+            self.newest_year = self.newest_year.max(Some(*year));
+        }
+        self.heads.insert(id.to_string(), heads.to_vec());
+    }
+}
 
 /// A document saved whole, and the heads it was saved at.
 type SavedWhole = (Vec<automerge::ChangeHash>, Arc<Vec<u8>>);
@@ -99,8 +132,7 @@ type SavedWhole = (Vec<automerge::ChangeHash>, Arc<Vec<u8>>);
 pub struct Hub {
     store: Arc<dyn RelayStore>,
     docs: std::sync::Mutex<HashMap<DocId, Entry>>,
-    /// Every stored document's heads (sorted hex), read from the store once and kept in step with each
-    /// write, so building a session's index reads no table.
+    /// Every stored document's heads, so building a session's index reads no table.
     heads: std::sync::RwLock<Option<HeadsCache>>,
     /// The school's and classes' documents saved whole at their current heads, made once and sent to
     /// every peer that has none of them (the first day of school: a thousand phones asking for the same
@@ -121,6 +153,28 @@ impl std::fmt::Debug for Hub {
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The size limit of a document.
+fn size_limit(id: &DocId) -> usize {
+    match id {
+        DocId::Thread(..) => MAX_THREAD_BYTES,
+        _ => MAX_DOCUMENT_BYTES,
+    }
+}
+
+fn not_open(id: &DocId) -> Outcome {
+    Outcome::Refused(format!(
+        "document {id}: the school year {} is not open on this relay (it has no school document for it)",
+        id.year()
+    ))
+}
+
+fn archived(id: &DocId) -> Outcome {
+    Outcome::Refused(format!(
+        "document {id}: the school year {} is archived and can no longer be changed",
+        id.year()
+    ))
 }
 
 impl Hub {
@@ -156,17 +210,32 @@ impl Hub {
         let _ = self.events.send(event);
     }
 
+    /// The grants of `account` for the year the directory describes; `None` when it is not active.
+    pub fn grants(&self, account: &str) -> Result<Option<Grants>, HubError> {
+        let year = self.directory_year()?;
+        Ok(Grants::load(self.store.as_ref(), account, year)?)
+    }
+
+    /// The school year the directory describes: the newest with a `school` document.
+    pub fn directory_year(&self) -> Result<Option<YearId>, HubError> {
+        self.with_heads(|cache| cache.newest_year)
+    }
+
     /// The documents `grants` may read, with the relay's heads, omitted where they equal the heads the
     /// relay shared with `device` at the end of their last sync.
     pub fn index(&self, grants: &Grants, device: &str) -> Result<Vec<IndexEntry>, HubError> {
+        let readable: Vec<(DocId, Vec<String>)> = self.with_heads(|cache| {
+            cache
+                .heads
+                .iter()
+                .filter_map(|(id, heads)| {
+                    let id: DocId = id.parse().ok()?;
+                    grants.can_read(&id).then(|| (id, heads.clone()))
+                })
+                .collect()
+        })?;
         let mut entries = Vec::new();
-        for (document_id, heads) in self.all_heads()? {
-            let Ok(id) = document_id.parse::<DocId>() else {
-                continue;
-            };
-            if !grants.can_read(&id) {
-                continue;
-            }
+        for (id, heads) in readable {
             let mut heads: Vec<automerge::ChangeHash> =
                 heads.iter().filter_map(|h| h.parse().ok()).collect();
             heads.sort();
@@ -178,41 +247,58 @@ impl Hub {
                     .map(|h| serde_bytes::ByteBuf::from(h.0.to_vec()))
                     .collect()
             });
-            entries.push(IndexEntry { document_id, heads });
+            entries.push(IndexEntry {
+                document_id: id.to_string(),
+                heads,
+            });
         }
+        entries.sort_by(|a, b| a.document_id.cmp(&b.document_id));
         Ok(entries)
     }
 
-    fn all_heads(&self) -> Result<Vec<(String, Vec<String>)>, HubError> {
+    /// Runs `read` over the heads cache, refreshed first if another process wrote to the store.
+    fn with_heads<T>(&self, read: impl FnOnce(&HeadsCache) -> T) -> Result<T, HubError> {
         let version = self.store.outside_writes()?;
-        if let Some((at, heads)) = self
-            .heads
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            && *at == version
         {
-            return Ok(heads.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+            let cache = self.heads.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(cache) = cache.as_ref()
+                && cache.version == version
+            {
+                return Ok(read(cache));
+            }
         }
-        let loaded: HashMap<String, Vec<String>> =
+        let heads: HashMap<String, Vec<String>> =
             self.store.document_heads()?.into_iter().collect();
-        let out = loaded.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        *self.heads.write().unwrap_or_else(|p| p.into_inner()) = Some((version, loaded));
+        let newest_year = heads
+            .keys()
+            .filter_map(|id| match id.parse::<DocId>() {
+                Ok(DocId::School(year)) => Some(year),
+                _ => None,
+            })
+            .max();
+        let cache = HeadsCache {
+            version,
+            heads,
+            newest_year,
+        };
+        let out = read(&cache);
+        *self.heads.write().unwrap_or_else(|p| p.into_inner()) = Some(cache);
         Ok(out)
     }
 
     /// Records a document's heads after a write to the store.
     fn note_heads(&self, id: &DocId, heads: &[String]) {
-        if let Some((_, all)) = self
+        if let Some(cache) = self
             .heads
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .as_mut()
         {
-            all.insert(id.to_string(), heads.to_vec());
+            cache.note(id, heads);
         }
     }
 
+    /// The document, from memory or the store; `None` when it is not stored.
     async fn entry(&self, id: &DocId) -> Result<Option<Entry>, HubError> {
         if let Some(entry) = self.cached(id) {
             return Ok(Some(entry));
@@ -225,7 +311,13 @@ impl Hub {
                 doc: id.to_string(),
                 reason: e.to_string(),
             })?;
-        Ok(Some(self.cache(id, doc)))
+        Ok(Some(self.cache(
+            id,
+            Slot {
+                doc,
+                bytes: bytes.len(),
+            },
+        )))
     }
 
     fn cached(&self, id: &DocId) -> Option<Entry> {
@@ -236,14 +328,25 @@ impl Hub {
             .cloned()
     }
 
-    fn cache(&self, id: &DocId, doc: Document) -> Entry {
+    fn cache(&self, id: &DocId, slot: Slot) -> Entry {
         let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
         let entry = docs
             .entry(id.clone())
-            .or_insert_with(|| Arc::new(Mutex::new(doc)))
+            .or_insert_with(|| Arc::new(Mutex::new(slot)))
             .clone();
         evict_idle(&mut docs);
         entry
+    }
+
+    /// Forgets a document from memory if nothing of it was ever stored (a creation that was refused).
+    fn forget_unsaved(&self, id: &DocId, entry: &Entry) {
+        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        if docs
+            .get(id)
+            .is_some_and(|cached| Arc::ptr_eq(cached, entry))
+        {
+            docs.remove(id);
+        }
     }
 
     /// Runs `work` (SQLite and Automerge) without stalling the runtime: at most one such job per core at a
@@ -262,18 +365,38 @@ impl Hub {
         }
     }
 
-    /// The school's settings for a year, which the validator needs for every other document.
-    pub async fn school_settings(
-        &self,
-        year: journal_core::YearId,
-    ) -> Result<Option<SchoolSettings>, HubError> {
+    /// The school's settings for a year, which the validator needs for every other document; `None` when
+    /// the relay does not know the year.
+    pub async fn school_settings(&self, year: YearId) -> Result<Option<SchoolSettings>, HubError> {
         let Some(entry) = self.entry(&DocId::School(year)).await? else {
             return Ok(None);
         };
-        let doc = entry.lock().await;
-        Ok(match doc.view() {
+        let slot = entry.lock().await;
+        Ok(match slot.doc.view() {
             View::School(school) => school.settings.as_ref().map(|c| c.value.clone()),
             _ => None,
+        })
+    }
+
+    /// Subjects `author` teaches in a class, from the class document of that year.
+    async fn subjects_taught(
+        &self,
+        year: YearId,
+        class: &journal_core::ClassId,
+        author: &str,
+    ) -> Result<BTreeSet<SubjectId>, HubError> {
+        let Some(entry) = self.entry(&DocId::Class(year, class.clone())).await? else {
+            return Ok(BTreeSet::new());
+        };
+        let slot = entry.lock().await;
+        Ok(match slot.doc.view() {
+            View::Class(class) => class
+                .subjects
+                .iter()
+                .filter(|(_, cell)| cell.value.teacher.as_str() == author)
+                .map(|(subject, _)| subject.clone())
+                .collect(),
+            _ => BTreeSet::new(),
         })
     }
 
@@ -314,15 +437,16 @@ impl Hub {
         let writes =
             sync_message_has_changes(message).map_err(|e| HubError::Malformed(e.to_string()))?;
         if !grants.can_read(id) {
-            if let DocId::Thread(_, thread) = id
-                && create
-                && self.entry(id).await?.is_none()
-            {
-                return self
-                    .start_thread(grants, by, origin, state, id, thread, message, writes)
-                    .await;
-            }
-            return Ok(Outcome::Unavailable);
+            return match id {
+                // A conversation the account is not in: answered alike whether or not the id is taken,
+                // so a guess learns nothing. Only changes may start a new one.
+                DocId::Thread(..) if create && writes => {
+                    self.start_thread(grants, by, origin, state, id, message)
+                        .await
+                }
+                DocId::Thread(..) if create => answer_from_nothing(id, &self.actor, state, message),
+                _ => Ok(Outcome::Unavailable),
+            };
         }
         if !create
             && !writes
@@ -330,12 +454,17 @@ impl Hub {
         {
             return Ok(Outcome::Snapshot(snapshot));
         }
+        let settings = match id {
+            DocId::School(_) => None,
+            _ => match self.school_settings(id.year()).await? {
+                Some(settings) => Some(settings),
+                None if create => return Ok(not_open(id)),
+                None => return Ok(Outcome::Unavailable),
+            },
+        };
         if writes && self.store.is_frozen(id.year())? {
             info!(doc = %id, "refused a write to an archived year");
-            return Ok(Outcome::Refused(format!(
-                "document {id}: the school year {} is archived and can no longer be changed",
-                id.year()
-            )));
+            return Ok(archived(id));
         }
         if writes && !grants.can_write(id) {
             info!(doc = %id, "refused a write from an account that may only read");
@@ -343,46 +472,101 @@ impl Hub {
                 "document {id}: your account may read this document but not change it"
             )));
         }
+        let subjects_taught = match id {
+            DocId::Student(year, student) if writes => {
+                match grants.class_of_taught_student(student) {
+                    Some(class) => {
+                        self.subjects_taught(*year, class, &grants.account().id)
+                            .await?
+                    }
+                    None => BTreeSet::new(),
+                }
+            }
+            _ => BTreeSet::new(),
+        };
         let entry = match self.entry(id).await? {
             Some(entry) => entry,
-            None if create && grants.can_write(id) => {
+            None if create && writes => {
                 let doc = Document::create(id.clone(), &self.actor)
                     .map_err(|e| HubError::Malformed(e.to_string()))?;
-                self.cache(id, doc)
+                self.cache(id, Slot { doc, bytes: 0 })
+            }
+            // The opening of a new document's exchange names heads only: answered as an empty document
+            // would, keeping nothing, so the writer sends the changes the checks then judge.
+            None if create && grants.can_write(id) => {
+                return answer_from_nothing(id, &self.actor, state, message);
             }
             None => return Ok(Outcome::Unavailable),
         };
-        let settings = match id {
-            DocId::School(_) => None,
-            _ => self.school_settings(id.year()).await?,
-        };
-        let mut doc = entry.lock().await;
-        let thread_before = match doc.view() {
-            View::Thread(thread) => Some(thread.clone()),
-            _ => None,
-        };
-        let ctx = ValidationContext {
-            settings: settings.as_ref(),
-            thread_guard: thread_before.as_ref().map(|before| ThreadGuard {
-                author: &grants.account().id,
-                before,
-            }),
-        };
-        match doc.receive_sync_message(state, message, &ctx) {
+        let mut slot = entry.lock().await;
+        if slot.doc.never_saved() && !(create && writes) {
+            // Someone else's creation, not stored (yet, or ever): nothing to show.
+            return Ok(Outcome::Unavailable);
+        }
+        let outcome = self
+            .apply(
+                &mut slot,
+                grants,
+                by,
+                origin,
+                state,
+                id,
+                message,
+                &ValidationContext {
+                    settings: settings.as_ref(),
+                    writer: Some(WriterGuard {
+                        author: &grants.account().id,
+                        subjects_taught: &subjects_taught,
+                    }),
+                },
+            )
+            .await;
+        if slot.doc.never_saved() {
+            drop(slot);
+            self.forget_unsaved(id, &entry);
+        }
+        outcome
+    }
+
+    /// Applies a checked sync message to a document in memory and stores what it adds, in one step: a
+    /// document refused or failing to store is left as it was on disk.
+    #[allow(clippy::too_many_arguments)]
+    async fn apply(
+        &self,
+        slot: &mut Slot,
+        grants: &Grants,
+        by: &Attribution,
+        origin: u64,
+        state: &mut sync::State,
+        id: &DocId,
+        message: &[u8],
+        ctx: &ValidationContext<'_>,
+    ) -> Result<Outcome, HubError> {
+        if let Some(reason) = self.too_large(slot, id, message.len()) {
+            info!(doc = %id, "refused a change that would make the document too large");
+            return Ok(Outcome::Refused(reason));
+        }
+        let mut next = state.clone();
+        match slot.doc.receive_sync_message(&mut next, message, ctx) {
             Ok(()) => {}
             Err(CoreError::Schema(e)) => {
-                info!(doc = %id, reason = %e.reason, "refused a change that breaks the document's rules");
+                info!(doc = %id, account = %grants.account().id, reason = %e.reason, "refused a change that breaks the document's rules");
                 return Ok(Outcome::Refused(e.to_string()));
             }
             Err(e) => return Err(HubError::Malformed(e.to_string())),
         }
-        let changes = new_changes(doc.changes_since_saved());
+        let changes = new_changes(slot.doc.changes_since_saved());
         if !changes.is_empty() {
             let key = id.to_string();
-            let heads = stored_heads(&doc);
-            let snapshot = (self.store.changes_since_snapshot(&key)? + changes.len() as i64
-                >= SNAPSHOT_AFTER_CHANGES)
-                .then(|| doc.snapshot());
+            let heads = stored_heads(&slot.doc);
+            let stored_before = if slot.doc.never_saved() {
+                0
+            } else {
+                self.store.changes_since_snapshot(&key)?
+            };
+            let snapshot = (slot.doc.never_saved()
+                || stored_before + changes.len() as i64 >= SNAPSHOT_AFTER_CHANGES)
+                .then(|| slot.doc.snapshot());
             if let Err(e) =
                 self.store
                     .append_changes(&key, &changes, &heads, by, snapshot.as_deref())
@@ -394,7 +578,11 @@ impl Hub {
                     .remove(id);
                 return Err(e.into());
             }
-            doc.mark_saved();
+            slot.bytes = match &snapshot {
+                Some(whole) => whole.len(),
+                None => slot.bytes + changes.iter().map(|c| c.bytes.len()).sum::<usize>(),
+            };
+            slot.doc.mark_saved();
             self.note_heads(id, &heads);
             debug!(doc = %id, changes = changes.len(), "stored changes");
             self.announce(HubEvent::Changed {
@@ -402,13 +590,35 @@ impl Hub {
                 origin,
             });
         }
-        Ok(Outcome::Reply(doc.generate_sync_message(state)))
+        *state = next;
+        Ok(Outcome::Reply(slot.doc.generate_sync_message(state)))
     }
 
-    /// A conversation the relay has never seen: accepted only when the author lists themself, everyone
-    /// else is someone they may write to, and every message is theirs; then its members are registered and
-    /// its first changes stored in one transaction.
-    #[allow(clippy::too_many_arguments)]
+    /// Why a message of `incoming` bytes would make the document too large, if it would. The running
+    /// estimate overcounts (changes stored apart take more room than saved together), so near the limit
+    /// the document is measured saved whole.
+    fn too_large(&self, slot: &mut Slot, id: &DocId, incoming: usize) -> Option<String> {
+        let limit = size_limit(id);
+        if slot.bytes + incoming <= limit {
+            return None;
+        }
+        slot.bytes = slot.doc.snapshot().len();
+        (slot.bytes + incoming > limit).then(|| {
+            let what = match id {
+                DocId::Thread(..) => "this conversation is full; start a new one",
+                _ => "the document has reached its size limit",
+            };
+            format!(
+                "document {id}: {what} ({} MiB, the limit is {} MiB)",
+                (slot.bytes + incoming).div_ceil(1 << 20),
+                limit >> 20
+            )
+        })
+    }
+
+    /// A conversation the relay has never seen: accepted only when its year is open, the author lists
+    /// themself, everyone else is someone they may write to, and every message is theirs; then its members
+    /// are registered and its first changes stored in one transaction.
     async fn start_thread(
         &self,
         grants: &Grants,
@@ -416,38 +626,36 @@ impl Hub {
         origin: u64,
         state: &mut sync::State,
         id: &DocId,
-        thread: &journal_core::ThreadId,
         message: &[u8],
-        writes: bool,
     ) -> Result<Outcome, HubError> {
-        if !writes {
-            // The opening of the exchange only names heads: answer it from an empty document, keeping
-            // nothing, so the client sends the changes that the checks below can judge.
-            let mut empty = Document::create(id.clone(), &self.actor)
-                .map_err(|e| HubError::Malformed(e.to_string()))?;
-            empty
-                .receive_sync_message(state, message, &ValidationContext::default())
-                .map_err(|e| HubError::Malformed(e.to_string()))?;
-            return Ok(Outcome::Reply(empty.generate_sync_message(state)));
+        if self.entry(id).await?.is_some() {
+            // Taken, and not the account's: the same answer as for any conversation it may not read.
+            return Ok(Outcome::Unavailable);
+        }
+        if self.school_settings(id.year()).await?.is_none() {
+            return Ok(not_open(id));
         }
         if self.store.is_frozen(id.year())? {
-            return Ok(Outcome::Refused(format!(
-                "document {id}: the school year {} is archived and can no longer be changed",
-                id.year()
-            )));
+            return Ok(archived(id));
         }
-        let mut doc = Document::create(id.clone(), &self.actor)
-            .map_err(|e| HubError::Malformed(e.to_string()))?;
-        let empty = journal_core::docs::ThreadDoc::default();
+        let mut slot = Slot {
+            doc: Document::create(id.clone(), &self.actor)
+                .map_err(|e| HubError::Malformed(e.to_string()))?,
+            bytes: 0,
+        };
+        if let Some(reason) = self.too_large(&mut slot, id, message.len()) {
+            return Ok(Outcome::Refused(reason));
+        }
+        let none = BTreeSet::new();
         let ctx = ValidationContext {
             settings: None,
-            thread_guard: Some(ThreadGuard {
+            writer: Some(WriterGuard {
                 author: &grants.account().id,
-                before: &empty,
+                subjects_taught: &none,
             }),
         };
         let mut next = state.clone();
-        match doc.receive_sync_message(&mut next, message, &ctx) {
+        match slot.doc.receive_sync_message(&mut next, message, &ctx) {
             Ok(()) => {}
             Err(CoreError::Schema(e)) => {
                 info!(doc = %id, reason = %e.reason, "refused a new conversation that breaks the rules");
@@ -455,7 +663,7 @@ impl Hub {
             }
             Err(e) => return Err(HubError::Malformed(e.to_string())),
         }
-        let View::Thread(view) = doc.view() else {
+        let View::Thread(view) = slot.doc.view() else {
             return Ok(Outcome::Unavailable);
         };
         if let Err(reason) = grants.may_start_thread(self.store.as_ref(), &view.participants)? {
@@ -463,25 +671,30 @@ impl Hub {
             return Ok(Outcome::Refused(format!("document {id}: {reason}")));
         }
         let members: Vec<String> = view.participants.iter().cloned().collect();
-        let changes = new_changes(doc.changes_since_saved());
-        let heads = stored_heads(&doc);
+        let changes = new_changes(slot.doc.changes_since_saved());
+        let heads = stored_heads(&slot.doc);
         let key = id.to_string();
-        self.store.create_thread(
-            thread,
+        let snapshot = slot.doc.snapshot();
+        let created = self.store.create_thread(
             &members,
             &FirstChanges {
                 id: &key,
                 changes: &changes,
                 heads: &heads,
-                snapshot: &doc.snapshot(),
+                snapshot: &snapshot,
             },
             by,
         )?;
-        doc.mark_saved();
+        if !created {
+            // Started meanwhile by someone else, or its members were registered in advance.
+            return Ok(Outcome::Unavailable);
+        }
+        slot.bytes = snapshot.len();
+        slot.doc.mark_saved();
         self.note_heads(id, &heads);
         *state = next;
-        let reply = doc.generate_sync_message(state);
-        self.cache(id, doc);
+        let reply = slot.doc.generate_sync_message(state);
+        self.cache(id, slot);
         info!(doc = %id, members = members.len(), "started a conversation");
         // Live sessions of the members reload their grants before they hear of the new document.
         self.announce(HubEvent::DirectoryChanged);
@@ -521,15 +734,18 @@ impl Hub {
         let Some(entry) = self.entry(id).await? else {
             return Ok(None);
         };
-        let doc = entry.lock().await;
-        let heads = doc.heads();
+        let slot = entry.lock().await;
+        if slot.doc.never_saved() {
+            return Ok(None);
+        }
+        let heads = slot.doc.heads();
         let mut snapshots = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((at, bytes)) = snapshots.get(id)
             && *at == heads
         {
             return Ok(Some(bytes.clone()));
         }
-        let bytes = Arc::new(doc.snapshot());
+        let bytes = Arc::new(slot.doc.snapshot());
         snapshots.insert(id.clone(), (heads, bytes.clone()));
         Ok(Some(bytes))
     }
@@ -543,8 +759,11 @@ impl Hub {
         let Some(entry) = self.entry(id).await? else {
             return Ok(None);
         };
-        let doc = entry.lock().await;
-        Ok(doc.generate_sync_message(state))
+        let slot = entry.lock().await;
+        if slot.doc.never_saved() {
+            return Ok(None);
+        }
+        Ok(slot.doc.generate_sync_message(state))
     }
 
     /// Stores a document made on the relay itself (demo seeding, imports), attributed to `by`.
@@ -562,6 +781,23 @@ impl Hub {
         self.announce(HubEvent::Changed { doc: id, origin: 0 });
         Ok(())
     }
+}
+
+/// The answer to a `sync` without changes about a document that is not stored, or a conversation the
+/// account is not in: what an empty document would say, keeping nothing. Whether a conversation's id is
+/// taken stays unknown, and a writer starting a new document is asked for the changes the checks judge.
+fn answer_from_nothing(
+    id: &DocId,
+    actor: &ActorId,
+    state: &mut sync::State,
+    message: &[u8],
+) -> Result<Outcome, HubError> {
+    let mut empty =
+        Document::create(id.clone(), actor).map_err(|e| HubError::Malformed(e.to_string()))?;
+    empty
+        .receive_sync_message(state, message, &ValidationContext::default())
+        .map_err(|e| HubError::Malformed(e.to_string()))?;
+    Ok(Outcome::Reply(empty.generate_sync_message(state)))
 }
 
 /// Student, profile and conversation documents the relay keeps in memory beyond those in use; school and
@@ -606,9 +842,10 @@ mod tests {
     use super::*;
 
     fn entry(id: &DocId) -> Entry {
-        Arc::new(Mutex::new(
-            Document::create(id.clone(), &ActorId::random()).expect("document"),
-        ))
+        Arc::new(Mutex::new(Slot {
+            doc: Document::create(id.clone(), &ActorId::random()).expect("document"),
+            bytes: 0,
+        }))
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod archive;
 pub mod auth;
 pub mod backup;
 pub mod codes;
+pub mod data_dir;
 pub mod demo;
 pub mod fuzzing;
 pub mod hub;
@@ -15,6 +16,9 @@ pub mod ratelimit;
 pub mod reports;
 pub mod roster;
 pub mod routes;
+pub mod secrets;
+pub mod serve;
+pub mod sessions;
 pub mod store;
 
 pub use app::{App, Limits, build_router};

@@ -10,9 +10,10 @@ use journal_relay::auth::Principal;
 use journal_relay::codes::CodeRequest;
 use journal_relay::hub::Hub;
 use journal_relay::roster;
+use journal_relay::secrets::HashKey;
 use journal_relay::store::sqlite::SqliteStore;
 use journal_relay::store::{Account, AccountRole, AdminLogEntry, CodeRole, Device, RelayStore};
-use journal_relay::{App, Limits, build_router, demo};
+use journal_relay::{App, Limits, build_router, data_dir, demo};
 use journal_relay::{archive, backup};
 use tokio::sync::watch;
 
@@ -45,6 +46,13 @@ enum Command {
         /// Hours between backup snapshots (0: none).
         #[arg(long, env = "JOURNAL_BACKUP_HOURS", default_value_t = 24)]
         backup_hours: u64,
+        /// Open connections one client address may hold (a school's network may share one address).
+        #[arg(long, env = "JOURNAL_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = Limits::default().connections_per_address)]
+        max_connections_per_address: usize,
+        /// Seconds a client has to send a request's headers; also how long a connection may sit idle
+        /// between requests.
+        #[arg(long, env = "JOURNAL_HEADER_TIMEOUT", default_value_t = Limits::default().header_timeout.as_secs())]
+        header_timeout: u64,
     },
     /// Backup snapshots: take one now, list them, or verify one without restoring.
     Backup {
@@ -270,17 +278,22 @@ enum DirectoryAction {
     List,
 }
 
-fn open_store(dir: &Path) -> Result<SqliteStore> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot restrict {}", dir.display()))?;
+/// Opens the relay's database in `dir` with the installation's hashing key, both created on first use;
+/// the directory and everything in it are made private, and hashes from before the key are keyed.
+fn open_store(dir: &Path) -> Result<(SqliteStore, HashKey)> {
+    data_dir::secure(dir).with_context(|| {
+        format!(
+            "cannot create or restrict the data directory {}",
+            dir.display()
+        )
+    })?;
+    let store = SqliteStore::open(&dir.join("relay.db"))
+        .with_context(|| format!("cannot open the relay database in {}", dir.display()))?;
+    let key = HashKey::load_or_create(dir)?;
+    if key.migrate(&store)? {
+        tracing::info!("stored code and token hashes are now keyed by this installation's key");
     }
-    SqliteStore::open(&dir.join("relay.db"))
-        .with_context(|| format!("cannot open the relay database in {}", dir.display()))
+    Ok((store, key))
 }
 
 /// Builds next year's documents from `from`'s with the core, stores them, and promotes the directory.
@@ -358,6 +371,7 @@ fn now() -> i64 {
 }
 
 fn main() -> Result<()> {
+    data_dir::private_files_from_now_on();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve {
@@ -366,6 +380,8 @@ fn main() -> Result<()> {
             log,
             demo,
             backup_hours,
+            max_connections_per_address,
+            header_timeout,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -377,7 +393,12 @@ fn main() -> Result<()> {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(serve(&data.data_dir, listen, demo, backup_hours))
+            let limits = Limits {
+                connections_per_address: max_connections_per_address.max(1),
+                header_timeout: std::time::Duration::from_secs(header_timeout.max(1)),
+                ..Limits::default()
+            };
+            runtime.block_on(serve(&data.data_dir, listen, demo, backup_hours, limits))
         }
         Command::Backup {
             data,
@@ -388,7 +409,7 @@ fn main() -> Result<()> {
             backup_command(&data.data_dir, &backups, action)
         }
         Command::Archive { data, action } => {
-            let store = open_store(&data.data_dir)?;
+            let (store, _) = open_store(&data.data_dir)?;
             match action {
                 ArchiveAction::Freeze { year, out } => {
                     let year: journal_core::YearId = year.parse()?;
@@ -465,7 +486,10 @@ fn main() -> Result<()> {
             );
             Ok(())
         }
-        Command::Directory { data, action } => directory(&open_store(&data.data_dir)?, action),
+        Command::Directory { data, action } => {
+            let (store, key) = open_store(&data.data_dir)?;
+            directory(&store, &key, action)
+        }
         Command::Report {
             data,
             kind,
@@ -479,7 +503,7 @@ fn main() -> Result<()> {
             valid_days,
             out,
         } => {
-            let store = open_store(&data.data_dir)?;
+            let (store, key) = open_store(&data.data_dir)?;
             let today = time::OffsetDateTime::now_utc().date();
             let year = year.map(journal_core::YearId);
             let class: Option<journal_core::ClassId> = class.map(|c| c.parse()).transpose()?;
@@ -487,6 +511,7 @@ fn main() -> Result<()> {
                 let class = class.context("slips need --class")?;
                 let (bytes, count) = journal_relay::reports::access_slips(
                     &store,
+                    &key,
                     &cli_principal(),
                     year,
                     &class,
@@ -607,18 +632,20 @@ async fn scheduled_backups(dir: PathBuf, hours: u64, mut shutdown: watch::Receiv
     }
 }
 
-async fn serve(dir: &Path, listen: SocketAddr, seed_demo: bool, backup_hours: u64) -> Result<()> {
-    let store: Arc<dyn RelayStore> = Arc::new(open_store(dir)?);
+async fn serve(
+    dir: &Path,
+    listen: SocketAddr,
+    seed_demo: bool,
+    backup_hours: u64,
+    limits: Limits,
+) -> Result<()> {
+    let (store, key) = open_store(dir)?;
+    let store: Arc<dyn RelayStore> = Arc::new(store);
     // Created on first run, so the IT officer can copy it away at once.
     backup::load_or_create_key(dir)?;
     let (stop, shutdown) = watch::channel(false);
     let peer_id = format!("relay-{}", &uuid_like());
-    let app = Arc::new(App::new(
-        Hub::new(store),
-        Limits::default(),
-        shutdown,
-        peer_id,
-    ));
+    let app = Arc::new(App::new(Hub::new(store), limits, shutdown, peer_id, key));
     if seed_demo {
         let year = journal_core::YearId(current_school_year());
         match demo::seed(&app, year).await? {
@@ -662,16 +689,12 @@ async fn serve(dir: &Path, listen: SocketAddr, seed_demo: bool, backup_hours: u6
         ));
     }
     let router = build_router(app.clone());
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    journal_relay::serve::serve(listener, router, &app.limits, async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight work");
         let _ = stop.send(true);
     })
-    .await?;
+    .await;
     // Sessions were told to close; give them a moment to finish their current transaction and say goodbye.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     tracing::info!("relay stopped");
@@ -713,7 +736,7 @@ async fn shutdown_signal() {
     }
 }
 
-fn directory(store: &SqliteStore, action: DirectoryAction) -> Result<()> {
+fn directory(store: &SqliteStore, key: &HashKey, action: DirectoryAction) -> Result<()> {
     match action {
         DirectoryAction::AddAccount {
             id,
@@ -761,7 +784,7 @@ fn directory(store: &SqliteStore, action: DirectoryAction) -> Result<()> {
             println!("{account} is a guardian of {student}");
         }
         DirectoryAction::AddDevice { account, label } => {
-            let issued = journal_relay::auth::issue_device(store, &account, &label, now())?;
+            let issued = journal_relay::auth::issue_device(store, key, &account, &label, now())?;
             println!(
                 "device {} added to {account}; its token (shown only now): {}",
                 issued.device.id, issued.token
@@ -825,7 +848,7 @@ fn directory(store: &SqliteStore, action: DirectoryAction) -> Result<()> {
                 student,
                 valid_days,
             };
-            let issued = journal_relay::codes::issue(store, &issuer, &request)?;
+            let issued = journal_relay::codes::issue(store, key, &issuer, &request)?;
             println!(
                 "access code (shown only now, valid {valid_days} days): {}",
                 issued.code

@@ -1,18 +1,16 @@
-//! Token buckets for code redemption: per client address and for the whole relay.
+//! Rate limits, all on one keyed token bucket (governor's GCRA): code redemption per client address and per
+//! code family, and sync messages per device, shared by its WebSocket sessions and HTTP batches.
 
-use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-/// A bucket that refills `per_minute` tokens a minute up to `burst`.
-#[derive(Clone, Copy, Debug)]
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
 
-/// Rates for one limiter.
+/// A rate: `per_minute` sustained, `burst` at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rate {
     /// Sustained requests per minute.
@@ -21,71 +19,86 @@ pub struct Rate {
     pub burst: u32,
 }
 
-impl Bucket {
-    fn full(rate: Rate) -> Self {
-        Bucket {
-            tokens: f64::from(rate.burst),
-            last: Instant::now(),
-        }
-    }
-
-    /// Takes a token, or says how long until one is there.
-    fn take(&mut self, rate: Rate) -> Result<(), Duration> {
-        let now = Instant::now();
-        let refill =
-            now.duration_since(self.last).as_secs_f64() * f64::from(rate.per_minute) / 60.0;
-        self.tokens = (self.tokens + refill).min(f64::from(rate.burst));
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            let missing = 1.0 - self.tokens;
-            Err(Duration::from_secs_f64(
-                missing * 60.0 / f64::from(rate.per_minute.max(1)),
-            ))
-        }
+impl Rate {
+    fn quota(self) -> Quota {
+        let burst = NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN);
+        let period = Duration::from_secs(60) / self.per_minute.max(1);
+        Quota::with_period(period)
+            .expect("a positive period")
+            .allow_burst(burst)
     }
 }
 
-/// Limits on attempts, per address and in all.
+/// How many checks pass between sweeps of keys whose bucket has refilled.
+const SWEEP_EVERY: u64 = 4096;
+
+/// A token bucket per key.
 #[derive(Debug)]
-pub struct RateLimiter {
-    per_client: Rate,
-    global: Rate,
-    clients: Mutex<HashMap<IpAddr, Bucket>>,
-    all: Mutex<Bucket>,
+pub struct KeyedLimit<K: Hash + Eq + Clone> {
+    limiter: DefaultKeyedRateLimiter<K>,
+    clock: DefaultClock,
+    checks: AtomicU64,
 }
 
-impl RateLimiter {
-    /// A limiter with the given rates.
-    pub fn new(per_client: Rate, global: Rate) -> Self {
-        RateLimiter {
-            per_client,
-            global,
-            clients: Mutex::new(HashMap::new()),
-            all: Mutex::new(Bucket::full(global)),
+impl<K: Hash + Eq + Clone> KeyedLimit<K> {
+    /// A limit of `rate` for every key.
+    pub fn new(rate: Rate) -> Self {
+        KeyedLimit {
+            limiter: DefaultKeyedRateLimiter::keyed(rate.quota()),
+            clock: DefaultClock::default(),
+            checks: AtomicU64::new(0),
         }
     }
 
-    /// Admits one attempt from `client`, or returns how long to wait.
-    pub fn check(&self, client: IpAddr) -> Result<(), Duration> {
-        {
-            let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-            if clients.len() > 100_000 {
-                // Forget addresses whose bucket has refilled: they are no different from new ones.
-                let rate = self.per_client;
-                clients.retain(|_, b| b.clone().take(rate).is_err());
-            }
-            clients
-                .entry(client)
-                .or_insert_with(|| Bucket::full(self.per_client))
-                .take(self.per_client)?;
+    /// Takes `n` tokens of `key`'s bucket, or says how long until they are there. More than the burst
+    /// never fits; it waits a full minute.
+    pub fn take(&self, key: &K, n: u32) -> Result<(), Duration> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            // Forget keys whose bucket has refilled: they are no different from keys never seen.
+            self.limiter.retain_recent();
         }
-        self.all
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take(self.global)
+        let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        match self.limiter.check_key_n(key, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(not_until.wait_time_from(self.clock.now())),
+            Err(_) => Err(Duration::from_secs(60)),
+        }
+    }
+
+    /// Keys tracked now.
+    pub fn tracked(&self) -> usize {
+        self.limiter.len()
+    }
+}
+
+/// Characters of a code that make its family: 3 of Crockford base32, so 32,768 families.
+pub const CODE_FAMILY_CHARS: usize = 3;
+
+/// Limits on code redemption. Every attempt counts against its client address, so one address guesses
+/// slowly; and against the family of the code it tries (its first characters), so guessers spread over
+/// many addresses tire every family evenly and none runs dry for the people who hold a real code. There
+/// is deliberately no limit for the whole relay: that is what let a few addresses lock everybody out.
+#[derive(Debug)]
+pub struct RedeemLimits {
+    per_address: KeyedLimit<IpAddr>,
+    per_family: KeyedLimit<String>,
+}
+
+impl RedeemLimits {
+    /// Limits with these rates.
+    pub fn new(per_address: Rate, per_family: Rate) -> Self {
+        RedeemLimits {
+            per_address: KeyedLimit::new(per_address),
+            per_family: KeyedLimit::new(per_family),
+        }
+    }
+
+    /// Admits one attempt from `client` at the code whose canonical form is `canonical`, or returns how
+    /// long to wait.
+    pub fn admit(&self, client: IpAddr, canonical: &str) -> Result<(), Duration> {
+        self.per_address.take(&client, 1)?;
+        let family: String = canonical.chars().take(CODE_FAMILY_CHARS).collect();
+        self.per_family.take(&family, 1)
     }
 }
 
@@ -94,47 +107,69 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_client_beyond_its_burst_waits_and_others_are_not_affected() {
-        let limiter = RateLimiter::new(
-            Rate {
-                per_minute: 6,
-                burst: 3,
-            },
-            Rate {
-                per_minute: 600,
-                burst: 100,
-            },
-        );
-        let a: IpAddr = "10.0.0.1".parse().expect("ip");
-        let b: IpAddr = "10.0.0.2".parse().expect("ip");
+    fn a_key_beyond_its_burst_waits_and_other_keys_are_not_affected() {
+        let limit = KeyedLimit::new(Rate {
+            per_minute: 6,
+            burst: 3,
+        });
         for _ in 0..3 {
-            limiter.check(a).expect("within the burst");
+            limit.take(&"a", 1).expect("within the burst");
         }
-        let wait = limiter.check(a).expect_err("over the limit");
+        let wait = limit.take(&"a", 1).expect_err("over the limit");
         assert!(
             wait > Duration::from_secs(5) && wait <= Duration::from_secs(10),
             "{wait:?}"
         );
-        limiter.check(b).expect("another client is not limited");
+        limit.take(&"b", 1).expect("another key is not limited");
+        assert!(limit.take(&"c", 4).is_err(), "more than the burst at once");
     }
 
     #[test]
-    fn the_global_limit_holds_across_clients() {
-        let limiter = RateLimiter::new(
+    fn guesses_from_many_addresses_leave_real_codes_their_family() {
+        let limits = RedeemLimits::new(
             Rate {
-                per_minute: 60,
-                burst: 60,
+                per_minute: 5,
+                burst: 10,
             },
             Rate {
-                per_minute: 60,
-                burst: 5,
+                per_minute: 5,
+                burst: 10,
             },
         );
-        for i in 0..5u8 {
-            limiter
-                .check(IpAddr::from([10, 0, 0, i]))
-                .expect("within the global burst");
+        // 14 addresses guess 10 times each, in many families.
+        for address in 1..=14u8 {
+            for guess in 0..10u8 {
+                let code = format!(
+                    "{:03}ABCDEFGHJK",
+                    u32::from(address) * 10 + u32::from(guess)
+                );
+                limits
+                    .admit(IpAddr::from([10, 0, 0, address]), &code)
+                    .expect("each address within its burst");
+            }
+            assert!(
+                limits
+                    .admit(IpAddr::from([10, 0, 0, address]), "ZZZABCDEFGHJK")
+                    .is_err(),
+                "the 11th guess of one address waits"
+            );
         }
-        assert!(limiter.check(IpAddr::from([10, 0, 1, 1])).is_err());
+        limits
+            .admit(IpAddr::from([10, 0, 1, 1]), "K7QM2D9XH4TBR")
+            .expect("a real code from another address goes through");
+        // One family hammered from many addresses runs dry; the others do not.
+        for address in 0..10u8 {
+            limits
+                .admit(IpAddr::from([10, 0, 2, address]), "ZZZ0000000000")
+                .expect("within the family's burst");
+        }
+        assert!(
+            limits
+                .admit(IpAddr::from([10, 0, 3, 1]), "ZZZ1111111111")
+                .is_err()
+        );
+        limits
+            .admit(IpAddr::from([10, 0, 3, 1]), "YYY1111111111")
+            .expect("another family");
     }
 }

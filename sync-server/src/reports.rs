@@ -220,6 +220,7 @@ pub fn render(doc: &ReportDoc, format: ReportFormat) -> Result<Vec<u8>, ReportEr
 /// new parent), and lays them out as slips to cut. Unspent earlier codes for the same people are retired.
 pub fn access_slips(
     store: &dyn RelayStore,
+    key: &crate::secrets::HashKey,
     issuer: &Principal,
     year: Option<YearId>,
     class: &ClassId,
@@ -259,6 +260,7 @@ pub fn access_slips(
      -> Result<(), ReportError> {
         let issued = codes::issue(
             store,
+            key,
             issuer,
             &CodeRequest {
                 role,

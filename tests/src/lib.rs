@@ -47,9 +47,12 @@ fn workspace_binary(bin: &str) -> PathBuf {
     dir.join(bin)
 }
 
-/// The relay binary.
+/// The relay binary: this workspace's, or the one `JOURNAL_E2E_RELAY` names (to show that a test fails
+/// on an older relay).
 pub fn relay_binary() -> PathBuf {
-    workspace_binary("journal-relay")
+    std::env::var_os("JOURNAL_E2E_RELAY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_binary("journal-relay"))
 }
 
 /// The `journal` command-line binary.
@@ -96,11 +99,24 @@ impl Relay {
         relay
     }
 
+    /// Starts a relay with the demo school and extra `serve` options (limits a test wants small).
+    pub fn start_demo_with(options: &[&str]) -> Relay {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let mut relay = Self::spawn_with(&data, true, "127.0.0.1:0", options);
+        relay._dir = Some(dir);
+        relay
+    }
+
     fn spawn(data: &Path, demo: bool) -> Relay {
         Self::spawn_on(data, demo, "127.0.0.1:0")
     }
 
     fn spawn_on(data: &Path, demo: bool, listen: &str) -> Relay {
+        Self::spawn_with(data, demo, listen, &[])
+    }
+
+    fn spawn_with(data: &Path, demo: bool, listen: &str, options: &[&str]) -> Relay {
         let log = data.with_file_name("relay.log");
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -118,6 +134,7 @@ impl Relay {
         if demo {
             command.arg("--demo");
         }
+        command.args(options);
         let mut child = command.spawn().expect("start the relay");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
@@ -348,6 +365,8 @@ pub struct RawClient {
     >,
     /// Every message received, in order.
     pub received: Vec<WireMessage>,
+    /// The code of the relay's close frame, once it closed.
+    pub close_code: Option<u16>,
 }
 
 impl RawClient {
@@ -363,6 +382,7 @@ impl RawClient {
             Ok((socket, _)) => Ok(RawClient {
                 socket,
                 received: Vec::new(),
+                close_code: None,
             }),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 Err(response.status().as_u16())
@@ -371,26 +391,58 @@ impl RawClient {
         }
     }
 
-    /// Connects and joins; returns the index the relay sent.
-    pub async fn join(relay: &Relay, token: &str) -> (RawClient, Vec<String>) {
-        let mut client = Self::connect(relay, token).await.expect("connect");
-        client
-            .send(&WireMessage::Join {
-                sender_id: "raw".into(),
-                supported_protocol_versions: vec!["1".into()],
-                metadata: None,
-            })
-            .await;
-        let peer = client.next().await.expect("peer");
+    /// Connects with a receive buffer of `bytes`: a client that reads slowly, so the relay's sends block
+    /// once the buffers are full.
+    pub async fn connect_small_buffer(relay: &Relay, token: &str, bytes: u32) -> RawClient {
+        let address: std::net::SocketAddr = relay
+            .url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the relay's address");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("receive buffer");
+        let stream = socket.connect(address).await.expect("connect");
+        let url = relay.url.replace("http://", "ws://") + "/v1/sync";
+        let mut request = url.into_client_request().expect("request");
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        let (socket, _) = tokio_tungstenite::client_async(
+            request,
+            tokio_tungstenite::MaybeTlsStream::Plain(stream),
+        )
+        .await
+        .expect("upgrade");
+        RawClient {
+            socket,
+            received: Vec::new(),
+            close_code: None,
+        }
+    }
+
+    /// Sends `join` and reads the relay's `peer` and index; returns the index.
+    pub async fn say_join(&mut self) -> Vec<String> {
+        self.send(&WireMessage::Join {
+            sender_id: "raw".into(),
+            supported_protocol_versions: vec!["1".into()],
+            metadata: None,
+        })
+        .await;
+        let peer = self.next().await.expect("peer");
         assert!(matches!(peer, WireMessage::Peer { .. }), "{peer:?}");
-        let index = client.next().await.expect("index");
+        let index = self.next().await.expect("index");
         let WireMessage::Index { documents, .. } = index else {
             panic!("expected the index, got {index:?}");
         };
-        (
-            client,
-            documents.into_iter().map(|d| d.document_id).collect(),
-        )
+        documents.into_iter().map(|d| d.document_id).collect()
+    }
+
+    /// Connects and joins; returns the index the relay sent.
+    pub async fn join(relay: &Relay, token: &str) -> (RawClient, Vec<String>) {
+        let mut client = Self::connect(relay, token).await.expect("connect");
+        let index = client.say_join().await;
+        (client, index)
     }
 
     /// Sends a protocol message.
@@ -421,7 +473,11 @@ impl RawClient {
                     self.received.push(message.clone());
                     return Some(message);
                 }
-                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(Message::Close(frame)) => {
+                    self.close_code = frame.map(|f| u16::from(f.code));
+                    return None;
+                }
+                Err(_) => return None,
                 Ok(_) => {}
             }
         }
@@ -432,7 +488,11 @@ impl RawClient {
         loop {
             match tokio::time::timeout(Duration::from_secs(2), self.socket.next()).await {
                 Err(_) => return false,
-                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    self.close_code = frame.map(|f| u16::from(f.code));
+                    return true;
+                }
+                Ok(None) | Ok(Some(Err(_))) => return true,
                 Ok(Some(Ok(Message::Binary(bytes)))) => {
                     if let Ok(message) = decode::<WireMessage>(&bytes) {
                         self.received.push(message);

@@ -28,7 +28,7 @@ pub use thread::ThreadDoc;
 
 use crate::error::{InputError, Result, SchemaError};
 use crate::ids::{DocId, DocKind};
-use crate::validate::{ValidationContext, validate_document};
+use crate::validate::{ValidationContext, validate_change};
 
 /// Version of the document schema this build writes and reads.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -61,6 +61,19 @@ pub enum View {
     Profile(ProfileDoc),
     /// A `thread` document.
     Thread(ThreadDoc),
+}
+
+impl View {
+    /// The view of an empty document of `kind` (its skeleton).
+    pub fn empty(kind: DocKind) -> View {
+        match kind {
+            DocKind::School => View::School(SchoolDoc::default()),
+            DocKind::Class => View::Class(ClassDoc::default()),
+            DocKind::Student => View::Student(StudentDoc::default()),
+            DocKind::Profile => View::Profile(ProfileDoc::default()),
+            DocKind::Thread => View::Thread(ThreadDoc::default()),
+        }
+    }
 }
 
 /// One journal document: its Automerge state, its typed view kept in step, and what is already on disk.
@@ -184,6 +197,11 @@ impl Document {
             .into_iter()
             .map(|c| (c.hash().to_string(), c.raw_bytes().to_vec()))
             .collect()
+    }
+
+    /// Whether nothing of this document has been stored yet (it was created here and never saved).
+    pub fn never_saved(&self) -> bool {
+        self.saved_heads.is_empty()
     }
 
     /// Records that everything up to the current heads is on disk.
@@ -331,7 +349,7 @@ impl Document {
     }
 
     fn adopt(&mut self, mut merged: Automerge, ctx: &ValidationContext<'_>) -> Result<()> {
-        let view = validate_document(&self.id, &merged, ctx)?;
+        let view = validate_change(&self.id, &self.view, &merged, ctx)?;
         merged.set_actor(self.doc.get_actor().clone());
         self.doc = merged;
         self.view = view;
@@ -405,7 +423,7 @@ pub fn read_view(id: &DocId, doc: &Automerge) -> Result<View, SchemaError> {
     hydrate(id, doc)
 }
 
-fn check_header(id: &DocId, doc: &Automerge) -> Result<(), SchemaError> {
+pub(crate) fn check_header(id: &DocId, doc: &Automerge) -> Result<(), SchemaError> {
     let kind = root_str(id, doc, "kind")?;
     if kind != id.kind().as_str() {
         return Err(SchemaError::new(

@@ -18,6 +18,7 @@ pub(super) const MAPS: &[&str] = &["subjects"];
 
 /// The school's settings for one year; administration sets them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SchoolSettings {
     /// Full name of the school.
     pub name: String,

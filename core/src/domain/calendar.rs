@@ -99,6 +99,7 @@ pub enum TermScheme {
 
 /// One term of the school year.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Term {
     /// Stable id (`t1`, `q3`, …).
     pub id: TermId,
@@ -124,6 +125,7 @@ impl Term {
 
 /// A school year with its terms.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SchoolYear {
     /// Which year (2026 = 2026/27).
     pub id: YearId,
@@ -277,6 +279,7 @@ impl SchoolYear {
 
 /// One period of the bell schedule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Bell {
     /// Period number (1 = first lesson).
     pub period: u8,
@@ -288,6 +291,7 @@ pub struct Bell {
 
 /// The school's bell schedule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BellSchedule {
     /// Periods in order.
     pub bells: Vec<Bell>,

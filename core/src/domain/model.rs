@@ -11,6 +11,7 @@ use crate::ids::{ClassId, LessonId, StaffId, SubjectId, TermId, WorkKindId};
 
 /// A subject of the school's catalogue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Subject {
     /// Full name ("Математика").
     pub name: String,
@@ -18,6 +19,7 @@ pub struct Subject {
 
 /// What a class is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClassInfo {
     /// Name as the school writes it ("5А").
     pub name: String,
@@ -29,6 +31,7 @@ pub struct ClassInfo {
 
 /// A student on a class roster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RosterEntry {
     /// Name as printed in the journal ("Иванов Иван").
     pub name: String,
@@ -52,6 +55,7 @@ impl RosterEntry {
 
 /// Who teaches a subject in a class.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SubjectAssignment {
     /// The teacher.
     pub teacher: StaffId,
@@ -95,6 +99,7 @@ pub struct NewLesson {
 
 /// One mark in a student's document.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Mark {
     /// Lesson the mark was given in.
     pub lesson: LessonId,
@@ -127,6 +132,7 @@ pub struct MarkInput {
 
 /// A student's attendance at one lesson.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attendance {
     /// Subject of the lesson.
     pub subject: SubjectId,
@@ -145,6 +151,7 @@ pub struct Attendance {
 
 /// A term or year mark set by the teacher.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PeriodMark {
     /// The mark.
     pub value: MarkValue,
@@ -193,6 +200,7 @@ pub struct Staff {
 
 /// A guardian of one or more students.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Guardian {
     /// Full name.
     pub name: String,
@@ -208,6 +216,7 @@ pub struct Guardian {
 
 /// A student's personal data, kept in the `profile` document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StudentProfile {
     /// Full name ("Иванов Иван Петрович").
     pub full_name: String,
@@ -221,6 +230,7 @@ pub struct StudentProfile {
 
 /// One message of a conversation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Message {
     /// Author's account id.
     pub author: String,
@@ -235,6 +245,7 @@ pub struct Message {
 
 /// A small file attached to a message; the bytes travel inside the conversation's document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attachment {
     /// File name as the sender chose it.
     pub name: String,
@@ -300,6 +311,7 @@ pub enum ThreadKind {
 
 /// The heading of a conversation, written once by whoever started it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ThreadInfo {
     /// Subject line.
     pub subject: String,
@@ -313,6 +325,7 @@ pub struct ThreadInfo {
 
 /// One topic of a subject's thematic plan for a term, with the lessons planned for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlannedTopic {
     /// The topic.
     pub topic: String,

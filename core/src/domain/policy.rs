@@ -77,6 +77,7 @@ impl fmt::Display for MarkValue {
 
 /// A kind of work and the weight its marks carry in the average.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WorkKind {
     /// Name shown to users ("Контрольная работа").
     pub name: String,
@@ -86,6 +87,7 @@ pub struct WorkKind {
 
 /// Averages at or above which a term mark is suggested, in hundredths (460 = 4.60 → 5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// Lowest average that suggests a 5.
     pub five: u16,
@@ -122,6 +124,7 @@ impl Thresholds {
 
 /// One attendance code of the school's list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AttendanceCode {
     /// The letter written in the journal ("н").
     pub code: String,
@@ -133,6 +136,7 @@ pub struct AttendanceCode {
 
 /// The school's marking policy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MarkingPolicy {
     /// Kinds of work by id.
     pub work_kinds: BTreeMap<WorkKindId, WorkKind>,

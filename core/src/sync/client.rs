@@ -536,9 +536,10 @@ async fn http_sync(
                 "the sync did not settle in 100 rounds".into(),
             )));
         }
+        let sent = std::mem::take(&mut outgoing);
         let body = encode(&BatchRequest {
             storage_id: storage_id(journal),
-            messages: std::mem::take(&mut outgoing),
+            messages: sent.clone(),
         });
         report.bytes_sent += body.len();
         let response = post("/v1/batch")
@@ -555,9 +556,23 @@ async fn http_sync(
         for message in response.messages {
             outgoing.extend(engine.handle(journal, message)?);
         }
+        // What the relay put off for the size of its reply goes again, as it was.
+        outgoing.extend(sent.into_iter().filter(|m| {
+            document_of(m).is_some_and(|id| response.deferred.iter().any(|d| d == id))
+        }));
         record(&mut report, &mut engine, listener);
     }
     Ok(report)
+}
+
+/// The document a `request` or `sync` message is about.
+fn document_of(message: &WireMessage) -> Option<&str> {
+    match message {
+        WireMessage::Request { document_id, .. } | WireMessage::Sync { document_id, .. } => {
+            Some(document_id)
+        }
+        _ => None,
+    }
 }
 
 fn http_error(e: reqwest::Error) -> ClientError {

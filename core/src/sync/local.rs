@@ -102,7 +102,7 @@ impl Journal {
         let settings = self.settings_for(id);
         let ctx = ValidationContext {
             settings: settings.as_ref(),
-            thread_guard: None,
+            ..ValidationContext::default()
         };
         let doc = Document::load_checked(id.clone(), bytes, &self.actor, &ctx)?;
         let key = id.to_string();
@@ -127,7 +127,7 @@ impl Journal {
         let settings = self.settings_for(id);
         let ctx = ValidationContext {
             settings: settings.as_ref(),
-            thread_guard: None,
+            ..ValidationContext::default()
         };
         let mut state = self.sync_state(id, peer)?.clone();
         let existed = self.docs.contains_key(id);

@@ -165,6 +165,10 @@ pub struct BatchRequest {
 pub struct BatchResponse {
     /// Replies (`sync`, `doc-unavailable`, `x-journal-refused`), in no particular order.
     pub messages: Vec<WireMessage>,
+    /// Documents whose messages the relay left untouched because the reply reached its size limit: the
+    /// client sends the same messages again in its next batch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<String>,
 }
 
 /// A frame that is not a protocol message.

@@ -7,11 +7,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use journal_core::{ClassId, StudentId, ThreadId};
+use journal_core::{ClassId, DocId, StudentId, ThreadId, YearId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppError, principal};
+use super::{Admin, AppError, JsonBody};
 use crate::app::App;
 use crate::auth::issue_device;
 use crate::hub::HubEvent;
@@ -41,17 +41,6 @@ pub fn router() -> Router<Arc<App>> {
         .route("/reports/{kind}", get(super::reports::report))
 }
 
-pub(super) fn admin(app: &App, headers: &HeaderMap) -> Result<crate::auth::Principal, AppError> {
-    let who = principal(app, headers)?;
-    if who.account.role == AccountRole::Administration {
-        Ok(who)
-    } else {
-        Err(AppError::Forbidden(
-            "only the school's administration may do this".into(),
-        ))
-    }
-}
-
 fn parse<T: std::str::FromStr<Err = journal_core::InputError>>(text: &str) -> Result<T, AppError> {
     text.parse()
         .map_err(|e: journal_core::InputError| AppError::BadRequest(e.to_string()))
@@ -71,10 +60,9 @@ struct NewAccount {
 
 async fn put_account(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Json(body): Json<NewAccount>,
+    Admin(_): Admin,
+    JsonBody(body): JsonBody<NewAccount>,
 ) -> Result<(StatusCode, Json<Account>), AppError> {
-    admin(&app, &headers)?;
     let role = AccountRole::parse(&body.role).ok_or_else(|| {
         AppError::BadRequest(format!(
             "role {:?} is not one of administration, teacher, student, parent",
@@ -110,18 +98,16 @@ async fn put_account(
 
 async fn list_accounts(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Admin(_): Admin,
 ) -> Result<Json<Vec<Account>>, AppError> {
-    admin(&app, &headers)?;
     Ok(Json(app.store().accounts()?))
 }
 
 async fn deactivate(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Admin(who): Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let who = admin(&app, &headers)?;
     let mut account = app
         .store()
         .account(&id)?
@@ -141,10 +127,9 @@ async fn deactivate(
 
 async fn devices(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Admin(_): Admin,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Device>>, AppError> {
-    admin(&app, &headers)?;
     Ok(Json(app.store().devices_of(&id)?))
 }
 
@@ -157,10 +142,9 @@ struct NewStudent {
 
 async fn put_student(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Json(body): Json<NewStudent>,
+    Admin(_): Admin,
+    JsonBody(body): JsonBody<NewStudent>,
 ) -> Result<StatusCode, AppError> {
-    admin(&app, &headers)?;
     let (student, class): (StudentId, ClassId) = (parse(&body.student)?, parse(&body.class)?);
     app.store()
         .put_student(&student, &class, body.name.trim())?;
@@ -178,10 +162,9 @@ struct Staff {
 
 async fn put_staff(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Json(body): Json<Staff>,
+    Admin(_): Admin,
+    JsonBody(body): JsonBody<Staff>,
 ) -> Result<StatusCode, AppError> {
-    admin(&app, &headers)?;
     let class: ClassId = parse(&body.class)?;
     app.store()
         .put_class_staff(&class, &body.account, body.class_teacher)?;
@@ -191,10 +174,9 @@ async fn put_staff(
 
 async fn remove_staff(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Admin(_): Admin,
     Path((class, account)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    admin(&app, &headers)?;
     let class: ClassId = parse(&class)?;
     app.store().remove_class_staff(&class, &account)?;
     app.hub.announce(HubEvent::DirectoryChanged);
@@ -209,10 +191,9 @@ struct Guardian {
 
 async fn link_guardian(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Json(body): Json<Guardian>,
+    Admin(_): Admin,
+    JsonBody(body): JsonBody<Guardian>,
 ) -> Result<StatusCode, AppError> {
-    admin(&app, &headers)?;
     let student: StudentId = parse(&body.student)?;
     app.store().link_guardian(&body.account, &student)?;
     app.hub.announce(HubEvent::DirectoryChanged);
@@ -222,16 +203,25 @@ async fn link_guardian(
 #[derive(Deserialize)]
 struct Thread {
     thread: String,
+    /// The school year (`2026-2027`); the directory's year when absent.
+    year: Option<String>,
     participants: Vec<String>,
 }
 
+/// `POST /v1/admin/threads`: registers the members of a conversation before it starts.
 async fn put_thread(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Json(body): Json<Thread>,
+    Admin(_): Admin,
+    JsonBody(body): JsonBody<Thread>,
 ) -> Result<StatusCode, AppError> {
-    admin(&app, &headers)?;
-    let thread: ThreadId = parse(&body.thread)?;
+    let id: ThreadId = parse(&body.thread)?;
+    let year: YearId = match &body.year {
+        Some(year) => parse(year)?,
+        None => app.hub.directory_year()?.ok_or_else(|| {
+            AppError::BadRequest("the relay knows no school year yet; name the year".into())
+        })?,
+    };
+    let thread = DocId::Thread(year, id);
     for account in &body.participants {
         if app.store().account(account)?.is_none() {
             return Err(AppError::BadRequest(format!("account {account} not found")));
@@ -253,12 +243,12 @@ struct NewDevice {
 
 async fn add_device(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Json(body): Json<NewDevice>,
+    Admin(_): Admin,
+    JsonBody(body): JsonBody<NewDevice>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    admin(&app, &headers)?;
     let issued = issue_device(
         app.store().as_ref(),
+        &app.secrets,
         &body.account,
         body.label.trim(),
         now(),
@@ -272,15 +262,22 @@ async fn add_device(
 
 async fn revoke(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Admin(who): Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    admin(&app, &headers)?;
     if !app.store().revoke_device(&id, now())? {
         return Err(AppError::NotFound(format!("device {id} not found")));
     }
+    log(
+        &app,
+        &who.account.id,
+        "revoke-device",
+        format!("device {id}"),
+        "by the administration".into(),
+    )?;
     tracing::info!(device = %id, "revoked a device");
-    app.hub.announce(HubEvent::DeviceRevoked { device: id });
+    app.sessions
+        .close_device(&id, "this device was revoked; sign it in again");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -309,10 +306,9 @@ struct LogQuery {
 
 async fn admin_log(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Admin(_): Admin,
     Query(query): Query<LogQuery>,
 ) -> Result<Json<Vec<AdminLogEntry>>, AppError> {
-    admin(&app, &headers)?;
     Ok(Json(app.store().admin_log(
         query.from.unwrap_or(0),
         query.to.unwrap_or(i64::MAX),
@@ -322,10 +318,10 @@ async fn admin_log(
 /// `POST /v1/admin/roster`: a class list as CSV (`text/csv`) or XLSX; all rows or none.
 async fn import_roster(
     State(app): State<Arc<App>>,
+    Admin(who): Admin,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, AppError> {
-    let who = admin(&app, &headers)?;
     let is_xlsx = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -367,10 +363,9 @@ struct AuditQuery {
 
 async fn audit(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Admin(_): Admin,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, AppError> {
-    admin(&app, &headers)?;
     let doc: journal_core::DocId = parse(&query.doc)?;
     Ok(Json(app.store().audit_trail(&doc.to_string())?))
 }

@@ -1,20 +1,26 @@
 //! The HTTP transport for networks where WebSockets fail: `GET /v1/index` and `POST /v1/batch`, CBOR in and
 //! out, sync state kept on the relay between requests.
+//!
+//! A batch is checked whole before any of it is applied: one malformed item (a bad id, a message that is
+//! not a sync message, a document named twice) refuses the batch and nothing is stored. Its messages count
+//! against the device's message rate, as on the WebSocket, and its reply stops growing at the reply limit:
+//! the documents beyond are named as deferred, untouched, for the client's next batch.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use journal_core::DocId;
+use journal_core::docs::decode_sync_message;
 use journal_core::sync::protocol::{BatchRequest, BatchResponse, WireMessage, decode, encode};
 use tracing::{Instrument, info_span};
 
-use super::{AppError, principal};
-use crate::acl::Grants;
+use super::{AppError, Caller};
 use crate::app::App;
-use crate::hub::{Outcome, attribution};
+use crate::hub::{HubError, Outcome, attribution};
 
 fn cbor(body: Vec<u8>) -> Response {
     let mut response = body.into_response();
@@ -25,14 +31,12 @@ fn cbor(body: Vec<u8>) -> Response {
     response
 }
 
-fn grants(app: &App, account: &str) -> Result<Grants, AppError> {
-    Grants::load(app.store().as_ref(), account)?.ok_or(AppError::Unauthorized)
-}
-
 /// `GET /v1/index`: the documents the caller may read, with the relay's heads.
-pub async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, AppError> {
-    let who = principal(&app, &headers)?;
-    let grants = grants(&app, &who.account.id)?;
+pub async fn index(State(app): State<Arc<App>>, Caller(who): Caller) -> Result<Response, AppError> {
+    let grants = app
+        .hub
+        .grants(&who.account.id)?
+        .ok_or(AppError::Unauthorized)?;
     let documents = app.hub.index(&grants, &who.device.id)?;
     Ok(cbor(encode(&WireMessage::Index {
         sender_id: app.peer_id.clone(),
@@ -41,14 +45,74 @@ pub async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Re
     })))
 }
 
+/// One checked item of a batch.
+struct Item {
+    doc: DocId,
+    /// The id as the client wrote it, for the reply.
+    document_id: String,
+    data: Vec<u8>,
+    /// A `sync` (which may create the document) rather than a `request`.
+    create: bool,
+}
+
+/// Checks every message of a batch; the first fault refuses the whole batch.
+fn check_items(request: BatchRequest) -> Result<Vec<Item>, AppError> {
+    let mut seen = HashSet::new();
+    let mut items = Vec::with_capacity(request.messages.len());
+    for message in request.messages {
+        let (document_id, data, create) = match message {
+            WireMessage::Request {
+                document_id, data, ..
+            } => (document_id, data, false),
+            WireMessage::Sync {
+                document_id, data, ..
+            } => (document_id, data, true),
+            _ => {
+                return Err(AppError::BadRequest(
+                    "a batch holds only request and sync messages; nothing was applied".into(),
+                ));
+            }
+        };
+        let doc: DocId = document_id.parse().map_err(|e: journal_core::InputError| {
+            AppError::BadRequest(format!("{e}; nothing was applied"))
+        })?;
+        if !seen.insert(doc.clone()) {
+            return Err(AppError::BadRequest(format!(
+                "document {doc} appears twice in one batch; nothing was applied"
+            )));
+        }
+        decode_sync_message(&data).map_err(|e| {
+            AppError::BadRequest(format!("document {doc}: {e}; nothing was applied"))
+        })?;
+        items.push(Item {
+            doc,
+            document_id,
+            data,
+            create,
+        });
+    }
+    Ok(items)
+}
+
+/// The length of a reply's payload.
+fn payload(message: &WireMessage) -> usize {
+    match message {
+        WireMessage::Sync { data, .. } | WireMessage::Snapshot { data, .. } => data.len(),
+        WireMessage::Refused { reason, .. } => reason.len(),
+        _ => 0,
+    }
+}
+
 /// `POST /v1/batch`: a list of sync messages in, the replies out.
 pub async fn batch(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Caller(who): Caller,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let who = principal(&app, &headers)?;
-    let mut grants = grants(&app, &who.account.id)?;
+    let mut grants = app
+        .hub
+        .grants(&who.account.id)?
+        .ok_or(AppError::Unauthorized)?;
     let request: BatchRequest = decode(&body).map_err(|e| AppError::BadRequest(e.to_string()))?;
     if request.messages.len() > app.limits.max_documents_per_session {
         return Err(AppError::BadRequest(format!(
@@ -56,29 +120,32 @@ pub async fn batch(
             app.limits.max_documents_per_session
         )));
     }
+    let target_id = request.storage_id.clone();
+    let items = check_items(request)?;
+    let count = u32::try_from(items.len()).unwrap_or(u32::MAX);
+    if let Err(wait) = app.message_limits.take(&who.device.id, count) {
+        tracing::warn!("sync message rate limit reached");
+        return Err(AppError::TooMany(wait.as_secs().max(1)));
+    }
     let store = app.store().clone();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let session = store.start_session(&who.account.id, &who.device.id, now)?;
     let span = info_span!("batch", session, account = %who.account.id, device = %who.device.id);
     let mut replies = Vec::new();
+    let mut deferred = Vec::new();
+    let mut reply_bytes = 0usize;
     async {
-        for message in request.messages {
-            let (document_id, data, create) = match message {
-                WireMessage::Request {
-                    document_id, data, ..
-                } => (document_id, data, false),
-                WireMessage::Sync {
-                    document_id, data, ..
-                } => (document_id, data, true),
-                _ => {
-                    return Err(AppError::BadRequest(
-                        "a batch holds only request and sync messages".into(),
-                    ));
-                }
-            };
-            let doc: DocId = document_id
-                .parse()
-                .map_err(|e: journal_core::InputError| AppError::BadRequest(e.to_string()))?;
+        for item in items {
+            if reply_bytes >= app.limits.max_reply_bytes {
+                deferred.push(item.document_id);
+                continue;
+            }
+            let Item {
+                doc,
+                document_id,
+                data,
+                create,
+            } = item;
             let mut state = app.hub.load_state(&who.device.id, &doc)?;
             let by = attribution(&who.account.id, &who.device.id);
             let outcome = app
@@ -88,30 +155,39 @@ pub async fn batch(
                         .receive(&grants, &by, 0, &mut state, &doc, &data, create)
                         .instrument(info_span!("sync", doc = %doc)),
                 )
-                .await?;
-            let (sender_id, target_id) = (app.peer_id.clone(), request.storage_id.clone());
+                .await;
+            let outcome = match outcome {
+                Ok(outcome) => outcome,
+                // Checked above yet not applicable: this document's change is refused, not the batch.
+                Err(HubError::Malformed(reason)) => {
+                    Outcome::Refused(format!("document {doc}: {reason}"))
+                }
+                Err(e) => return Err(AppError::from(e)),
+            };
+            let (sender_id, target_id) = (app.peer_id.clone(), target_id.clone());
             if matches!(outcome, Outcome::Created(_)) {
-                grants = self::grants(&app, &who.account.id)?;
+                grants = app
+                    .hub
+                    .grants(&who.account.id)?
+                    .ok_or(AppError::Unauthorized)?;
             }
-            match outcome {
+            let reply = match outcome {
                 Outcome::Reply(reply) | Outcome::Created(reply) => {
                     app.hub.save_state(&who.device.id, &doc, &state)?;
-                    if let Some(data) = reply {
-                        replies.push(WireMessage::Sync {
-                            document_id,
-                            sender_id,
-                            target_id,
-                            data,
-                        });
-                    }
+                    reply.map(|data| WireMessage::Sync {
+                        document_id,
+                        sender_id,
+                        target_id,
+                        data,
+                    })
                 }
-                Outcome::Snapshot(data) => replies.push(WireMessage::Snapshot {
+                Outcome::Snapshot(data) => Some(WireMessage::Snapshot {
                     document_id,
                     sender_id,
                     target_id,
                     data: data.as_ref().clone(),
                 }),
-                Outcome::Unavailable => replies.push(WireMessage::DocUnavailable {
+                Outcome::Unavailable => Some(WireMessage::DocUnavailable {
                     document_id,
                     sender_id,
                     target_id,
@@ -119,24 +195,37 @@ pub async fn batch(
                 Outcome::Refused(reason) => {
                     app.hub
                         .save_state(&who.device.id, &doc, &automerge::sync::State::new())?;
-                    replies.push(WireMessage::Refused {
+                    Some(WireMessage::Refused {
                         document_id,
                         sender_id,
                         target_id,
                         reason,
-                    });
+                    })
                 }
+            };
+            if let Some(reply) = reply {
+                reply_bytes += payload(&reply);
+                replies.push(reply);
             }
         }
-        Ok(())
+        Ok::<(), AppError>(())
     }
     .instrument(span)
     .await?;
+    if !deferred.is_empty() {
+        tracing::debug!(
+            deferred = deferred.len(),
+            "the batch reply reached its limit"
+        );
+    }
     let synced = i64::try_from(replies.len()).unwrap_or(i64::MAX);
     store.end_session(
         session,
         time::OffsetDateTime::now_utc().unix_timestamp(),
         synced,
     )?;
-    Ok(cbor(encode(&BatchResponse { messages: replies })))
+    Ok(cbor(encode(&BatchResponse {
+        messages: replies,
+        deferred,
+    })))
 }

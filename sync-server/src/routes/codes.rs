@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppError, principal};
+use super::{AppError, Caller, JsonBody, principal};
 use crate::app::App;
 use crate::codes::{self, CodeRequest, DEFAULT_VALID_DAYS};
 use crate::hub::HubEvent;
@@ -28,10 +28,9 @@ pub struct IssueBody {
 /// `POST /v1/codes`: issues a one-time code; the code is in this response only.
 pub async fn issue(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Json(body): Json<IssueBody>,
+    Caller(who): Caller,
+    JsonBody(body): JsonBody<IssueBody>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let who = principal(&app, &headers)?;
     let student = body
         .student
         .as_deref()
@@ -44,7 +43,7 @@ pub async fn issue(
         student,
         valid_days: body.valid_days.unwrap_or(DEFAULT_VALID_DAYS),
     };
-    let issued = codes::issue(app.store().as_ref(), &who, &request)?;
+    let issued = codes::issue(app.store().as_ref(), &app.secrets, &who, &request)?;
     tracing::info!(code = %issued.record.id, role = issued.record.role.as_str(), "issued an access code");
     Ok((
         StatusCode::CREATED,
@@ -64,14 +63,21 @@ pub struct RedeemBody {
     label: String,
 }
 
-/// `POST /v1/redeem`: trades a code for a device token. Limited per address and in all.
+/// `POST /v1/redeem`: trades a code for a device token. Limited per client address and per code family
+/// (see [`crate::ratelimit::RedeemLimits`]).
 pub async fn redeem(
     State(app): State<Arc<App>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Json(body): Json<RedeemBody>,
+    JsonBody(body): JsonBody<RedeemBody>,
 ) -> Result<Json<Value>, AppError> {
-    if let Err(wait) = app.redeem_limiter.check(client.ip()) {
+    // A code that does not parse is refused like a wrong one, but still counts against the address.
+    let canonical = body
+        .code
+        .parse::<journal_core::access_code::AccessCode>()
+        .map(|c| c.canonical())
+        .unwrap_or_default();
+    if let Err(wait) = app.redeem_limits.admit(client.ip(), &canonical) {
         tracing::warn!(client = %client.ip(), "code redemption rate limit reached");
         return Err(AppError::TooMany(wait.as_secs().max(1)));
     }
@@ -85,7 +91,13 @@ pub async fn redeem(
     } else {
         body.label.as_str()
     };
-    let redeemed = codes::redeem(app.store().as_ref(), &body.code, label, signed_in.as_ref())?;
+    let redeemed = codes::redeem(
+        app.store().as_ref(),
+        &app.secrets,
+        &body.code,
+        label,
+        signed_in.as_ref(),
+    )?;
     app.hub.announce(HubEvent::DirectoryChanged);
     tracing::info!(account = %redeemed.account.id, "redeemed an access code");
     Ok(Json(json!({
@@ -100,19 +112,17 @@ pub async fn redeem(
 /// `GET /v1/me/devices`: the caller's devices.
 pub async fn my_devices(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Caller(who): Caller,
 ) -> Result<Json<Vec<Device>>, AppError> {
-    let who = principal(&app, &headers)?;
     Ok(Json(app.store().devices_of(&who.account.id)?))
 }
 
 /// `POST /v1/me/devices/{id}/revoke`: revokes one of the caller's devices (a lost phone).
 pub async fn revoke_my_device(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let who = principal(&app, &headers)?;
     let own = app
         .store()
         .devices_of(&who.account.id)?
@@ -130,6 +140,7 @@ pub async fn revoke_my_device(
         target: format!("device {id}"),
         detail: "by its owner".into(),
     })?;
-    app.hub.announce(HubEvent::DeviceRevoked { device: id });
+    app.sessions
+        .close_device(&id, "this device was revoked; sign it in again");
     Ok(StatusCode::NO_CONTENT)
 }

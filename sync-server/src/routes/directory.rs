@@ -6,20 +6,18 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use journal_core::ClassId;
 use journal_core::directory::{Child, Contact, MyDirectory, StaffClass};
 
-use super::{AppError, principal};
+use super::{AppError, Caller};
 use crate::app::App;
 use crate::store::{AccountRole, RelayStore, StoreResult};
 
 /// `GET /v1/me/directory`.
 pub async fn my_directory(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Caller(who): Caller,
 ) -> Result<Json<MyDirectory>, AppError> {
-    let who = principal(&app, &headers)?;
     Ok(Json(directory_of(app.store().as_ref(), &who.account.id)?))
 }
 

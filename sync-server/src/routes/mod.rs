@@ -10,15 +10,17 @@ pub mod ws;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::app::App;
 use crate::auth::{self, AuthError, Principal};
 use crate::hub::HubError;
-use crate::store::StoreError;
+use crate::store::{AccountRole, StoreError};
 
 /// `GET /healthz`: the relay answers and its store reads.
 pub async fn healthz(State(app): State<Arc<App>>) -> Response {
@@ -137,5 +139,57 @@ pub fn principal(app: &App, headers: &HeaderMap) -> Result<Principal, AppError> 
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let token = auth::bearer(header).ok_or(AppError::Unauthorized)?;
-    Ok(auth::authenticate(app.store().as_ref(), token)?)
+    Ok(auth::authenticate(
+        app.store().as_ref(),
+        &app.secrets,
+        token,
+    )?)
+}
+
+/// The signed-in caller of a request. As an extractor it runs before the body is read, so a request
+/// without a valid token gets 401 whatever its body holds.
+#[derive(Debug)]
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<Arc<App>> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, AppError> {
+        principal(app, &parts.headers).map(Caller)
+    }
+}
+
+/// A caller from the school's administration (401 without a valid token, 403 for anyone else), checked
+/// before the body is read.
+#[derive(Debug)]
+pub struct Admin(pub Principal);
+
+impl FromRequestParts<Arc<App>> for Admin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, AppError> {
+        let who = principal(app, &parts.headers)?;
+        if who.account.role == AccountRole::Administration {
+            Ok(Admin(who))
+        } else {
+            Err(AppError::Forbidden(
+                "only the school's administration may do this".into(),
+            ))
+        }
+    }
+}
+
+/// A JSON body whose faults are answered in the relay's own error format.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => Err(AppError::BadRequest(rejection.body_text())),
+        }
+    }
 }

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::AppError;
+use super::{Admin, AppError};
 use crate::app::App;
 use crate::reports::{self, ReportError, ReportFormat, ReportQuery};
 
@@ -70,11 +70,10 @@ fn today() -> time::Date {
 /// `GET /v1/admin/reports/{kind}?class=&subject=&term=&student=&year=&month=YYYY-MM&format=pdf|xlsx|csv`.
 pub async fn report(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Admin(_): Admin,
     Path(kind): Path<String>,
     Query(params): Query<ReportParams>,
 ) -> Result<Response, AppError> {
-    super::admin::admin(&app, &headers)?;
     let kind: journal_core::reports::ReportKind = kind
         .parse()
         .map_err(|e: journal_core::InputError| AppError::NotFound(e.to_string()))?;
@@ -110,10 +109,9 @@ pub async fn report(
 /// `POST /v1/admin/reports/slips?class=&valid_days=`: fresh codes for a class, as slips to cut.
 pub async fn slips(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Admin(who): Admin,
     Query(params): Query<ReportParams>,
 ) -> Result<Response, AppError> {
-    let who = super::admin::admin(&app, &headers)?;
     let class: journal_core::ClassId =
         parse(params.class)?.ok_or_else(|| AppError::BadRequest("slips need ?class=".into()))?;
     let year = params.year.map(journal_core::YearId);
@@ -121,8 +119,17 @@ pub async fn slips(
         .valid_days
         .unwrap_or(crate::codes::DEFAULT_VALID_DAYS);
     let store = app.store().clone();
+    let key = app.secrets.clone();
     let (bytes, count) = tokio::task::spawn_blocking(move || {
-        reports::access_slips(store.as_ref(), &who, year, &class, valid_days, today())
+        reports::access_slips(
+            store.as_ref(),
+            &key,
+            &who,
+            year,
+            &class,
+            valid_days,
+            today(),
+        )
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))??;

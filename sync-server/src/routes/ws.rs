@@ -1,25 +1,29 @@
 //! `/v1/sync`: one WebSocket per device session, many documents multiplexed over it with automerge-repo's
 //! framing. The bearer token is checked at the upgrade; grants are recomputed when the directory changes.
+//!
+//! Every message the relay sends about a document goes through the session's current grants: a document
+//! the account may no longer read is dropped from the session, whether the news comes live, after the
+//! session fell behind the live events, or after a reconnect.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use automerge::sync;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use journal_core::DocId;
 use journal_core::sync::protocol::{PROTOCOL_VERSION, PeerMetadata, WireMessage, decode, encode};
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::{AppError, principal};
+use super::{AppError, Caller};
 use crate::acl::Grants;
 use crate::app::App;
 use crate::auth::Principal;
 use crate::hub::{HubEvent, Outcome, attribution};
+use crate::sessions::Ticket;
 
 /// How long a client may take to send `join`.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -27,47 +31,14 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
 /// `GET /v1/sync`: authenticates, then upgrades to the sync session.
 pub async fn upgrade(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Caller(who): Caller,
     ws: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
-    let who = principal(&app, &headers)?;
     let max = app.limits.max_frame_bytes;
     Ok(ws
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| run(app, who, socket)))
-}
-
-/// A token bucket: `rate` per second, up to `burst` at once.
-struct RateLimit {
-    tokens: f64,
-    rate: f64,
-    burst: f64,
-    last: Instant,
-}
-
-impl RateLimit {
-    fn new(rate: u32, burst: u32) -> Self {
-        RateLimit {
-            tokens: f64::from(burst),
-            rate: f64::from(rate),
-            burst: f64::from(burst),
-            last: Instant::now(),
-        }
-    }
-
-    fn allow(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 struct Session {
@@ -79,13 +50,16 @@ struct Session {
     joined: bool,
     states: HashMap<DocId, sync::State>,
     touched: HashSet<DocId>,
-    rate: RateLimit,
 }
 
 /// Why a session ends.
 enum End {
+    /// The client left or the connection dropped.
     Closed,
+    /// A protocol or policy error, told to the client.
     Error(String),
+    /// A message over the size limit.
+    TooLarge(String),
 }
 
 fn now() -> i64 {
@@ -99,6 +73,14 @@ async fn send(socket: &mut WebSocket, message: &WireMessage) -> Result<(), End> 
         .map_err(|_| End::Closed)
 }
 
+/// Whether a receive error is a frame or message over the size limit.
+fn too_large(error: axum::Error) -> bool {
+    error
+        .into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+}
+
 async fn run(app: Arc<App>, who: Principal, mut socket: WebSocket) {
     let store = app.store().clone();
     let session_id = match store.start_session(&who.account.id, &who.device.id, now()) {
@@ -110,7 +92,7 @@ async fn run(app: Arc<App>, who: Principal, mut socket: WebSocket) {
     };
     let span = info_span!("session", session = session_id, account = %who.account.id, device = %who.device.id);
     async move {
-        let grants = match Grants::load(store.as_ref(), &who.account.id) {
+        let grants = match app.hub.grants(&who.account.id) {
             Ok(Some(grants)) => grants,
             _ => {
                 let _ = send(
@@ -123,8 +105,8 @@ async fn run(app: Arc<App>, who: Principal, mut socket: WebSocket) {
                 return;
             }
         };
+        let mut ticket = app.sessions.open(&who.device.id);
         info!("session started");
-        let limits = app.limits;
         let mut session = Session {
             app: app.clone(),
             who,
@@ -134,29 +116,25 @@ async fn run(app: Arc<App>, who: Principal, mut socket: WebSocket) {
             joined: false,
             states: HashMap::new(),
             touched: HashSet::new(),
-            rate: RateLimit::new(limits.messages_per_second, limits.message_burst),
         };
-        let end = session.serve(&mut socket).await;
-        let reason = match end {
-            End::Closed => None,
-            End::Error(message) => {
-                info!(reason = %message, "closing the session with an error");
-                let _ = send(
-                    &mut socket,
-                    &WireMessage::Error {
-                        message: message.clone(),
-                    },
-                )
-                .await;
-                Some(message)
-            }
+        let end = session.serve(&mut socket, &mut ticket).await;
+        let (code, reason) = match end {
+            End::Closed => (close_code::NORMAL, None),
+            End::Error(message) => (close_code::POLICY, Some(message)),
+            End::TooLarge(message) => (close_code::SIZE, Some(message)),
         };
+        if let Some(message) = &reason {
+            info!(reason = %message, "closing the session with an error");
+            let _ = send(
+                &mut socket,
+                &WireMessage::Error {
+                    message: message.clone(),
+                },
+            )
+            .await;
+        }
         let frame = CloseFrame {
-            code: if reason.is_some() {
-                close_code::POLICY
-            } else {
-                close_code::NORMAL
-            },
+            code,
             reason: reason
                 .unwrap_or_default()
                 .chars()
@@ -176,7 +154,7 @@ async fn run(app: Arc<App>, who: Principal, mut socket: WebSocket) {
 }
 
 impl Session {
-    async fn serve(&mut self, socket: &mut WebSocket) -> End {
+    async fn serve(&mut self, socket: &mut WebSocket, ticket: &mut Ticket) -> End {
         let mut events = self.app.hub.subscribe();
         let mut shutdown = self.app.shutdown.clone();
         let join_deadline = tokio::time::sleep(JOIN_TIMEOUT);
@@ -185,12 +163,21 @@ impl Session {
             tokio::select! {
                 incoming = socket.recv() => {
                     let message = match incoming {
-                        None | Some(Err(_)) => return End::Closed,
+                        None => return End::Closed,
+                        Some(Err(e)) => {
+                            if too_large(e) {
+                                return End::TooLarge(format!(
+                                    "a message larger than {} MiB was refused; sync fewer documents at once",
+                                    self.app.limits.max_frame_bytes >> 20
+                                ));
+                            }
+                            return End::Closed;
+                        }
                         Some(Ok(message)) => message,
                     };
                     match message {
                         Message::Binary(bytes) => {
-                            if !self.rate.allow() {
+                            if self.app.message_limits.take(&self.who.device.id, 1).is_err() {
                                 return End::Error("too many messages; slow down and reconnect".into());
                             }
                             if let Err(end) = self.on_frame(socket, &bytes).await {
@@ -205,6 +192,12 @@ impl Session {
                 event = events.recv() => {
                     if let Err(end) = self.on_event(socket, event).await {
                         return end;
+                    }
+                }
+                changed = ticket.closed.changed() => {
+                    let reason = ticket.closed.borrow().clone();
+                    if changed.is_ok() && let Some(reason) = reason {
+                        return End::Error(reason);
                     }
                 }
                 () = &mut join_deadline, if !self.joined => {
@@ -224,23 +217,19 @@ impl Session {
     ) -> Result<(), End> {
         match event {
             Ok(HubEvent::Changed { doc, origin }) => {
-                if self.joined && origin != self.id && self.grants.can_read(&doc) {
+                if self.joined && origin != self.id {
                     self.push(socket, &doc).await?;
-                }
-            }
-            Ok(HubEvent::DeviceRevoked { device }) => {
-                if device == self.who.device.id {
-                    return Err(End::Error(
-                        "this device was revoked; sign it in again".into(),
-                    ));
                 }
             }
             Ok(HubEvent::DirectoryChanged) => self.reload_grants()?,
             Err(RecvError::Lagged(missed)) => {
+                // Whatever the missed events were (directory changes, a revocation), judge afresh: the
+                // device and its rights as they are now, then every open document through them.
                 debug!(
                     missed,
-                    "missed live events; offering every open document again"
+                    "missed live events; rechecking the device and its rights"
                 );
+                self.check_device()?;
                 self.reload_grants()?;
                 let open: Vec<DocId> = self.states.keys().cloned().collect();
                 for doc in open {
@@ -252,9 +241,25 @@ impl Session {
         Ok(())
     }
 
+    /// Ends the session if its device was revoked meanwhile.
+    fn check_device(&self) -> Result<(), End> {
+        match self.app.store().device_auth(&self.who.device.id) {
+            Ok(Some((device, _))) if device.revoked_at.is_none() => Ok(()),
+            Ok(_) => Err(End::Error(
+                "this device was revoked; sign it in again".into(),
+            )),
+            Err(e) => {
+                warn!(error = %e, "could not check the device");
+                Err(End::Error("the relay failed; reconnect later".into()))
+            }
+        }
+    }
+
+    /// Recomputes the account's rights and forgets the documents it may no longer read.
     fn reload_grants(&mut self) -> Result<(), End> {
-        match Grants::load(self.app.store().as_ref(), &self.who.account.id) {
+        match self.app.hub.grants(&self.who.account.id) {
             Ok(Some(grants)) => {
+                self.states.retain(|doc, _| grants.can_read(doc));
                 self.grants = grants;
                 Ok(())
             }
@@ -284,8 +289,12 @@ impl Session {
         Ok(self.states.get_mut(doc).expect("inserted above"))
     }
 
-    /// Offers a peer the relay's news about a document.
+    /// Offers a peer the relay's news about a document, if the account may read it.
     async fn push(&mut self, socket: &mut WebSocket, doc: &DocId) -> Result<(), End> {
+        if !self.grants.can_read(doc) {
+            self.states.remove(doc);
+            return Ok(());
+        }
         let mut state = self.state(doc)?.clone();
         let hub = &self.app.hub;
         let message = hub

@@ -3,7 +3,7 @@
 
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ROOT, ReadDoc};
-use journal_core::{ClassId, StudentId, ThreadId};
+use journal_core::{ClassId, DocId, StudentId};
 
 use super::{
     Account, AccountRole, AdminLogEntry, Attribution, CodeRecord, CodeRole, Device, FirstChanges,
@@ -243,14 +243,14 @@ pub fn directory_facts_follow_staff_guardians_and_moves(store: &dyn RelayStore) 
     store.link_guardian("mum", &kid).expect("guardian");
     store.link_guardian("mum", &sibling).expect("guardian");
     store
-        .add_thread_member(&"t1".parse().expect("id"), "account:mum")
+        .add_thread_member(&"2026-2027/thread/t1".parse().expect("id"), "account:mum")
         .expect("thread");
     // A family conversation reaches every guardian of the student; a student's, the student's account.
     store
-        .add_thread_member(&"t2".parse().expect("id"), "guardians:sib")
+        .add_thread_member(&"2026-2027/thread/t2".parse().expect("id"), "guardians:sib")
         .expect("thread");
     store
-        .add_thread_member(&"t3".parse().expect("id"), "student:kid")
+        .add_thread_member(&"2026-2027/thread/t3".parse().expect("id"), "student:kid")
         .expect("thread");
     assert!(
         store.link_guardian("nobody", &kid).is_err(),
@@ -272,11 +272,14 @@ pub fn directory_facts_follow_staff_guardians_and_moves(store: &dyn RelayStore) 
     );
     assert_eq!(
         mum.threads,
-        vec!["t1".parse().expect("id"), "t2".parse().expect("id")]
+        vec![
+            "2026-2027/thread/t1".parse().expect("id"),
+            "2026-2027/thread/t2".parse().expect("id")
+        ]
     );
     assert_eq!(
         store.access_facts("kid-account").expect("facts").threads,
-        vec!["t3".parse().expect("id")]
+        vec!["2026-2027/thread/t3".parse().expect("id")]
     );
     assert!(
         store
@@ -610,20 +613,55 @@ pub fn a_new_thread_stores_its_members_and_first_changes_together(store: &dyn Re
     store.link_guardian("dad", &kid).expect("guardian");
     let mut doc = Automerge::new();
     let first = change(&mut doc, "m", "hello");
-    let thread: ThreadId = "t9".parse().expect("id");
+    let thread: DocId = "2026-2027/thread/t9".parse().expect("id");
+    let first_changes = FirstChanges {
+        id: "2026-2027/thread/t9",
+        changes: std::slice::from_ref(&first),
+        heads: &heads(&doc),
+        snapshot: &doc.save(),
+    };
+    let members = ["account:t".to_owned(), "guardians:kid".to_owned()];
+    assert!(
+        store
+            .create_thread(&members, &first_changes, &by("t"))
+            .expect("create")
+    );
+    assert!(
+        !store
+            .create_thread(&["account:dad".to_owned()], &first_changes, &by("dad"))
+            .expect("create again"),
+        "a conversation is started once; nobody joins it by starting it again"
+    );
+    // The same id in another year is another conversation, with its own members.
+    assert!(
+        store
+            .create_thread(
+                &["account:dad".to_owned()],
+                &FirstChanges {
+                    id: "2027-2028/thread/t9",
+                    ..first_changes
+                },
+                &by("dad"),
+            )
+            .expect("create in another year")
+    );
+    // Members registered before a conversation starts hold its place: starting it does not add others.
+    let planned: DocId = "2026-2027/thread/t10".parse().expect("id");
     store
-        .create_thread(
-            &thread,
-            &["account:t".to_owned(), "guardians:kid".to_owned()],
-            &FirstChanges {
-                id: "2026-2027/thread/t9",
-                changes: std::slice::from_ref(&first),
-                heads: &heads(&doc),
-                snapshot: &doc.save(),
-            },
-            &by("t"),
-        )
-        .expect("create");
+        .add_thread_member(&planned, "account:t")
+        .expect("register");
+    assert!(
+        !store
+            .create_thread(
+                &["account:dad".to_owned()],
+                &FirstChanges {
+                    id: "2026-2027/thread/t10",
+                    ..first_changes
+                },
+                &by("dad"),
+            )
+            .expect("create a planned one")
+    );
     let loaded = Automerge::load(
         &store
             .load_document("2026-2027/thread/t9")
@@ -634,11 +672,12 @@ pub fn a_new_thread_stores_its_members_and_first_changes_together(store: &dyn Re
     assert_eq!(loaded.get_heads(), doc.get_heads());
     assert_eq!(
         store.access_facts("dad").expect("facts").threads,
-        vec![thread.clone()]
+        vec![thread.clone(), "2027-2028/thread/t9".parse().expect("id")],
+        "dad is in this year's t9 as the family, and in next year's t9 himself"
     );
     assert_eq!(
         store.access_facts("t").expect("facts").threads,
-        vec![thread]
+        vec![planned, thread]
     );
     assert_eq!(
         store.audit_trail("2026-2027/thread/t9").expect("trail")[0].account,

@@ -8,7 +8,7 @@ pub mod sqlite;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use journal_core::{ClassId, StudentId, ThreadId};
+use journal_core::{ClassId, DocId, StudentId};
 
 /// A failure of the relay's store.
 #[derive(Debug, Error)]
@@ -256,8 +256,8 @@ pub struct AccessFacts {
     pub children: Vec<(StudentId, ClassId)>,
     /// For a student account, its class.
     pub own_class: Option<ClassId>,
-    /// Conversations the account takes part in.
-    pub threads: Vec<ThreadId>,
+    /// Conversation documents the account takes part in (`<year>/thread/<id>`).
+    pub threads: Vec<DocId>,
 }
 
 /// Changes as the store keeps them, from a document's `(hash, bytes)` pairs.
@@ -338,16 +338,16 @@ pub trait RelayStore: Send + Sync {
     fn remove_class_staff(&self, class: &ClassId, account: &str) -> StoreResult<()>;
     /// Links a parent account to a student.
     fn link_guardian(&self, account: &str, student: &StudentId) -> StoreResult<()>;
-    /// Adds a member (`account:<id>`, `guardians:<student>`, `student:<student>`) to a conversation.
-    fn add_thread_member(&self, thread: &ThreadId, member: &str) -> StoreResult<()>;
-    /// Registers a new conversation's members and stores its first changes, in one transaction.
+    /// Adds a member (`account:<id>`, `guardians:<student>`, `student:<student>`) to a conversation document.
+    fn add_thread_member(&self, thread: &DocId, member: &str) -> StoreResult<()>;
+    /// Registers a new conversation's members and stores its first changes, in one transaction; `false`
+    /// (and nothing written) when the document or members for it already exist.
     fn create_thread(
         &self,
-        thread: &ThreadId,
         members: &[String],
         first: &FirstChanges<'_>,
         by: &Attribution,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
     /// What decides an account's access.
     fn access_facts(&self, account: &str) -> StoreResult<AccessFacts>;
 
@@ -381,6 +381,10 @@ pub trait RelayStore: Send + Sync {
     fn freeze_year(&self, year: journal_core::YearId, at: i64) -> StoreResult<()>;
     /// Whether a school year is frozen.
     fn is_frozen(&self, year: journal_core::YearId) -> StoreResult<bool>;
+
+    /// Rewrites every stored secret hash (access codes, device tokens) through `wrap`, once: `false` when
+    /// this was already done. One transaction.
+    fn rekey_secrets(&self, wrap: &dyn Fn(&[u8]) -> Vec<u8>) -> StoreResult<bool>;
 
     /// Appends to the administration's audit log.
     fn log_admin(&self, entry: &AdminLogEntry) -> StoreResult<()>;

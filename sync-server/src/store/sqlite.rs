@@ -11,7 +11,7 @@ use super::{
     CodeRole, Device, FirstChanges, NewChange, Redemption, RelayStore, RosterImport, SessionRecord,
     StoreError, StoreResult,
 };
-use journal_core::{ClassId, StudentId, ThreadId};
+use journal_core::{ClassId, DocId, StudentId};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
@@ -19,7 +19,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_frozen_years.sql"),
     include_str!("migrations/004_thread_members.sql"),
     include_str!("migrations/005_directory_indexes.sql"),
+    include_str!("migrations/006_thread_years_and_keyed_hashes.sql"),
 ];
+
+/// The `relay_meta` key recording that secret hashes are keyed by the installation's key.
+const SECRETS_KEYED: &str = "secrets_keyed";
 
 /// The relay's SQLite database.
 pub struct SqliteStore {
@@ -273,19 +277,27 @@ impl RelayStore for SqliteStore {
 
     fn create_thread(
         &self,
-        thread: &ThreadId,
         members: &[String],
         first: &FirstChanges<'_>,
         by: &Attribution,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        let taken: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM documents WHERE doc_id = ?1)
+                 OR EXISTS (SELECT 1 FROM thread_access WHERE doc_id = ?1)",
+            [first.id],
+            |r| r.get(0),
+        )?;
+        if taken {
+            return Ok(false);
+        }
         {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO thread_members (thread_id, member) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                "INSERT INTO thread_access (doc_id, member) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             )?;
             for member in members {
-                insert.execute(params![thread.as_str(), member])?;
+                insert.execute(params![first.id, member])?;
             }
         }
         append_in(
@@ -297,7 +309,7 @@ impl RelayStore for SqliteStore {
             Some(first.snapshot),
         )?;
         tx.commit()?;
-        Ok(())
+        Ok(true)
     }
 
     fn outside_writes(&self) -> StoreResult<i64> {
@@ -446,11 +458,11 @@ impl RelayStore for SqliteStore {
         Ok(())
     }
 
-    fn add_thread_member(&self, thread: &ThreadId, member: &str) -> StoreResult<()> {
+    fn add_thread_member(&self, thread: &DocId, member: &str) -> StoreResult<()> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO thread_members (thread_id, member) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            params![thread.as_str(), member],
+            "INSERT INTO thread_access (doc_id, member) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![thread.to_string(), member],
         )?;
         Ok(())
     }
@@ -509,8 +521,7 @@ impl RelayStore for SqliteStore {
         let mut addresses = vec![format!("account:{account}")];
         addresses.extend(children.iter().map(|(s, _)| format!("guardians:{s}")));
         addresses.extend(found.student.iter().map(|s| format!("student:{s}")));
-        let mut stmt =
-            conn.prepare_cached("SELECT thread_id FROM thread_members WHERE member = ?1")?;
+        let mut stmt = conn.prepare_cached("SELECT doc_id FROM thread_access WHERE member = ?1")?;
         let mut threads: Vec<String> = Vec::new();
         for address in &addresses {
             for thread in stmt.query_map([address], |r| r.get(0))? {
@@ -758,6 +769,40 @@ impl RelayStore for SqliteStore {
             .is_some())
     }
 
+    fn rekey_secrets(&self, wrap: &dyn Fn(&[u8]) -> Vec<u8>) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let done: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM relay_meta WHERE key = ?1)",
+            [SECRETS_KEYED],
+            |r| r.get(0),
+        )?;
+        if done {
+            return Ok(false);
+        }
+        for (table, id, hash) in [
+            ("access_codes", "code_id", "code_hash"),
+            ("devices", "device_id", "token_hash"),
+        ] {
+            let rows: Vec<(String, Vec<u8>)> = {
+                let mut stmt = tx.prepare(&format!("SELECT {id}, {hash} FROM {table}"))?;
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?
+            };
+            let mut update =
+                tx.prepare(&format!("UPDATE {table} SET {hash} = ?2 WHERE {id} = ?1"))?;
+            for (row, old) in rows {
+                update.execute(params![row, wrap(&old)])?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO relay_meta (key, value) VALUES (?1, '1')",
+            [SECRETS_KEYED],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
     fn log_admin(&self, entry: &AdminLogEntry) -> StoreResult<()> {
         let conn = self.conn();
         conn.execute(
@@ -905,6 +950,7 @@ mod tests {
             conn.execute_batch(
                 "INSERT INTO accounts (account_id, name, role) VALUES ('mum', 'Mum', 'parent');
                  INSERT INTO thread_participants (thread_id, account_id) VALUES ('t1', 'mum');
+                 INSERT INTO documents (doc_id, snapshot, heads) VALUES ('2026-2027/thread/t1', x'', '');
                  PRAGMA user_version = 3;",
             )
             .expect("old data");
@@ -912,7 +958,113 @@ mod tests {
         let store = super::SqliteStore::open(&path).expect("migrate");
         assert_eq!(
             store.access_facts("mum").expect("facts").threads,
-            vec!["t1".parse().expect("id")]
+            vec!["2026-2027/thread/t1".parse().expect("id")]
+        );
+    }
+
+    /// A version-5 database keyed conversation members by thread id alone: each goes to the stored
+    /// conversation of that id, and members registered before it was started go to the newest school year.
+    #[test]
+    fn a_version_5_database_gives_conversation_members_their_year() {
+        use super::RelayStore;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("relay.db");
+        {
+            let conn = rusqlite::Connection::open(&path).expect("open");
+            for sql in &super::MIGRATIONS[..5] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.execute_batch(
+                "INSERT INTO documents (doc_id, snapshot, heads) VALUES
+                     ('2026-2027/school', x'', ''), ('2027-2028/school', x'', ''),
+                     ('2026-2027/thread/oldx1', x'', '');
+                 INSERT INTO thread_members (thread_id, member) VALUES
+                     ('oldx1', 'account:mum'), ('planned', 'account:mum'), ('old_1', 'account:dad');
+                 PRAGMA user_version = 5;",
+            )
+            .expect("old data");
+        }
+        let store = super::SqliteStore::open(&path).expect("migrate");
+        let ids = |account: &str| -> Vec<String> {
+            store
+                .access_facts(account)
+                .expect("facts")
+                .threads
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        for id in ["mum", "dad"] {
+            store
+                .put_account(&super::Account {
+                    id: id.into(),
+                    name: id.into(),
+                    role: super::AccountRole::Parent,
+                    active: true,
+                    student: None,
+                })
+                .expect("account");
+        }
+        assert_eq!(
+            ids("mum"),
+            ["2026-2027/thread/oldx1", "2027-2028/thread/planned"]
+        );
+        assert_eq!(
+            ids("dad"),
+            ["2027-2028/thread/old_1"],
+            "'_' is no wildcard: old_1 is not the stored oldx1"
+        );
+    }
+
+    /// A version-5 database held hashes under the fixed domain key only: opened with the installation's
+    /// key they are keyed once, and the old codes and tokens still work.
+    #[test]
+    fn hashes_from_before_the_installation_key_migrate_and_keep_working() {
+        use super::RelayStore;
+        use crate::secrets::{Domain, HashKey};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("relay.db");
+        let token = ring::hmac::sign(&Domain::Token.key(), b"secret");
+        let code = ring::hmac::sign(&Domain::Code.key(), b"K7QM2D9XH4TBR");
+        {
+            let conn = rusqlite::Connection::open(&path).expect("open");
+            for sql in &super::MIGRATIONS[..5] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.execute_batch(
+                "INSERT INTO accounts (account_id, name, role) VALUES ('t', 'T', 'teacher');
+                 PRAGMA user_version = 5;",
+            )
+            .expect("old data");
+            conn.execute(
+                "INSERT INTO devices (device_id, account_id, label, token_hash, created_at) VALUES ('d', 't', 'tablet', ?1, 1)",
+                [token.as_ref()],
+            )
+            .expect("old device");
+            conn.execute(
+                "INSERT INTO access_codes (code_id, code_hash, role, account_id, issued_by, issued_at, expires_at)
+                 VALUES ('c', ?1, 'staff', 't', 'head', 1, 9999999999)",
+                [code.as_ref()],
+            )
+            .expect("old code");
+        }
+        let store = super::SqliteStore::open(&path).expect("migrate");
+        let key = HashKey::random();
+        assert!(key.migrate(&store).expect("rekey"));
+        let (_, stored) = store.device_auth("d").expect("auth").expect("device");
+        assert!(key.token_matches("secret", &stored));
+        assert_ne!(stored, token.as_ref(), "no longer the unkeyed hash");
+        assert!(
+            store
+                .code_by_hash(&key.code_hash("K7QM2D9XH4TBR"))
+                .expect("lookup")
+                .is_some()
+        );
+        assert!(!key.migrate(&store).expect("again"), "once only");
+        let fresh = super::SqliteStore::open_in_memory().expect("fresh");
+        assert!(
+            !key.migrate(&fresh).expect("fresh"),
+            "a new database has nothing from before the key"
         );
     }
 }

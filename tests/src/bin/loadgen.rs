@@ -169,6 +169,8 @@ fn generate(dir: &Path, classes: usize) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     let store = SqliteStore::open(&dir.join("relay.db"))?;
+    // The relay keys token hashes by the installation's key it finds here.
+    let key = journal_relay::secrets::HashKey::load_or_create(dir)?;
     let by = Attribution {
         account: "loadgen".into(),
         device: "loadgen".into(),
@@ -193,7 +195,7 @@ fn generate(dir: &Path, classes: usize) -> Result<()> {
             AccountRole::Teacher,
             None,
         ))?;
-        let issued = journal_relay::auth::issue_device(&store, &id, "tablet", now)?;
+        let issued = journal_relay::auth::issue_device(&store, &key, &id, "tablet", now)?;
         tokens.teachers.insert(id, issued.token);
     }
     for class in &summary.classes {
@@ -202,7 +204,7 @@ fn generate(dir: &Path, classes: usize) -> Result<()> {
             let parent = format!("parent-{student}");
             store.put_account(&account(&parent, "Родитель", AccountRole::Parent, None))?;
             store.link_guardian(&parent, student)?;
-            let issued = journal_relay::auth::issue_device(&store, &parent, "phone", now)?;
+            let issued = journal_relay::auth::issue_device(&store, &key, &parent, "phone", now)?;
             tokens
                 .parents
                 .insert(student.to_string(), (parent, issued.token));
@@ -257,6 +259,9 @@ impl RelayProcess {
                 "0",
                 "--log",
                 "warn",
+                // Every simulated device connects from 127.0.0.1.
+                "--max-connections-per-address",
+                "100000",
             ])
             .arg("--data-dir")
             .arg(data)

@@ -1,5 +1,13 @@
 //! The one validator: decides whether a document state is valid. The device runs it on what it receives;
-//! the relay runs it on every incoming change before storing it.
+//! the relay runs it on every incoming change before storing it, with the writer's identity, so that
+//! changes are also judged by who makes them ([`WriterGuard`]).
+//!
+//! Three layers, in order: the document's shape (`shape`: known keys only, bounded sizes), the typed view
+//! and the school's rules (marks, codes, dates inside the year), and what the writer may change
+//! (`writer`: their own messages, marks signed by themselves or in a subject they teach).
+
+mod shape;
+mod writer;
 
 use automerge::Automerge;
 use base64::Engine;
@@ -9,6 +17,12 @@ use crate::domain::calendar::format_date;
 use crate::domain::model::{Message, Participant};
 use crate::error::SchemaError;
 use crate::ids::DocId;
+
+pub use shape::{
+    MAX_ENTRY_BYTES, MAX_KEY_BYTES, MAX_MESSAGE_BYTES, MAX_PLAN_BYTES, MAX_SETTINGS_BYTES,
+    check_shape,
+};
+pub use writer::WriterGuard;
 
 /// Longest free text (topic, homework, comment, message) a document may hold, in characters.
 pub const MAX_TEXT_CHARS: usize = 4000;
@@ -21,18 +35,8 @@ pub const MAX_ATTACHMENT_BYTES: usize = 512 * 1024;
 pub struct ValidationContext<'a> {
     /// The year's settings (policy, terms). Without them only the schema is checked.
     pub settings: Option<&'a SchoolSettings>,
-    /// On the relay, for a conversation: who delivers the change and what the thread was before it.
-    pub thread_guard: Option<ThreadGuard<'a>>,
-}
-
-/// What a participant may change in a conversation: their own new messages and their own read state.
-/// Participants and heading, once set, and messages already written stay as they are.
-#[derive(Clone, Copy, Debug)]
-pub struct ThreadGuard<'a> {
-    /// The account delivering the change.
-    pub author: &'a str,
-    /// The thread before the change.
-    pub before: &'a ThreadDoc,
+    /// On the relay: who delivers the change, and the document before it.
+    pub writer: Option<WriterGuard<'a>>,
 }
 
 /// Checks one message's text and attachments.
@@ -66,11 +70,7 @@ pub fn check_message(id: &DocId, message: &Message) -> Result<(), SchemaError> {
     Ok(())
 }
 
-fn check_thread(
-    id: &DocId,
-    thread: &ThreadDoc,
-    guard: Option<&ThreadGuard<'_>>,
-) -> Result<(), SchemaError> {
+fn check_thread(id: &DocId, thread: &ThreadDoc) -> Result<(), SchemaError> {
     for participant in &thread.participants {
         participant
             .parse::<Participant>()
@@ -84,62 +84,6 @@ fn check_thread(
     for cell in thread.messages.values() {
         for message in std::iter::once(&cell.value).chain(&cell.competing) {
             check_message(id, message)?;
-        }
-    }
-    let Some(guard) = guard else {
-        return Ok(());
-    };
-    let before = guard.before;
-    if !before.participants.is_empty() && thread.participants != before.participants {
-        return Err(SchemaError::new(
-            id,
-            "the participants of a conversation cannot change",
-        ));
-    }
-    if before.info.is_some() && thread.info != before.info {
-        return Err(SchemaError::new(
-            id,
-            "the subject of a conversation cannot change",
-        ));
-    }
-    for (key, cell) in &thread.messages {
-        match before.messages.get(key) {
-            Some(old) if old == cell => {}
-            Some(_) => {
-                return Err(SchemaError::new(
-                    id,
-                    format!("message {key} was already sent and cannot change"),
-                ));
-            }
-            None => {
-                if let Some(message) = std::iter::once(&cell.value)
-                    .chain(&cell.competing)
-                    .find(|m| m.author != guard.author)
-                {
-                    return Err(SchemaError::new(
-                        id,
-                        format!(
-                            "message {key} names {:?} as its author; only {:?} may deliver it",
-                            message.author, guard.author
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-    if before
-        .messages
-        .keys()
-        .any(|k| !thread.messages.contains_key(k))
-    {
-        return Err(SchemaError::new(id, "a sent message cannot be deleted"));
-    }
-    for (account, last) in &thread.read {
-        if before.read.get(account) != Some(last) && account != guard.author {
-            return Err(SchemaError::new(
-                id,
-                format!("only {account:?} may record what {account:?} has read"),
-            ));
         }
     }
     Ok(())
@@ -156,12 +100,27 @@ fn check_text(id: &DocId, what: &str, text: &str) -> Result<(), SchemaError> {
 }
 
 /// Checks a document against the schema of its kind and the school's rules; returns its typed view.
-/// Every competing value of a conflict is checked too.
+/// Every competing value of a conflict is checked too. With a writer in `ctx`, the whole document counts as
+/// theirs to have written (a new document).
 pub fn validate_document(
     id: &DocId,
     doc: &Automerge,
     ctx: &ValidationContext<'_>,
 ) -> Result<View, SchemaError> {
+    validate_change(id, &View::empty(id.kind()), doc, ctx)
+}
+
+/// Checks a document that was `before` and is now `doc`, as [`validate_document`] does; the writer in
+/// `ctx`, if any, answers for what changed.
+pub fn validate_change(
+    id: &DocId,
+    before: &View,
+    doc: &Automerge,
+    ctx: &ValidationContext<'_>,
+) -> Result<View, SchemaError> {
+    // Which document this claims to be comes first: a shape is judged against the right kind.
+    crate::docs::check_header(id, doc)?;
+    check_shape(id, doc)?;
     let view = read_view(id, doc)?;
     match &view {
         View::School(school) => {
@@ -255,7 +214,10 @@ pub fn validate_document(
             }
         }
         View::Profile(_) => {}
-        View::Thread(thread) => check_thread(id, thread, ctx.thread_guard.as_ref())?,
+        View::Thread(thread) => check_thread(id, thread)?,
+    }
+    if let Some(writer) = &ctx.writer {
+        writer.check(id, before, &view)?;
     }
     Ok(view)
 }
