@@ -1,6 +1,7 @@
 //! One student's school year (about 1,100 attendance entries and 400 marks) in a class of 25: building it,
 //! loading it, the parent's full-year query, the 25×60 class grid and the durable write of one lesson's
-//! attendance. Run with `cargo bench -p journal-core --bench student_year`; figures go into BENCHMARKS.md.
+//! attendance, and the relay's check of one incoming change. Run with
+//! `cargo bench -p journal-core --bench student_year`; figures go into BENCHMARKS.md.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -178,6 +179,45 @@ fn benches(c: &mut Criterion) {
                 .expect("insert");
             }
             tx.commit().expect("commit");
+        })
+    });
+    group.finish();
+
+    // The relay judges every incoming change by validating the whole document with its writer: the
+    // schema's shape, the typed read with the school's rules, and what the writer changed.
+    let student = j.document(&student_id).expect("doc");
+    let settings = j.school_settings(YEAR).cloned();
+    let taught: std::collections::BTreeSet<SubjectId> = ["math".parse().expect("id")].into();
+    let mut group = c.benchmark_group("relay");
+    group
+        .sample_size(50)
+        .measurement_time(Duration::from_secs(8));
+    group.bench_function("validate_student_year_with_writer", |b| {
+        b.iter(|| {
+            journal_core::validate::validate_change(
+                &student_id,
+                student.view(),
+                black_box(student.automerge()),
+                &journal_core::validate::ValidationContext {
+                    settings: settings.as_ref(),
+                    writer: Some(journal_core::validate::WriterGuard {
+                        author: "t-5a",
+                        subjects_taught: &taught,
+                    }),
+                },
+            )
+            .expect("valid")
+        })
+    });
+    group.finish();
+    let mut group = c.benchmark_group("baseline");
+    group
+        .sample_size(50)
+        .measurement_time(Duration::from_secs(8));
+    group.bench_function("typed_read_student_year", |b| {
+        b.iter(|| {
+            journal_core::docs::read_view(&student_id, black_box(student.automerge()))
+                .expect("read")
         })
     });
     group.finish();

@@ -123,6 +123,26 @@ fn a_parent_sees_a_childs_marks_for_any_period_and_subject() {
     assert_eq!(math_in_september[0].mark.teacher, class.teacher);
 }
 
+/// A signed-in teacher's device signs the marks it gives with its own account, whoever's lesson it is: the
+/// relay accepts a mark signed by the one who delivers it.
+#[test]
+fn a_mark_is_signed_by_the_signed_in_teacher() {
+    let mut j = Journal::open_in_memory().expect("open");
+    let class = school_with_class(&mut j, 1);
+    let kid = &class.students[0];
+    let l1 = lesson(&mut j, &class, "2026-09-07", 1, "math");
+    j.set_my_directory(&journal_core::directory::MyDirectory {
+        account: "substitute".into(),
+        role: "teacher".into(),
+        ..Default::default()
+    })
+    .expect("sign in");
+    j.put_mark(kid, &l1, &mark(5, "oral")).expect("mark");
+    let marks = j.student_marks(YEAR, kid, None, None).expect("query");
+    assert_eq!(marks[0].mark.teacher.as_str(), "substitute");
+    assert_ne!(class.teacher.as_str(), "substitute");
+}
+
 #[test]
 fn a_second_put_of_the_same_kind_changes_the_mark_and_remove_deletes_it() {
     let mut j = Journal::open_in_memory().expect("open");

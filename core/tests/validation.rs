@@ -163,3 +163,61 @@ fn a_document_claiming_another_kind_or_id_is_refused() {
     .expect_err("wrong id");
     assert!(err.to_string().contains("carries the id"), "{err}");
 }
+
+/// On the relay a change is judged with its writer: a new mark signed by someone else is refused unless
+/// the writer teaches its subject in the class, and a value already there (a conflict kept) is not new.
+#[test]
+fn a_new_mark_is_signed_by_its_writer_or_a_teacher_of_its_subject() {
+    use journal_core::validate::{WriterGuard, validate_change};
+    let (j, class, _) = setup();
+    let id = DocId::Student(YEAR, class.students[0].clone());
+    let original = j.document(&id).expect("student doc");
+    let signed_by = |teacher: &str| {
+        tampered(
+            &j,
+            &id,
+            "marks",
+            "m9",
+            &format!(
+                r#"{{"lesson":"x","subject":"math","date":"2026-09-07","value":"4","kind":"oral","teacher":"{teacher}"}}"#
+            ),
+        )
+    };
+    let judged = |doc: &Document, writer: &str, taught: &[&str]| {
+        let taught: std::collections::BTreeSet<SubjectId> =
+            taught.iter().map(|s| s.parse().expect("id")).collect();
+        validate_change(
+            &id,
+            original.view(),
+            doc.automerge(),
+            &ValidationContext {
+                settings: j.school_settings(YEAR),
+                writer: Some(WriterGuard {
+                    author: writer,
+                    subjects_taught: &taught,
+                }),
+            },
+        )
+        .map(|_| ())
+        .map_err(|e| e.reason)
+    };
+    let forged = signed_by("t-math");
+    let reason = judged(&forged, "t-5a", &["russian"]).expect_err("another teacher's name");
+    assert!(reason.contains("signed by \"t-math\""), "{reason}");
+    judged(&forged, "t-5a", &["math"]).expect("a teacher of the subject may");
+    judged(&signed_by("t-5a"), "t-5a", &[]).expect("one's own mark");
+    // Marks already there are not judged again, whoever delivers the change.
+    validate_change(
+        &id,
+        original.view(),
+        original.automerge(),
+        &ValidationContext {
+            settings: j.school_settings(YEAR),
+            writer: Some(WriterGuard {
+                author: "someone-else",
+                subjects_taught: &Default::default(),
+            }),
+        },
+    )
+    .expect("nothing new");
+}

@@ -503,24 +503,21 @@ impl Hub {
             // Someone else's creation, not stored (yet, or ever): nothing to show.
             return Ok(Outcome::Unavailable);
         }
-        let outcome = self
-            .apply(
-                &mut slot,
-                grants,
-                by,
-                origin,
-                state,
-                id,
-                message,
-                &ValidationContext {
-                    settings: settings.as_ref(),
-                    writer: Some(WriterGuard {
-                        author: &grants.account().id,
-                        subjects_taught: &subjects_taught,
-                    }),
-                },
-            )
-            .await;
+        let outcome = self.apply(
+            &mut slot,
+            by,
+            origin,
+            state,
+            id,
+            message,
+            &ValidationContext {
+                settings: settings.as_ref(),
+                writer: Some(WriterGuard {
+                    author: &grants.account().id,
+                    subjects_taught: &subjects_taught,
+                }),
+            },
+        );
         if slot.doc.never_saved() {
             drop(slot);
             self.forget_unsaved(id, &entry);
@@ -531,10 +528,9 @@ impl Hub {
     /// Applies a checked sync message to a document in memory and stores what it adds, in one step: a
     /// document refused or failing to store is left as it was on disk.
     #[allow(clippy::too_many_arguments)]
-    async fn apply(
+    fn apply(
         &self,
         slot: &mut Slot,
-        grants: &Grants,
         by: &Attribution,
         origin: u64,
         state: &mut sync::State,
@@ -547,13 +543,8 @@ impl Hub {
             return Ok(Outcome::Refused(reason));
         }
         let mut next = state.clone();
-        match slot.doc.receive_sync_message(&mut next, message, ctx) {
-            Ok(()) => {}
-            Err(CoreError::Schema(e)) => {
-                info!(doc = %id, account = %grants.account().id, reason = %e.reason, "refused a change that breaks the document's rules");
-                return Ok(Outcome::Refused(e.to_string()));
-            }
-            Err(e) => return Err(HubError::Malformed(e.to_string())),
+        if let Some(refused) = merge_checked(&mut slot.doc, &mut next, message, ctx)? {
+            return Ok(refused);
         }
         let changes = new_changes(slot.doc.changes_since_saved());
         if !changes.is_empty() {
@@ -655,13 +646,8 @@ impl Hub {
             }),
         };
         let mut next = state.clone();
-        match slot.doc.receive_sync_message(&mut next, message, &ctx) {
-            Ok(()) => {}
-            Err(CoreError::Schema(e)) => {
-                info!(doc = %id, reason = %e.reason, "refused a new conversation that breaks the rules");
-                return Ok(Outcome::Refused(e.to_string()));
-            }
-            Err(e) => return Err(HubError::Malformed(e.to_string())),
+        if let Some(refused) = merge_checked(&mut slot.doc, &mut next, message, &ctx)? {
+            return Ok(refused);
         }
         let View::Thread(view) = slot.doc.view() else {
             return Ok(Outcome::Unavailable);
@@ -780,6 +766,25 @@ impl Hub {
             .remove(&id);
         self.announce(HubEvent::Changed { doc: id, origin: 0 });
         Ok(())
+    }
+}
+
+/// Merges a sync message into `doc` under the validator: `None` when accepted, the refusal otherwise (the
+/// document and `state` then stay as they were).
+fn merge_checked(
+    doc: &mut Document,
+    state: &mut sync::State,
+    message: &[u8],
+    ctx: &ValidationContext<'_>,
+) -> Result<Option<Outcome>, HubError> {
+    match doc.receive_sync_message(state, message, ctx) {
+        Ok(()) => Ok(None),
+        Err(CoreError::Schema(e)) => {
+            let author = ctx.writer.map(|w| w.author).unwrap_or_default();
+            info!(doc = %doc.id(), account = %author, reason = %e.reason, "refused a change that breaks the document's rules");
+            Ok(Some(Outcome::Refused(e.to_string())))
+        }
+        Err(e) => Err(HubError::Malformed(e.to_string())),
     }
 }
 

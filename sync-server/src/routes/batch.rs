@@ -229,3 +229,99 @@ pub async fn batch(
         deferred,
     })))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use journal_core::YearId;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::app::{App, Limits};
+    use crate::hub::Hub;
+    use crate::secrets::HashKey;
+    use crate::store::sqlite::SqliteStore;
+
+    const YEAR: YearId = YearId(2026);
+
+    async fn relay(limits: Limits) -> (Arc<App>, String) {
+        let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
+        let (_, shutdown) = tokio::sync::watch::channel(false);
+        let app = Arc::new(App::new(
+            Hub::new(store),
+            limits,
+            shutdown,
+            "relay".into(),
+            HashKey::random(),
+        ));
+        crate::demo::seed(&app, YEAR).await.expect("demo school");
+        let token =
+            crate::auth::issue_device(app.store().as_ref(), &app.secrets, "director", "pc", 1)
+                .expect("device")
+                .token;
+        (app, token)
+    }
+
+    fn opening(id: &str) -> WireMessage {
+        let doc: DocId = format!("{YEAR}/{id}").parse().expect("id");
+        WireMessage::Request {
+            document_id: doc.to_string(),
+            sender_id: "pc".into(),
+            target_id: "relay".into(),
+            data: journal_core::docs::Document::create(doc, &automerge::ActorId::random())
+                .expect("doc")
+                .generate_sync_message(&mut automerge::sync::State::new())
+                .expect("first message"),
+        }
+    }
+
+    async fn post(app: &Arc<App>, token: &str, messages: Vec<WireMessage>) -> BatchResponse {
+        let body = encode(&BatchRequest {
+            storage_id: "pc".into(),
+            messages,
+        });
+        let response = crate::build_router(app.clone())
+            .oneshot(
+                Request::post("/v1/batch")
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(Body::from(body))
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        assert_eq!(response.status(), 200);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        decode(&bytes).expect("a batch reply")
+    }
+
+    /// Past the reply limit, the rest of a batch is deferred untouched, and sent again it is answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reply_stops_at_its_limit_and_the_rest_is_deferred_for_the_next_batch() {
+        let (app, token) = relay(Limits {
+            max_reply_bytes: 1,
+            ..Limits::default()
+        })
+        .await;
+        let asked = ["school", "class/5a", "class/6b"];
+        let first = post(&app, &token, asked.iter().map(|id| opening(id)).collect()).await;
+        assert_eq!(first.messages.len(), 1, "one reply fits before the limit");
+        assert_eq!(
+            first.deferred,
+            [format!("{YEAR}/class/5a"), format!("{YEAR}/class/6b")]
+        );
+        let again = post(
+            &app,
+            &token,
+            asked[1..].iter().map(|id| opening(id)).collect(),
+        )
+        .await;
+        assert!(
+            matches!(&again.messages[..], [WireMessage::Snapshot { document_id, .. }] if *document_id == format!("{YEAR}/class/5a")),
+            "the deferred documents are answered in turn"
+        );
+        assert_eq!(again.deferred, [format!("{YEAR}/class/6b")]);
+    }
+}
