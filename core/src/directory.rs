@@ -83,7 +83,9 @@ impl Journal {
         self.store.write(|w| -> Result<()> {
             w.put_directory(&json)?;
             Ok(())
-        })
+        })?;
+        self.signer = None;
+        Ok(())
     }
 
     /// The signed-in account, or an error saying to sign in first.

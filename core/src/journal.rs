@@ -165,6 +165,8 @@ pub struct Journal {
     dirty: std::collections::BTreeSet<DocId>,
     /// Documents touched inside [`Journal::batch`], persisted together when it ends.
     batch: Option<Vec<DocId>>,
+    /// Who signs the marks given on this device (the signed-in staff member), once looked up.
+    pub(crate) signer: Option<Option<StaffId>>,
 }
 
 pub(crate) fn unknown(kind: &'static str, id: impl ToString) -> Error {
@@ -223,6 +225,7 @@ impl Journal {
             sync_states: HashMap::new(),
             dirty: Default::default(),
             batch: None,
+            signer: None,
         };
         for (id, bytes) in journal.store.load_all()? {
             let doc_id: DocId = id.parse()?;
@@ -1007,14 +1010,18 @@ impl Journal {
 
     /// Who signs a mark given in a lesson: the signed-in staff member (the relay accepts a mark signed by its
     /// author), or the lesson's teacher on a device that has not signed in.
-    fn mark_signer(&self, lesson_teacher: &StaffId) -> Result<StaffId> {
-        let staff = self
-            .my_directory()?
-            .filter(|d| matches!(d.role.as_str(), "teacher" | "administration"));
-        Ok(match staff {
-            Some(me) => StaffId::new(me.account)?,
-            None => lesson_teacher.clone(),
-        })
+    fn mark_signer(&mut self, lesson_teacher: &StaffId) -> Result<StaffId> {
+        if self.signer.is_none() {
+            let staff = self
+                .my_directory()?
+                .filter(|d| matches!(d.role.as_str(), "teacher" | "administration"));
+            self.signer = Some(staff.map(|me| StaffId::new(me.account)).transpose()?);
+        }
+        Ok(self
+            .signer
+            .clone()
+            .flatten()
+            .unwrap_or_else(|| lesson_teacher.clone()))
     }
 
     /// Removes a mark.

@@ -3,7 +3,9 @@
 //! belongs, a text object where a plain string belongs, an oversized value) is refused before the typed view
 //! is read, so a document is never deeper than a root map of maps of fields, and no value grows unbounded.
 
-use automerge::{Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{
+    Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, ScalarValueRef, Value, ValueRef,
+};
 
 use crate::error::SchemaError;
 use crate::ids::{DocId, DocKind};
@@ -40,6 +42,8 @@ enum Rule {
     Flag,
     /// A map whose entries all follow the entry rule.
     Map(Entry),
+    /// A lesson: a map of its known fields.
+    Lesson,
 }
 
 /// What the entries of a root map may be.
@@ -91,15 +95,91 @@ fn lesson_rule(field: &str) -> Option<Rule> {
     }
 }
 
+/// What a value is, as far as the shape cares.
+#[derive(Clone, Copy, Debug)]
+enum Found<'a> {
+    Text(&'a str),
+    Number,
+    True,
+    Map,
+    TextObject,
+    OtherObject,
+    OtherScalar,
+}
+
+impl<'a> Found<'a> {
+    fn of_ref(value: &'a ValueRef<'_>) -> Found<'a> {
+        match value {
+            ValueRef::Object(kind) => Found::object(*kind),
+            ValueRef::Scalar(scalar) => match scalar {
+                ScalarValueRef::Str(text) => Found::Text(text),
+                ScalarValueRef::Uint(_) => Found::Number,
+                ScalarValueRef::Int(n) if *n >= 0 => Found::Number,
+                ScalarValueRef::Boolean(true) => Found::True,
+                _ => Found::OtherScalar,
+            },
+        }
+    }
+
+    fn of_value(value: &'a Value<'_>) -> Found<'a> {
+        match value {
+            Value::Object(kind) => Found::object(*kind),
+            Value::Scalar(scalar) => match scalar.as_ref() {
+                ScalarValue::Str(text) => Found::Text(text),
+                ScalarValue::Uint(_) => Found::Number,
+                ScalarValue::Int(n) if *n >= 0 => Found::Number,
+                ScalarValue::Boolean(true) => Found::True,
+                _ => Found::OtherScalar,
+            },
+        }
+    }
+
+    fn object(kind: ObjType) -> Found<'a> {
+        match kind {
+            ObjType::Map => Found::Map,
+            ObjType::Text => Found::TextObject,
+            _ => Found::OtherObject,
+        }
+    }
+}
+
 /// Checks that the document has the shape of its kind, every concurrent value included.
 pub fn check_shape(id: &DocId, doc: &Automerge) -> Result<(), SchemaError> {
     let kind = id.kind();
-    for key in doc.keys(ROOT) {
-        let place = || format!("the root of a {} document", kind.as_str());
-        let rule = root_rule(kind, &key).ok_or_else(|| unknown(id, &key, &place()))?;
-        check_key(id, &key, &place())?;
-        for (value, obj) in all_values(id, doc, &ROOT, &key)? {
-            check_value(id, doc, &key, rule, &value, &obj)?;
+    let place = format!("the root of a {} document", kind.as_str());
+    walk(id, doc, &ROOT, &place, &|key| root_rule(kind, key))
+}
+
+/// Checks every entry of the map `obj` against the rule its key gets (`None`: not in the schema). The
+/// value every replica reads comes with the iteration; only keys in conflict are read again, for the
+/// values that lost.
+fn walk(
+    id: &DocId,
+    doc: &Automerge,
+    obj: &ObjId,
+    place: &str,
+    rule_for: &dyn Fn(&str) -> Option<Rule>,
+) -> Result<(), SchemaError> {
+    for item in doc.map_range(obj, ..) {
+        let key = item.key.as_ref();
+        if key.len() > MAX_KEY_BYTES {
+            return Err(SchemaError::new(
+                id,
+                format!(
+                    "a key of {} bytes in {place}; keys are at most {MAX_KEY_BYTES} bytes",
+                    key.len()
+                ),
+            ));
+        }
+        let rule = rule_for(key).ok_or_else(|| unknown(id, key, place))?;
+        check_value(id, doc, key, rule, Found::of_ref(&item.value), &item.id())?;
+        if item.conflict {
+            let all = doc
+                .get_all(obj, key)
+                .map_err(|e| SchemaError::new(id, e.to_string()))?;
+            for (value, inner) in &all {
+                check_value(id, doc, key, rule, Found::of_value(value), inner)?;
+            }
         }
     }
     Ok(())
@@ -110,111 +190,42 @@ fn check_value(
     doc: &Automerge,
     key: &str,
     rule: Rule,
-    value: &Value<'_>,
+    found: Found<'_>,
     obj: &ObjId,
 ) -> Result<(), SchemaError> {
-    match (rule, value) {
-        (Rule::Text(max) | Rule::Json(max), Value::Scalar(scalar)) => match scalar.as_ref() {
-            ScalarValue::Str(text) if text.len() <= max => Ok(()),
-            ScalarValue::Str(text) => Err(SchemaError::new(
-                id,
-                format!(
-                    "{key:?} holds {} KiB; the limit is {} KiB",
-                    text.len().div_ceil(1024),
-                    max / 1024
-                ),
-            )),
-            _ => Err(SchemaError::new(id, format!("{key:?} must be a string"))),
-        },
-        (Rule::Text(_) | Rule::Json(_), Value::Object(ObjType::Text)) => Err(SchemaError::new(
-            id,
-            format!(
-                "{key:?} must be a plain string (an immutable string in automerge-repo), not a text object"
-            ),
+    let refuse = |what: String| Err(SchemaError::new(id, what));
+    match (rule, found) {
+        (Rule::Text(max) | Rule::Json(max), Found::Text(text)) if text.len() <= max => Ok(()),
+        (Rule::Text(max) | Rule::Json(max), Found::Text(text)) => refuse(format!(
+            "{key:?} holds {} KiB; the limit is {} KiB",
+            text.len().div_ceil(1024),
+            max / 1024
         )),
-        (Rule::Number, Value::Scalar(scalar)) => match scalar.as_ref() {
-            ScalarValue::Uint(_) => Ok(()),
-            ScalarValue::Int(n) if *n >= 0 => Ok(()),
-            _ => Err(SchemaError::new(
-                id,
-                format!("{key:?} must be a whole number"),
-            )),
-        },
-        (Rule::Flag, Value::Scalar(scalar))
-            if matches!(scalar.as_ref(), ScalarValue::Boolean(true)) =>
-        {
-            Ok(())
-        }
-        (Rule::Flag, _) => Err(SchemaError::new(id, format!("{key:?} must be true"))),
-        (Rule::Map(entry), Value::Object(ObjType::Map)) => check_entries(id, doc, key, entry, obj),
-        (Rule::Map(_), _) => Err(SchemaError::new(id, format!("{key:?} must be a map"))),
-        (_, Value::Object(_)) => Err(SchemaError::new(
-            id,
-            format!("{key:?} must be a single value, not an object"),
+        (Rule::Text(_) | Rule::Json(_), Found::TextObject) => refuse(format!(
+            "{key:?} must be a plain string (an immutable string in automerge-repo), not a text object"
         )),
-    }
-}
-
-fn check_entries(
-    id: &DocId,
-    doc: &Automerge,
-    map: &str,
-    entry: Entry,
-    obj: &ObjId,
-) -> Result<(), SchemaError> {
-    for key in doc.keys(obj) {
-        check_key(id, &key, map)?;
-        for (value, inner) in all_values(id, doc, obj, &key)? {
+        (Rule::Number, Found::Number) | (Rule::Flag, Found::True) => Ok(()),
+        (Rule::Map(entry), Found::Map) => {
+            let place = format!("{key:?}");
             match entry {
-                Entry::Json(max) => check_value(id, doc, &key, Rule::Json(max), &value, &inner)?,
-                Entry::Flag => check_value(id, doc, &key, Rule::Flag, &value, &inner)?,
-                Entry::Lesson => {
-                    if value != Value::Object(ObjType::Map) {
-                        return Err(SchemaError::new(
-                            id,
-                            format!("lesson {key:?} must be a map of its fields"),
-                        ));
-                    }
-                    check_lesson(id, doc, &key, &inner)?;
-                }
+                Entry::Json(max) => walk(id, doc, obj, &place, &|_| Some(Rule::Json(max))),
+                Entry::Flag => walk(id, doc, obj, &place, &|_| Some(Rule::Flag)),
+                Entry::Lesson => walk(id, doc, obj, &place, &|_| Some(Rule::Lesson)),
             }
         }
-    }
-    Ok(())
-}
-
-fn check_lesson(id: &DocId, doc: &Automerge, lesson: &str, obj: &ObjId) -> Result<(), SchemaError> {
-    for field in doc.keys(obj) {
-        let place = format!("lesson {lesson}");
-        let rule = lesson_rule(&field).ok_or_else(|| unknown(id, &field, &place))?;
-        for (value, inner) in all_values(id, doc, obj, &field)? {
-            check_value(id, doc, &field, rule, &value, &inner)?;
+        (Rule::Lesson, Found::Map) => {
+            let place = format!("lesson {key}");
+            walk(id, doc, obj, &place, &lesson_rule)
         }
+        (Rule::Lesson, _) => refuse(format!("lesson {key:?} must be a map of its fields")),
+        (Rule::Map(_), _) => refuse(format!("{key:?} must be a map")),
+        (_, Found::Map | Found::TextObject | Found::OtherObject) => {
+            refuse(format!("{key:?} must be a single value, not an object"))
+        }
+        (Rule::Text(_) | Rule::Json(_), _) => refuse(format!("{key:?} must be a string")),
+        (Rule::Number, _) => refuse(format!("{key:?} must be a whole number")),
+        (Rule::Flag, _) => refuse(format!("{key:?} must be true")),
     }
-    Ok(())
-}
-
-fn check_key(id: &DocId, key: &str, place: &str) -> Result<(), SchemaError> {
-    if key.len() > MAX_KEY_BYTES {
-        return Err(SchemaError::new(
-            id,
-            format!(
-                "a key of {} bytes in {place}; keys are at most {MAX_KEY_BYTES} bytes",
-                key.len()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn all_values<'a>(
-    id: &DocId,
-    doc: &'a Automerge,
-    obj: &ObjId,
-    key: &str,
-) -> Result<Vec<(Value<'a>, ObjId)>, SchemaError> {
-    doc.get_all(obj, key)
-        .map_err(|e| SchemaError::new(id, e.to_string()))
 }
 
 fn unknown(id: &DocId, key: &str, place: &str) -> SchemaError {

@@ -25,8 +25,9 @@ use crate::auth::Principal;
 use crate::hub::{HubEvent, Outcome, attribution};
 use crate::sessions::Ticket;
 
-/// How long a client may take to send `join`.
-const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a client may take to send `join`: as long as it has for a request's headers. Under the load
+/// generator's morning, 15 s closed sessions whose `join` a starved client had not yet written.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `GET /v1/sync`: authenticates, then upgrades to the sync session.
 pub async fn upgrade(
@@ -161,6 +162,17 @@ impl Session {
         tokio::pin!(join_deadline);
         loop {
             tokio::select! {
+                // In this order when several are ready: a session told to close closes, and a `join` that
+                // waited in a busy relay's queue still counts even if the deadline passed meanwhile.
+                biased;
+                changed = ticket.closed.changed() => {
+                    // The registry only lets go of a session it has told to close.
+                    let reason = ticket.closed.borrow().clone();
+                    return End::Error(match (changed, reason) {
+                        (Ok(()), Some(reason)) => reason,
+                        _ => "the relay closed this session; reconnect".into(),
+                    });
+                }
                 incoming = socket.recv() => {
                     let message = match incoming {
                         None => return End::Closed,
@@ -192,12 +204,6 @@ impl Session {
                 event = events.recv() => {
                     if let Err(end) = self.on_event(socket, event).await {
                         return end;
-                    }
-                }
-                changed = ticket.closed.changed() => {
-                    let reason = ticket.closed.borrow().clone();
-                    if changed.is_ok() && let Some(reason) = reason {
-                        return End::Error(reason);
                     }
                 }
                 () = &mut join_deadline, if !self.joined => {

@@ -259,9 +259,12 @@ impl RelayProcess {
                 "0",
                 "--log",
                 "warn",
-                // Every simulated device connects from 127.0.0.1.
+                // Every simulated device connects from 127.0.0.1, and 1,000 of them share the relay's two
+                // cores: a device's own process can take longer than a real phone to write its request.
                 "--max-connections-per-address",
                 "100000",
+                "--header-timeout",
+                "300",
             ])
             .arg("--data-dir")
             .arg(data)
