@@ -8,8 +8,8 @@ import java.io.File
 import java.time.DayOfWeek
 import java.time.LocalDate
 import java.time.ZoneOffset
-import kotlinx.coroutines.async
-import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import school.journal.Journal
@@ -65,22 +65,29 @@ fun main(args: Array<String>) = runBlocking {
     // The parent signs in and listens to the Flow of sync events.
     val parent = Journal.open(File(dir, "parent.db").path, parentKey)
     check(parent.redeem(url, parentCode, "phone").role == "parent") { "parent role" }
-    val arrived = async {
-        withTimeout(30_000) {
-            // The marks may come with the first sync (if the teacher was quicker) or later as a live
-            // update; either way an event announces them, and the last event of a sync comes after every
-            // document (the school's among them) is in.
-            parent.syncEvents().first { event ->
-                (event is SyncEventFfi.Received || event is SyncEventFfi.Progress) &&
-                    runCatching { parent.marks("s5a1", day, day).isNotEmpty() }.getOrDefault(false)
-            }
+    val events = Channel<SyncEventFfi>(Channel.UNLIMITED)
+    val listening = launch { parent.syncEvents().collect { events.send(it) } }
+    // The parent's first sync settles before the teacher's edits go out, so they arrive as a live update:
+    // that is what the feed announces (a document that arrives whole is not news).
+    withTimeout(30_000) {
+        while (true) {
+            val event = events.receive()
+            if (event is SyncEventFfi.Progress && event.total > 0uL && event.done == event.total) break
         }
     }
     // Back online: the teacher's edits go out; the parent's live session receives them.
     teacher.signIn(url, signIn.token)
     val summary = teacher.syncNow()
     check(summary.refused.isEmpty()) { "refused: ${summary.refused}" }
-    arrived.await()
+    withTimeout(30_000) {
+        while (true) {
+            val event = events.receive()
+            val arrived = (event is SyncEventFfi.Received || event is SyncEventFfi.Progress) &&
+                runCatching { parent.marks("s5a1", day, day).isNotEmpty() }.getOrDefault(false)
+            if (arrived) break
+        }
+    }
+    listening.cancel()
 
     val marks = parent.marks("s5a1", day, day)
     check(marks.map { it.value } == listOf("5")) { "the child's marks: $marks" }
