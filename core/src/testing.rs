@@ -222,3 +222,97 @@ pub fn pdf_text(path: &std::path::Path) -> String {
     );
     String::from_utf8(out.stdout).expect("utf-8")
 }
+
+/// One relay session's sync peer over a relay in memory, for the `session` fuzz target and the replay of
+/// its inputs: the class teacher of a class of two, joined, every message going through the peer, the
+/// rights and the validator, with no runtime and no database.
+#[derive(Debug)]
+pub struct PeerSession {
+    relay: crate::sync::peer::MemoryRelay,
+    peer: crate::sync::peer::ServerPeer,
+    documents: Vec<crate::ids::DocId>,
+}
+
+impl PeerSession {
+    /// The session, joined.
+    pub fn new() -> Self {
+        use crate::ids::DocId;
+        use crate::sync::peer::{MemoryRelay, ServerPeer};
+        let mut j = Journal::open_in_memory().expect("a journal in memory");
+        school(&mut j).expect("the fixture school");
+        let class = class_with_students(&mut j, "5a", 2).expect("the fixture class");
+        let mut relay = MemoryRelay::new(class.teacher.as_str(), j.school_settings(YEAR).cloned());
+        for doc in j.documents() {
+            let copy = crate::docs::Document::load(
+                doc.id().clone(),
+                &doc.snapshot(),
+                &automerge::ActorId::random(),
+            )
+            .expect("a copy");
+            relay.readable.insert(doc.id().clone());
+            if !matches!(doc.id(), DocId::School(_)) {
+                relay.writable.insert(doc.id().clone());
+            }
+            relay.documents.insert(doc.id().clone(), copy);
+        }
+        let fresh = DocId::Student(YEAR, "new-kid".parse().expect("an id"));
+        relay.readable.insert(fresh.clone());
+        relay.writable.insert(fresh.clone());
+        let mut documents: Vec<DocId> = relay.documents.keys().cloned().collect();
+        documents.push(fresh);
+        documents.push(DocId::Student(YEAR, "stranger".parse().expect("an id")));
+        let mut peer = ServerPeer::new("relay", 64);
+        peer.on_message(
+            &mut relay,
+            crate::sync::protocol::WireMessage::Join {
+                sender_id: "fuzz".into(),
+                supported_protocol_versions: vec![crate::sync::protocol::PROTOCOL_VERSION.into()],
+                metadata: None,
+            },
+        )
+        .expect("joined");
+        PeerSession {
+            relay,
+            peer,
+            documents,
+        }
+    }
+
+    /// One message: the first byte picks the document and whether it is a `sync` (may create) or a
+    /// `request`; the rest is the sync message. Whatever the bytes, the peer answers or ends the session.
+    pub fn message(&mut self, data: &[u8]) {
+        use crate::sync::protocol::WireMessage;
+        let Some((&head, message)) = data.split_first() else {
+            return;
+        };
+        let doc = &self.documents[usize::from(head) % self.documents.len()];
+        let (document_id, sender_id, target_id, data) = (
+            doc.to_string(),
+            "fuzz".to_owned(),
+            "relay".to_owned(),
+            message.to_vec(),
+        );
+        let message = if head & 0x80 != 0 {
+            WireMessage::Sync {
+                document_id,
+                sender_id,
+                target_id,
+                data,
+            }
+        } else {
+            WireMessage::Request {
+                document_id,
+                sender_id,
+                target_id,
+                data,
+            }
+        };
+        let _ = self.peer.on_message(&mut self.relay, message);
+    }
+}
+
+impl Default for PeerSession {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -185,7 +185,7 @@ fn demo_week(year: &journal_core::SchoolYear) -> Vec<time::Date> {
 }
 
 /// Seeds the demo school unless the relay already holds documents; returns the accounts with tokens.
-pub async fn seed(app: &App, year: YearId) -> Result<Option<Vec<DemoAccount>>, DemoError> {
+pub fn seed(app: &App, year: YearId) -> Result<Option<Vec<DemoAccount>>, DemoError> {
     let store = app.store().clone();
     if !store.document_heads()?.is_empty() {
         return Ok(None);
@@ -248,7 +248,7 @@ pub async fn seed(app: &App, year: YearId) -> Result<Option<Vec<DemoAccount>>, D
     store.put_class_staff(&id("6b")?, "t-math", false)?;
     let by = attribution("director", "relay-demo");
     for doc in documents(year)? {
-        app.hub.import(doc, &by).await?;
+        app.hub.import(doc, &by)?;
     }
     let issuer = Principal {
         account: account("demo", "demo seeding", AccountRole::Administration, None),

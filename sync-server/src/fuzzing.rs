@@ -1,21 +1,12 @@
 //! Entry points for the fuzz targets in `tests/fuzz`, and for the test that replays every input they kept
-//! (`tests/fuzz/regressions/<target>/`). Each takes arbitrary bytes and must neither panic nor hang.
+//! (`tests/fuzz/regressions/<target>/`). Each takes arbitrary bytes and must neither panic nor hang. The
+//! `session` target drives the sync peer itself: `journal_core::testing::PeerSession`.
 
-use std::sync::Arc;
-
+use journal_core::DocId;
 use journal_core::access_code::AccessCode;
 use journal_core::docs::Document;
 use journal_core::sync::protocol::{BatchRequest, WireMessage, decode};
 use journal_core::validate::{ValidationContext, validate_document};
-use journal_core::{DocId, YearId};
-
-use crate::acl::Grants;
-use crate::app::{App, Limits};
-use crate::hub::{Hub, attribution};
-use crate::store::sqlite::SqliteStore;
-
-/// The year the fuzzers work in.
-const YEAR: YearId = YearId(2026);
 
 /// Documents a fuzzed message may address, one per kind, some readable by the session's account.
 fn documents() -> Vec<DocId> {
@@ -73,72 +64,5 @@ pub fn validator(data: &[u8]) {
             validate_document(&id, doc.automerge(), &ValidationContext::default())
                 .expect("a loaded document validates again");
         }
-    }
-}
-
-/// One relay session's sync-message handling: a class teacher's grants over the demo school, every message
-/// going through the access rules, the validator and the store.
-pub struct Session {
-    runtime: tokio::runtime::Runtime,
-    app: Arc<App>,
-    grants: Grants,
-    documents: Vec<DocId>,
-}
-
-impl Session {
-    /// A relay in memory with the demo school, and the session of its class teacher `t-5a`.
-    pub fn new() -> Session {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let store = Arc::new(SqliteStore::open_in_memory().expect("an in-memory store"));
-        let (_, shutdown) = tokio::sync::watch::channel(false);
-        let app = Arc::new(App::new(
-            Hub::new(store),
-            Limits::default(),
-            shutdown,
-            "fuzz".into(),
-            crate::secrets::HashKey::random(),
-        ));
-        runtime
-            .block_on(crate::demo::seed(&app, YEAR))
-            .expect("the demo school");
-        let grants = Grants::load(app.store().as_ref(), "t-5a", Some(YEAR))
-            .expect("grants")
-            .expect("an active account");
-        Session {
-            runtime,
-            app,
-            grants,
-            documents: documents(),
-        }
-    }
-
-    /// One message: the first byte picks the document and whether it is a `sync` (may create) or a
-    /// `request`; the rest is the sync message.
-    pub fn message(&self, data: &[u8]) {
-        let Some((&head, message)) = data.split_first() else {
-            return;
-        };
-        let doc = &self.documents[usize::from(head) % self.documents.len()];
-        let create = head & 0x80 != 0;
-        let by = attribution("t-5a", "fuzz-device");
-        let mut state = automerge::sync::State::new();
-        let _ = self.runtime.block_on(self.app.hub.receive(
-            &self.grants,
-            &by,
-            1,
-            &mut state,
-            doc,
-            message,
-            create,
-        ));
-    }
-}
-
-impl Default for Session {
-    fn default() -> Self {
-        Session::new()
     }
 }

@@ -12,11 +12,12 @@ use std::sync::Arc;
 use automerge::ActorId;
 use automerge::sync;
 use journal_core::docs::{Document, SchoolSettings, View, sync_message_has_changes};
+use journal_core::sync::peer::Outcome;
 use journal_core::sync::protocol::IndexEntry;
 use journal_core::validate::{ValidationContext, WriterGuard};
 use journal_core::{DocId, Error as CoreError, SubjectId, YearId};
 use thiserror::Error;
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::broadcast;
 use tracing::{debug, info, warn};
 
 use crate::acl::Grants;
@@ -47,35 +48,6 @@ pub enum HubEvent {
     DirectoryChanged,
 }
 
-/// The hub's answer to a sync message.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Accepted; the reply to send, if any.
-    Reply(Option<Vec<u8>>),
-    /// A new conversation was accepted and its members registered: the session's grants are stale.
-    Created(Option<Vec<u8>>),
-    /// No such document for this account (missing or not readable: indistinguishable on purpose).
-    Unavailable,
-    /// Refused; nothing was stored. The reason names the document.
-    Refused(String),
-    /// The peer holds nothing of the document: here it is saved whole (shared by every such peer).
-    Snapshot(Arc<Vec<u8>>),
-}
-
-impl Outcome {
-    /// A short name for logs.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Outcome::Reply(Some(_)) => "reply",
-            Outcome::Reply(None) => "nothing to say",
-            Outcome::Created(_) => "created a conversation",
-            Outcome::Snapshot(_) => "snapshot",
-            Outcome::Unavailable => "unavailable",
-            Outcome::Refused(_) => "refused",
-        }
-    }
-}
-
 /// A failure that is not the client's fault to fix by editing.
 #[derive(Debug, Error)]
 pub enum HubError {
@@ -103,7 +75,7 @@ struct Slot {
     bytes: usize,
 }
 
-type Entry = Arc<Mutex<Slot>>;
+type Entry = Arc<std::sync::Mutex<Slot>>;
 
 /// Every stored document's heads, read from the store once and kept in step with each write.
 #[derive(Debug)]
@@ -299,7 +271,7 @@ impl Hub {
     }
 
     /// The document, from memory or the store; `None` when it is not stored.
-    async fn entry(&self, id: &DocId) -> Result<Option<Entry>, HubError> {
+    fn entry(&self, id: &DocId) -> Result<Option<Entry>, HubError> {
         if let Some(entry) = self.cached(id) {
             return Ok(Some(entry));
         }
@@ -332,7 +304,7 @@ impl Hub {
         let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
         let entry = docs
             .entry(id.clone())
-            .or_insert_with(|| Arc::new(Mutex::new(slot)))
+            .or_insert_with(|| Arc::new(std::sync::Mutex::new(slot)))
             .clone();
         evict_idle(&mut docs);
         entry
@@ -349,29 +321,26 @@ impl Hub {
         }
     }
 
-    /// Runs `work` (SQLite and Automerge) without stalling the runtime: at most one such job per core at a
-    /// time, first come first served, each on a thread the runtime has handed its other tasks away from.
-    /// In a burst the sessions queue for the cores instead of all slowing down together, and accepting
-    /// connections and answering light requests go on meanwhile.
-    pub async fn off_runtime<F: std::future::Future>(&self, work: F) -> F::Output {
+    /// Runs `work` (SQLite and Automerge, which block) without stalling the runtime: at most one such job
+    /// per core at a time, first come first served, each on a thread the runtime has handed its other tasks
+    /// away from. In a burst the sessions queue for the cores instead of all slowing down together, and
+    /// accepting connections and answering light requests go on meanwhile.
+    pub async fn off_runtime<T>(&self, work: impl FnOnce() -> T) -> T {
         // The semaphore is never closed, so a permit always comes.
         let _permit = self.heavy.acquire().await.ok();
-        let runtime = tokio::runtime::Handle::current();
-        match runtime.runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| runtime.block_on(work))
-            }
-            _ => work.await,
+        match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),
+            _ => work(),
         }
     }
 
     /// The school's settings for a year, which the validator needs for every other document; `None` when
     /// the relay does not know the year.
-    pub async fn school_settings(&self, year: YearId) -> Result<Option<SchoolSettings>, HubError> {
-        let Some(entry) = self.entry(&DocId::School(year)).await? else {
+    pub fn school_settings(&self, year: YearId) -> Result<Option<SchoolSettings>, HubError> {
+        let Some(entry) = self.entry(&DocId::School(year))? else {
             return Ok(None);
         };
-        let slot = entry.lock().await;
+        let slot = entry.lock().unwrap_or_else(|p| p.into_inner());
         Ok(match slot.doc.view() {
             View::School(school) => school.settings.as_ref().map(|c| c.value.clone()),
             _ => None,
@@ -379,16 +348,16 @@ impl Hub {
     }
 
     /// Subjects `author` teaches in a class, from the class document of that year.
-    async fn subjects_taught(
+    fn subjects_taught(
         &self,
         year: YearId,
         class: &journal_core::ClassId,
         author: &str,
     ) -> Result<BTreeSet<SubjectId>, HubError> {
-        let Some(entry) = self.entry(&DocId::Class(year, class.clone())).await? else {
+        let Some(entry) = self.entry(&DocId::Class(year, class.clone()))? else {
             return Ok(BTreeSet::new());
         };
-        let slot = entry.lock().await;
+        let slot = entry.lock().unwrap_or_else(|p| p.into_inner());
         Ok(match slot.doc.view() {
             View::Class(class) => class
                 .subjects
@@ -424,7 +393,7 @@ impl Hub {
     /// A missing document is created only when `create` is set (a `sync` message from a writer); a
     /// `request` for it is answered as unavailable, as automerge-repo peers expect.
     #[allow(clippy::too_many_arguments)]
-    pub async fn receive(
+    pub fn receive(
         &self,
         grants: &Grants,
         by: &Attribution,
@@ -442,7 +411,6 @@ impl Hub {
                 // so a guess learns nothing. Only changes may start a new one.
                 DocId::Thread(..) if create && writes => {
                     self.start_thread(grants, by, origin, state, id, message)
-                        .await
                 }
                 DocId::Thread(..) if create => answer_from_nothing(id, &self.actor, state, message),
                 _ => Ok(Outcome::Unavailable),
@@ -450,13 +418,13 @@ impl Hub {
         }
         if !create
             && !writes
-            && let Some(snapshot) = self.snapshot_for_empty_peer(id, message).await?
+            && let Some(snapshot) = self.snapshot_for_empty_peer(id, message)?
         {
             return Ok(Outcome::Snapshot(snapshot));
         }
         let settings = match id {
             DocId::School(_) => None,
-            _ => match self.school_settings(id.year()).await? {
+            _ => match self.school_settings(id.year())? {
                 Some(settings) => Some(settings),
                 None if create => return Ok(not_open(id)),
                 None => return Ok(Outcome::Unavailable),
@@ -475,16 +443,13 @@ impl Hub {
         let subjects_taught = match id {
             DocId::Student(year, student) if writes => {
                 match grants.class_of_taught_student(student) {
-                    Some(class) => {
-                        self.subjects_taught(*year, class, &grants.account().id)
-                            .await?
-                    }
+                    Some(class) => self.subjects_taught(*year, class, &grants.account().id)?,
                     None => BTreeSet::new(),
                 }
             }
             _ => BTreeSet::new(),
         };
-        let entry = match self.entry(id).await? {
+        let entry = match self.entry(id)? {
             Some(entry) => entry,
             None if create && writes => {
                 let doc = Document::create(id.clone(), &self.actor)
@@ -498,7 +463,7 @@ impl Hub {
             }
             None => return Ok(Outcome::Unavailable),
         };
-        let mut slot = entry.lock().await;
+        let mut slot = entry.lock().unwrap_or_else(|p| p.into_inner());
         if slot.doc.never_saved() && !(create && writes) {
             // Someone else's creation, not stored (yet, or ever): nothing to show.
             return Ok(Outcome::Unavailable);
@@ -610,7 +575,7 @@ impl Hub {
     /// A conversation the relay has never seen: accepted only when its year is open, the author lists
     /// themself, everyone else is someone they may write to, and every message is theirs; then its members
     /// are registered and its first changes stored in one transaction.
-    async fn start_thread(
+    fn start_thread(
         &self,
         grants: &Grants,
         by: &Attribution,
@@ -619,11 +584,11 @@ impl Hub {
         id: &DocId,
         message: &[u8],
     ) -> Result<Outcome, HubError> {
-        if self.entry(id).await?.is_some() {
+        if self.entry(id)?.is_some() {
             // Taken, and not the account's: the same answer as for any conversation it may not read.
             return Ok(Outcome::Unavailable);
         }
-        if self.school_settings(id.year()).await?.is_none() {
+        if self.school_settings(id.year())?.is_none() {
             return Ok(not_open(id));
         }
         if self.store.is_frozen(id.year())? {
@@ -692,7 +657,7 @@ impl Hub {
     }
 
     /// The document saved whole, when `message` (a `request`) comes from a peer that has none of it.
-    async fn snapshot_for_empty_peer(
+    fn snapshot_for_empty_peer(
         &self,
         id: &DocId,
         message: &[u8],
@@ -717,10 +682,10 @@ impl Hub {
                 .filter(|bytes| !bytes.is_empty())
                 .map(Arc::new));
         }
-        let Some(entry) = self.entry(id).await? else {
+        let Some(entry) = self.entry(id)? else {
             return Ok(None);
         };
-        let slot = entry.lock().await;
+        let slot = entry.lock().unwrap_or_else(|p| p.into_inner());
         if slot.doc.never_saved() {
             return Ok(None);
         }
@@ -737,15 +702,15 @@ impl Hub {
     }
 
     /// The next message for a peer about a document it may read; `None` if there is nothing to say.
-    pub async fn generate(
+    pub fn generate(
         &self,
         id: &DocId,
         state: &mut sync::State,
     ) -> Result<Option<Vec<u8>>, HubError> {
-        let Some(entry) = self.entry(id).await? else {
+        let Some(entry) = self.entry(id)? else {
             return Ok(None);
         };
-        let slot = entry.lock().await;
+        let slot = entry.lock().unwrap_or_else(|p| p.into_inner());
         if slot.doc.never_saved() {
             return Ok(None);
         }
@@ -753,7 +718,7 @@ impl Hub {
     }
 
     /// Stores a document made on the relay itself (demo seeding, imports), attributed to `by`.
-    pub async fn import(&self, doc: Document, by: &Attribution) -> Result<(), HubError> {
+    pub fn import(&self, doc: Document, by: &Attribution) -> Result<(), HubError> {
         let id = doc.id().clone();
         let changes = new_changes(doc.all_changes());
         let heads = stored_heads(&doc);
@@ -847,7 +812,7 @@ mod tests {
     use super::*;
 
     fn entry(id: &DocId) -> Entry {
-        Arc::new(Mutex::new(Slot {
+        Arc::new(std::sync::Mutex::new(Slot {
             doc: Document::create(id.clone(), &ActorId::random()).expect("document"),
             bytes: 0,
         }))

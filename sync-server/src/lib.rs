@@ -19,6 +19,7 @@ pub mod routes;
 pub mod secrets;
 pub mod serve;
 pub mod sessions;
+pub mod side;
 pub mod store;
 
 pub use app::{App, Limits, build_router};

@@ -648,7 +648,7 @@ async fn serve(
     let app = Arc::new(App::new(Hub::new(store), limits, shutdown, peer_id, key));
     if seed_demo {
         let year = journal_core::YearId(current_school_year());
-        match demo::seed(&app, year).await? {
+        match demo::seed(&app, year)? {
             Some(accounts) => {
                 println!("Demo school seeded for {year}.");
                 println!("Access codes to sign in a new device (POST /v1/redeem), valid 14 days:");

@@ -42,6 +42,6 @@ fn validator_inputs_replay() {
 
 #[test]
 fn session_inputs_replay() {
-    let session = fuzzing::Session::new();
-    replay("session", |data| session.message(data));
+    let session = std::cell::RefCell::new(journal_core::testing::PeerSession::new());
+    replay("session", |data| session.borrow_mut().message(data));
 }

@@ -1,5 +1,5 @@
 //! The sync client: one `sync_now` over WebSocket or HTTP batch, and a live session that keeps the journal
-//! in step, reconnecting with exponential backoff and jitter. The protocol logic is [`ClientEngine`]; this
+//! in step, reconnecting with exponential backoff and jitter. The protocol logic is [`ClientPeer`]; this
 //! module only moves its messages.
 
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::engine::{ClientEngine, DocStatus, RELAY_PEER, SyncError, SyncEvent};
+use super::peer::{ClientPeer, DocStatus, RELAY_PEER, SyncError, SyncEvent};
 use super::protocol::{BatchRequest, BatchResponse, WireMessage, decode, encode};
 use crate::directory::MyDirectory;
 use crate::ids::DocId;
@@ -246,7 +246,7 @@ fn storage_id(journal: &Journal) -> String {
     journal.device_id()
 }
 
-fn record(report: &mut SyncReport, engine: &mut ClientEngine, listener: &dyn SyncListener) {
+fn record(report: &mut SyncReport, engine: &mut ClientPeer, listener: &dyn SyncListener) {
     for event in engine.take_events() {
         match &event {
             SyncEvent::Received { id } if !report.received.contains(id) => {
@@ -425,7 +425,7 @@ async fn ws_session(
     let mut engine = journal
         .with(|j| {
             j.begin_sync_session(RELAY_PEER);
-            ClientEngine::new(&storage_id(j))
+            ClientPeer::new(&storage_id(j))
         })
         .await;
     let mut report = SyncReport::default();
@@ -500,7 +500,7 @@ async fn http_sync(
         .build()
         .map_err(|e| ClientError::Offline(e.to_string()))?;
     journal.begin_sync_session(RELAY_PEER);
-    let mut engine = ClientEngine::new(&storage_id(journal));
+    let mut engine = ClientPeer::new(&storage_id(journal));
     let mut report = SyncReport::default();
     let post = |path: &str| {
         client

@@ -1,10 +1,10 @@
-//! Sync: the wire protocol, the journal's side of Automerge sync, and the client session state machine.
+//! Sync: the wire protocol, the journal's side of Automerge sync, and the sync peer of both ends.
 
 #[cfg(feature = "client")]
 pub mod client;
-mod engine;
 mod local;
+pub mod peer;
 pub mod protocol;
 
-pub use engine::{ClientEngine, DocStatus, RELAY_PEER, SyncError, SyncEvent};
 pub use local::RefusedEdit;
+pub use peer::{ClientPeer, DocStatus, RELAY_PEER, SyncError, SyncEvent};

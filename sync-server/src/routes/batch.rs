@@ -1,26 +1,21 @@
 //! The HTTP transport for networks where WebSockets fail: `GET /v1/index` and `POST /v1/batch`, CBOR in and
-//! out, sync state kept on the relay between requests.
-//!
-//! A batch is checked whole before any of it is applied: one malformed item (a bad id, a message that is
-//! not a sync message, a document named twice) refuses the batch and nothing is stored. Its messages count
-//! against the device's message rate, as on the WebSocket, and its reply stops growing at the reply limit:
-//! the documents beyond are named as deferred, untouched, for the client's next batch.
+//! out, sync state kept on the relay between requests. What a batch means is the sync peer's
+//! ([`BatchPeer`]): checked whole before any of it is applied, bounded in its reply, the documents beyond
+//! deferred. Here its messages also count against the device's message rate, as on the WebSocket.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use journal_core::DocId;
-use journal_core::docs::decode_sync_message;
+use journal_core::sync::peer::{BatchFault, BatchPeer, PeerFault, RelaySide};
 use journal_core::sync::protocol::{BatchRequest, BatchResponse, WireMessage, decode, encode};
 use tracing::{Instrument, info_span};
 
 use super::{AppError, Caller};
 use crate::app::App;
-use crate::hub::{HubError, Outcome, attribution};
+use crate::side::SessionSide;
 
 fn cbor(body: Vec<u8>) -> Response {
     let mut response = body.into_response();
@@ -31,76 +26,33 @@ fn cbor(body: Vec<u8>) -> Response {
     response
 }
 
+impl From<PeerFault> for AppError {
+    fn from(fault: PeerFault) -> Self {
+        match fault {
+            PeerFault::Malformed(reason) => AppError::BadRequest(reason),
+            PeerFault::Relay(detail) => AppError::Internal(detail),
+        }
+    }
+}
+
+impl From<BatchFault> for AppError {
+    fn from(fault: BatchFault) -> Self {
+        match fault {
+            BatchFault::Invalid(_) => AppError::BadRequest(fault.to_string()),
+            BatchFault::Relay(fault) => fault.into(),
+        }
+    }
+}
+
 /// `GET /v1/index`: the documents the caller may read, with the relay's heads.
 pub async fn index(State(app): State<Arc<App>>, Caller(who): Caller) -> Result<Response, AppError> {
-    let grants = app
-        .hub
-        .grants(&who.account.id)?
-        .ok_or(AppError::Unauthorized)?;
-    let documents = app.hub.index(&grants, &who.device.id)?;
+    let device = who.device.id.clone();
+    let side = SessionSide::new(app.clone(), who, 0)?.ok_or(AppError::Unauthorized)?;
     Ok(cbor(encode(&WireMessage::Index {
         sender_id: app.peer_id.clone(),
-        target_id: who.device.id.clone(),
-        documents,
+        target_id: device,
+        documents: side.index()?,
     })))
-}
-
-/// One checked item of a batch.
-struct Item {
-    doc: DocId,
-    /// The id as the client wrote it, for the reply.
-    document_id: String,
-    data: Vec<u8>,
-    /// A `sync` (which may create the document) rather than a `request`.
-    create: bool,
-}
-
-/// Checks every message of a batch; the first fault refuses the whole batch.
-fn check_items(request: BatchRequest) -> Result<Vec<Item>, AppError> {
-    let mut seen = HashSet::new();
-    let mut items = Vec::with_capacity(request.messages.len());
-    for message in request.messages {
-        let (document_id, data, create) = match message {
-            WireMessage::Request {
-                document_id, data, ..
-            } => (document_id, data, false),
-            WireMessage::Sync {
-                document_id, data, ..
-            } => (document_id, data, true),
-            _ => {
-                return Err(AppError::BadRequest(
-                    "a batch holds only request and sync messages; nothing was applied".into(),
-                ));
-            }
-        };
-        let doc: DocId = document_id.parse().map_err(|e: journal_core::InputError| {
-            AppError::BadRequest(format!("{e}; nothing was applied"))
-        })?;
-        if !seen.insert(doc.clone()) {
-            return Err(AppError::BadRequest(format!(
-                "document {doc} appears twice in one batch; nothing was applied"
-            )));
-        }
-        decode_sync_message(&data).map_err(|e| {
-            AppError::BadRequest(format!("document {doc}: {e}; nothing was applied"))
-        })?;
-        items.push(Item {
-            doc,
-            document_id,
-            data,
-            create,
-        });
-    }
-    Ok(items)
-}
-
-/// The length of a reply's payload.
-fn payload(message: &WireMessage) -> usize {
-    match message {
-        WireMessage::Sync { data, .. } | WireMessage::Snapshot { data, .. } => data.len(),
-        WireMessage::Refused { reason, .. } => reason.len(),
-        _ => 0,
-    }
 }
 
 /// `POST /v1/batch`: a list of sync messages in, the replies out.
@@ -109,10 +61,6 @@ pub async fn batch(
     Caller(who): Caller,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let mut grants = app
-        .hub
-        .grants(&who.account.id)?
-        .ok_or(AppError::Unauthorized)?;
     let request: BatchRequest = decode(&body).map_err(|e| AppError::BadRequest(e.to_string()))?;
     if request.messages.len() > app.limits.max_documents_per_session {
         return Err(AppError::BadRequest(format!(
@@ -120,9 +68,8 @@ pub async fn batch(
             app.limits.max_documents_per_session
         )));
     }
-    let target_id = request.storage_id.clone();
-    let items = check_items(request)?;
-    let count = u32::try_from(items.len()).unwrap_or(u32::MAX);
+    let mut peer = BatchPeer::new(app.peer_id.clone(), request, app.limits.max_reply_bytes)?;
+    let count = u32::try_from(peer.len()).unwrap_or(u32::MAX);
     if let Err(wait) = app.message_limits.take(&who.device.id, count) {
         tracing::warn!("sync message rate limit reached");
         return Err(AppError::TooMany(wait.as_secs().max(1)));
@@ -131,110 +78,37 @@ pub async fn batch(
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let session = store.start_session(&who.account.id, &who.device.id, now)?;
     let span = info_span!("batch", session, account = %who.account.id, device = %who.device.id);
-    let mut replies = Vec::new();
-    let mut deferred = Vec::new();
-    let mut reply_bytes = 0usize;
+    let mut side = SessionSide::new(app.clone(), who, 0)?.ok_or(AppError::Unauthorized)?;
     async {
-        for item in items {
-            if reply_bytes >= app.limits.max_reply_bytes {
-                deferred.push(item.document_id);
-                continue;
-            }
-            let Item {
-                doc,
-                document_id,
-                data,
-                create,
-            } = item;
-            let mut state = app.hub.load_state(&who.device.id, &doc)?;
-            let by = attribution(&who.account.id, &who.device.id);
-            let outcome = app
-                .hub
-                .off_runtime(
-                    app.hub
-                        .receive(&grants, &by, 0, &mut state, &doc, &data, create)
-                        .instrument(info_span!("sync", doc = %doc)),
-                )
-                .await;
-            let outcome = match outcome {
-                Ok(outcome) => outcome,
-                // Checked above yet not applicable: this document's change is refused, not the batch.
-                Err(HubError::Malformed(reason)) => {
-                    Outcome::Refused(format!("document {doc}: {reason}"))
-                }
-                Err(e) => return Err(AppError::from(e)),
-            };
-            let (sender_id, target_id) = (app.peer_id.clone(), target_id.clone());
-            if matches!(outcome, Outcome::Created(_)) {
-                grants = app
-                    .hub
-                    .grants(&who.account.id)?
-                    .ok_or(AppError::Unauthorized)?;
-            }
-            let reply = match outcome {
-                Outcome::Reply(reply) | Outcome::Created(reply) => {
-                    app.hub.save_state(&who.device.id, &doc, &state)?;
-                    reply.map(|data| WireMessage::Sync {
-                        document_id,
-                        sender_id,
-                        target_id,
-                        data,
-                    })
-                }
-                Outcome::Snapshot(data) => Some(WireMessage::Snapshot {
-                    document_id,
-                    sender_id,
-                    target_id,
-                    data: data.as_ref().clone(),
-                }),
-                Outcome::Unavailable => Some(WireMessage::DocUnavailable {
-                    document_id,
-                    sender_id,
-                    target_id,
-                }),
-                Outcome::Refused(reason) => {
-                    app.hub
-                        .save_state(&who.device.id, &doc, &automerge::sync::State::new())?;
-                    Some(WireMessage::Refused {
-                        document_id,
-                        sender_id,
-                        target_id,
-                        reason,
-                    })
-                }
-            };
-            if let Some(reply) = reply {
-                reply_bytes += payload(&reply);
-                replies.push(reply);
-            }
+        // One message at a time, each taking its turn at the relay's cores.
+        while !peer.is_empty() {
+            app.hub.off_runtime(|| peer.answer_next(&mut side)).await?;
         }
         Ok::<(), AppError>(())
     }
     .instrument(span)
     .await?;
+    let (messages, deferred) = peer.finish();
     if !deferred.is_empty() {
         tracing::debug!(
             deferred = deferred.len(),
             "the batch reply reached its limit"
         );
     }
-    let synced = i64::try_from(replies.len()).unwrap_or(i64::MAX);
+    let synced = i64::try_from(messages.len()).unwrap_or(i64::MAX);
     store.end_session(
         session,
         time::OffsetDateTime::now_utc().unix_timestamp(),
         synced,
     )?;
-    Ok(cbor(encode(&BatchResponse {
-        messages: replies,
-        deferred,
-    })))
+    Ok(cbor(encode(&BatchResponse { messages, deferred })))
 }
 
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
     use axum::http::Request;
-    use journal_core::YearId;
+    use journal_core::{DocId, YearId};
     use tower::ServiceExt;
 
     use super::*;
@@ -255,7 +129,7 @@ mod tests {
             "relay".into(),
             HashKey::random(),
         ));
-        crate::demo::seed(&app, YEAR).await.expect("demo school");
+        crate::demo::seed(&app, YEAR).expect("demo school");
         let token =
             crate::auth::issue_device(app.store().as_ref(), &app.secrets, "director", "pc", 1)
                 .expect("device")

@@ -1,12 +1,16 @@
 #![no_main]
-//! Fuzz target: one relay session's sync-message handling (`journal_relay::fuzzing::Session`).
+//! Fuzz target: the relay's sync peer in one session (`journal_core::testing::PeerSession`), driven
+//! directly, with no runtime and no database.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
-static SESSION: LazyLock<journal_relay::fuzzing::Session> =
-    LazyLock::new(journal_relay::fuzzing::Session::new);
+static SESSION: LazyLock<Mutex<journal_core::testing::PeerSession>> =
+    LazyLock::new(|| Mutex::new(journal_core::testing::PeerSession::new()));
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     journal_relay::fuzzing::quiet_caught_panics();
-    SESSION.message(data)
+    SESSION
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .message(data)
 });

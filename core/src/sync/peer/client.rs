@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use thiserror::Error;
 
-use super::protocol::{IndexEntry, PROTOCOL_VERSION, PeerMetadata, WireMessage};
 use crate::error::Error as CoreError;
 use crate::ids::DocId;
 use crate::journal::Journal;
+use crate::sync::protocol::{IndexEntry, PROTOCOL_VERSION, PeerMetadata, WireMessage};
 
 /// Where one document stands in the current session.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,7 +68,7 @@ pub enum SyncError {
 
 /// The client's sync session with one relay.
 #[derive(Debug)]
-pub struct ClientEngine {
+pub struct ClientPeer {
     peer_id: String,
     storage_id: String,
     relay_peer: String,
@@ -83,10 +83,10 @@ pub struct ClientEngine {
 /// Key under which the device keeps its sync state with the relay.
 pub const RELAY_PEER: &str = "relay";
 
-impl ClientEngine {
+impl ClientPeer {
     /// A session for a device whose persistent storage is `storage_id`.
     pub fn new(storage_id: &str) -> Self {
-        ClientEngine {
+        ClientPeer {
             // Short: automerge-repo repeats peer ids in every message; the storage id travels once, in `join`.
             peer_id: crate::ids::random_id(),
             storage_id: storage_id.to_owned(),

@@ -1,0 +1,126 @@
+//! The relay's answers to a session's sync peer (`journal_core::sync::peer`): one device's rights, from
+//! the directory, and the documents as the hub judges and keeps them.
+
+use std::sync::Arc;
+
+use automerge::sync;
+use journal_core::DocId;
+use journal_core::sync::peer::{Outcome, PeerFault, RelaySide};
+use journal_core::sync::protocol::IndexEntry;
+use tracing::{info_span, warn};
+
+use crate::acl::Grants;
+use crate::app::App;
+use crate::auth::Principal;
+use crate::hub::{HubError, attribution};
+
+/// One device's session as the relay sees it.
+#[derive(Debug)]
+pub struct SessionSide {
+    app: Arc<App>,
+    who: Principal,
+    grants: Grants,
+    /// The live session delivering changes (0: an HTTP batch), so its own changes are not pushed back.
+    origin: u64,
+}
+
+impl SessionSide {
+    /// The side of `who`'s session `origin`, with their current grants; `None` when the account is not
+    /// active.
+    pub fn new(app: Arc<App>, who: Principal, origin: u64) -> Result<Option<Self>, HubError> {
+        let Some(grants) = app.hub.grants(&who.account.id)? else {
+            return Ok(None);
+        };
+        Ok(Some(SessionSide {
+            app,
+            who,
+            grants,
+            origin,
+        }))
+    }
+
+    /// The device of the session.
+    pub fn device(&self) -> &str {
+        &self.who.device.id
+    }
+}
+
+/// A hub failure as the peer sees it: the client's fault, or the relay's (logged here, hidden from it).
+fn fault(error: HubError) -> PeerFault {
+    match error {
+        HubError::Malformed(reason) => PeerFault::Malformed(reason),
+        other => {
+            warn!(error = %other, "the relay failed while answering a session");
+            PeerFault::Relay(other.to_string())
+        }
+    }
+}
+
+impl RelaySide for SessionSide {
+    fn can_read(&self, doc: &DocId) -> bool {
+        self.grants.can_read(doc)
+    }
+
+    fn reload_rights(&mut self) -> Result<bool, PeerFault> {
+        match self.app.hub.grants(&self.who.account.id).map_err(fault)? {
+            Some(grants) => {
+                self.grants = grants;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn device_revoked(&self) -> Result<bool, PeerFault> {
+        let device = self
+            .app
+            .store()
+            .device_auth(&self.who.device.id)
+            .map_err(|e| fault(e.into()))?;
+        Ok(device.is_none_or(|(device, _)| device.revoked_at.is_some()))
+    }
+
+    fn index(&self) -> Result<Vec<IndexEntry>, PeerFault> {
+        self.app
+            .hub
+            .index(&self.grants, &self.who.device.id)
+            .map_err(fault)
+    }
+
+    fn load_state(&self, doc: &DocId) -> Result<sync::State, PeerFault> {
+        self.app
+            .hub
+            .load_state(&self.who.device.id, doc)
+            .map_err(fault)
+    }
+
+    fn save_state(&self, doc: &DocId, state: &sync::State) -> Result<(), PeerFault> {
+        // A state that could not be kept costs a longer exchange next time, nothing else.
+        if let Err(e) = self.app.hub.save_state(&self.who.device.id, doc, state) {
+            warn!(error = %e, "could not save a sync state");
+        }
+        Ok(())
+    }
+
+    fn receive(
+        &mut self,
+        doc: &DocId,
+        state: &mut sync::State,
+        message: &[u8],
+        create: bool,
+    ) -> Result<Outcome, PeerFault> {
+        let _span = info_span!("sync", doc = %doc).entered();
+        let by = attribution(&self.who.account.id, &self.who.device.id);
+        let outcome = self
+            .app
+            .hub
+            .receive(&self.grants, &by, self.origin, state, doc, message, create)
+            .map_err(fault)?;
+        tracing::debug!(doc = %doc, create, outcome = outcome.kind(), "handled a sync message");
+        Ok(outcome)
+    }
+
+    fn generate(&self, doc: &DocId, state: &mut sync::State) -> Result<Option<Vec<u8>>, PeerFault> {
+        self.app.hub.generate(doc, state).map_err(fault)
+    }
+}
