@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what the tests need and is missing (poppler-utils, whose
-# pdftotext and pdftoppm read back the printed reports), runs every test of the workspace, then the mobile
+# pdftotext and pdftoppm read back the printed reports; Node and npm, with the pinned stock automerge-repo
+# peer in tests/stock), runs every test of the workspace, then the mobile
 # bindings end to end in Kotlin on the JVM and in Python (bindings/tests/run.sh installs their tools), and the
 # short field-conditions run (tests/field/run.sh installs iptables).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
 command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || missing+=(poppler-utils)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
     sudo=""
     [[ $(id -u) -eq 0 ]] || sudo="sudo"
@@ -15,6 +18,8 @@ if ((${#missing[@]})); then
         $sudo apt-get update -q && $sudo apt-get install -y -q "${missing[@]}"
     }
 fi
+# The stock automerge-repo peer the end-to-end suite drives (pinned by tests/stock/package-lock.json).
+(cd tests/stock && npm ci --no-audit --no-fund --silent)
 cargo test --workspace --locked "$@"
 bindings/tests/run.sh
 # The short field-conditions run (network namespaces, a shaped 2G link; needs root).

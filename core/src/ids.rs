@@ -239,6 +239,25 @@ impl DocId {
             DocId::Thread(..) => DocKind::Thread,
         }
     }
+
+    /// The document's automerge-repo id, for stock peers: base58check of 16 bytes derived from the journal
+    /// id (a name-based UUID, version 5 in form, over SHA-256), so every relay and device agrees on it.
+    pub fn repo_id(&self) -> String {
+        let digest = ring::digest::digest(
+            &ring::digest::SHA256,
+            format!("school-journal document {self}").as_bytes(),
+        );
+        let mut uuid = [0u8; 16];
+        uuid.copy_from_slice(&digest.as_ref()[..16]);
+        uuid[6] = (uuid[6] & 0x0f) | 0x50;
+        uuid[8] = (uuid[8] & 0x3f) | 0x80;
+        bs58::encode(uuid).with_check().into_string()
+    }
+
+    /// The document's automerge-repo URL (`automerge:<repo id>`).
+    pub fn repo_url(&self) -> String {
+        format!("automerge:{}", self.repo_id())
+    }
 }
 
 impl fmt::Display for DocId {
@@ -318,5 +337,24 @@ mod tests {
         let b = MarkId::random();
         assert_ne!(a, b);
         assert!(MarkId::new(a.as_str()).is_ok());
+    }
+
+    #[test]
+    fn every_document_has_a_stable_automerge_repo_id_of_16_bytes() {
+        let a: DocId = "2026-2027/student/s5a1".parse().expect("id");
+        let b: DocId = "2027-2028/student/s5a1".parse().expect("id");
+        assert_eq!(
+            a.repo_id(),
+            a.repo_id(),
+            "the same on every device and relay"
+        );
+        assert_ne!(a.repo_id(), b.repo_id(), "the year is part of it");
+        let bytes = bs58::decode(a.repo_id())
+            .with_check(None)
+            .into_vec()
+            .expect("base58check");
+        assert_eq!(bytes.len(), 16, "what automerge-repo and samod accept");
+        assert_eq!(bytes[6] >> 4, 5, "a UUID of version 5 in form");
+        assert!(a.repo_url().starts_with("automerge:"));
     }
 }

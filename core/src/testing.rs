@@ -267,7 +267,13 @@ impl PeerSession {
             crate::sync::protocol::WireMessage::Join {
                 sender_id: "fuzz".into(),
                 supported_protocol_versions: vec![crate::sync::protocol::PROTOCOL_VERSION.into()],
-                metadata: None,
+                metadata: Some(crate::sync::protocol::PeerMetadata {
+                    journal_extensions: crate::sync::protocol::JOURNAL_EXTENSIONS
+                        .iter()
+                        .map(|e| (*e).to_owned())
+                        .collect(),
+                    ..Default::default()
+                }),
             },
         )
         .expect("joined");

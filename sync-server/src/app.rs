@@ -128,6 +128,7 @@ pub fn build_router(app: Arc<App>) -> Router {
         .route("/v1/redeem", post(routes::codes::redeem))
         .route("/v1/me/devices", get(routes::codes::my_devices))
         .route("/v1/me/directory", get(routes::directory::my_directory))
+        .route("/v1/me/documents", get(routes::directory::my_documents))
         .route(
             "/v1/me/devices/{id}/revoke",
             post(routes::codes::revoke_my_device),

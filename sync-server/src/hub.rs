@@ -12,8 +12,9 @@ use std::sync::Arc;
 use automerge::ActorId;
 use automerge::sync;
 use journal_core::docs::{Document, SchoolSettings, View, sync_message_has_changes};
-use journal_core::sync::peer::Outcome;
+use journal_core::sync::peer::{Ask, Outcome};
 use journal_core::sync::protocol::IndexEntry;
+use journal_core::sync::protocol::WireMessage;
 use journal_core::validate::{ValidationContext, WriterGuard};
 use journal_core::{DocId, Error as CoreError, SubjectId, YearId};
 use thiserror::Error;
@@ -46,6 +47,15 @@ pub enum HubEvent {
     },
     /// The directory changed: sessions recompute their grants.
     DirectoryChanged,
+    /// An `ephemeral` message about a document, for the other sessions that may read it.
+    Ephemeral {
+        /// The document.
+        doc: DocId,
+        /// The session it came from.
+        origin: u64,
+        /// The message.
+        message: WireMessage,
+    },
 }
 
 /// A failure that is not the client's fault to fix by editing.
@@ -86,6 +96,8 @@ struct HeadsCache {
     heads: HashMap<String, Vec<String>>,
     /// The newest school year with a `school` document: the year the directory describes.
     newest_year: Option<YearId>,
+    /// Every stored document by its automerge-repo id, for stock peers.
+    by_repo_id: HashMap<String, DocId>,
 }
 
 impl HeadsCache {
@@ -93,7 +105,9 @@ impl HeadsCache {
         if let DocId::School(year) = id {
             self.newest_year = self.newest_year.max(Some(*year));
         }
-        self.heads.insert(id.to_string(), heads.to_vec());
+        if self.heads.insert(id.to_string(), heads.to_vec()).is_none() {
+            self.by_repo_id.insert(id.repo_id(), id.clone());
+        }
     }
 }
 
@@ -193,6 +207,74 @@ impl Hub {
         self.with_heads(|cache| cache.newest_year)
     }
 
+    /// The stored document a stock automerge-repo id stands for.
+    pub fn resolve_repo_id(&self, repo_id: &str) -> Result<Option<DocId>, HubError> {
+        self.with_heads(|cache| cache.by_repo_id.get(repo_id).cloned())
+    }
+
+    /// What a person would call a document: the school's name, the class's, the student's, a
+    /// conversation's subject.
+    pub fn title(&self, id: &DocId) -> Result<String, HubError> {
+        let student_name = |student: &journal_core::StudentId| -> Result<String, HubError> {
+            Ok(self
+                .store
+                .student(student)?
+                .map_or_else(|| student.to_string(), |(_, name)| name))
+        };
+        let view = |id: &DocId| -> Result<Option<View>, HubError> {
+            Ok(self.entry(id)?.map(|entry| {
+                entry
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .doc
+                    .view()
+                    .clone()
+            }))
+        };
+        Ok(match id {
+            DocId::School(year) => match view(id)? {
+                Some(View::School(school)) => school.settings.map_or_else(
+                    || format!("Школа, {year}"),
+                    |s| format!("{}, {year}", s.value.name),
+                ),
+                _ => format!("Школа, {year}"),
+            },
+            DocId::Class(year, class) => match view(id)? {
+                Some(View::Class(doc)) => match doc.info {
+                    Some(info) => format!("Класс {}, {year}", info.value.name),
+                    None => format!("Класс {class}, {year}"),
+                },
+                _ => format!("Класс {class}, {year}"),
+            },
+            DocId::Student(year, student) => {
+                format!("{}: оценки и посещаемость, {year}", student_name(student)?)
+            }
+            DocId::Profile(year, student) => {
+                format!("{}: личные данные, {year}", student_name(student)?)
+            }
+            DocId::Thread(..) => match view(id)? {
+                Some(View::Thread(thread)) => thread
+                    .info
+                    .map_or_else(|| "Переписка".to_owned(), |info| info.value.subject),
+                _ => "Переписка".to_owned(),
+            },
+        })
+    }
+
+    /// The documents `grants` may read, sorted by id.
+    pub fn readable(&self, grants: &Grants) -> Result<Vec<DocId>, HubError> {
+        let mut ids: Vec<DocId> = self.with_heads(|cache| {
+            cache
+                .heads
+                .keys()
+                .filter_map(|id| id.parse::<DocId>().ok())
+                .filter(|id| grants.can_read(id))
+                .collect()
+        })?;
+        ids.sort_by_key(ToString::to_string);
+        Ok(ids)
+    }
+
     /// The documents `grants` may read, with the relay's heads, omitted where they equal the heads the
     /// relay shared with `device` at the end of their last sync.
     pub fn index(&self, grants: &Grants, device: &str) -> Result<Vec<IndexEntry>, HubError> {
@@ -241,17 +323,20 @@ impl Hub {
         }
         let heads: HashMap<String, Vec<String>> =
             self.store.document_heads()?.into_iter().collect();
-        let newest_year = heads
-            .keys()
-            .filter_map(|id| match id.parse::<DocId>() {
-                Ok(DocId::School(year)) => Some(year),
+        let ids: Vec<DocId> = heads.keys().filter_map(|id| id.parse().ok()).collect();
+        let newest_year = ids
+            .iter()
+            .filter_map(|id| match id {
+                DocId::School(year) => Some(*year),
                 _ => None,
             })
             .max();
+        let by_repo_id = ids.into_iter().map(|id| (id.repo_id(), id)).collect();
         let cache = HeadsCache {
             version,
             heads,
             newest_year,
+            by_repo_id,
         };
         let out = read(&cache);
         *self.heads.write().unwrap_or_else(|p| p.into_inner()) = Some(cache);
@@ -401,8 +486,9 @@ impl Hub {
         state: &mut sync::State,
         id: &DocId,
         message: &[u8],
-        create: bool,
+        ask: Ask,
     ) -> Result<Outcome, HubError> {
+        let create = ask.create;
         let writes =
             sync_message_has_changes(message).map_err(|e| HubError::Malformed(e.to_string()))?;
         if !grants.can_read(id) {
@@ -418,6 +504,7 @@ impl Hub {
         }
         if !create
             && !writes
+            && ask.whole
             && let Some(snapshot) = self.snapshot_for_empty_peer(id, message)?
         {
             return Ok(Outcome::Snapshot(snapshot));

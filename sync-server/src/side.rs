@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use automerge::sync;
 use journal_core::DocId;
-use journal_core::sync::peer::{Outcome, PeerFault, RelaySide};
-use journal_core::sync::protocol::IndexEntry;
+use journal_core::sync::peer::{Ask, Outcome, PeerFault, RelaySide};
+use journal_core::sync::protocol::{IndexEntry, WireMessage};
 use tracing::{info_span, warn};
 
 use crate::acl::Grants;
 use crate::app::App;
 use crate::auth::Principal;
-use crate::hub::{HubError, attribution};
+use crate::hub::{HubError, HubEvent, attribution};
 
 /// One device's session as the relay sees it.
 #[derive(Debug)]
@@ -107,20 +107,32 @@ impl RelaySide for SessionSide {
         doc: &DocId,
         state: &mut sync::State,
         message: &[u8],
-        create: bool,
+        ask: Ask,
     ) -> Result<Outcome, PeerFault> {
         let _span = info_span!("sync", doc = %doc).entered();
         let by = attribution(&self.who.account.id, &self.who.device.id);
         let outcome = self
             .app
             .hub
-            .receive(&self.grants, &by, self.origin, state, doc, message, create)
+            .receive(&self.grants, &by, self.origin, state, doc, message, ask)
             .map_err(fault)?;
-        tracing::debug!(doc = %doc, create, outcome = outcome.kind(), "handled a sync message");
+        tracing::debug!(doc = %doc, create = ask.create, outcome = outcome.kind(), "handled a sync message");
         Ok(outcome)
     }
 
     fn generate(&self, doc: &DocId, state: &mut sync::State) -> Result<Option<Vec<u8>>, PeerFault> {
         self.app.hub.generate(doc, state).map_err(fault)
+    }
+
+    fn resolve_repo_id(&self, repo_id: &str) -> Option<DocId> {
+        self.app.hub.resolve_repo_id(repo_id).ok().flatten()
+    }
+
+    fn publish_ephemeral(&self, doc: &DocId, message: WireMessage) {
+        self.app.hub.announce(HubEvent::Ephemeral {
+            doc: doc.clone(),
+            origin: self.origin,
+            message,
+        });
     }
 }

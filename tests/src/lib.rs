@@ -423,10 +423,17 @@ impl RawClient {
 
     /// Sends `join` and reads the relay's `peer` and index; returns the index.
     pub async fn say_join(&mut self) -> Vec<String> {
+        // The journal's own clients announce its extensions (the index, whole snapshots, refusals).
         self.send(&WireMessage::Join {
             sender_id: "raw".into(),
             supported_protocol_versions: vec!["1".into()],
-            metadata: None,
+            metadata: Some(journal_core::sync::protocol::PeerMetadata {
+                journal_extensions: journal_core::sync::protocol::JOURNAL_EXTENSIONS
+                    .iter()
+                    .map(|e| (*e).to_owned())
+                    .collect(),
+                ..Default::default()
+            }),
         })
         .await;
         let peer = self.next().await.expect("peer");
@@ -453,6 +460,11 @@ impl RawClient {
     /// Sends raw bytes as one binary frame (ignoring failures: the relay may have closed).
     pub async fn send_raw(&mut self, bytes: Vec<u8>) {
         let _ = self.socket.send(Message::Binary(bytes.into())).await;
+    }
+
+    /// Sends a text frame, which the protocol does not use.
+    pub async fn send_text(&mut self, text: &str) {
+        let _ = self.socket.send(Message::Text(text.into())).await;
     }
 
     /// The next protocol message within two seconds; `None` when the relay closed or stayed silent.

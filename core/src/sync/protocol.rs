@@ -10,7 +10,13 @@ use thiserror::Error;
 /// The automerge-repo protocol version spoken.
 pub const PROTOCOL_VERSION: &str = "1";
 
-/// Metadata a peer advertises in `join` and `peer`.
+/// The journal's extension messages. A peer receives them only when it announces them in `join`
+/// ([`PeerMetadata::journal_extensions`]); a stock automerge-repo peer announces none and gets the plain
+/// protocol.
+pub const JOURNAL_EXTENSIONS: [&str; 3] =
+    ["x-journal-index", "x-journal-snapshot", "x-journal-refused"];
+
+/// Metadata a peer advertises in `join` and `peer` (automerge-repo's `peerMetadata`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PeerMetadata {
@@ -20,6 +26,53 @@ pub struct PeerMetadata {
     /// Whether the peer will not come back with the same storage.
     #[serde(default)]
     pub is_ephemeral: bool,
+    /// The journal's extension messages the peer understands (see [`JOURNAL_EXTENSIONS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journal_extensions: Vec<String>,
+}
+
+impl PeerMetadata {
+    /// Whether the peer announced the extension message `name`.
+    pub fn understands(&self, name: &str) -> bool {
+        self.journal_extensions.iter().any(|e| e == name)
+    }
+}
+
+/// The heads one storage holds of a document, as automerge-repo gossips them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteHeads {
+    /// Change hashes, base58check.
+    #[serde(default)]
+    pub heads: Vec<String>,
+    /// When they were seen (milliseconds; JavaScript may send a float).
+    #[serde(default, deserialize_with = "whole_number")]
+    pub timestamp: u64,
+}
+
+/// A whole number that JavaScript's CBOR encoder may have written as a float.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    struct Whole;
+    impl serde::de::Visitor<'_> for Whole {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a non-negative whole number")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::custom("a negative number"))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= u64::MAX as f64 {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                Ok(v as u64)
+            } else {
+                Err(E::custom("not a whole number"))
+            }
+        }
+    }
+    deserializer.deserialize_any(Whole)
 }
 
 /// One readable document and the relay's heads for it.
@@ -45,8 +98,13 @@ pub enum WireMessage {
         sender_id: String,
         /// Versions it speaks.
         supported_protocol_versions: Vec<String>,
-        /// Its storage.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        /// Its storage, and the journal's extensions it understands.
+        #[serde(
+            rename = "peerMetadata",
+            alias = "metadata",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         metadata: Option<PeerMetadata>,
     },
     /// The relay's answer to `join`.
@@ -59,7 +117,12 @@ pub enum WireMessage {
         /// The client.
         target_id: String,
         /// The relay's storage.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            rename = "peerMetadata",
+            alias = "metadata",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         metadata: Option<PeerMetadata>,
     },
     /// The sender is leaving.
@@ -124,6 +187,52 @@ pub enum WireMessage {
     Error {
         /// What went wrong.
         message: String,
+    },
+    /// A message for the other peers of a document that nobody stores (a cursor, a presence); relayed to
+    /// the sessions that may read the document, as it came but for its target.
+    #[serde(rename = "ephemeral", rename_all = "camelCase")]
+    Ephemeral {
+        /// The peer that first sent it.
+        sender_id: String,
+        /// Receiver.
+        target_id: String,
+        /// The sender's counter, so a receiver drops repeats.
+        #[serde(deserialize_with = "whole_number")]
+        count: u64,
+        /// The sender's session.
+        session_id: String,
+        /// Document.
+        document_id: String,
+        /// The payload (CBOR of the application's value).
+        #[serde(with = "serde_bytes")]
+        data: Vec<u8>,
+    },
+    /// Which storages a peer follows (accepted; the relay acts on nothing in it).
+    #[serde(rename = "remote-subscription-change", rename_all = "camelCase")]
+    RemoteSubscriptionChange {
+        /// Sender.
+        sender_id: String,
+        /// Receiver.
+        target_id: String,
+        /// Storages added.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        add: Option<Vec<String>>,
+        /// Storages removed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remove: Option<Vec<String>>,
+    },
+    /// The heads other storages hold of a document (accepted; the relay acts on nothing in it).
+    #[serde(rename = "remote-heads-changed", rename_all = "camelCase")]
+    RemoteHeadsChanged {
+        /// Sender.
+        sender_id: String,
+        /// Receiver.
+        target_id: String,
+        /// Document.
+        document_id: String,
+        /// Heads by storage id.
+        #[serde(default)]
+        new_heads: std::collections::BTreeMap<String, RemoteHeads>,
     },
     /// Extension: the documents the account may read, with the relay's heads.
     #[serde(rename = "x-journal-index", rename_all = "camelCase")]
@@ -223,5 +332,69 @@ mod tests {
         for bytes in [&b""[..], b"\xff\xff", b"\xa1\x64type\x63bad", &[0x9f; 64]] {
             assert!(decode::<WireMessage>(bytes).is_err());
         }
+    }
+
+    /// What a stock automerge-repo peer writes: `peerMetadata` with an undefined storage id, an ephemeral
+    /// message whose count JavaScript wrote as a float.
+    #[test]
+    fn stock_automerge_repo_messages_decode() {
+        use ciborium::Value;
+        let text = |s: &str| Value::Text(s.to_owned());
+        let join = Value::Map(vec![
+            (text("type"), text("join")),
+            (text("senderId"), text("peer-abc")),
+            (
+                text("peerMetadata"),
+                Value::Map(vec![
+                    (text("storageId"), Value::Null),
+                    (text("isEphemeral"), Value::Bool(true)),
+                ]),
+            ),
+            (
+                text("supportedProtocolVersions"),
+                Value::Array(vec![text("1")]),
+            ),
+        ]);
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&join, &mut bytes).expect("cbor");
+        // JavaScript's `undefined` (0xf7) where ciborium wrote `null` (0xf6).
+        let null = bytes.iter().position(|b| *b == 0xf6).expect("the null");
+        bytes[null] = 0xf7;
+        let Ok(WireMessage::Join { metadata, .. }) = decode::<WireMessage>(&bytes) else {
+            panic!("a stock join decodes");
+        };
+        let metadata = metadata.expect("peerMetadata");
+        assert_eq!(metadata.storage_id, None);
+        assert!(!metadata.understands("x-journal-index"));
+
+        let ephemeral = Value::Map(vec![
+            (text("type"), text("ephemeral")),
+            (text("senderId"), text("peer-abc")),
+            (text("targetId"), text("relay")),
+            (text("count"), Value::Float(3.0)),
+            (text("sessionId"), text("s1")),
+            (text("documentId"), text("4NMNnkMhL8jXrdJ9jamS58PAVdXu")),
+            (text("data"), Value::Bytes(vec![1, 2])),
+        ]);
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&ephemeral, &mut bytes).expect("cbor");
+        assert!(matches!(
+            decode::<WireMessage>(&bytes),
+            Ok(WireMessage::Ephemeral { count: 3, .. })
+        ));
+        let ours = encode(&WireMessage::Join {
+            sender_id: "p".into(),
+            supported_protocol_versions: vec!["1".into()],
+            metadata: Some(PeerMetadata::default()),
+        });
+        let value: Value = ciborium::from_reader(ours.as_slice()).expect("cbor");
+        assert!(
+            value
+                .as_map()
+                .expect("map")
+                .iter()
+                .any(|(k, _)| k.as_text() == Some("peerMetadata")),
+            "sent under automerge-repo's key"
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! `GET /v1/me/directory`: what the directory says about the caller, and whom they may write to. The device
 //! keeps it so conversations can be started offline; the relay still decides when they arrive.
+//! `GET /v1/me/documents`: the documents the caller may read, with the automerge-repo URL a stock client
+//! finds each by.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -8,6 +10,7 @@ use axum::Json;
 use axum::extract::State;
 use journal_core::ClassId;
 use journal_core::directory::{Child, Contact, MyDirectory, StaffClass};
+use serde::Serialize;
 
 use super::{AppError, Caller};
 use crate::app::App;
@@ -19,6 +22,48 @@ pub async fn my_directory(
     Caller(who): Caller,
 ) -> Result<Json<MyDirectory>, AppError> {
     Ok(Json(directory_of(app.store().as_ref(), &who.account.id)?))
+}
+
+/// One document the caller may read.
+#[derive(Debug, Serialize)]
+pub struct DocumentEntry {
+    /// The journal's id: `2026-2027/student/<id>`.
+    pub id: String,
+    /// Its automerge-repo URL: `automerge:<base58check id>`.
+    pub url: String,
+    /// `school`, `class`, `student`, `profile` or `thread`.
+    pub kind: &'static str,
+    /// What a person would call it.
+    pub title: String,
+}
+
+/// `GET /v1/me/documents`.
+pub async fn my_documents(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+) -> Result<Json<Vec<DocumentEntry>>, AppError> {
+    let grants = app
+        .hub
+        .grants(&who.account.id)?
+        .ok_or(AppError::Unauthorized)?;
+    let hub = &app.hub;
+    // Titles read documents: work for the cores, off the async runtime.
+    let entries = hub
+        .off_runtime(|| -> Result<Vec<DocumentEntry>, crate::hub::HubError> {
+            hub.readable(&grants)?
+                .into_iter()
+                .map(|id| {
+                    Ok(DocumentEntry {
+                        url: id.repo_url(),
+                        kind: id.kind().as_str(),
+                        title: hub.title(&id)?,
+                        id: id.to_string(),
+                    })
+                })
+                .collect()
+        })
+        .await?;
+    Ok(Json(entries))
 }
 
 /// The directory as `account` may see it.

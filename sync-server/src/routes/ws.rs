@@ -8,15 +8,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use journal_core::sync::peer::{Closing, ServerPeer};
 use journal_core::sync::protocol::{WireMessage, decode, encode};
+use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::{AppError, Caller};
+use super::{AppError, principal};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::hub::HubEvent;
@@ -27,12 +29,24 @@ use crate::side::SessionSide;
 /// generator's morning, 15 s closed sessions whose `join` a starved client had not yet written.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// `GET /v1/sync`: authenticates, then upgrades to the sync session.
+/// Where a stock automerge-repo client puts its device token: it cannot send headers.
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+/// `GET /v1/sync` (with `Authorization: Bearer …`, or `?token=…` for clients that cannot send headers):
+/// authenticates, then upgrades to the sync session.
 pub async fn upgrade(
     State(app): State<Arc<App>>,
-    Caller(who): Caller,
+    headers: HeaderMap,
+    Query(query): Query<TokenQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
+    let who = match &query.token {
+        Some(token) => crate::auth::authenticate(app.store().as_ref(), &app.secrets, token)?,
+        None => principal(&app, &headers)?,
+    };
     let max = app.limits.max_frame_bytes;
     Ok(ws
         .max_message_size(max)
@@ -215,6 +229,10 @@ async fn serve(
                     app.hub.off_runtime(|| peer.on_changed(side, &doc)).await
                 }
                 Ok(HubEvent::Changed { .. }) => continue,
+                Ok(HubEvent::Ephemeral { doc, origin: from, message }) if from != origin => {
+                    Ok(peer.on_ephemeral(side, &doc, &message))
+                }
+                Ok(HubEvent::Ephemeral { .. }) => continue,
                 Ok(HubEvent::DirectoryChanged) => peer.on_rights_changed(side).map(|()| Vec::new()),
                 Err(RecvError::Lagged(missed)) => {
                     debug!(missed, "missed live events; rechecking the device and its rights");

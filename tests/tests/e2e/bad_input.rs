@@ -92,7 +92,8 @@ async fn malformed_frames_close_only_the_offending_session() {
         client.received
     );
 
-    // A malformed document id and a text frame.
+    // A malformed document id is answered like any id that is not the account's, and the session goes
+    // on; a text frame ends it.
     let (mut client, _) = RawClient::join(&relay, &teacher).await;
     client
         .send(&WireMessage::Request {
@@ -102,6 +103,10 @@ async fn malformed_frames_close_only_the_offending_session() {
             data: Vec::new(),
         })
         .await;
+    assert!(
+        matches!(client.next().await, Some(WireMessage::DocUnavailable { document_id, .. }) if document_id == "../../etc/passwd")
+    );
+    client.send_text("{\"type\":\"join\"}").await;
     assert!(client.closed().await);
 
     // A frame larger than the relay accepts.

@@ -10,6 +10,7 @@ mod durability;
 mod flows;
 mod messages;
 mod reports;
+mod stock;
 
 use journal_core::{
     AttendanceInput, DocId, LessonId, MarkInput, MarkValue, NewLesson, StudentId, WorkKindId,

@@ -8,7 +8,9 @@ use thiserror::Error;
 use crate::error::Error as CoreError;
 use crate::ids::DocId;
 use crate::journal::Journal;
-use crate::sync::protocol::{IndexEntry, PROTOCOL_VERSION, PeerMetadata, WireMessage};
+use crate::sync::protocol::{
+    IndexEntry, JOURNAL_EXTENSIONS, PROTOCOL_VERSION, PeerMetadata, WireMessage,
+};
 
 /// Where one document stands in the current session.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +109,7 @@ impl ClientPeer {
             metadata: Some(PeerMetadata {
                 storage_id: Some(self.storage_id.clone()),
                 is_ephemeral: false,
+                journal_extensions: JOURNAL_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect(),
             }),
         }
     }
@@ -310,7 +313,11 @@ impl ClientPeer {
                 Ok(self.message_for(journal, &id, true)?.into_iter().collect())
             }
             WireMessage::Error { message } => Err(SyncError::Relay(message)),
-            WireMessage::Join { .. } | WireMessage::Leave { .. } => Ok(Vec::new()),
+            WireMessage::Join { .. }
+            | WireMessage::Leave { .. }
+            | WireMessage::Ephemeral { .. }
+            | WireMessage::RemoteSubscriptionChange { .. }
+            | WireMessage::RemoteHeadsChanged { .. } => Ok(Vec::new()),
         }
     }
 

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use automerge::{ActorId, sync};
 
-use super::server::{Outcome, PeerFault, RelaySide};
+use super::server::{Ask, Outcome, PeerFault, RelaySide};
 use crate::docs::{Document, SchoolSettings, sync_message_has_changes};
 use crate::error::Error;
 use crate::ids::{DocId, SubjectId};
-use crate::sync::protocol::IndexEntry;
+use crate::sync::protocol::{IndexEntry, WireMessage};
 use crate::validate::{ValidationContext, WriterGuard};
 
 /// One account's session against documents held in memory.
@@ -32,6 +32,8 @@ pub struct MemoryRelay {
     pub active: bool,
     /// Whether the device was revoked.
     pub revoked: bool,
+    /// The `ephemeral` messages passed on to other sessions.
+    pub published: RefCell<Vec<WireMessage>>,
     states: RefCell<HashMap<DocId, Vec<u8>>>,
     actor: ActorId,
 }
@@ -48,6 +50,7 @@ impl MemoryRelay {
             settings,
             active: true,
             revoked: false,
+            published: RefCell::new(Vec::new()),
             states: RefCell::new(HashMap::new()),
             actor: ActorId::random(),
         }
@@ -103,8 +106,9 @@ impl RelaySide for MemoryRelay {
         doc: &DocId,
         state: &mut sync::State,
         message: &[u8],
-        create: bool,
+        ask: Ask,
     ) -> Result<Outcome, PeerFault> {
+        let create = ask.create;
         let writes =
             sync_message_has_changes(message).map_err(|e| PeerFault::Malformed(e.to_string()))?;
         if !self.can_read(doc) {
@@ -152,5 +156,16 @@ impl RelaySide for MemoryRelay {
             .documents
             .get(doc)
             .and_then(|d| d.generate_sync_message(state)))
+    }
+
+    fn resolve_repo_id(&self, repo_id: &str) -> Option<DocId> {
+        self.documents
+            .keys()
+            .find(|id| id.repo_id() == repo_id)
+            .cloned()
+    }
+
+    fn publish_ephemeral(&self, _doc: &DocId, message: WireMessage) {
+        self.published.borrow_mut().push(message);
     }
 }

@@ -76,16 +76,30 @@ pub trait RelaySide {
     /// Keeps the sync state for this device and document.
     fn save_state(&self, doc: &DocId, state: &sync::State) -> Result<(), PeerFault>;
     /// Judges one sync message (rights, the validator) and stores what it adds; `create` when it is a
-    /// `sync`, which may create a document, rather than a `request`.
+    /// `sync`, which may create a document, rather than a `request`; `whole` when the peer takes
+    /// `x-journal-snapshot` for a document it holds nothing of.
     fn receive(
         &mut self,
         doc: &DocId,
         state: &mut sync::State,
         message: &[u8],
-        create: bool,
+        ask: Ask,
     ) -> Result<Outcome, PeerFault>;
     /// The next message about `doc` for this device; `None` when there is nothing to say.
     fn generate(&self, doc: &DocId, state: &mut sync::State) -> Result<Option<Vec<u8>>, PeerFault>;
+    /// The journal document a stock automerge-repo id stands for, among those the relay holds.
+    fn resolve_repo_id(&self, repo_id: &str) -> Option<DocId>;
+    /// Passes an `ephemeral` message about `doc` on to the relay's other sessions.
+    fn publish_ephemeral(&self, doc: &DocId, message: WireMessage);
+}
+
+/// How a sync message asks about a document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ask {
+    /// A `sync`, which may create a document its writer may write, rather than a `request`.
+    pub create: bool,
+    /// The peer takes the document saved whole (`x-journal-snapshot`) when it holds nothing of it.
+    pub whole: bool,
 }
 
 /// Why a session ends.
@@ -171,6 +185,11 @@ pub struct ServerPeer {
     relay: String,
     client: String,
     joined: bool,
+    /// What the client announced in `join`: its storage, and the journal's extensions it understands.
+    metadata: PeerMetadata,
+    /// The id each document goes by in this session: the journal's own, or its automerge-repo id when
+    /// the client asked for it that way.
+    wire_ids: HashMap<DocId, String>,
     states: HashMap<DocId, sync::State>,
     touched: HashSet<DocId>,
     max_documents: usize,
@@ -183,6 +202,8 @@ impl ServerPeer {
             relay: relay.into(),
             client: String::new(),
             joined: false,
+            metadata: PeerMetadata::default(),
+            wire_ids: HashMap::new(),
             states: HashMap::new(),
             touched: HashSet::new(),
             max_documents,
@@ -199,6 +220,16 @@ impl ServerPeer {
         self.touched.len()
     }
 
+    /// Whether the client announced the journal's extension message `name` in `join`.
+    fn understands(&self, name: &str) -> bool {
+        self.metadata.understands(name)
+    }
+
+    /// Whether the client speaks only stock automerge-repo (it announced none of the journal's extensions).
+    pub fn is_stock(&self) -> bool {
+        self.metadata.journal_extensions.is_empty()
+    }
+
     /// Handles one message from the client; returns what to send, or why the session ends.
     pub fn on_message(
         &mut self,
@@ -209,7 +240,7 @@ impl ServerPeer {
             WireMessage::Join {
                 sender_id,
                 supported_protocol_versions,
-                ..
+                metadata,
             } => {
                 if !supported_protocol_versions
                     .iter()
@@ -223,34 +254,63 @@ impl ServerPeer {
                     return Ok(Vec::new());
                 }
                 self.client = sender_id.chars().take(200).collect();
+                self.metadata = metadata.unwrap_or_default();
                 self.joined = true;
-                let documents = side.index()?;
-                Ok(vec![
-                    WireMessage::Peer {
+                let mut out = vec![WireMessage::Peer {
+                    sender_id: self.relay.clone(),
+                    selected_protocol_version: PROTOCOL_VERSION.to_owned(),
+                    target_id: self.client.clone(),
+                    metadata: Some(PeerMetadata {
+                        storage_id: Some(self.relay.clone()),
+                        is_ephemeral: false,
+                        journal_extensions: Vec::new(),
+                    }),
+                }];
+                if self.understands("x-journal-index") {
+                    out.push(WireMessage::Index {
                         sender_id: self.relay.clone(),
-                        selected_protocol_version: PROTOCOL_VERSION.to_owned(),
                         target_id: self.client.clone(),
-                        metadata: Some(PeerMetadata {
-                            storage_id: Some(self.relay.clone()),
-                            is_ephemeral: false,
-                        }),
-                    },
-                    WireMessage::Index {
-                        sender_id: self.relay.clone(),
-                        target_id: self.client.clone(),
-                        documents,
-                    },
-                ])
+                        documents: side.index()?,
+                    });
+                }
+                Ok(out)
             }
             _ if !self.joined => Err(Closing::Error("the first message must be join".into())),
             WireMessage::Request {
                 document_id, data, ..
-            } => self.on_sync(side, &document_id, &data, false),
+            } => self.on_sync(side, document_id, &data, false),
             WireMessage::Sync {
                 document_id, data, ..
-            } => self.on_sync(side, &document_id, &data, true),
+            } => self.on_sync(side, document_id, &data, true),
+            WireMessage::Ephemeral {
+                sender_id,
+                count,
+                session_id,
+                document_id,
+                data,
+                ..
+            } => {
+                if let Some(doc) = self.resolve(side, &document_id)
+                    && side.can_read(&doc)
+                {
+                    side.publish_ephemeral(
+                        &doc,
+                        WireMessage::Ephemeral {
+                            sender_id,
+                            target_id: String::new(),
+                            count,
+                            session_id,
+                            document_id: doc.to_string(),
+                            data,
+                        },
+                    );
+                }
+                Ok(Vec::new())
+            }
             WireMessage::Leave { .. } | WireMessage::Error { .. } => Err(Closing::Left),
-            WireMessage::DocUnavailable { .. } => Ok(Vec::new()),
+            WireMessage::DocUnavailable { .. }
+            | WireMessage::RemoteSubscriptionChange { .. }
+            | WireMessage::RemoteHeadsChanged { .. } => Ok(Vec::new()),
             other => Err(Closing::Error(format!(
                 "unexpected message from a client: {}",
                 match other {
@@ -261,6 +321,58 @@ impl ServerPeer {
                 }
             ))),
         }
+    }
+
+    /// The journal document an id on the wire names: the journal's own id, or a stock automerge-repo id
+    /// of a document the relay holds.
+    fn resolve(&self, side: &dyn RelaySide, wire_id: &str) -> Option<DocId> {
+        wire_id
+            .parse::<DocId>()
+            .ok()
+            .or_else(|| side.resolve_repo_id(wire_id))
+    }
+
+    /// The id `doc` goes by in this session.
+    fn wire_id(&self, doc: &DocId) -> String {
+        self.wire_ids
+            .get(doc)
+            .cloned()
+            .unwrap_or_else(|| doc.to_string())
+    }
+
+    /// An `ephemeral` message another session passed on: forwarded to a stock client that may read the
+    /// document (the journal's own clients have no use for it).
+    pub fn on_ephemeral(
+        &self,
+        side: &dyn RelaySide,
+        doc: &DocId,
+        message: &WireMessage,
+    ) -> Vec<WireMessage> {
+        let WireMessage::Ephemeral {
+            sender_id,
+            count,
+            session_id,
+            data,
+            ..
+        } = message
+        else {
+            return Vec::new();
+        };
+        if !self.joined || !self.is_stock() || !side.can_read(doc) || *sender_id == self.client {
+            return Vec::new();
+        }
+        vec![WireMessage::Ephemeral {
+            sender_id: sender_id.clone(),
+            target_id: self.client.clone(),
+            count: *count,
+            session_id: session_id.clone(),
+            document_id: self
+                .wire_ids
+                .get(doc)
+                .cloned()
+                .unwrap_or_else(|| doc.repo_id()),
+            data: data.clone(),
+        }]
     }
 
     fn state(&mut self, side: &dyn RelaySide, doc: &DocId) -> Result<&mut sync::State, Closing> {
@@ -280,15 +392,25 @@ impl ServerPeer {
     fn on_sync(
         &mut self,
         side: &mut dyn RelaySide,
-        document_id: &str,
+        document_id: String,
         data: &[u8],
         create: bool,
     ) -> Result<Vec<WireMessage>, Closing> {
-        let doc: DocId = document_id
-            .parse()
-            .map_err(|e: crate::InputError| Closing::Error(e.to_string()))?;
+        // An id that is malformed, unknown or not the account's: the same answer, and the session goes on.
+        let Some(doc) = self.resolve(side, &document_id) else {
+            return Ok(vec![WireMessage::DocUnavailable {
+                document_id,
+                sender_id: self.relay.clone(),
+                target_id: self.client.clone(),
+            }]);
+        };
+        self.wire_ids.insert(doc.clone(), document_id);
         let mut state = self.state(side, &doc)?.clone();
-        let outcome = side.receive(&doc, &mut state, data, create)?;
+        let ask = Ask {
+            create,
+            whole: self.understands("x-journal-snapshot"),
+        };
+        let outcome = side.receive(&doc, &mut state, data, ask)?;
         if matches!(outcome, Outcome::Created(_)) && !side.reload_rights()? {
             return Err(Closing::Error("this account was deactivated".into()));
         }
@@ -298,7 +420,13 @@ impl ServerPeer {
         ) {
             self.touched.insert(doc.clone());
         }
-        let (message, after) = reply(&self.relay, &self.client, doc.to_string(), outcome);
+        let stock_refusal = match &outcome {
+            Outcome::Refused(reason) if !self.understands("x-journal-refused") => {
+                Some(reason.clone())
+            }
+            _ => None,
+        };
+        let (message, after) = reply(&self.relay, &self.client, self.wire_id(&doc), outcome);
         match after {
             StateAfter::Keep => {
                 side.save_state(&doc, &state)?;
@@ -313,6 +441,11 @@ impl ServerPeer {
                 self.states.remove(&doc);
             }
             StateAfter::Unchanged => {}
+        }
+        if let Some(reason) = stock_refusal {
+            // A stock peer would drop `x-journal-refused` and offer the change again and again: it gets an
+            // `error` its user sees, naming the document and the reason, and the session ends.
+            return Err(Closing::Error(reason));
         }
         Ok(message.into_iter().collect())
     }
@@ -331,6 +464,10 @@ impl ServerPeer {
             self.states.remove(doc);
             return Ok(Vec::new());
         }
+        if self.is_stock() && !self.states.contains_key(doc) {
+            // A stock peer hears about the documents it asked for; any other would be created in its repo.
+            return Ok(Vec::new());
+        }
         let mut state = self.state(side, doc)?.clone();
         let message = side.generate(doc, &mut state)?;
         self.states.insert(doc.clone(), state);
@@ -338,7 +475,7 @@ impl ServerPeer {
             Some(data) => {
                 self.touched.insert(doc.clone());
                 vec![WireMessage::Sync {
-                    document_id: doc.to_string(),
+                    document_id: self.wire_id(doc),
                     sender_id: self.relay.clone(),
                     target_id: self.client.clone(),
                     data,
@@ -488,7 +625,11 @@ impl BatchPeer {
             return Ok(None);
         }
         let mut state = side.load_state(&item.doc)?;
-        let outcome = match side.receive(&item.doc, &mut state, &item.data, item.create) {
+        let ask = Ask {
+            create: item.create,
+            whole: true,
+        };
+        let outcome = match side.receive(&item.doc, &mut state, &item.data, ask) {
             Ok(outcome) => outcome,
             // Checked above yet not applicable: this document's change is refused, not the batch.
             Err(PeerFault::Malformed(reason)) => {
@@ -560,11 +701,30 @@ mod tests {
         (relay, class)
     }
 
+    /// The journal's own client's `join`, announcing its extensions.
     fn join() -> WireMessage {
         WireMessage::Join {
             sender_id: "tablet".into(),
             supported_protocol_versions: vec![PROTOCOL_VERSION.into()],
-            metadata: None,
+            metadata: Some(PeerMetadata {
+                journal_extensions: crate::sync::protocol::JOURNAL_EXTENSIONS
+                    .iter()
+                    .map(|e| (*e).to_owned())
+                    .collect(),
+                ..PeerMetadata::default()
+            }),
+        }
+    }
+
+    /// A stock automerge-repo peer's `join`.
+    fn stock_join() -> WireMessage {
+        WireMessage::Join {
+            sender_id: "peer-js".into(),
+            supported_protocol_versions: vec![PROTOCOL_VERSION.into()],
+            metadata: Some(PeerMetadata {
+                storage_id: Some("3f2c…".into()),
+                ..PeerMetadata::default()
+            }),
         }
     }
 
@@ -764,6 +924,157 @@ mod tests {
                 student(&class, 1).to_string(),
                 DocId::School(YEAR).to_string()
             ]
+        );
+    }
+
+    #[test]
+    fn a_stock_peer_gets_the_plain_protocol_in_the_id_form_it_used() {
+        let (mut relay, class) = relay();
+        let mut peer = ServerPeer::new("relay", 100);
+        let out = peer.on_message(&mut relay, stock_join()).expect("join");
+        assert!(
+            matches!(&out[..], [WireMessage::Peer { .. }]),
+            "no index: {out:?}"
+        );
+        assert!(peer.is_stock());
+        let doc = student(&class, 0);
+        let WireMessage::Request { data, .. } = opening(&doc, false) else {
+            unreachable!()
+        };
+        let replies = peer
+            .on_message(
+                &mut relay,
+                WireMessage::Request {
+                    document_id: doc.repo_id(),
+                    sender_id: "peer-js".into(),
+                    target_id: "relay".into(),
+                    data,
+                },
+            )
+            .expect("answered");
+        assert!(
+            matches!(&replies[..], [WireMessage::Sync { document_id, .. }] if *document_id == doc.repo_id()),
+            "a plain sync, under the stock id: {replies:?}"
+        );
+        for unknown in [
+            "not-an-id",
+            "../../etc",
+            &DocId::Student(YEAR, "nobody".parse().expect("id")).repo_id(),
+        ] {
+            let replies = peer
+                .on_message(
+                    &mut relay,
+                    WireMessage::Request {
+                        document_id: unknown.to_owned(),
+                        sender_id: "peer-js".into(),
+                        target_id: "relay".into(),
+                        data: vec![],
+                    },
+                )
+                .expect("the session goes on");
+            assert!(
+                matches!(&replies[..], [WireMessage::DocUnavailable { document_id, .. }] if document_id == unknown),
+                "{unknown}: {replies:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stock_peer_sees_a_refusal_as_an_error_and_the_session_ends() {
+        let (mut relay, class) = relay();
+        let mut peer = ServerPeer::new("relay", 100);
+        peer.on_message(&mut relay, stock_join()).expect("join");
+        let doc = student(&class, 0);
+        relay.writable.remove(&doc);
+        let mut replica = Document::load(
+            doc.clone(),
+            &relay.documents[&doc].snapshot(),
+            &ActorId::random(),
+        )
+        .expect("replica");
+        replica.put_raw_cell("marks", "m", "{}").expect("raw");
+        let mut state = sync::State::new();
+        let mut closing = None;
+        let mut next = replica.generate_sync_message(&mut state);
+        for _ in 0..5 {
+            let Some(data) = next.take() else { break };
+            let sync = WireMessage::Sync {
+                document_id: doc.repo_id(),
+                sender_id: "peer-js".into(),
+                target_id: "relay".into(),
+                data,
+            };
+            match peer.on_message(&mut relay, sync) {
+                Ok(replies) => {
+                    for reply in replies {
+                        if let WireMessage::Sync { data, .. } = reply {
+                            replica
+                                .receive_sync_message(&mut state, &data, &Default::default())
+                                .expect("valid");
+                            next = replica.generate_sync_message(&mut state);
+                        }
+                    }
+                }
+                Err(end) => {
+                    closing = Some(end);
+                    break;
+                }
+            }
+        }
+        assert!(
+            matches!(&closing, Some(Closing::Error(e)) if e.contains(&doc.to_string()) && e.contains("not change")),
+            "{closing:?}"
+        );
+    }
+
+    #[test]
+    fn ephemeral_messages_pass_to_stock_readers_only() {
+        let (mut relay, class) = relay();
+        let doc = student(&class, 0);
+        let mut sender = ServerPeer::new("relay", 100);
+        sender.on_message(&mut relay, stock_join()).expect("join");
+        let ephemeral = WireMessage::Ephemeral {
+            sender_id: "peer-js".into(),
+            target_id: "relay".into(),
+            count: 7,
+            session_id: "s".into(),
+            document_id: doc.repo_id(),
+            data: vec![1],
+        };
+        assert!(
+            sender
+                .on_message(&mut relay, ephemeral)
+                .expect("kept open")
+                .is_empty()
+        );
+        let published = relay.published.borrow().clone();
+        assert_eq!(published.len(), 1);
+        let mut stock = ServerPeer::new("relay", 100);
+        stock
+            .on_message(
+                &mut relay,
+                WireMessage::Join {
+                    sender_id: "peer-other".into(),
+                    supported_protocol_versions: vec![PROTOCOL_VERSION.into()],
+                    metadata: None,
+                },
+            )
+            .expect("join");
+        let forwarded = stock.on_ephemeral(&relay, &doc, &published[0]);
+        assert!(
+            matches!(&forwarded[..], [WireMessage::Ephemeral { target_id, count: 7, document_id, .. }] if target_id == "peer-other" && *document_id == doc.repo_id()),
+            "{forwarded:?}"
+        );
+        let mut ours = ServerPeer::new("relay", 100);
+        ours.on_message(&mut relay, join()).expect("join");
+        assert!(
+            ours.on_ephemeral(&relay, &doc, &published[0]).is_empty(),
+            "our clients have no use for it"
+        );
+        relay.readable.remove(&doc);
+        assert!(
+            stock.on_ephemeral(&relay, &doc, &published[0]).is_empty(),
+            "nor do those who may not read it"
         );
     }
 }
