@@ -292,27 +292,13 @@ impl PeerSession {
             return;
         };
         let doc = &self.documents[usize::from(head) % self.documents.len()];
-        let (document_id, sender_id, target_id, data) = (
+        let message = WireMessage::sync_or_request(
+            head & 0x80 != 0,
             doc.to_string(),
             "fuzz".to_owned(),
             "relay".to_owned(),
             message.to_vec(),
         );
-        let message = if head & 0x80 != 0 {
-            WireMessage::Sync {
-                document_id,
-                sender_id,
-                target_id,
-                data,
-            }
-        } else {
-            WireMessage::Request {
-                document_id,
-                sender_id,
-                target_id,
-                data,
-            }
-        };
         let _ = self.peer.on_message(&mut self.relay, message);
     }
 }

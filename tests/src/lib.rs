@@ -539,22 +539,13 @@ pub async fn raw_sync(
     let data = doc
         .generate_sync_message(&mut state)
         .expect("a first message");
-    let (document_id, sender_id, target_id) = (id.clone(), "raw".to_owned(), "relay".to_owned());
-    let first = if create {
-        WireMessage::Sync {
-            document_id,
-            sender_id,
-            target_id,
-            data,
-        }
-    } else {
-        WireMessage::Request {
-            document_id,
-            sender_id,
-            target_id,
-            data,
-        }
-    };
+    let first = WireMessage::sync_or_request(
+        create,
+        id.clone(),
+        "raw".to_owned(),
+        "relay".to_owned(),
+        data,
+    );
     client.send(&first).await;
     let mut granted = false;
     while let Some(message) = client.next_within(Duration::from_secs(2)).await {

@@ -258,6 +258,34 @@ pub enum WireMessage {
     },
 }
 
+impl WireMessage {
+    /// An Automerge sync message about a document: a `sync`, which may create the document on the other
+    /// side, when `create`; otherwise a `request` for the other side's copy.
+    pub fn sync_or_request(
+        create: bool,
+        document_id: String,
+        sender_id: String,
+        target_id: String,
+        data: Vec<u8>,
+    ) -> Self {
+        if create {
+            WireMessage::Sync {
+                document_id,
+                sender_id,
+                target_id,
+                data,
+            }
+        } else {
+            WireMessage::Request {
+                document_id,
+                sender_id,
+                target_id,
+                data,
+            }
+        }
+    }
+}
+
 /// The HTTP batch request: sync messages for several documents in one round trip.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,6 +1,6 @@
 //! Stock automerge-repo peers against the real relay, within their rights: the pinned JavaScript
 //! `@automerge/automerge-repo` with its WebSocket client adapter (`tests/stock/peer.mjs`, installed by the
-//! test command with `npm ci`), speaking the plain protocol with the token in the URL.
+//! test command with `npm install`), speaking the plain protocol with the token in the URL.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -22,7 +22,7 @@ fn node(args: &[&str]) -> Command {
     let dir = stock_dir();
     assert!(
         dir.join("node_modules/@automerge/automerge-repo").is_dir(),
-        "the stock peer is not installed: run `npm ci` in {} (tests/run-all.sh does)",
+        "the stock peer is not installed: run `npm install` in {} (tests/run-all.sh does)",
         dir.display()
     );
     let mut command = Command::new("node");

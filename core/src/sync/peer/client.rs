@@ -168,26 +168,13 @@ impl ClientPeer {
         if carries_changes {
             self.sent.insert(id.clone());
         }
-        let (document_id, sender_id, target_id) = (
+        Ok(Some(WireMessage::sync_or_request(
+            !first,
             id.to_string(),
             self.peer_id.clone(),
             self.relay_peer.clone(),
-        );
-        Ok(Some(if first {
-            WireMessage::Request {
-                document_id,
-                sender_id,
-                target_id,
-                data,
-            }
-        } else {
-            WireMessage::Sync {
-                document_id,
-                sender_id,
-                target_id,
-                data,
-            }
-        }))
+            data,
+        )))
     }
 
     fn settle(&mut self, journal: &Journal, id: &DocId) {

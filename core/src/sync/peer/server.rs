@@ -733,23 +733,13 @@ mod tests {
             .expect("doc")
             .generate_sync_message(&mut sync::State::new())
             .expect("a first message");
-        let (document_id, sender_id, target_id) =
-            (doc.to_string(), "tablet".into(), "relay".into());
-        if create {
-            WireMessage::Sync {
-                document_id,
-                sender_id,
-                target_id,
-                data,
-            }
-        } else {
-            WireMessage::Request {
-                document_id,
-                sender_id,
-                target_id,
-                data,
-            }
-        }
+        WireMessage::sync_or_request(
+            create,
+            doc.to_string(),
+            "tablet".into(),
+            "relay".into(),
+            data,
+        )
     }
 
     fn student(class: &testing::FixtureClass, i: usize) -> DocId {
