@@ -64,11 +64,6 @@ impl<K: Hash + Eq + Clone> KeyedLimit<K> {
             Err(_) => Err(Duration::from_secs(60)),
         }
     }
-
-    /// Keys tracked now.
-    pub fn tracked(&self) -> usize {
-        self.limiter.len()
-    }
 }
 
 /// Characters of a code that make its family: 3 of Crockford base32, so 32,768 families.
