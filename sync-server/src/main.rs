@@ -639,6 +639,10 @@ async fn serve(
     backup_hours: u64,
     limits: Limits,
 ) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    // Before the store opens: a second relay must not even migrate a database another one serves.
+    let _serving = data_dir::lock_for_serving(dir)?;
     let (store, key) = open_store(dir)?;
     let store: Arc<dyn RelayStore> = Arc::new(store);
     // Created on first run, so the IT officer can copy it away at once.

@@ -200,6 +200,11 @@ impl Relay {
         relay
     }
 
+    /// The relay's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The relay's data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data

@@ -198,3 +198,36 @@ async fn sigterm_stops_the_relay_cleanly_with_its_data_intact() {
         1
     );
 }
+
+/// One relay per data directory: a second `serve` on it is refused, naming the process that holds it,
+/// before it opens the database; the relay's other commands work beside the running one; once the first
+/// relay is gone (killed, even), the directory can be served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_relay_on_the_same_data_directory_is_refused_and_names_the_first() {
+    let mut relay = Relay::start_demo();
+    let data = relay.data_dir().to_str().expect("path").to_owned();
+    let second = std::process::Command::new(journal_e2e::relay_binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", &data])
+        .output()
+        .expect("run a second relay");
+    assert!(!second.status.success());
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        said.contains("another relay")
+            && said.contains(&relay.pid().to_string())
+            && said.contains(&data),
+        "{said}"
+    );
+    let listed = Relay::cli(&["directory", "--data-dir", &data, "list"]);
+    assert!(
+        listed.status.success(),
+        "the relay's other commands work beside it"
+    );
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("t-5a"));
+    relay.restart();
+    let mut teacher = Device::new(&relay, &relay.token("t-5a"));
+    assert!(
+        teacher.sync().await.documents > 0,
+        "a killed relay's lock goes with it"
+    );
+}
