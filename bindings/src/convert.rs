@@ -43,7 +43,7 @@ impl From<MyDirectory> for Me {
         Me {
             account: d.account,
             name: d.name,
-            role: d.role,
+            role: d.role.to_string(),
             contacts: d.contacts.into_iter().map(|c| c.account).collect(),
         }
     }

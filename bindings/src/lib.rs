@@ -118,7 +118,7 @@ impl JournalHandle {
         self.sign_in(server, token.clone());
         Ok(SignIn {
             account: redeemed.account,
-            role: redeemed.role,
+            role: redeemed.role.to_string(),
             name: redeemed.name,
             token,
         })
@@ -172,8 +172,12 @@ impl JournalHandle {
     /// A parent's children (or a student themself).
     pub fn children(&self) -> Outcome<Vec<ChildInfo>> {
         self.with(|j| {
-            let me = j.my_directory()?.unwrap_or_default();
-            Ok(me.children.into_iter().map(ChildInfo::from).collect())
+            Ok(j.my_directory()?
+                .map(|me| me.children)
+                .unwrap_or_default()
+                .into_iter()
+                .map(ChildInfo::from)
+                .collect())
         })
     }
 

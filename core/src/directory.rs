@@ -7,16 +7,17 @@ use serde::{Deserialize, Serialize};
 use crate::error::{InputError, Result};
 use crate::ids::{ClassId, StudentId};
 use crate::journal::Journal;
+use crate::roles::AccountRole;
 
 /// The signed-in account and who it may write to, as the relay last told this device.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MyDirectory {
     /// The account on this device.
     pub account: String,
     /// Its display name.
     pub name: String,
-    /// `administration`, `teacher`, `student` or `parent`.
-    pub role: String,
+    /// What the account is in the school.
+    pub role: AccountRole,
     /// For a student account, the student.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub student: Option<StudentId>,
@@ -59,10 +60,25 @@ pub struct Contact {
     /// Their name.
     pub name: String,
     /// `administration` or `teacher`.
-    pub role: String,
+    pub role: AccountRole,
     /// Classes they teach in that concern the account (empty for administration).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<ClassId>,
+}
+
+impl MyDirectory {
+    /// An account's directory with no classes, children or contacts yet.
+    pub fn new(account: impl Into<String>, name: impl Into<String>, role: AccountRole) -> Self {
+        MyDirectory {
+            account: account.into(),
+            name: name.into(),
+            role,
+            student: None,
+            classes: Vec::new(),
+            children: Vec::new(),
+            contacts: Vec::new(),
+        }
+    }
 }
 
 impl Journal {

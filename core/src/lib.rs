@@ -36,6 +36,7 @@ pub mod messages;
 pub mod news;
 pub mod queries;
 pub mod reports;
+pub mod roles;
 pub mod store;
 pub mod sync;
 pub mod validate;
@@ -55,6 +56,7 @@ pub use ids::{
     SubjectId, TermId, ThreadId, WorkKindId, YearId,
 };
 pub use journal::{AttendanceInput, Conflict, ConflictTarget, Journal, Promotion, SchoolSetup};
+pub use roles::{AccountRole, CodeRole};
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -11,6 +11,7 @@ use crate::domain::model::{Attachment, Message, Participant, ThreadInfo, ThreadK
 use crate::error::{InputError, Result};
 use crate::ids::{ClassId, DocId, MessageId, StudentId, ThreadId, YearId};
 use crate::journal::{Journal, unknown};
+use crate::roles::AccountRole;
 use crate::validate::{MAX_TEXT_CHARS, check_message};
 
 /// A conversation as the list of conversations shows it.
@@ -146,7 +147,7 @@ impl Journal {
         let Some(me) = self.my_directory()? else {
             return Ok(());
         };
-        if !matches!(me.role.as_str(), "parent" | "student") {
+        if !me.role.is_family() {
             return Ok(());
         }
         for participant in to {
@@ -155,7 +156,7 @@ impl Journal {
                 _ => false,
             };
             if !allowed {
-                let who = if me.role == "parent" {
+                let who = if me.role == AccountRole::Parent {
                     "the teachers of your children and the administration"
                 } else {
                     "your teachers"
@@ -494,12 +495,13 @@ impl Journal {
         bodies: Vec<(StudentId, String)>,
     ) -> Result<Vec<ThreadId>> {
         let me = self.my_account()?;
-        let directory = self.my_directory()?.unwrap_or_default();
-        let may = directory.role == "administration"
-            || directory
-                .classes
-                .iter()
-                .any(|c| &c.class == class && c.class_teacher);
+        let may = self.my_directory()?.is_some_and(|directory| {
+            directory.role == AccountRole::Administration
+                || directory
+                    .classes
+                    .iter()
+                    .any(|c| &c.class == class && c.class_teacher)
+        });
         if !may {
             return Err(InputError::Invalid(format!(
                 "only the class teacher of {class} or the administration writes to all of its families"

@@ -322,7 +322,7 @@ impl Journal {
     pub fn my_lessons(&self, year: YearId, period: DateRange) -> Result<Vec<(ClassId, Lesson)>> {
         let teacher = self
             .my_directory()?
-            .filter(|me| me.role == "teacher")
+            .filter(|me| me.role == crate::roles::AccountRole::Teacher)
             .map(|me| me.account);
         let mut out = Vec::new();
         for id in self.document_ids(year) {

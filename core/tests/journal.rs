@@ -131,11 +131,11 @@ fn a_mark_is_signed_by_the_signed_in_teacher() {
     let class = school_with_class(&mut j, 1);
     let kid = &class.students[0];
     let l1 = lesson(&mut j, &class, "2026-09-07", 1, "math");
-    j.set_my_directory(&journal_core::directory::MyDirectory {
-        account: "substitute".into(),
-        role: "teacher".into(),
-        ..Default::default()
-    })
+    j.set_my_directory(&journal_core::directory::MyDirectory::new(
+        "substitute",
+        "",
+        journal_core::AccountRole::Teacher,
+    ))
     .expect("sign in");
     j.put_mark(kid, &l1, &mark(5, "oral")).expect("mark");
     let marks = j.student_marks(YEAR, kid, None, None).expect("query");
@@ -946,10 +946,8 @@ fn my_lessons_are_a_teachers_own_and_everything_for_anyone_else() {
         [earlier.clone(), own.clone(), theirs.clone()],
         "before any sign-in: everything on the device, by period"
     );
-    let me = |account: &str, role: &str| journal_core::directory::MyDirectory {
-        account: account.to_owned(),
-        role: role.to_owned(),
-        ..Default::default()
+    let me = |account: &str, role: &str| {
+        journal_core::directory::MyDirectory::new(account, "", role.parse().expect("a role"))
     };
     j.set_my_directory(&me(class.teacher.as_str(), "teacher"))
         .expect("directory");

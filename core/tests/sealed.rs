@@ -35,12 +35,11 @@ fn fill(j: &mut Journal) {
         journal_core::testing::first_day(),
     )
     .expect("profile");
-    j.set_my_directory(&MyDirectory {
-        account: "parent-of-01".into(),
-        name: "Мама Ученика".into(),
-        role: "parent".into(),
-        ..MyDirectory::default()
-    })
+    j.set_my_directory(&MyDirectory::new(
+        "parent-of-01",
+        "Мама Ученика",
+        journal_core::AccountRole::Parent,
+    ))
     .expect("directory");
 }
 

@@ -228,6 +228,7 @@ impl Grants {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::DirectoryStore;
     use crate::store::sqlite::SqliteStore;
 
     /// A school of two classes: 5a (teacher t5a, student kid with parent mum and their own account kid-acc)

@@ -12,6 +12,7 @@ use crate::hub::Hub;
 use crate::ratelimit::{KeyedLimit, Rate, RedeemLimits};
 use crate::routes;
 use crate::secrets::HashKey;
+use crate::services::Services;
 use crate::sessions::Sessions;
 use crate::store::RelayStore;
 
@@ -72,7 +73,9 @@ impl Default for Limits {
 #[derive(Debug)]
 pub struct App {
     /// The documents.
-    pub hub: Hub,
+    pub hub: Arc<Hub>,
+    /// Every change to the directory and the school's years goes through these.
+    pub services: Services,
     /// Limits.
     pub limits: Limits,
     /// Flips to `true` when the relay shuts down; live sessions close.
@@ -92,7 +95,7 @@ pub struct App {
 impl App {
     /// The relay's state over `hub`, with `limits` and the installation's hashing key.
     pub fn new(
-        hub: Hub,
+        hub: Arc<Hub>,
         limits: Limits,
         shutdown: watch::Receiver<bool>,
         peer_id: String,
@@ -102,6 +105,7 @@ impl App {
             redeem_limits: RedeemLimits::new(limits.redeem_per_address, limits.redeem_per_family),
             message_limits: KeyedLimit::new(limits.messages),
             sessions: Sessions::new(limits.sessions_per_device),
+            services: Services::new(hub.clone(), secrets.clone()),
             hub,
             limits,
             shutdown,

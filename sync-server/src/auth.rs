@@ -116,6 +116,7 @@ pub fn bearer(header: Option<&str>) -> Option<&str> {
 mod tests {
     use super::*;
     use crate::store::AccountRole;
+    use crate::store::DirectoryStore;
     use crate::store::sqlite::SqliteStore;
 
     fn store_with_teacher() -> SqliteStore {

@@ -10,8 +10,8 @@ use thiserror::Error;
 
 use crate::app::App;
 use crate::auth::{Principal, issue_device};
-use crate::codes::{self, CodeRequest};
 use crate::hub::{HubError, attribution};
+use crate::services::codes::{self, CodeRequest};
 use crate::store::{Account, AccountRole, CodeRole, StoreError};
 
 /// Seeding failed.
@@ -248,7 +248,7 @@ pub fn seed(app: &App, year: YearId) -> Result<Option<Vec<DemoAccount>>, DemoErr
     store.put_class_staff(&id("6b")?, "t-math", false)?;
     let by = attribution("director", "relay-demo");
     for doc in documents(year)? {
-        app.hub.import(doc, &by)?;
+        app.hub.import(&doc, &by)?;
     }
     let issuer = Principal {
         account: account("demo", "demo seeding", AccountRole::Administration, None),

@@ -14,14 +14,13 @@ use automerge::sync;
 use journal_core::docs::{Document, SchoolSettings, View, sync_message_has_changes};
 use journal_core::sync::peer::{Ask, Outcome};
 use journal_core::sync::protocol::IndexEntry;
-use journal_core::sync::protocol::WireMessage;
 use journal_core::validate::{ValidationContext, WriterGuard};
 use journal_core::{DocId, Error as CoreError, SubjectId, YearId};
 use thiserror::Error;
-use tokio::sync::broadcast;
 use tracing::{debug, info, warn};
 
 use crate::acl::Grants;
+use crate::services::events::{EventBus, RelayEvent};
 use crate::store::{Attribution, FirstChanges, RelayStore, StoreError, new_changes, stored_heads};
 
 /// Changes stored after a document's snapshot before the relay writes a new snapshot.
@@ -34,29 +33,6 @@ pub const MAX_DOCUMENT_BYTES: usize = 8 * 1024 * 1024;
 /// Largest conversation, saved whole, in bytes: about twenty messages with the largest attachments. It
 /// must fit one WebSocket frame (16 MiB) when sent whole to a new device.
 pub const MAX_THREAD_BYTES: usize = 12 * 1024 * 1024;
-
-/// What happened on the relay, for live sessions.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HubEvent {
-    /// A document accepted changes delivered by session `origin`.
-    Changed {
-        /// The document.
-        doc: DocId,
-        /// The session that delivered them (0: not a session).
-        origin: u64,
-    },
-    /// The directory changed: sessions recompute their grants.
-    DirectoryChanged,
-    /// An `ephemeral` message about a document, for the other sessions that may read it.
-    Ephemeral {
-        /// The document.
-        doc: DocId,
-        /// The session it came from.
-        origin: u64,
-        /// The message.
-        message: WireMessage,
-    },
-}
 
 /// A failure that is not the client's fault to fix by editing.
 #[derive(Debug, Error)]
@@ -124,7 +100,7 @@ pub struct Hub {
     /// every peer that has none of them (the first day of school: a thousand phones asking for the same
     /// class document).
     snapshots: std::sync::Mutex<HashMap<DocId, SavedWhole>>,
-    events: broadcast::Sender<HubEvent>,
+    bus: Arc<dyn EventBus>,
     actor: ActorId,
     /// One permit per core for the work that takes milliseconds of CPU or disk (loading, merging and
     /// storing documents), handed out in arrival order.
@@ -164,9 +140,8 @@ fn archived(id: &DocId) -> Outcome {
 }
 
 impl Hub {
-    /// A hub over `store`.
-    pub fn new(store: Arc<dyn RelayStore>) -> Self {
-        let (events, _) = broadcast::channel(4096);
+    /// A hub over `store`, telling live sessions what changed through `bus`.
+    pub fn new(store: Arc<dyn RelayStore>, bus: Arc<dyn EventBus>) -> Self {
         Hub {
             store,
             docs: std::sync::Mutex::new(HashMap::new()),
@@ -175,7 +150,7 @@ impl Hub {
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             ),
             snapshots: std::sync::Mutex::new(HashMap::new()),
-            events,
+            bus,
             actor: ActorId::random(),
         }
     }
@@ -186,14 +161,31 @@ impl Hub {
     }
 
     /// Live events.
-    pub fn subscribe(&self) -> broadcast::Receiver<HubEvent> {
-        self.events.subscribe()
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<RelayEvent> {
+        self.bus.subscribe()
     }
 
     /// Announces an event to live sessions.
-    pub fn announce(&self, event: HubEvent) {
-        // No receiver means no live session: nothing to tell.
-        let _ = self.events.send(event);
+    pub fn announce(&self, event: RelayEvent) {
+        self.bus.publish(event);
+    }
+
+    /// Hears of an event from another process (a command run beside the relay): a document changed there
+    /// is read again from the store before anyone is answered from it, then the event goes to live
+    /// sessions.
+    pub fn hear(&self, event: RelayEvent) {
+        if let RelayEvent::Changed { doc, .. } = &event {
+            self.docs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(doc);
+            self.snapshots
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(doc);
+            *self.heads.write().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        self.announce(event);
     }
 
     /// The grants of `account` for the year the directory describes; `None` when it is not active.
@@ -628,7 +620,7 @@ impl Hub {
             slot.doc.mark_saved();
             self.note_heads(id, &heads);
             debug!(doc = %id, changes = changes.len(), "stored changes");
-            self.announce(HubEvent::Changed {
+            self.announce(RelayEvent::Changed {
                 doc: id.clone(),
                 origin,
             });
@@ -735,8 +727,8 @@ impl Hub {
         self.cache(id, slot);
         info!(doc = %id, members = members.len(), "started a conversation");
         // Live sessions of the members reload their grants before they hear of the new document.
-        self.announce(HubEvent::DirectoryChanged);
-        self.announce(HubEvent::Changed {
+        self.announce(RelayEvent::DirectoryChanged);
+        self.announce(RelayEvent::Changed {
             doc: id.clone(),
             origin,
         });
@@ -805,10 +797,10 @@ impl Hub {
     }
 
     /// Stores a document made on the relay itself (demo seeding, imports), attributed to `by`.
-    pub fn import(&self, doc: Document, by: &Attribution) -> Result<(), HubError> {
+    pub fn import(&self, doc: &Document, by: &Attribution) -> Result<(), HubError> {
         let id = doc.id().clone();
         let changes = new_changes(doc.all_changes());
-        let heads = stored_heads(&doc);
+        let heads = stored_heads(doc);
         self.store
             .append_changes(&id.to_string(), &changes, &heads, by, Some(&doc.snapshot()))?;
         self.note_heads(&id, &heads);
@@ -816,7 +808,7 @@ impl Hub {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
-        self.announce(HubEvent::Changed { doc: id, origin: 0 });
+        self.announce(RelayEvent::Changed { doc: id, origin: 0 });
         Ok(())
     }
 }

@@ -4,18 +4,22 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use journal_relay::auth::Principal;
-use journal_relay::codes::CodeRequest;
+use journal_relay::backup;
 use journal_relay::hub::Hub;
-use journal_relay::roster;
 use journal_relay::secrets::HashKey;
+use journal_relay::services::Services;
+use journal_relay::services::events::{LocalBus, MailboxBus, read_mail};
+use journal_relay::store::RelayStore;
 use journal_relay::store::sqlite::SqliteStore;
-use journal_relay::store::{Account, AccountRole, AdminLogEntry, CodeRole, Device, RelayStore};
 use journal_relay::{App, Limits, build_router, data_dir, demo};
-use journal_relay::{archive, backup};
 use tokio::sync::watch;
+
+mod commands;
+use commands::archive::ArchiveAction;
+use commands::directory::DirectoryAction;
+use commands::spinner;
 
 #[derive(Parser)]
 #[command(
@@ -114,7 +118,7 @@ enum Command {
         #[arg(long, default_value = "pdf")]
         format: String,
         /// Slips: days the codes stay valid.
-        #[arg(long, default_value_t = journal_relay::codes::DEFAULT_VALID_DAYS)]
+        #[arg(long, default_value_t = journal_relay::services::codes::DEFAULT_VALID_DAYS)]
         valid_days: u32,
         /// Where to write the file.
         #[arg(short, long)]
@@ -126,30 +130,6 @@ enum Command {
         data: DataDir,
         #[command(subcommand)]
         action: DirectoryAction,
-    },
-}
-
-#[derive(Subcommand)]
-enum ArchiveAction {
-    /// Freeze a school year (its documents become read-only) and write its archive bundle.
-    Freeze {
-        /// The school year, e.g. 2026-2027.
-        #[arg(long)]
-        year: String,
-        /// An empty folder for the bundle (default: archive-YEAR in the data directory).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Open the next school year: classes promoted with their students, staff and guardians.
-    Rollover {
-        /// The year that ends, e.g. 2026-2027.
-        #[arg(long)]
-        from: String,
-    },
-    /// Check a bundle's signature, hashes and documents.
-    Verify {
-        /// The bundle folder.
-        bundle: PathBuf,
     },
 }
 
@@ -176,108 +156,6 @@ struct DataDir {
     data_dir: PathBuf,
 }
 
-#[derive(Subcommand)]
-enum DirectoryAction {
-    /// Add or update an account.
-    AddAccount {
-        /// Account id.
-        #[arg(long)]
-        id: String,
-        /// Display name.
-        #[arg(long)]
-        name: String,
-        /// administration, teacher, student or parent.
-        #[arg(long)]
-        role: String,
-        /// For a student account: the student it is.
-        #[arg(long)]
-        student: Option<String>,
-    },
-    /// Add a student to a class, or move them.
-    AddStudent {
-        /// Student id.
-        #[arg(long)]
-        id: String,
-        /// Class id.
-        #[arg(long)]
-        class: String,
-        /// Name.
-        #[arg(long)]
-        name: String,
-    },
-    /// Put a teacher on a class's staff.
-    AddStaff {
-        /// Class id.
-        #[arg(long)]
-        class: String,
-        /// Teacher's account.
-        #[arg(long)]
-        account: String,
-        /// As the class teacher.
-        #[arg(long)]
-        class_teacher: bool,
-    },
-    /// Link a parent to a student.
-    LinkGuardian {
-        /// Parent's account.
-        #[arg(long)]
-        account: String,
-        /// Student id.
-        #[arg(long)]
-        student: String,
-    },
-    /// Add a device to an account and print its token (shown only once).
-    AddDevice {
-        /// Account id.
-        #[arg(long)]
-        account: String,
-        /// Label.
-        #[arg(long, default_value = "device")]
-        label: String,
-    },
-    /// Revoke a device (takes effect at its next connection; use the admin API to close a live session).
-    RevokeDevice {
-        /// Device id.
-        #[arg(long)]
-        device: String,
-    },
-    /// Deactivate an account (a student who left the school); its devices are refused from then on.
-    Deactivate {
-        /// Account id.
-        #[arg(long)]
-        account: String,
-    },
-    /// List an account's devices.
-    Devices {
-        /// Account id.
-        #[arg(long)]
-        account: String,
-    },
-    /// Issue a one-time access code (printed once; only its hash is kept).
-    IssueCode {
-        /// staff, student or parent.
-        #[arg(long)]
-        role: String,
-        /// The staff account (staff codes), or an existing parent account to gain a child.
-        #[arg(long)]
-        account: Option<String>,
-        /// The student (student and parent codes).
-        #[arg(long)]
-        student: Option<String>,
-        /// Days the code stays valid.
-        #[arg(long, default_value_t = journal_relay::codes::DEFAULT_VALID_DAYS)]
-        valid_days: u32,
-    },
-    /// Import class lists (CSV or XLSX: class, student_id, student_name, guardian_id, guardian_name).
-    /// Any bad row means nothing is imported.
-    Import {
-        /// The file.
-        file: PathBuf,
-    },
-    /// List accounts.
-    List,
-}
-
 /// Opens the relay's database in `dir` with the installation's hashing key, both created on first use;
 /// the directory and everything in it are made private, and hashes from before the key are keyed.
 fn open_store(dir: &Path) -> Result<(SqliteStore, HashKey)> {
@@ -296,74 +174,13 @@ fn open_store(dir: &Path) -> Result<(SqliteStore, HashKey)> {
     Ok((store, key))
 }
 
-/// Builds next year's documents from `from`'s with the core, stores them, and promotes the directory.
-fn rollover(store: &SqliteStore, from: journal_core::YearId) -> Result<journal_core::Promotion> {
-    let mut journal = journal_core::Journal::open_in_memory()?;
-    let actor = automerge::ActorId::random();
-    for (id, _) in store.document_heads()? {
-        let Ok(doc_id) = id.parse::<journal_core::DocId>() else {
-            continue;
-        };
-        if doc_id.year() != from || matches!(doc_id, journal_core::DocId::Thread(..)) {
-            continue;
-        }
-        let bytes = store
-            .load_document(&id)?
-            .context("a listed document vanished")?;
-        let doc = journal_core::docs::Document::load(doc_id, &bytes, &actor)?;
-        journal.merge_document(&doc)?;
-    }
-    let promotion = journal.roll_over(from)?;
-    let next = journal_core::YearId(from.0 + 1);
-    let by = journal_relay::store::Attribution {
-        account: "cli".into(),
-        device: "rollover".into(),
-        at: now(),
-    };
-    for doc in journal.documents().filter(|d| d.id().year() == next) {
-        let changes = journal_relay::store::new_changes(doc.all_changes());
-        let heads = journal_relay::store::stored_heads(doc);
-        store.append_changes(
-            &doc.id().to_string(),
-            &changes,
-            &heads,
-            &by,
-            Some(&doc.snapshot()),
-        )?;
-    }
-    store.promote(&promotion.classes)?;
-    Ok(promotion)
-}
-
-/// The command line acts as the administration.
-fn cli_principal() -> Principal {
-    Principal {
-        account: Account {
-            id: "cli".into(),
-            name: "command line".into(),
-            role: AccountRole::Administration,
-            active: true,
-            student: None,
-        },
-        device: Device {
-            id: "cli".into(),
-            account: "cli".into(),
-            label: "command line".into(),
-            created_at: now(),
-            revoked_at: None,
-        },
-    }
-}
-
-fn cli_log(store: &SqliteStore, action: &str, target: String, detail: String) -> Result<()> {
-    store.log_admin(&AdminLogEntry {
-        at: now(),
-        actor: "cli".into(),
-        action: action.into(),
-        target,
-        detail,
-    })?;
-    Ok(())
+/// The services over the relay's database in `dir`, for a command run beside a serving relay: what it
+/// changes reaches the relay's live sessions through the store's mailbox.
+fn open_services(dir: &Path) -> Result<Services> {
+    let (store, key) = open_store(dir)?;
+    let store: Arc<dyn RelayStore> = Arc::new(store);
+    let bus = Arc::new(MailboxBus::new(store.clone()));
+    Ok(Services::new(Arc::new(Hub::new(store, bus)), key))
 }
 
 fn now() -> i64 {
@@ -409,59 +226,8 @@ fn main() -> Result<()> {
             backup_command(&data.data_dir, &backups, action)
         }
         Command::Archive { data, action } => {
-            let (store, _) = open_store(&data.data_dir)?;
-            match action {
-                ArchiveAction::Freeze { year, out } => {
-                    let year: journal_core::YearId = year.parse()?;
-                    let out = out.unwrap_or_else(|| archive::default_folder(&data.data_dir, year));
-                    let spinner = spinner(format!("archiving {year}"));
-                    let manifest =
-                        archive::freeze_and_export(&store, &data.data_dir, year, &out, now())?;
-                    spinner.finish_and_clear();
-                    cli_log(
-                        &store,
-                        "freeze-year",
-                        year.to_string(),
-                        out.display().to_string(),
-                    )?;
-                    println!(
-                        "{year} is frozen; {} files written to {}, signed by {}",
-                        manifest.files.len(),
-                        out.display(),
-                        manifest.public_key
-                    );
-                }
-                ArchiveAction::Rollover { from } => {
-                    let from: journal_core::YearId = from.parse()?;
-                    let promotion = rollover(&store, from)?;
-                    cli_log(
-                        &store,
-                        "rollover",
-                        from.to_string(),
-                        format!("{} classes", promotion.classes.len()),
-                    )?;
-                    for (old, new) in &promotion.classes {
-                        match new {
-                            Some(new) => println!("{old} → {new}"),
-                            None => println!("{old} graduated"),
-                        }
-                    }
-                    println!(
-                        "{} graduates; last year's documents are unchanged",
-                        promotion.graduates.len()
-                    );
-                }
-                ArchiveAction::Verify { bundle } => {
-                    let ours = archive::public_key(&data.data_dir)?;
-                    let manifest = archive::verify(&bundle, Some(&ours))?;
-                    println!(
-                        "{} verifies: {} files, signed by this relay",
-                        bundle.display(),
-                        manifest.files.len()
-                    );
-                }
-            }
-            Ok(())
+            let services = open_services(&data.data_dir)?;
+            commands::archive::run(&services, &data.data_dir, action)
         }
         Command::Restore {
             snapshot,
@@ -487,8 +253,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Directory { data, action } => {
-            let (store, key) = open_store(&data.data_dir)?;
-            directory(&store, &key, action)
+            commands::directory::run(&open_services(&data.data_dir)?, action)
         }
         Command::Report {
             data,
@@ -512,7 +277,7 @@ fn main() -> Result<()> {
                 let (bytes, count) = journal_relay::reports::access_slips(
                     &store,
                     &key,
-                    &cli_principal(),
+                    &journal_relay::services::command_line(),
                     year,
                     &class,
                     valid_days,
@@ -548,17 +313,6 @@ fn main() -> Result<()> {
             Ok(())
         }
     }
-}
-
-fn spinner(message: String) -> indicatif::ProgressBar {
-    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        indicatif::ProgressBar::new_spinner()
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_message(message);
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar
 }
 
 fn backup_command(dir: &Path, backups: &Path, action: BackupAction) -> Result<()> {
@@ -649,7 +403,14 @@ async fn serve(
     backup::load_or_create_key(dir)?;
     let (stop, shutdown) = watch::channel(false);
     let peer_id = format!("relay-{}", &uuid_like());
-    let app = Arc::new(App::new(Hub::new(store), limits, shutdown, peer_id, key));
+    let hub = Arc::new(Hub::new(store.clone(), Arc::new(LocalBus::default())));
+    let app = Arc::new(App::new(hub.clone(), limits, shutdown, peer_id, key));
+    // What the relay's command line changes meanwhile reaches the live sessions.
+    tokio::spawn(read_mail(
+        store,
+        move |event| hub.hear(event),
+        app.shutdown.clone(),
+    ));
     if seed_demo {
         let year = journal_core::YearId(current_school_year());
         match demo::seed(&app, year)? {
@@ -738,173 +499,4 @@ async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
-}
-
-fn directory(store: &SqliteStore, key: &HashKey, action: DirectoryAction) -> Result<()> {
-    match action {
-        DirectoryAction::AddAccount {
-            id,
-            name,
-            role,
-            student,
-        } => {
-            let Some(role) = AccountRole::parse(&role) else {
-                bail!("role {role:?} is not one of administration, teacher, student, parent");
-            };
-            let student = student.map(|s| s.parse()).transpose()?;
-            if (role == AccountRole::Student) != student.is_some() {
-                bail!("a student account needs --student, and only a student account takes it");
-            }
-            store.put_account(&Account {
-                id: id.clone(),
-                name,
-                role,
-                active: true,
-                student,
-            })?;
-            println!("account {id} saved");
-        }
-        DirectoryAction::AddStudent { id, class, name } => {
-            store.put_student(&id.parse()?, &class.parse()?, &name)?;
-            println!("student {id} is in class {class}");
-        }
-        DirectoryAction::AddStaff {
-            class,
-            account,
-            class_teacher,
-        } => {
-            store.put_class_staff(&class.parse()?, &account, class_teacher)?;
-            println!(
-                "{account} is on the staff of {class}{}",
-                if class_teacher {
-                    " as class teacher"
-                } else {
-                    ""
-                }
-            );
-        }
-        DirectoryAction::LinkGuardian { account, student } => {
-            store.link_guardian(&account, &student.parse()?)?;
-            println!("{account} is a guardian of {student}");
-        }
-        DirectoryAction::AddDevice { account, label } => {
-            let issued = journal_relay::auth::issue_device(store, key, &account, &label, now())?;
-            println!(
-                "device {} added to {account}; its token (shown only now): {}",
-                issued.device.id, issued.token
-            );
-        }
-        DirectoryAction::RevokeDevice { device } => {
-            if !store.revoke_device(&device, now())? {
-                bail!("device {device} not found");
-            }
-            cli_log(
-                store,
-                "revoke-device",
-                format!("device {device}"),
-                String::new(),
-            )?;
-            println!("device {device} revoked");
-        }
-        DirectoryAction::Deactivate { account } => {
-            let Some(mut found) = store.account(&account)? else {
-                bail!("account {account} not found");
-            };
-            found.active = false;
-            store.put_account(&found)?;
-            cli_log(
-                store,
-                "deactivate-account",
-                format!("account {account}"),
-                String::new(),
-            )?;
-            println!(
-                "account {account} deactivated; its devices are refused from their next connection"
-            );
-        }
-        DirectoryAction::Devices { account } => {
-            for d in store.devices_of(&account)? {
-                let state = if d.revoked_at.is_some() {
-                    "revoked"
-                } else {
-                    "active"
-                };
-                println!("{}\t{}\t{}", d.id, state, d.label);
-            }
-        }
-        DirectoryAction::IssueCode {
-            role,
-            account,
-            student,
-            valid_days,
-        } => {
-            let role = match role.as_str() {
-                "staff" => CodeRole::Staff,
-                "student" => CodeRole::Student,
-                "parent" => CodeRole::Parent,
-                other => bail!("role {other:?} is not one of staff, student, parent"),
-            };
-            let student = student.map(|s| s.parse()).transpose()?;
-            let issuer = cli_principal();
-            let request = CodeRequest {
-                role,
-                account,
-                student,
-                valid_days,
-            };
-            let issued = journal_relay::codes::issue(store, key, &issuer, &request)?;
-            println!(
-                "access code (shown only now, valid {valid_days} days): {}",
-                issued.code
-            );
-        }
-        DirectoryAction::Import { file } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let is_xlsx = file
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
-            let rows = if is_xlsx {
-                roster::xlsx_rows(&bytes)
-            } else {
-                roster::csv_rows(&bytes)
-            };
-            let rows = rows.map_err(|e| anyhow::anyhow!("row {}: {}", e.row, e.reason))?;
-            match roster::validate(&rows, store)? {
-                Ok(import) => {
-                    store.import_roster(&import)?;
-                    let detail = format!(
-                        "{} students, {} guardian links",
-                        import.students.len(),
-                        import.guardians.len()
-                    );
-                    cli_log(
-                        store,
-                        "import-roster",
-                        file.display().to_string(),
-                        detail.clone(),
-                    )?;
-                    println!("imported {detail}");
-                }
-                Err(errors) => {
-                    for e in &errors {
-                        eprintln!("row {}: {}", e.row, e.reason);
-                    }
-                    bail!("nothing was imported: {} row(s) need fixing", errors.len());
-                }
-            }
-        }
-        DirectoryAction::List => {
-            for a in store.accounts()? {
-                println!(
-                    "{}\t{}\t{}\t{}",
-                    a.id,
-                    a.role.as_str(),
-                    if a.active { "active" } else { "inactive" },
-                    a.name
-                );
-            }
-        }
-    }
-    Ok(())
 }

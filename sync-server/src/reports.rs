@@ -14,7 +14,7 @@ use thiserror::Error;
 use time::Date;
 
 use crate::auth::Principal;
-use crate::codes::{self, CodeError, CodeRequest};
+use crate::services::codes::{self, CodeError, CodeRequest};
 use crate::store::{AccountRole, CodeRole, RelayStore, StoreError};
 
 /// Why a report could not be made.

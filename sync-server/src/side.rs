@@ -12,7 +12,8 @@ use tracing::{info_span, warn};
 use crate::acl::Grants;
 use crate::app::App;
 use crate::auth::Principal;
-use crate::hub::{HubError, HubEvent, attribution};
+use crate::hub::{HubError, attribution};
+use crate::services::events::RelayEvent;
 
 /// One device's session as the relay sees it.
 #[derive(Debug)]
@@ -129,7 +130,7 @@ impl RelaySide for SessionSide {
     }
 
     fn publish_ephemeral(&self, doc: &DocId, message: WireMessage) {
-        self.app.hub.announce(HubEvent::Ephemeral {
+        self.app.hub.announce(RelayEvent::Ephemeral {
             doc: doc.clone(),
             origin: self.origin,
             message,

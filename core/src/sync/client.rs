@@ -122,7 +122,7 @@ pub struct Redeemed {
     /// The account now signed in.
     pub account: String,
     /// Its role.
-    pub role: String,
+    pub role: crate::roles::AccountRole,
     /// Its display name.
     pub name: String,
     /// The device id.
@@ -193,7 +193,7 @@ pub async fn redeem_code(
 /// class). Returns the code to hand over, grouped for reading.
 pub async fn issue_code(
     config: &RelayConfig,
-    role: &str,
+    role: crate::roles::CodeRole,
     account: Option<&str>,
     student: Option<&str>,
     valid_days: Option<u32>,

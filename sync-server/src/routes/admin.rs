@@ -13,9 +13,8 @@ use serde_json::{Value, json};
 
 use super::{Admin, AppError, JsonBody};
 use crate::app::App;
-use crate::auth::issue_device;
-use crate::hub::HubEvent;
-use crate::roster;
+use crate::services::accounts::AccountForm;
+use crate::services::roster::ListFormat;
 use crate::store::{Account, AccountRole, AdminLogEntry, AuditEntry, Device};
 
 /// The admin routes, mounted under `/v1/admin`.
@@ -46,10 +45,6 @@ fn parse<T: std::str::FromStr<Err = journal_core::InputError>>(text: &str) -> Re
         .map_err(|e: journal_core::InputError| AppError::BadRequest(e.to_string()))
 }
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 #[derive(Deserialize)]
 struct NewAccount {
     id: String,
@@ -60,47 +55,32 @@ struct NewAccount {
 
 async fn put_account(
     State(app): State<Arc<App>>,
-    Admin(_): Admin,
+    Admin(who): Admin,
     JsonBody(body): JsonBody<NewAccount>,
 ) -> Result<(StatusCode, Json<Account>), AppError> {
-    let role = AccountRole::parse(&body.role).ok_or_else(|| {
-        AppError::BadRequest(format!(
-            "role {:?} is not one of administration, teacher, student, parent",
-            body.role
-        ))
-    })?;
-    if body.id.trim().is_empty() || body.id.len() > 64 || body.name.trim().is_empty() {
-        return Err(AppError::BadRequest(
-            "an account needs an id (up to 64 characters) and a name".into(),
-        ));
-    }
+    let role: AccountRole = parse(&body.role)?;
     let student = body
         .student
         .as_deref()
         .map(parse::<StudentId>)
         .transpose()?;
-    if (role == AccountRole::Student) != student.is_some() {
-        return Err(AppError::BadRequest(
-            "a student account names its student, and only a student account does".into(),
-        ));
-    }
-    let account = Account {
-        id: body.id,
-        name: body.name,
-        role,
-        active: true,
-        student,
-    };
-    app.store().put_account(&account)?;
-    app.hub.announce(HubEvent::DirectoryChanged);
+    let account = app.services.save_account(
+        &who,
+        AccountForm {
+            id: body.id,
+            name: body.name,
+            role,
+            student,
+        },
+    )?;
     Ok((StatusCode::CREATED, Json(account)))
 }
 
 async fn list_accounts(
     State(app): State<Arc<App>>,
-    Admin(_): Admin,
+    Admin(who): Admin,
 ) -> Result<Json<Vec<Account>>, AppError> {
-    Ok(Json(app.store().accounts()?))
+    Ok(Json(app.services.accounts(&who)?))
 }
 
 async fn deactivate(
@@ -108,29 +88,16 @@ async fn deactivate(
     Admin(who): Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let mut account = app
-        .store()
-        .account(&id)?
-        .ok_or_else(|| AppError::NotFound(format!("account {id} not found")))?;
-    account.active = false;
-    app.store().put_account(&account)?;
-    log(
-        &app,
-        &who.account.id,
-        "deactivate-account",
-        format!("account {id}"),
-        String::new(),
-    )?;
-    app.hub.announce(HubEvent::DirectoryChanged);
+    app.services.deactivate_account(&who, &id)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn devices(
     State(app): State<Arc<App>>,
-    Admin(_): Admin,
+    Admin(who): Admin,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Device>>, AppError> {
-    Ok(Json(app.store().devices_of(&id)?))
+    Ok(Json(app.services.devices_of(&who, &id)?))
 }
 
 #[derive(Deserialize)]
@@ -142,13 +109,12 @@ struct NewStudent {
 
 async fn put_student(
     State(app): State<Arc<App>>,
-    Admin(_): Admin,
+    Admin(who): Admin,
     JsonBody(body): JsonBody<NewStudent>,
 ) -> Result<StatusCode, AppError> {
     let (student, class): (StudentId, ClassId) = (parse(&body.student)?, parse(&body.class)?);
-    app.store()
-        .put_student(&student, &class, body.name.trim())?;
-    app.hub.announce(HubEvent::DirectoryChanged);
+    app.services
+        .place_student(&who, &student, &class, &body.name)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -162,24 +128,22 @@ struct Staff {
 
 async fn put_staff(
     State(app): State<Arc<App>>,
-    Admin(_): Admin,
+    Admin(who): Admin,
     JsonBody(body): JsonBody<Staff>,
 ) -> Result<StatusCode, AppError> {
     let class: ClassId = parse(&body.class)?;
-    app.store()
-        .put_class_staff(&class, &body.account, body.class_teacher)?;
-    app.hub.announce(HubEvent::DirectoryChanged);
+    app.services
+        .add_class_staff(&who, &class, &body.account, body.class_teacher)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn remove_staff(
     State(app): State<Arc<App>>,
-    Admin(_): Admin,
+    Admin(who): Admin,
     Path((class, account)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
     let class: ClassId = parse(&class)?;
-    app.store().remove_class_staff(&class, &account)?;
-    app.hub.announce(HubEvent::DirectoryChanged);
+    app.services.remove_class_staff(&who, &class, &account)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -191,12 +155,11 @@ struct Guardian {
 
 async fn link_guardian(
     State(app): State<Arc<App>>,
-    Admin(_): Admin,
+    Admin(who): Admin,
     JsonBody(body): JsonBody<Guardian>,
 ) -> Result<StatusCode, AppError> {
     let student: StudentId = parse(&body.student)?;
-    app.store().link_guardian(&body.account, &student)?;
-    app.hub.announce(HubEvent::DirectoryChanged);
+    app.services.link_guardian(&who, &body.account, &student)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -211,27 +174,13 @@ struct Thread {
 /// `POST /v1/admin/threads`: registers the members of a conversation before it starts.
 async fn put_thread(
     State(app): State<Arc<App>>,
-    Admin(_): Admin,
+    Admin(who): Admin,
     JsonBody(body): JsonBody<Thread>,
 ) -> Result<StatusCode, AppError> {
-    let id: ThreadId = parse(&body.thread)?;
-    let year: YearId = match &body.year {
-        Some(year) => parse(year)?,
-        None => app.hub.directory_year()?.ok_or_else(|| {
-            AppError::BadRequest("the relay knows no school year yet; name the year".into())
-        })?,
-    };
-    let thread = DocId::Thread(year, id);
-    for account in &body.participants {
-        if app.store().account(account)?.is_none() {
-            return Err(AppError::BadRequest(format!("account {account} not found")));
-        }
-    }
-    for account in &body.participants {
-        app.store()
-            .add_thread_member(&thread, &format!("account:{account}"))?;
-    }
-    app.hub.announce(HubEvent::DirectoryChanged);
+    let thread: ThreadId = parse(&body.thread)?;
+    let year: Option<YearId> = body.year.as_deref().map(parse).transpose()?;
+    app.services
+        .register_thread(&who, thread, year, &body.participants)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -243,17 +192,10 @@ struct NewDevice {
 
 async fn add_device(
     State(app): State<Arc<App>>,
-    Admin(_): Admin,
+    Admin(who): Admin,
     JsonBody(body): JsonBody<NewDevice>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let issued = issue_device(
-        app.store().as_ref(),
-        &app.secrets,
-        &body.account,
-        body.label.trim(),
-        now(),
-    )?;
-    tracing::info!(device = %issued.device.id, account = %issued.device.account, "added a device");
+    let issued = app.services.add_device(&who, &body.account, &body.label)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "device": issued.device, "token": issued.token })),
@@ -265,37 +207,8 @@ async fn revoke(
     Admin(who): Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    if !app.store().revoke_device(&id, now())? {
-        return Err(AppError::NotFound(format!("device {id} not found")));
-    }
-    log(
-        &app,
-        &who.account.id,
-        "revoke-device",
-        format!("device {id}"),
-        "by the administration".into(),
-    )?;
-    tracing::info!(device = %id, "revoked a device");
-    app.sessions
-        .close_device(&id, "this device was revoked; sign it in again");
+    app.services.revoke_device(&who, &id)?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-fn log(
-    app: &App,
-    actor: &str,
-    action: &str,
-    target: String,
-    detail: String,
-) -> Result<(), AppError> {
-    app.store().log_admin(&AdminLogEntry {
-        at: now(),
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        target,
-        detail,
-    })?;
-    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -306,10 +219,11 @@ struct LogQuery {
 
 async fn admin_log(
     State(app): State<Arc<App>>,
-    Admin(_): Admin,
+    Admin(who): Admin,
     Query(query): Query<LogQuery>,
 ) -> Result<Json<Vec<AdminLogEntry>>, AppError> {
-    Ok(Json(app.store().admin_log(
+    Ok(Json(app.services.admin_log(
+        &who,
         query.from.unwrap_or(0),
         query.to.unwrap_or(i64::MAX),
     )?))
@@ -322,37 +236,20 @@ async fn import_roster(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, AppError> {
-    let is_xlsx = headers
+    let declared_xlsx = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.contains("spreadsheetml") || t.contains("xlsx"))
-        || body.starts_with(b"PK\x03\x04");
-    let rows = if is_xlsx {
-        roster::xlsx_rows(&body)
+        .is_some_and(|t| t.contains("spreadsheetml") || t.contains("xlsx"));
+    let format = if declared_xlsx {
+        ListFormat::Xlsx
     } else {
-        roster::csv_rows(&body)
+        ListFormat::sniff(&body)
     };
-    let rows =
-        rows.map_err(|e| AppError::Unprocessable(json!({ "imported": false, "errors": [e] })))?;
-    let import = roster::validate(&rows, app.store().as_ref())?.map_err(|errors| {
-        AppError::Unprocessable(json!({ "imported": false, "errors": errors }))
-    })?;
-    app.store().import_roster(&import)?;
-    let detail = format!(
-        "{} students, {} guardian links",
-        import.students.len(),
-        import.guardians.len()
-    );
-    log(
-        &app,
-        &who.account.id,
-        "import-roster",
-        "class lists".into(),
-        detail.clone(),
-    )?;
-    app.hub.announce(HubEvent::DirectoryChanged);
+    let imported = app
+        .services
+        .import_class_lists(&who, &body, format, "class lists")?;
     Ok(Json(
-        json!({ "imported": true, "students": import.students.len(), "guardians": import.guardians.len() }),
+        json!({ "imported": true, "students": imported.students, "guardians": imported.guardians }),
     ))
 }
 
@@ -363,9 +260,9 @@ struct AuditQuery {
 
 async fn audit(
     State(app): State<Arc<App>>,
-    Admin(_): Admin,
+    Admin(who): Admin,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, AppError> {
-    let doc: journal_core::DocId = parse(&query.doc)?;
-    Ok(Json(app.store().audit_trail(&doc.to_string())?))
+    let doc: DocId = parse(&query.doc)?;
+    Ok(Json(app.services.audit_trail(&who, &doc)?))
 }

@@ -123,7 +123,10 @@ mod tests {
         let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
         let (_, shutdown) = tokio::sync::watch::channel(false);
         let app = Arc::new(App::new(
-            Hub::new(store),
+            Arc::new(Hub::new(
+                store,
+                Arc::new(crate::services::events::LocalBus::default()),
+            )),
             limits,
             shutdown,
             "relay".into(),

@@ -12,9 +12,8 @@ use serde_json::{Value, json};
 
 use super::{AppError, Caller, JsonBody, principal};
 use crate::app::App;
-use crate::codes::{self, CodeRequest, DEFAULT_VALID_DAYS};
-use crate::hub::HubEvent;
-use crate::store::{AdminLogEntry, CodeRole, Device};
+use crate::services::codes::{CodeRequest, DEFAULT_VALID_DAYS};
+use crate::store::{CodeRole, Device};
 
 /// The body of `POST /v1/codes`.
 #[derive(Deserialize)]
@@ -43,8 +42,7 @@ pub async fn issue(
         student,
         valid_days: body.valid_days.unwrap_or(DEFAULT_VALID_DAYS),
     };
-    let issued = codes::issue(app.store().as_ref(), &app.secrets, &who, &request)?;
-    tracing::info!(code = %issued.record.id, role = issued.record.role.as_str(), "issued an access code");
+    let issued = app.services.issue_code(&who, &request)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -91,15 +89,9 @@ pub async fn redeem(
     } else {
         body.label.as_str()
     };
-    let redeemed = codes::redeem(
-        app.store().as_ref(),
-        &app.secrets,
-        &body.code,
-        label,
-        signed_in.as_ref(),
-    )?;
-    app.hub.announce(HubEvent::DirectoryChanged);
-    tracing::info!(account = %redeemed.account.id, "redeemed an access code");
+    let redeemed = app
+        .services
+        .redeem_code(&body.code, label, signed_in.as_ref())?;
     Ok(Json(json!({
         "account": redeemed.account.id,
         "role": redeemed.account.role.as_str(),
@@ -114,7 +106,7 @@ pub async fn my_devices(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
 ) -> Result<Json<Vec<Device>>, AppError> {
-    Ok(Json(app.store().devices_of(&who.account.id)?))
+    Ok(Json(app.services.devices_of(&who, &who.account.id)?))
 }
 
 /// `POST /v1/me/devices/{id}/revoke`: revokes one of the caller's devices (a lost phone).
@@ -123,24 +115,6 @@ pub async fn revoke_my_device(
     Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let own = app
-        .store()
-        .devices_of(&who.account.id)?
-        .iter()
-        .any(|d| d.id == id);
-    if !own {
-        return Err(AppError::NotFound(format!("device {id} not found")));
-    }
-    app.store()
-        .revoke_device(&id, time::OffsetDateTime::now_utc().unix_timestamp())?;
-    app.store().log_admin(&AdminLogEntry {
-        at: time::OffsetDateTime::now_utc().unix_timestamp(),
-        actor: who.account.id.clone(),
-        action: "revoke-device".into(),
-        target: format!("device {id}"),
-        detail: "by its owner".into(),
-    })?;
-    app.sessions
-        .close_device(&id, "this device was revoked; sign it in again");
+    app.services.revoke_device(&who, &id)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -70,7 +70,9 @@ pub async fn my_documents(
 pub fn directory_of(store: &dyn RelayStore, account: &str) -> StoreResult<MyDirectory> {
     let facts = store.access_facts(account)?;
     let Some(me) = facts.account else {
-        return Ok(MyDirectory::default());
+        return Err(crate::store::StoreError::NotFound(format!(
+            "account {account}"
+        )));
     };
     let mut children = Vec::new();
     for (student, class) in &facts.children {
@@ -109,7 +111,7 @@ pub fn directory_of(store: &dyn RelayStore, account: &str) -> StoreResult<MyDire
             contacts.push(Contact {
                 account: other.id,
                 name: other.name,
-                role: other.role.as_str().to_owned(),
+                role: other.role,
                 classes,
             });
         }
@@ -117,7 +119,7 @@ pub fn directory_of(store: &dyn RelayStore, account: &str) -> StoreResult<MyDire
     Ok(MyDirectory {
         account: me.id,
         name: me.name,
-        role: me.role.as_str().to_owned(),
+        role: me.role,
         student: me.student,
         classes: facts
             .staff_classes

@@ -20,6 +20,7 @@ use serde_json::json;
 use crate::app::App;
 use crate::auth::{self, AuthError, Principal};
 use crate::hub::HubError;
+use crate::services::ServiceError;
 use crate::store::{AccountRole, StoreError};
 
 /// `GET /healthz`: the relay answers and its store reads.
@@ -121,9 +122,31 @@ impl IntoResponse for AppError {
     }
 }
 
-impl From<crate::codes::CodeError> for AppError {
-    fn from(e: crate::codes::CodeError) -> Self {
-        use crate::codes::CodeError;
+impl From<ServiceError> for AppError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotAllowed(m) => AppError::Forbidden(m),
+            ServiceError::Invalid(m) => AppError::BadRequest(m),
+            ServiceError::NotFound(what) => AppError::NotFound(format!("{what} not found")),
+            ServiceError::Rows(errors) => {
+                AppError::Unprocessable(json!({ "imported": false, "errors": errors }))
+            }
+            ServiceError::Code(e) => e.into(),
+            ServiceError::Journal(journal_core::Error::Input(e)) => {
+                AppError::BadRequest(e.to_string())
+            }
+            ServiceError::Hub(e) => e.into(),
+            ServiceError::Store(e) => e.into(),
+            other @ (ServiceError::Journal(_) | ServiceError::Archive(_)) => {
+                AppError::Internal(other.to_string())
+            }
+        }
+    }
+}
+
+impl From<crate::services::codes::CodeError> for AppError {
+    fn from(e: crate::services::codes::CodeError) -> Self {
+        use crate::services::codes::CodeError;
         match e {
             CodeError::NotAllowed(m) => AppError::Forbidden(m),
             CodeError::Invalid(m) => AppError::BadRequest(m),

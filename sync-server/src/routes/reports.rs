@@ -117,7 +117,7 @@ pub async fn slips(
     let year = params.year.map(journal_core::YearId);
     let valid_days = params
         .valid_days
-        .unwrap_or(crate::codes::DEFAULT_VALID_DAYS);
+        .unwrap_or(crate::services::codes::DEFAULT_VALID_DAYS);
     let store = app.store().clone();
     let key = app.secrets.clone();
     let (bytes, count) = tokio::task::spawn_blocking(move || {

@@ -21,7 +21,8 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::{AppError, principal};
 use crate::app::App;
 use crate::auth::Principal;
-use crate::hub::HubEvent;
+use crate::services::accounts::REVOKED;
+use crate::services::events::RelayEvent;
 use crate::sessions::Ticket;
 use crate::side::SessionSide;
 
@@ -225,15 +226,19 @@ async fn serve(
                 }
             }
             event = events.recv() => match event {
-                Ok(HubEvent::Changed { doc, origin: from }) if from != origin => {
+                Ok(RelayEvent::Changed { doc, origin: from }) if from != origin => {
                     app.hub.off_runtime(|| peer.on_changed(side, &doc)).await
                 }
-                Ok(HubEvent::Changed { .. }) => continue,
-                Ok(HubEvent::Ephemeral { doc, origin: from, message }) if from != origin => {
+                Ok(RelayEvent::Changed { .. }) => continue,
+                Ok(RelayEvent::Ephemeral { doc, origin: from, message }) if from != origin => {
                     Ok(peer.on_ephemeral(side, &doc, &message))
                 }
-                Ok(HubEvent::Ephemeral { .. }) => continue,
-                Ok(HubEvent::DirectoryChanged) => peer.on_rights_changed(side).map(|()| Vec::new()),
+                Ok(RelayEvent::Ephemeral { .. }) => continue,
+                Ok(RelayEvent::DirectoryChanged) => peer.on_rights_changed(side).map(|()| Vec::new()),
+                Ok(RelayEvent::DeviceRevoked { device: revoked }) if revoked == device => {
+                    return End::Error(REVOKED.into());
+                }
+                Ok(RelayEvent::DeviceRevoked { .. }) => continue,
                 Err(RecvError::Lagged(missed)) => {
                     debug!(missed, "missed live events; rechecking the device and its rights");
                     app.hub.off_runtime(|| peer.on_lagged(side)).await

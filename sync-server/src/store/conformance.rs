@@ -25,6 +25,7 @@ macro_rules! relay_store_conformance {
             codes_are_spent_once_and_reissue_retires_the_old_one,
             a_roster_import_applies_whole,
             the_admin_log_keeps_order,
+            mail_is_read_in_order_and_expires,
             frozen_years_stay_frozen,
             promotion_moves_classes_all_at_once,
             a_new_thread_stores_its_members_and_first_changes_together);
@@ -528,6 +529,39 @@ pub fn the_admin_log_keeps_order(store: &dyn RelayStore) {
         .map(|e| e.action)
         .collect();
     assert_eq!(actions, ["issue-code", "redeem-code"]);
+}
+
+/// Mail comes back in the order it was posted, after a given number, and old mail goes when new mail
+/// is posted.
+pub fn mail_is_read_in_order_and_expires(store: &dyn RelayStore) {
+    assert_eq!(store.last_mail().expect("last"), 0, "an empty mailbox");
+    store.post_mail("first", 100, 0).expect("post");
+    let first = store.last_mail().expect("last");
+    store.post_mail("second", 200, 0).expect("post");
+    store.post_mail("third", 300, 0).expect("post");
+    let after: Vec<String> = store
+        .mail_after(first)
+        .expect("read")
+        .into_iter()
+        .map(|(_, payload)| payload)
+        .collect();
+    assert_eq!(after, ["second", "third"]);
+    store.post_mail("fourth", 400, 250).expect("post");
+    let kept: Vec<String> = store
+        .mail_after(0)
+        .expect("read")
+        .into_iter()
+        .map(|(_, payload)| payload)
+        .collect();
+    assert_eq!(kept, ["third", "fourth"], "mail posted before 250 is gone");
+    let numbers: Vec<i64> = store
+        .mail_after(0)
+        .expect("read")
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .collect();
+    assert!(numbers[0] < numbers[1], "numbers grow");
+    assert_eq!(store.last_mail().expect("last"), numbers[1]);
 }
 
 /// A frozen year stays frozen; other years are not affected.

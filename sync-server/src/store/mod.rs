@@ -8,14 +8,15 @@ pub mod sqlite;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub use journal_core::{AccountRole, CodeRole};
 use journal_core::{ClassId, DocId, StudentId};
 
 /// A failure of the relay's store.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    /// The database failed.
+    /// The database failed; the backend's own error says how.
     #[error("relay database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A referenced record does not exist.
     #[error("{0} not found")]
     NotFound(String),
@@ -33,43 +34,6 @@ pub enum StoreError {
 
 /// Result of store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// What an account is in the school.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AccountRole {
-    /// Director, deputies, the IT officer.
-    Administration,
-    /// A teacher (class teacher of a class through the class staff list).
-    Teacher,
-    /// A student.
-    Student,
-    /// A parent or guardian.
-    Parent,
-}
-
-impl AccountRole {
-    /// The name stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountRole::Administration => "administration",
-            AccountRole::Teacher => "teacher",
-            AccountRole::Student => "student",
-            AccountRole::Parent => "parent",
-        }
-    }
-
-    /// Parses a stored or typed role name.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "administration" | "admin" => Some(AccountRole::Administration),
-            "teacher" => Some(AccountRole::Teacher),
-            "student" => Some(AccountRole::Student),
-            "parent" => Some(AccountRole::Parent),
-            _ => None,
-        }
-    }
-}
 
 /// An account of the directory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,38 +113,6 @@ pub struct SessionRecord {
     pub ended_at: Option<i64>,
     /// Documents exchanged.
     pub documents_synced: i64,
-}
-
-/// Whom an access code signs in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CodeRole {
-    /// A staff member's existing account.
-    Staff,
-    /// A student (their account is created on first use).
-    Student,
-    /// A parent of one student (a new parent account, or an existing one gaining a child).
-    Parent,
-}
-
-impl CodeRole {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CodeRole::Staff => "staff",
-            CodeRole::Student => "student",
-            CodeRole::Parent => "parent",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "staff" => Some(CodeRole::Staff),
-            "student" => Some(CodeRole::Student),
-            "parent" => Some(CodeRole::Parent),
-            _ => None,
-        }
-    }
 }
 
 /// An issued access code, as stored (the code itself is not: only its keyed hash).
@@ -288,15 +220,18 @@ pub struct FirstChanges<'a> {
     pub snapshot: &'a [u8],
 }
 
-/// The relay's storage. Implementations must be safe to share between sessions.
-pub trait RelayStore: Send + Sync {
+/// The journal's documents: each as a snapshot and the changes after it, with who delivered every change (the attested audit trail), each device's sync state, and the years frozen against change.
+pub trait DocumentStore: Send + Sync {
     /// A document's bytes (snapshot and the changes after it), if stored.
     fn load_document(&self, id: &str) -> StoreResult<Option<Vec<u8>>>;
+
     /// Every stored document with its heads (hex).
     fn document_heads(&self) -> StoreResult<Vec<(String, Vec<String>)>>;
+
     /// A number that changes when another process (the command line) has written to the store, so
     /// what the relay keeps in memory can be refreshed.
     fn outside_writes(&self) -> StoreResult<i64>;
+
     /// Appends accepted changes with who delivered them, sets the heads, and optionally replaces the
     /// snapshot (compaction); one transaction.
     fn append_changes(
@@ -307,39 +242,19 @@ pub trait RelayStore: Send + Sync {
         by: &Attribution,
         snapshot: Option<&[u8]>,
     ) -> StoreResult<()>;
+
     /// The audit trail of a document, oldest first.
     fn audit_trail(&self, id: &str) -> StoreResult<Vec<AuditEntry>>;
+
     /// Number of changes stored after the snapshot.
     fn changes_since_snapshot(&self, id: &str) -> StoreResult<i64>;
 
     /// The sync state of a device for a document.
     fn sync_state(&self, device: &str, doc: &str) -> StoreResult<Option<Vec<u8>>>;
+
     /// Saves the sync state of a device for a document.
     fn put_sync_state(&self, device: &str, doc: &str, state: &[u8]) -> StoreResult<()>;
 
-    /// Adds or updates an account.
-    fn put_account(&self, account: &Account) -> StoreResult<()>;
-    /// One account.
-    fn account(&self, id: &str) -> StoreResult<Option<Account>>;
-    /// All accounts, by id.
-    fn accounts(&self) -> StoreResult<Vec<Account>>;
-    /// Active teachers and administration, by id, each with the classes they teach.
-    fn staff(&self) -> StoreResult<Vec<(Account, Vec<ClassId>)>>;
-    /// Adds or moves a student (history stays in their documents).
-    fn put_student(&self, student: &StudentId, class: &ClassId, name: &str) -> StoreResult<()>;
-    /// Puts an account on a class's staff (as class teacher or not).
-    fn put_class_staff(
-        &self,
-        class: &ClassId,
-        account: &str,
-        class_teacher: bool,
-    ) -> StoreResult<()>;
-    /// Takes an account off a class's staff.
-    fn remove_class_staff(&self, class: &ClassId, account: &str) -> StoreResult<()>;
-    /// Links a parent account to a student.
-    fn link_guardian(&self, account: &str, student: &StudentId) -> StoreResult<()>;
-    /// Adds a member (`account:<id>`, `guardians:<student>`, `student:<student>`) to a conversation document.
-    fn add_thread_member(&self, thread: &DocId, member: &str) -> StoreResult<()>;
     /// Registers a new conversation's members and stores its first changes, in one transaction; `false`
     /// (and nothing written) when the document or members for it already exist.
     fn create_thread(
@@ -348,28 +263,76 @@ pub trait RelayStore: Send + Sync {
         first: &FirstChanges<'_>,
         by: &Attribution,
     ) -> StoreResult<bool>;
+
+    /// Freezes a school year: its documents become read-only.
+    fn freeze_year(&self, year: journal_core::YearId, at: i64) -> StoreResult<()>;
+
+    /// Whether a school year is frozen.
+    fn is_frozen(&self, year: journal_core::YearId) -> StoreResult<bool>;
+}
+
+/// The directory: accounts, students and their classes, class staff, guardians, conversation members, devices with their token hashes, and access codes.
+pub trait DirectoryStore: Send + Sync {
+    /// Adds or updates an account.
+    fn put_account(&self, account: &Account) -> StoreResult<()>;
+
+    /// One account.
+    fn account(&self, id: &str) -> StoreResult<Option<Account>>;
+
+    /// All accounts, by id.
+    fn accounts(&self) -> StoreResult<Vec<Account>>;
+
+    /// Active teachers and administration, by id, each with the classes they teach.
+    fn staff(&self) -> StoreResult<Vec<(Account, Vec<ClassId>)>>;
+
+    /// Adds or moves a student (history stays in their documents).
+    fn put_student(&self, student: &StudentId, class: &ClassId, name: &str) -> StoreResult<()>;
+
+    /// Puts an account on a class's staff (as class teacher or not).
+    fn put_class_staff(
+        &self,
+        class: &ClassId,
+        account: &str,
+        class_teacher: bool,
+    ) -> StoreResult<()>;
+
+    /// Takes an account off a class's staff.
+    fn remove_class_staff(&self, class: &ClassId, account: &str) -> StoreResult<()>;
+
+    /// Links a parent account to a student.
+    fn link_guardian(&self, account: &str, student: &StudentId) -> StoreResult<()>;
+
+    /// Adds a member (`account:<id>`, `guardians:<student>`, `student:<student>`) to a conversation document.
+    fn add_thread_member(&self, thread: &DocId, member: &str) -> StoreResult<()>;
+
     /// What decides an account's access.
     fn access_facts(&self, account: &str) -> StoreResult<AccessFacts>;
 
     /// Adds a device with the hash of its token.
     fn add_device(&self, device: &Device, token_hash: &[u8]) -> StoreResult<()>;
+
     /// A device and its token hash.
     fn device_auth(&self, device: &str) -> StoreResult<Option<(Device, Vec<u8>)>>;
+
     /// Devices of an account.
     fn devices_of(&self, account: &str) -> StoreResult<Vec<Device>>;
+
     /// Revokes a device; false if it does not exist.
     fn revoke_device(&self, device: &str, at: i64) -> StoreResult<bool>;
 
     /// A student's class and name.
     fn student(&self, student: &StudentId) -> StoreResult<Option<(ClassId, String)>>;
+
     /// Applies a class list in one transaction: students added or moved, parent accounts created,
     /// guardianships linked.
     fn import_roster(&self, roster: &RosterImport) -> StoreResult<()>;
 
     /// Stores a new code (by its hash); unspent codes for the same person are retired.
     fn put_code(&self, code: &CodeRecord, hash: &[u8]) -> StoreResult<()>;
+
     /// The code with this hash.
     fn code_by_hash(&self, hash: &[u8]) -> StoreResult<Option<(CodeRecord, Vec<u8>)>>;
+
     /// Spends a code and creates what it grants in one transaction; false if it was spent meanwhile.
     fn redeem(&self, redemption: &Redemption) -> StoreResult<bool>;
 
@@ -377,24 +340,44 @@ pub trait RelayStore: Send + Sync {
     /// students leave the class lists and its staff the class), all at once and in one transaction.
     fn promote(&self, classes: &[(ClassId, Option<ClassId>)]) -> StoreResult<()>;
 
-    /// Freezes a school year: its documents become read-only.
-    fn freeze_year(&self, year: journal_core::YearId, at: i64) -> StoreResult<()>;
-    /// Whether a school year is frozen.
-    fn is_frozen(&self, year: journal_core::YearId) -> StoreResult<bool>;
-
     /// Rewrites every stored secret hash (access codes, device tokens) through `wrap`, once: `false` when
     /// this was already done. One transaction.
     fn rekey_secrets(&self, wrap: &dyn Fn(&[u8]) -> Vec<u8>) -> StoreResult<bool>;
+}
 
+/// The administration's log of what was done to the directory, and the log of sync sessions.
+pub trait LogStore: Send + Sync {
     /// Appends to the administration's audit log.
     fn log_admin(&self, entry: &AdminLogEntry) -> StoreResult<()>;
+
     /// Audit log entries in `[from, to)`, oldest first.
     fn admin_log(&self, from: i64, to: i64) -> StoreResult<Vec<AdminLogEntry>>;
 
     /// Records the start of a session.
     fn start_session(&self, account: &str, device: &str, at: i64) -> StoreResult<i64>;
+
     /// Records its end.
     fn end_session(&self, id: i64, at: i64, documents_synced: i64) -> StoreResult<()>;
+
     /// Sessions that started in `[from, to)`.
     fn sessions_between(&self, from: i64, to: i64) -> StoreResult<Vec<SessionRecord>>;
 }
+
+/// The mailbox through which commands run beside a serving relay tell it what they changed.
+pub trait MailStore: Send + Sync {
+    /// Posts mail for a serving relay (what a command beside it changed), deleting mail posted before
+    /// `expired_before`; one transaction.
+    fn post_mail(&self, payload: &str, at: i64, expired_before: i64) -> StoreResult<()>;
+
+    /// The number of the newest mail (0: none yet).
+    fn last_mail(&self) -> StoreResult<i64>;
+
+    /// Mail numbered after `seq`, oldest first.
+    fn mail_after(&self, seq: i64) -> StoreResult<Vec<(i64, String)>>;
+}
+
+/// The relay's storage, every concern of it. Implementations must be safe to share between sessions and
+/// pass the conformance suite.
+pub trait RelayStore: DocumentStore + DirectoryStore + LogStore + MailStore {}
+
+impl<T: DocumentStore + DirectoryStore + LogStore + MailStore> RelayStore for T {}

@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, AuditEntry, CodeRecord,
-    CodeRole, Device, FirstChanges, NewChange, Redemption, RelayStore, RosterImport, SessionRecord,
-    StoreError, StoreResult,
+    CodeRole, Device, DirectoryStore, DocumentStore, FirstChanges, LogStore, MailStore, NewChange,
+    Redemption, RosterImport, SessionRecord, StoreError, StoreResult,
 };
 use journal_core::{ClassId, DocId, StudentId};
 
@@ -20,10 +20,17 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_thread_members.sql"),
     include_str!("migrations/005_directory_indexes.sql"),
     include_str!("migrations/006_thread_years_and_keyed_hashes.sql"),
+    include_str!("migrations/007_mailbox.sql"),
 ];
 
 /// The `relay_meta` key recording that secret hashes are keyed by the installation's key.
 const SECRETS_KEYED: &str = "secrets_keyed";
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(Box::new(e))
+    }
+}
 
 /// The relay's SQLite database.
 pub struct SqliteStore {
@@ -219,7 +226,7 @@ fn parse_all<T: std::str::FromStr>(values: Vec<String>) -> Vec<T> {
     values.into_iter().filter_map(|v| v.parse().ok()).collect()
 }
 
-impl RelayStore for SqliteStore {
+impl DocumentStore for SqliteStore {
     fn load_document(&self, id: &str) -> StoreResult<Option<Vec<u8>>> {
         let conn = self.conn();
         let found: Option<(Vec<u8>, i64)> = conn
@@ -365,6 +372,29 @@ impl RelayStore for SqliteStore {
         Ok(())
     }
 
+    fn freeze_year(&self, year: journal_core::YearId, at: i64) -> StoreResult<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO frozen_years (year, frozen_at) VALUES (?1, ?2) ON CONFLICT (year) DO NOTHING",
+            params![year.0, at],
+        )?;
+        Ok(())
+    }
+
+    fn is_frozen(&self, year: journal_core::YearId) -> StoreResult<bool> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT 1 FROM frozen_years WHERE year = ?1",
+                [year.0],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+}
+
+impl DirectoryStore for SqliteStore {
     fn put_account(&self, account: &Account) -> StoreResult<()> {
         insert_account(&self.conn(), account)?;
         Ok(())
@@ -748,27 +778,6 @@ impl RelayStore for SqliteStore {
         Ok(())
     }
 
-    fn freeze_year(&self, year: journal_core::YearId, at: i64) -> StoreResult<()> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO frozen_years (year, frozen_at) VALUES (?1, ?2) ON CONFLICT (year) DO NOTHING",
-            params![year.0, at],
-        )?;
-        Ok(())
-    }
-
-    fn is_frozen(&self, year: journal_core::YearId) -> StoreResult<bool> {
-        let conn = self.conn();
-        Ok(conn
-            .query_row(
-                "SELECT 1 FROM frozen_years WHERE year = ?1",
-                [year.0],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
-    }
-
     fn rekey_secrets(&self, wrap: &dyn Fn(&[u8]) -> Vec<u8>) -> StoreResult<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -802,7 +811,9 @@ impl RelayStore for SqliteStore {
         tx.commit()?;
         Ok(true)
     }
+}
 
+impl LogStore for SqliteStore {
     fn log_admin(&self, entry: &AdminLogEntry) -> StoreResult<()> {
         let conn = self.conn();
         conn.execute(
@@ -873,13 +884,46 @@ impl RelayStore for SqliteStore {
     }
 }
 
+impl MailStore for SqliteStore {
+    fn post_mail(&self, payload: &str, at: i64, expired_before: i64) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "DELETE FROM relay_mail WHERE posted_at < ?1",
+            [expired_before],
+        )?;
+        tx.execute(
+            "INSERT INTO relay_mail (posted_at, payload) VALUES (?1, ?2)",
+            params![at, payload],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn last_mail(&self) -> StoreResult<i64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT coalesce(max(seq), 0) FROM relay_mail", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    fn mail_after(&self, seq: i64) -> StoreResult<Vec<(i64, String)>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT seq, payload FROM relay_mail WHERE seq > ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     crate::relay_store_conformance!(super::SqliteStore::open_in_memory().expect("open"));
 
     #[test]
     fn a_file_store_survives_reopening() {
-        use super::RelayStore;
+        use crate::store::DocumentStore;
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("relay.db");
         {
@@ -896,7 +940,7 @@ mod tests {
     /// Once a snapshot covers changes, their bytes are not kept a second time; their audit rows are.
     #[test]
     fn a_snapshot_releases_the_bytes_of_the_changes_it_covers() {
-        use super::RelayStore;
+        use crate::store::DocumentStore;
         use automerge::ReadDoc;
         use automerge::transaction::Transactable;
         let store = super::SqliteStore::open_in_memory().expect("open");
@@ -939,7 +983,7 @@ mod tests {
     /// A version-3 database (conversation members were accounts) migrates forward with its members kept.
     #[test]
     fn a_version_3_database_keeps_its_conversation_members() {
-        use super::RelayStore;
+        use crate::store::DirectoryStore;
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("relay.db");
         {
@@ -966,7 +1010,7 @@ mod tests {
     /// conversation of that id, and members registered before it was started go to the newest school year.
     #[test]
     fn a_version_5_database_gives_conversation_members_their_year() {
-        use super::RelayStore;
+        use crate::store::DirectoryStore;
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("relay.db");
         {
@@ -1020,8 +1064,8 @@ mod tests {
     /// key they are keyed once, and the old codes and tokens still work.
     #[test]
     fn hashes_from_before_the_installation_key_migrate_and_keep_working() {
-        use super::RelayStore;
         use crate::secrets::{Domain, HashKey};
+        use crate::store::DirectoryStore;
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("relay.db");
         let token = ring::hmac::sign(&Domain::Token.key(), b"secret");

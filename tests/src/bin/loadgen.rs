@@ -4,6 +4,7 @@
 //! tablet against a gzip JSON download of the same data, the no-change sync, the 8 a.m. bursts of 1,000
 //! parent devices, the relay's storage and the tablet's store.
 
+use journal_relay::store::{DirectoryStore, DocumentStore};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,9 +21,7 @@ use journal_core::{
     AttendanceInput, ClassId, DocId, Journal, MarkInput, MarkValue, NewLesson, StudentId, YearId,
 };
 use journal_relay::store::sqlite::SqliteStore;
-use journal_relay::store::{
-    Account, AccountRole, Attribution, RelayStore, new_changes, stored_heads,
-};
+use journal_relay::store::{Account, AccountRole, Attribution, new_changes, stored_heads};
 use serde::{Deserialize, Serialize};
 
 #[derive(Parser)]

@@ -22,6 +22,7 @@ async fn issue(
     account: Option<&str>,
     kid: Option<&str>,
 ) -> Result<String, ClientError> {
+    let role = role.parse().expect("a code role");
     let code = issue_code(&config(relay, by), role, account, kid, None).await?;
     relay.secret(&code);
     Ok(code)
@@ -92,7 +93,7 @@ async fn a_code_signs_in_once_and_a_parent_adds_a_second_child_on_the_same_devic
         .expect("redeem");
     let token = redeemed.token.clone().expect("a new device token");
     relay.secret(&token);
-    assert_eq!(redeemed.role, "parent");
+    assert_eq!(redeemed.role, journal_core::AccountRole::Parent);
 
     // Spent: the same code again gets the one message for wrong, expired or spent codes.
     let Err(ClientError::Refused(spent)) = redeem_code(&relay.url, &code, "x", None).await else {

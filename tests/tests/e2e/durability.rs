@@ -231,3 +231,119 @@ async fn a_second_relay_on_the_same_data_directory_is_refused_and_names_the_firs
         "a killed relay's lock goes with it"
     );
 }
+
+/// Commands run beside a serving relay reach its live sessions: a device revoked from the relay's command
+/// line has its open session closed within a second, an account deactivated there has its sessions
+/// closed, and both are in the administration's log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_beside_a_running_relay_closes_revoked_sessions_within_a_second() {
+    let relay = Relay::start_demo();
+    let data = relay.data_dir().to_str().expect("path").to_owned();
+    let added = Relay::cli(&[
+        "directory",
+        "--data-dir",
+        &data,
+        "add-device",
+        "--account",
+        "parent-s5a1",
+        "--label",
+        "lost phone",
+    ]);
+    assert!(added.status.success(), "{added:?}");
+    let said = String::from_utf8_lossy(&added.stdout).into_owned();
+    let token = said
+        .rsplit("(shown only now): ")
+        .next()
+        .expect("a token")
+        .trim()
+        .to_owned();
+    relay.secret(&token);
+    let device = token.split('.').next().expect("device id").to_owned();
+    let (mut lost, _) = RawClient::join(&relay, &token).await;
+    let (mut kept, _) = RawClient::join(&relay, &relay.token("parent-s5a1")).await;
+    let (mut student, _) = RawClient::join(&relay, &relay.token("student-s5a1")).await;
+
+    let revoked = Relay::cli(&[
+        "directory",
+        "--data-dir",
+        &data,
+        "revoke-device",
+        "--device",
+        &device,
+    ]);
+    assert!(revoked.status.success(), "{revoked:?}");
+    // The deadline runs from the moment the command has finished.
+    let closed = tokio::time::timeout(Duration::from_secs(1), lost.closed())
+        .await
+        .expect("the revoked device's session closes within a second");
+    assert!(closed);
+    assert!(
+        lost.received
+            .iter()
+            .any(|m| matches!(m, WireMessage::Error { message } if message.contains("revoked"))),
+        "{:?}",
+        lost.received
+    );
+    assert_eq!(RawClient::connect(&relay, &token).await.err(), Some(401));
+    assert!(!kept.closed().await, "the account's other device goes on");
+
+    let deactivated = Relay::cli(&[
+        "directory",
+        "--data-dir",
+        &data,
+        "deactivate",
+        "--account",
+        "student-s5a1",
+    ]);
+    assert!(deactivated.status.success(), "{deactivated:?}");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), student.closed())
+            .await
+            .expect("a deactivated account's session closes within a second")
+    );
+    assert!(
+        student.received.iter().any(
+            |m| matches!(m, WireMessage::Error { message } if message.contains("deactivated"))
+        ),
+        "{:?}",
+        student.received
+    );
+
+    let log = relay
+        .admin(
+            &relay.token("director"),
+            reqwest::Method::GET,
+            "/log",
+            serde_json::json!({}),
+        )
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .expect("log");
+    let lines: Vec<(String, String, String)> = log
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap_or_default().to_owned(),
+                e["action"].as_str().unwrap_or_default().to_owned(),
+                e["target"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("cli", "add-device", format!("device {device}")),
+        ("cli", "revoke-device", format!("device {device}")),
+        (
+            "cli",
+            "deactivate-account",
+            "account student-s5a1".to_owned(),
+        ),
+    ] {
+        let expected = (expected.0.to_owned(), expected.1.to_owned(), expected.2);
+        assert!(lines.contains(&expected), "{expected:?} in {lines:?}");
+    }
+    let text = log.to_string();
+    assert!(!text.contains(&token), "no token in the log");
+}

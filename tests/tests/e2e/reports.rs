@@ -123,7 +123,7 @@ async fn the_administration_gets_reports_over_http_and_slips_whose_codes_sign_in
     let redeemed = redeem_code(&relay.url, &code, "phone", None)
         .await
         .expect("the printed code signs in");
-    assert_eq!(redeemed.role, "student");
+    assert_eq!(redeemed.role, journal_core::AccountRole::Student);
     relay.secret(redeemed.token.as_deref().unwrap_or_default());
 }
 

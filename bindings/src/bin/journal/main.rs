@@ -958,7 +958,7 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             // Families print their child's report card; the journal's other reports are the staff's.
             if let Some(sign_in) = profile.sign_in()?
-                && matches!(sign_in.role.as_str(), "parent" | "student")
+                && sign_in.role.is_family()
                 && kind != "report-card"
             {
                 bail!(

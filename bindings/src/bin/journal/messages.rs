@@ -126,7 +126,7 @@ pub fn contacts(journal: &Journal, json: bool) -> Result<()> {
         .map(|c| ContactRow {
             account: c.account,
             name: c.name,
-            role: c.role,
+            role: c.role.to_string(),
             classes: c
                 .classes
                 .iter()

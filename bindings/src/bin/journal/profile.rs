@@ -18,7 +18,7 @@ pub struct SignIn {
     /// Account id.
     pub account: String,
     /// Role.
-    pub role: String,
+    pub role: journal_core::AccountRole,
     /// Display name.
     pub name: String,
 }

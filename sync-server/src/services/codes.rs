@@ -191,6 +191,32 @@ pub fn issue(
     Ok(IssuedCode { code, record })
 }
 
+impl super::Services {
+    /// Issues a code if `issuer` may; the code is shown once and only its hash is kept.
+    pub fn issue_code(
+        &self,
+        issuer: &Principal,
+        request: &CodeRequest,
+    ) -> super::ServiceResult<IssuedCode> {
+        let issued = issue(self.store(), self.secrets(), issuer, request)?;
+        tracing::info!(code = %issued.record.id, role = issued.record.role.as_str(), "issued an access code");
+        Ok(issued)
+    }
+
+    /// Redeems a code typed on a device (see [`redeem`]); live sessions hear of the new account or child.
+    pub fn redeem_code(
+        &self,
+        typed: &str,
+        label: &str,
+        signed_in: Option<&Principal>,
+    ) -> super::ServiceResult<Redeemed> {
+        let redeemed = redeem(self.store(), self.secrets(), typed, label, signed_in)?;
+        self.publish(super::events::RelayEvent::DirectoryChanged);
+        tracing::info!(account = %redeemed.account.id, "redeemed an access code");
+        Ok(redeemed)
+    }
+}
+
 /// What a redemption gives the device.
 #[derive(Clone, Debug)]
 pub struct Redeemed {
@@ -321,6 +347,7 @@ pub fn redeem(
 mod tests {
     use super::*;
     use crate::store::sqlite::SqliteStore;
+    use crate::store::{DirectoryStore, LogStore};
 
     /// One installation key for the whole test module.
     fn key() -> HashKey {
