@@ -34,6 +34,9 @@ pub enum Transport {
 pub struct RelayConfig {
     /// Base URL of the relay, `http://host:port`.
     pub url: String,
+    /// Other relays serving the same school (a district's relays behind one database), tried in order
+    /// when `url` cannot be reached.
+    pub fallbacks: Vec<String>,
     /// This device's token.
     pub token: String,
     /// Transport.
@@ -43,15 +46,41 @@ pub struct RelayConfig {
 }
 
 impl RelayConfig {
-    /// A WebSocket configuration with a 60-second timeout.
-    pub fn new(url: &str, token: &str) -> Self {
+    /// A WebSocket configuration with a 60-second timeout. `urls` is one relay's base URL, or several
+    /// separated by commas: the first is tried first, the others when it cannot be reached.
+    pub fn new(urls: &str, token: &str) -> Self {
+        let mut urls = urls
+            .split(',')
+            .map(|url| url.trim().trim_end_matches('/').to_owned())
+            .filter(|url| !url.is_empty());
         RelayConfig {
-            url: url.trim_end_matches('/').to_owned(),
+            url: urls.next().unwrap_or_default(),
+            fallbacks: urls.collect(),
             token: token.to_owned(),
             transport: Transport::WebSocket,
             timeout: Duration::from_secs(60),
         }
     }
+
+    /// Every relay this configuration knows, in the order they are tried.
+    pub fn relays(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.url.as_str()).chain(self.fallbacks.iter().map(String::as_str))
+    }
+
+    /// The same configuration for one of its relays only.
+    fn only(&self, url: &str) -> RelayConfig {
+        RelayConfig {
+            url: url.to_owned(),
+            fallbacks: Vec::new(),
+            ..self.clone()
+        }
+    }
+}
+
+/// Whether a failure means the relay could not be reached (so another relay may be tried), rather than
+/// an answer from it.
+fn unreachable(error: &ClientError) -> bool {
+    matches!(error, ClientError::Offline(_) | ClientError::Timeout)
 }
 
 /// Receives progress, per-document status and new-data events.
@@ -171,22 +200,32 @@ async fn json_reply<T: serde::de::DeserializeOwned>(
     response.json().await.map_err(http_error)
 }
 
-/// Redeems an access code typed on this device. A typo is reported before any request is made. A device
-/// already signed in passes its token, so a parent's second child joins the same account.
+/// Redeems an access code typed on this device at `urls` (one relay, or several separated by commas,
+/// tried in order until one answers). A typo is reported before any request is made. A device already
+/// signed in passes its token, so a parent's second child joins the same account.
 pub async fn redeem_code(
-    url: &str,
+    urls: &str,
     typed: &str,
     label: &str,
     signed_in: Option<&str>,
 ) -> Result<Redeemed, ClientError> {
     let code: crate::access_code::AccessCode = typed.parse().map_err(ClientError::Code)?;
-    let mut request = reqwest::Client::new()
-        .post(format!("{}/v1/redeem", url.trim_end_matches('/')))
-        .json(&serde_json::json!({ "code": code.canonical(), "label": label }));
-    if let Some(token) = signed_in {
-        request = request.bearer_auth(token);
+    let relays = RelayConfig::new(urls, "");
+    let mut last = None;
+    for url in relays.relays() {
+        let mut request = reqwest::Client::new()
+            .post(format!("{url}/v1/redeem"))
+            .json(&serde_json::json!({ "code": code.canonical(), "label": label }));
+        if let Some(token) = signed_in {
+            request = request.bearer_auth(token);
+        }
+        match request.send().await.map_err(http_error) {
+            Ok(response) => return json_reply(response).await,
+            Err(e) if unreachable(&e) => last = Some(e),
+            Err(e) => return Err(e),
+        }
     }
-    json_reply(request.send().await.map_err(http_error)?).await
+    Err(last.unwrap_or_else(|| ClientError::Offline("no relay address is configured".into())))
 }
 
 /// Issues an access code (administration: anyone; a class teacher: the students and parents of their
@@ -340,6 +379,26 @@ async fn receive(
 /// Syncs every document once and returns what happened. Offline is not an error for the journal: edits
 /// stay in the local store and go out on the next sync.
 pub async fn sync_now(
+    journal: &mut Journal,
+    config: &RelayConfig,
+    listener: &dyn SyncListener,
+) -> Result<SyncReport, ClientError> {
+    let mut last = None;
+    for url in config.relays() {
+        // A sync cut short on one relay is safe to repeat on another: both hold what either acknowledged.
+        match sync_with(journal, &config.only(url), listener).await {
+            Err(e) if unreachable(&e) => {
+                tracing::info!(relay = %url, error = %e, "relay unreachable; trying the next one it knows");
+                last = Some(e);
+            }
+            done => return done,
+        }
+    }
+    Err(last.unwrap_or_else(|| ClientError::Offline("no relay address is configured".into())))
+}
+
+/// Syncs every document once with the one relay of `config`.
+async fn sync_with(
     journal: &mut Journal,
     config: &RelayConfig,
     listener: &dyn SyncListener,
@@ -622,11 +681,15 @@ pub async fn run_live(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut attempt = 0u32;
+    let relays: Vec<RelayConfig> = config.relays().map(|url| config.only(url)).collect();
+    // The relay tried next: it moves on to the next one the device knows when one cannot be reached.
+    let mut current = 0;
     while !*stop.borrow() {
-        let result = match connect(&config).await {
+        let config = &relays[current % relays.len()];
+        let result = match connect(config).await {
             Ok(mut socket) => {
                 attempt = 0;
-                match fetch_my_directory(&config).await {
+                match fetch_my_directory(config).await {
                     Ok(directory) => {
                         if let Err(e) = keep_directory(&mut *journal.lock().await, &directory) {
                             tracing::warn!(error = %e, "could not keep the directory");
@@ -636,7 +699,7 @@ pub async fn run_live(
                 }
                 let outcome = ws_session(
                     Shared(journal.clone()),
-                    &config,
+                    config,
                     listener.as_ref(),
                     &mut socket,
                     Some(&mut stop),
@@ -645,7 +708,12 @@ pub async fn run_live(
                 let _ = socket.close(None).await;
                 outcome.map(|_| ())
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                if unreachable(&e) {
+                    current += 1;
+                }
+                Err(e)
+            }
         };
         if *stop.borrow() {
             break;

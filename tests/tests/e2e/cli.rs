@@ -525,3 +525,53 @@ async fn homework_announcements_digest_and_conflicts_work_from_the_command_line(
         relay.secret(code);
     }
 }
+
+/// A device that knows several relays (a district's, behind one database) signs in and syncs through
+/// whichever answers, in the order given; the first being down costs nothing but the attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_and_sync_go_through_the_relay_that_answers_when_several_are_known() {
+    let relay = Relay::start_demo();
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        format!("http://{}", listener.local_addr().expect("address"))
+    };
+    let home = tempfile::tempdir().expect("home");
+    let home = home.path();
+    let relays = format!("{dead},{}", relay.url);
+    let out = ok(journal(
+        home,
+        "teacher",
+        &["login", &relays, &relay.codes["t-5a"]],
+    ));
+    assert!(out.contains("signed in as"), "{out}");
+    let synced = ok(journal(home, "teacher", &["sync"]));
+    assert!(!synced.contains("no connection"), "{synced}");
+    let lessons: serde_json::Value =
+        serde_json::from_str(&ok(journal(home, "teacher", &["--json", "lessons"])))
+            .expect("json lessons");
+    assert!(
+        !lessons.as_array().expect("rows").is_empty(),
+        "the teacher's lessons came through the second relay"
+    );
+
+    let config = journal_core::sync::client::RelayConfig::new(
+        &format!("{dead}, {dead}/"),
+        &relay.token("t-5a"),
+    );
+    assert_eq!(
+        config.relays().collect::<Vec<_>>(),
+        [dead.as_str(), dead.as_str()]
+    );
+    let mut offline = journal_core::Journal::open_in_memory().expect("journal");
+    let refused = journal_core::sync::client::sync_now(
+        &mut offline,
+        &config,
+        &journal_core::sync::client::NoListener,
+    )
+    .await
+    .expect_err("no relay answers");
+    assert!(
+        matches!(refused, journal_core::sync::client::ClientError::Offline(_)),
+        "{refused}"
+    );
+}
