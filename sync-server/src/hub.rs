@@ -175,17 +175,34 @@ impl Hub {
     /// sessions.
     pub fn hear(&self, event: RelayEvent) {
         if let RelayEvent::Changed { doc, .. } = &event {
-            self.docs
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(doc);
-            self.snapshots
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(doc);
-            *self.heads.write().unwrap_or_else(|p| p.into_inner()) = None;
+            self.forget(doc);
         }
         self.announce(event);
+    }
+
+    /// Forgets what this relay holds of a document in memory (and every document's heads), so the next
+    /// use reads it from the store.
+    pub fn forget(&self, doc: &DocId) {
+        self.docs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(doc);
+        self.snapshots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(doc);
+        *self.heads.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Forgets every document held in memory: after events may have been missed (a lost connection to
+    /// the other relays' events), nothing is answered from a copy that could be stale.
+    pub fn forget_all(&self) {
+        self.docs.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.snapshots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        *self.heads.write().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// The grants of `account` for the year the directory describes; `None` when it is not active.
@@ -480,6 +497,28 @@ impl Hub {
         message: &[u8],
         ask: Ask,
     ) -> Result<Outcome, HubError> {
+        match self.receive_once(grants, by, origin, state, id, message, ask) {
+            // Another relay (or a command beside this one) stored changes this copy had not seen: the
+            // document is read again and the message judged afresh against it, once.
+            Err(HubError::Store(StoreError::Stale(_))) => {
+                debug!(doc = %id, "the document changed elsewhere; reading it again");
+                self.receive_once(grants, by, origin, state, id, message, ask)
+            }
+            other => other,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn receive_once(
+        &self,
+        grants: &Grants,
+        by: &Attribution,
+        origin: u64,
+        state: &mut sync::State,
+        id: &DocId,
+        message: &[u8],
+        ask: Ask,
+    ) -> Result<Outcome, HubError> {
         let create = ask.create;
         let writes =
             sync_message_has_changes(message).map_err(|e| HubError::Malformed(e.to_string()))?;
@@ -586,6 +625,7 @@ impl Hub {
             info!(doc = %id, "refused a change that would make the document too large");
             return Ok(Outcome::Refused(reason));
         }
+        let base = (!slot.doc.never_saved()).then(|| stored_heads(&slot.doc));
         let mut next = state.clone();
         if let Some(refused) = merge_checked(&mut slot.doc, &mut next, message, ctx)? {
             return Ok(refused);
@@ -602,15 +642,18 @@ impl Hub {
             let snapshot = (slot.doc.never_saved()
                 || stored_before + changes.len() as i64 >= SNAPSHOT_AFTER_CHANGES)
                 .then(|| slot.doc.snapshot());
-            if let Err(e) =
-                self.store
-                    .append_changes(&key, &changes, &heads, by, snapshot.as_deref())
-            {
-                warn!(doc = %id, error = %e, "could not store accepted changes; reloading the document");
-                self.docs
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(id);
+            if let Err(e) = self.store.append_changes(
+                &key,
+                &changes,
+                &heads,
+                by,
+                snapshot.as_deref(),
+                base.as_deref(),
+            ) {
+                if !matches!(e, StoreError::Stale(_)) {
+                    warn!(doc = %id, error = %e, "could not store accepted changes; reloading the document");
+                }
+                self.forget(id);
                 return Err(e.into());
             }
             slot.bytes = match &snapshot {
@@ -802,7 +845,14 @@ impl Hub {
         let changes = new_changes(doc.all_changes());
         let heads = stored_heads(doc);
         self.store
-            .append_changes(&id.to_string(), &changes, &heads, by, Some(&doc.snapshot()))?;
+            .append_changes(
+                &id.to_string(),
+                &changes,
+                &heads,
+                by,
+                Some(&doc.snapshot()),
+                None,
+            )?;
         self.note_heads(&id, &heads);
         self.docs
             .lock()

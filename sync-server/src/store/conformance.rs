@@ -17,6 +17,7 @@ macro_rules! relay_store_conformance {
         $crate::relay_store_conformance!(@tests $make;
             documents_round_trip_with_their_audit_trail,
             compaction_keeps_every_change_loadable,
+            a_write_from_a_stale_copy_changes_nothing,
             sync_states_round_trip,
             directory_facts_follow_staff_guardians_and_moves,
             staff_are_the_active_teachers_and_administration_with_their_classes,
@@ -68,6 +69,50 @@ fn heads(doc: &Automerge) -> Vec<String> {
     doc.get_heads().iter().map(ToString::to_string).collect()
 }
 
+/// A copy that missed another writer's changes cannot write: its changes, heads and snapshot are refused
+/// whole, and the other writer's change stays loadable.
+pub fn a_write_from_a_stale_copy_changes_nothing(store: &dyn RelayStore) {
+    let mut ours = Automerge::new();
+    let first = change(&mut ours, "a", "1");
+    store
+        .append_changes("d", &[first], &heads(&ours), &by("t"), None, Some(&[]))
+        .expect("a new document, from nothing");
+    let base = heads(&ours);
+    let mut theirs = ours.fork();
+    let their_change = change(&mut theirs, "b", "2");
+    store
+        .append_changes(
+            "d",
+            &[their_change],
+            &heads(&theirs),
+            &by("other"),
+            None,
+            Some(&base),
+        )
+        .expect("the other relay's write");
+    let our_change = change(&mut ours, "c", "3");
+    let refused = store
+        .append_changes(
+            "d",
+            &[our_change],
+            &heads(&ours),
+            &by("t"),
+            Some(&ours.save()),
+            Some(&base),
+        )
+        .expect_err("written from a stale copy");
+    assert!(matches!(refused, super::StoreError::Stale(ref d) if d == "d"), "{refused}");
+    assert_eq!(
+        store.document_heads().expect("heads"),
+        vec![("d".to_owned(), heads(&theirs))]
+    );
+    let loaded =
+        Automerge::load(&store.load_document("d").expect("load").expect("stored")).expect("valid");
+    assert!(loaded.get(ROOT, "b").expect("read").is_some(), "their change stays");
+    assert!(loaded.get(ROOT, "c").expect("read").is_none(), "ours was not written");
+    assert_eq!(store.audit_trail("d").expect("trail").len(), 2);
+}
+
 /// Changes append, load back as one document, list with their heads, and keep who delivered them.
 pub fn documents_round_trip_with_their_audit_trail(store: &dyn RelayStore) {
     let mut doc = Automerge::new();
@@ -80,6 +125,7 @@ pub fn documents_round_trip_with_their_audit_trail(store: &dyn RelayStore) {
             std::slice::from_ref(&first.hash),
             &by("teacher"),
             None,
+            None,
         )
         .expect("append");
     store
@@ -88,6 +134,7 @@ pub fn documents_round_trip_with_their_audit_trail(store: &dyn RelayStore) {
             &[second.clone(), first.clone()],
             &heads(&doc),
             &by("other"),
+            None,
             None,
         )
         .expect("append again, with a duplicate");
@@ -113,7 +160,7 @@ pub fn documents_round_trip_with_their_audit_trail(store: &dyn RelayStore) {
     assert_eq!(trail[0].device, "teacher-tablet");
     let version = store.outside_writes().expect("version");
     store
-        .append_changes("d1", &[], &heads(&doc), &by("other"), None)
+        .append_changes("d1", &[], &heads(&doc), &by("other"), None, None)
         .expect("own write");
     assert_eq!(
         store.outside_writes().expect("version"),
@@ -130,17 +177,17 @@ pub fn compaction_keeps_every_change_loadable(store: &dyn RelayStore) {
         .map(|i| change(&mut doc, "k", &i.to_string()))
         .collect();
     store
-        .append_changes("d", &changes, &heads(&doc), &by("t"), None)
+        .append_changes("d", &changes, &heads(&doc), &by("t"), None, None)
         .expect("append");
     assert_eq!(store.changes_since_snapshot("d").expect("count"), 5);
     let snapshot = doc.save();
     store
-        .append_changes("d", &[], &heads(&doc), &by("t"), Some(&snapshot))
+        .append_changes("d", &[], &heads(&doc), &by("t"), Some(&snapshot), None)
         .expect("compact");
     assert_eq!(store.changes_since_snapshot("d").expect("count"), 0);
     let later = change(&mut doc, "k", "later");
     store
-        .append_changes("d", &[later], &heads(&doc), &by("t"), None)
+        .append_changes("d", &[later], &heads(&doc), &by("t"), None, None)
         .expect("append");
     let loaded =
         Automerge::load(&store.load_document("d").expect("load").expect("stored")).expect("valid");

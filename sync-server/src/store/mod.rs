@@ -2,7 +2,9 @@
 //! sync states, the directory and the session log. SQLite is the embedded default; every backend passes the
 //! same conformance suite (`conformance.rs`).
 
+#[cfg(any(test, feature = "testing"))]
 pub mod conformance;
+pub mod postgres;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +19,12 @@ pub enum StoreError {
     /// The database failed; the backend's own error says how.
     #[error("relay database: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database cannot be reached now; the relay retries by itself.
+    #[error("the relay's database is unavailable: {0}")]
+    Unavailable(String),
+    /// A document was written from a copy that missed changes stored since; nothing was written.
+    #[error("document {0} changed in the store since this copy was read")]
+    Stale(String),
     /// A referenced record does not exist.
     #[error("{0} not found")]
     NotFound(String),
@@ -233,7 +241,9 @@ pub trait DocumentStore: Send + Sync {
     fn outside_writes(&self) -> StoreResult<i64>;
 
     /// Appends accepted changes with who delivered them, sets the heads, and optionally replaces the
-    /// snapshot (compaction); one transaction.
+    /// snapshot (compaction); one transaction. With `base` (the heads the writer's copy had before these
+    /// changes), nothing is written unless the stored heads are exactly those: a copy that missed another
+    /// writer's changes gets [`StoreError::Stale`] and must be read again, so it never overwrites them.
     fn append_changes(
         &self,
         id: &str,
@@ -241,6 +251,7 @@ pub trait DocumentStore: Send + Sync {
         heads: &[String],
         by: &Attribution,
         snapshot: Option<&[u8]>,
+        base: Option<&[String]>,
     ) -> StoreResult<()>;
 
     /// The audit trail of a document, oldest first.

@@ -274,9 +274,20 @@ impl DocumentStore for SqliteStore {
         heads: &[String],
         by: &Attribution,
         snapshot: Option<&[u8]>,
+        base: Option<&[String]>,
     ) -> StoreResult<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if let Some(base) = base {
+            let stored: Option<String> = tx
+                .query_row("SELECT heads FROM documents WHERE doc_id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if stored.unwrap_or_default() != base.join(",") {
+                return Err(StoreError::Stale(id.to_owned()));
+            }
+        }
         append_in(&tx, id, changes, heads, by, snapshot)?;
         tx.commit()?;
         Ok(())
@@ -966,7 +977,7 @@ mod tests {
             at: 1,
         };
         store
-            .append_changes("d", &changes, &heads, &by, Some(&doc.save()))
+            .append_changes("d", &changes, &heads, &by, Some(&doc.save()), None)
             .expect("append");
         let kept: i64 = store
             .conn()

@@ -144,6 +144,7 @@ fn store_document(store: &SqliteStore, doc: &Document, by: &Attribution) -> Resu
         &heads,
         by,
         Some(&doc.snapshot()),
+        None,
     )?;
     Ok(())
 }
@@ -737,7 +738,7 @@ async fn burst(tokens: &Tokens, relay_binary: &Path, data: &Path, scratch: &Path
             }
             let changes = new_changes(doc.changes_since_saved());
             let heads = stored_heads(&doc);
-            store.append_changes(&id.to_string(), &changes, &heads, &by, None)?;
+            store.append_changes(&id.to_string(), &changes, &heads, &by, None, None)?;
         }
     }
     let relay = RelayProcess::start(relay_binary, &work)?;
