@@ -38,6 +38,9 @@ pub enum BackupError {
     /// SQLite failed.
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The relay's store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// The snapshot does not decrypt with this key, or was changed after it was written.
     #[error("snapshot {0} cannot be decrypted: the key is wrong or the file was damaged")]
     Undecryptable(String),
@@ -137,13 +140,15 @@ fn sealing_key(key: &[u8; 32]) -> LessSafeKey {
     LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("a 32-byte AES-256 key"))
 }
 
-/// Takes a snapshot of the relay database in `data_dir` into `backups` and returns its manifest.
-/// Consistent while the relay serves: SQLite's `VACUUM INTO` copies one transaction's view.
+/// Takes a snapshot of the relay's database (SQLite in `data_dir`, or `postgres`) into `backups` and
+/// returns its manifest. Consistent while relays serve: SQLite's `VACUUM INTO` copies one transaction's
+/// view, and PostgreSQL is copied in one repeatable-read transaction into the same SQLite format.
 pub fn backup_now(
     data_dir: &Path,
     backups: &Path,
     key: &[u8; 32],
     now: i64,
+    postgres: Option<&crate::store::postgres::PostgresStore>,
 ) -> Result<Manifest, BackupError> {
     std::fs::create_dir_all(backups).map_err(io(format!("cannot create {}", backups.display())))?;
     let stamp =
@@ -159,10 +164,14 @@ pub fn backup_now(
     );
     let temp = backups.join(format!(".{name}.db"));
     let _ = std::fs::remove_file(&temp);
-    let source = Connection::open(data_dir.join(DB_FILE))?;
-    source.busy_timeout(std::time::Duration::from_secs(30))?;
-    source.execute("VACUUM INTO ?1", [temp.to_string_lossy()])?;
-    drop(source);
+    match postgres {
+        Some(postgres) => postgres.copy_into_sqlite(&temp)?,
+        None => {
+            let source = Connection::open(data_dir.join(DB_FILE))?;
+            source.busy_timeout(std::time::Duration::from_secs(30))?;
+            source.execute("VACUUM INTO ?1", [temp.to_string_lossy()])?;
+        }
+    }
     let hash_key = HashKey::load_or_create(data_dir).map_err(|e| BackupError::Io {
         what: "cannot read the installation's hashing key".into(),
         source: std::io::Error::other(e.to_string()),
@@ -362,6 +371,46 @@ pub fn restore(
     }
     std::fs::rename(&partial, &destination)
         .map_err(io("cannot put the restored database in place"))?;
+    Ok(manifest)
+}
+
+/// Restores a snapshot into `postgres` (which must hold no school's data unless `force`), and the
+/// installation's hashing key it carries into `data_dir`, where the relays' hash.key goes.
+pub fn restore_into_postgres(
+    snapshot: &Path,
+    key: &[u8; 32],
+    postgres: &crate::store::postgres::PostgresStore,
+    data_dir: &Path,
+    force: bool,
+) -> Result<Manifest, BackupError> {
+    let manifest = verify(snapshot, key)?;
+    let (database, _) = open(snapshot, key)?;
+    std::fs::create_dir_all(data_dir)
+        .map_err(io(format!("cannot create {}", data_dir.display())))?;
+    let partial = data_dir.join(format!(".{DB_FILE}.restoring"));
+    std::fs::write(&partial, &database).map_err(io("cannot write the restored database"))?;
+    let conn = Connection::open(&partial)?;
+    // Devices are newer than the snapshot: the next sync compares real heads.
+    conn.execute("DELETE FROM sync_states", [])?;
+    let hash_key = carried_hash_key(&conn)?;
+    if let Some(hash_key) = &hash_key {
+        conn.execute(
+            "INSERT OR REPLACE INTO relay_meta (key, value) VALUES ('hash_key_fingerprint', ?1)",
+            [hash_key.fingerprint()],
+        )?;
+    }
+    drop(conn);
+    let loaded = postgres.load_from_sqlite(&partial, force);
+    let _ = std::fs::remove_file(&partial);
+    loaded?;
+    if let Some(hash_key) = hash_key {
+        let path = data_dir.join(crate::secrets::HASH_KEY_FILE);
+        let _ = std::fs::remove_file(&path);
+        hash_key.write_to(&path).map_err(|e| BackupError::Io {
+            what: "cannot write the installation's hashing key".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    }
     Ok(manifest)
 }
 

@@ -174,10 +174,13 @@ impl Hub {
     /// is read again from the store before anyone is answered from it, then the event goes to live
     /// sessions.
     pub fn hear(&self, event: RelayEvent) {
-        if let RelayEvent::Changed { doc, .. } = &event {
-            self.forget(doc);
+        match &event {
+            RelayEvent::Changed { doc, .. } => self.forget(doc),
+            RelayEvent::Missed => self.forget_all(),
+            _ => {}
         }
-        self.announce(event);
+        // Only here: the other processes heard it where it was published.
+        self.bus.tell_here(event);
     }
 
     /// Forgets what this relay holds of a document in memory (and every document's heads), so the next
@@ -844,15 +847,14 @@ impl Hub {
         let id = doc.id().clone();
         let changes = new_changes(doc.all_changes());
         let heads = stored_heads(doc);
-        self.store
-            .append_changes(
-                &id.to_string(),
-                &changes,
-                &heads,
-                by,
-                Some(&doc.snapshot()),
-                None,
-            )?;
+        self.store.append_changes(
+            &id.to_string(),
+            &changes,
+            &heads,
+            by,
+            Some(&doc.snapshot()),
+            None,
+        )?;
         self.note_heads(&id, &heads);
         self.docs
             .lock()

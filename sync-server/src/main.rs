@@ -4,14 +4,17 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use journal_relay::backup;
 use journal_relay::hub::Hub;
 use journal_relay::secrets::HashKey;
 use journal_relay::services::Services;
-use journal_relay::services::events::{LocalBus, MailboxBus, read_mail};
+use journal_relay::services::events::{
+    EventBus, LocalBus, MailboxBus, PostgresBus, RelayEvent, read_mail,
+};
 use journal_relay::store::RelayStore;
+use journal_relay::store::postgres::PostgresStore;
 use journal_relay::store::sqlite::SqliteStore;
 use journal_relay::{App, Limits, build_router, data_dir, demo};
 use tokio::sync::watch;
@@ -79,13 +82,16 @@ enum Command {
     Restore {
         /// The snapshot (`.jbak`, with its `.manifest.json` beside it).
         snapshot: PathBuf,
-        /// The data directory to restore into.
+        /// The data directory to restore into (with --database: where the relay's hashing key goes).
         #[arg(long)]
         to: PathBuf,
+        /// Restore into this PostgreSQL database (empty, unless --force) instead of SQLite in --to.
+        #[arg(long, env = "JOURNAL_DATABASE")]
+        database: Option<String>,
         /// The backup key file (default: `backup.key` in the target directory).
         #[arg(long)]
         key: Option<PathBuf>,
-        /// Overwrite a data directory that already holds a database.
+        /// Overwrite a data directory or database that already holds a school's data.
         #[arg(long)]
         force: bool,
     },
@@ -151,35 +157,80 @@ enum BackupAction {
 
 #[derive(clap::Args)]
 struct DataDir {
-    /// Directory holding the relay's database.
+    /// Directory holding the relay's keys and backups, and its SQLite database unless --database is given.
     #[arg(long, env = "JOURNAL_DATA_DIR", default_value = "./journal-data")]
     data_dir: PathBuf,
+    /// A PostgreSQL database for the relay's data instead of SQLite, shared by a district's relays:
+    /// postgres://user:password@host:port/database.
+    #[arg(long, env = "JOURNAL_DATABASE")]
+    database: Option<String>,
 }
 
-/// Opens the relay's database in `dir` with the installation's hashing key, both created on first use;
-/// the directory and everything in it are made private, and hashes from before the key are keyed.
-fn open_store(dir: &Path) -> Result<(SqliteStore, HashKey)> {
+/// The relay's store, opened, with the installation's hashing key.
+struct Opened {
+    store: Arc<dyn RelayStore>,
+    key: HashKey,
+    /// The same store when it is PostgreSQL, for what only PostgreSQL does (events between relays).
+    postgres: Option<Arc<PostgresStore>>,
+}
+
+/// Opens the relay's database (SQLite in the data directory, or PostgreSQL) with the installation's
+/// hashing key, both created on first use; the data directory and everything in it are made private, and
+/// hashes from before the key are keyed.
+fn open_store(data: &DataDir) -> Result<Opened> {
+    let dir = &data.data_dir;
     data_dir::secure(dir).with_context(|| {
         format!(
             "cannot create or restrict the data directory {}",
             dir.display()
         )
     })?;
-    let store = SqliteStore::open(&dir.join("relay.db"))
-        .with_context(|| format!("cannot open the relay database in {}", dir.display()))?;
     let key = HashKey::load_or_create(dir)?;
-    if key.migrate(&store)? {
+    let (store, postgres): (Arc<dyn RelayStore>, _) = match &data.database {
+        Some(url) => {
+            let postgres = Arc::new(PostgresStore::open(url)?);
+            // Relays sharing a database must share the key their codes and tokens are hashed with.
+            let fingerprint = key.fingerprint();
+            if postgres.settle_meta("hash_key_fingerprint", &fingerprint)? != fingerprint {
+                bail!(
+                    "{} holds a hashing key that is not the one the relays of {} use: copy hash.key from the data directory of the relay that first served this database",
+                    dir.join(journal_relay::secrets::HASH_KEY_FILE).display(),
+                    postgres.address()
+                );
+            }
+            (postgres.clone(), Some(postgres))
+        }
+        None => {
+            let store = SqliteStore::open(&dir.join("relay.db"))
+                .with_context(|| format!("cannot open the relay database in {}", dir.display()))?;
+            (Arc::new(store), None)
+        }
+    };
+    if key.migrate(store.as_ref())? {
         tracing::info!("stored code and token hashes are now keyed by this installation's key");
     }
-    Ok((store, key))
+    Ok(Opened {
+        store,
+        key,
+        postgres,
+    })
 }
 
-/// The services over the relay's database in `dir`, for a command run beside a serving relay: what it
-/// changes reaches the relay's live sessions through the store's mailbox.
-fn open_services(dir: &Path) -> Result<Services> {
-    let (store, key) = open_store(dir)?;
-    let store: Arc<dyn RelayStore> = Arc::new(store);
-    let bus = Arc::new(MailboxBus::new(store.clone()));
+/// The services over the relay's database, for a command run beside serving relays: what it changes
+/// reaches their live sessions, through the store's mailbox (SQLite) or as a notice (PostgreSQL).
+fn open_services(data: &DataDir) -> Result<Services> {
+    let Opened {
+        store,
+        key,
+        postgres,
+    } = open_store(data)?;
+    let bus: Arc<dyn EventBus> = match postgres {
+        Some(postgres) => Arc::new(PostgresBus::for_command(
+            postgres,
+            format!("command-{}", uuid_like()),
+        )),
+        None => Arc::new(MailboxBus::new(store.clone())),
+    };
     Ok(Services::new(Arc::new(Hub::new(store, bus)), key))
 }
 
@@ -215,7 +266,7 @@ fn main() -> Result<()> {
                 header_timeout: std::time::Duration::from_secs(header_timeout.max(1)),
                 ..Limits::default()
             };
-            runtime.block_on(serve(&data.data_dir, listen, demo, backup_hours, limits))
+            runtime.block_on(serve(&data, listen, demo, backup_hours, limits))
         }
         Command::Backup {
             data,
@@ -223,15 +274,16 @@ fn main() -> Result<()> {
             action,
         } => {
             let backups = backups.unwrap_or_else(|| data.data_dir.join("backups"));
-            backup_command(&data.data_dir, &backups, action)
+            backup_command(&data, &backups, action)
         }
         Command::Archive { data, action } => {
-            let services = open_services(&data.data_dir)?;
+            let services = open_services(&data)?;
             commands::archive::run(&services, &data.data_dir, action)
         }
         Command::Restore {
             snapshot,
             to,
+            database,
             key,
             force,
         } => {
@@ -242,18 +294,28 @@ fn main() -> Result<()> {
                 )?,
             };
             let spinner = spinner(format!("restoring {}", snapshot.display()));
-            let manifest = backup::restore(&snapshot, &key, &to, force)?;
+            let (manifest, into) = match &database {
+                Some(url) => {
+                    let postgres = PostgresStore::open(url)?;
+                    let manifest =
+                        backup::restore_into_postgres(&snapshot, &key, &postgres, &to, force)?;
+                    (manifest, postgres.address().to_owned())
+                }
+                None => (
+                    backup::restore(&snapshot, &key, &to, force)?,
+                    to.display().to_string(),
+                ),
+            };
             spinner.finish_and_clear();
             println!(
-                "restored {} documents from {} into {}; devices will send what is newer on their next sync",
+                "restored {} documents from {} into {into}; devices will send what is newer on their next sync",
                 manifest.documents.len(),
                 snapshot.display(),
-                to.display()
             );
             Ok(())
         }
         Command::Directory { data, action } => {
-            commands::directory::run(&open_services(&data.data_dir)?, action)
+            commands::directory::run(&open_services(&data)?, action)
         }
         Command::Report {
             data,
@@ -268,14 +330,15 @@ fn main() -> Result<()> {
             valid_days,
             out,
         } => {
-            let (store, key) = open_store(&data.data_dir)?;
+            let Opened { store, key, .. } = open_store(&data)?;
+            let store = store.as_ref();
             let today = time::OffsetDateTime::now_utc().date();
             let year = year.map(journal_core::YearId);
             let class: Option<journal_core::ClassId> = class.map(|c| c.parse()).transpose()?;
             let (bytes, what) = if kind == "slips" {
                 let class = class.context("slips need --class")?;
                 let (bytes, count) = journal_relay::reports::access_slips(
-                    &store,
+                    store,
                     &key,
                     &journal_relay::services::command_line(),
                     year,
@@ -301,7 +364,7 @@ fn main() -> Result<()> {
                     },
                     month,
                 };
-                let doc = journal_relay::reports::build(&store, kind, &query, today)?;
+                let doc = journal_relay::reports::build(store, kind, &query, today)?;
                 (
                     journal_relay::reports::render(&doc, format)?,
                     doc.title.clone(),
@@ -315,12 +378,17 @@ fn main() -> Result<()> {
     }
 }
 
-fn backup_command(dir: &Path, backups: &Path, action: BackupAction) -> Result<()> {
+fn backup_command(data: &DataDir, backups: &Path, action: BackupAction) -> Result<()> {
+    let dir = data.data_dir.as_path();
     match action {
         BackupAction::Now => {
             let key = backup::load_or_create_key(dir)?;
+            let postgres = match &data.database {
+                Some(_) => open_store(data)?.postgres,
+                None => None,
+            };
             let spinner = spinner("taking a snapshot".into());
-            let manifest = backup::backup_now(dir, backups, &key, now())?;
+            let manifest = backup::backup_now(dir, backups, &key, now(), postgres.as_deref())?;
             spinner.finish_and_clear();
             println!(
                 "snapshot {} written: {} documents, {} bytes of database",
@@ -358,7 +426,12 @@ fn backup_command(dir: &Path, backups: &Path, action: BackupAction) -> Result<()
 }
 
 /// Takes a snapshot every `hours` and applies the retention (7 daily, 4 weekly, 12 monthly).
-async fn scheduled_backups(dir: PathBuf, hours: u64, mut shutdown: watch::Receiver<bool>) {
+async fn scheduled_backups(
+    dir: PathBuf,
+    postgres: Option<Arc<PostgresStore>>,
+    hours: u64,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let backups = dir.join("backups");
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(hours * 3600));
     tick.tick().await;
@@ -367,10 +440,10 @@ async fn scheduled_backups(dir: PathBuf, hours: u64, mut shutdown: watch::Receiv
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        let (dir, backups) = (dir.clone(), backups.clone());
+        let (dir, backups, postgres) = (dir.clone(), backups.clone(), postgres.clone());
         let outcome = tokio::task::spawn_blocking(move || -> Result<String> {
             let key = backup::load_or_create_key(&dir)?;
-            let manifest = backup::backup_now(&dir, &backups, &key, now())?;
+            let manifest = backup::backup_now(&dir, &backups, &key, now(), postgres.as_deref())?;
             for old in backup::expired(&backup::list(&backups)?, 7, 4, 12) {
                 let _ = std::fs::remove_file(old.with_extension("manifest.json"));
                 std::fs::remove_file(&old)?;
@@ -387,30 +460,51 @@ async fn scheduled_backups(dir: PathBuf, hours: u64, mut shutdown: watch::Receiv
 }
 
 async fn serve(
-    dir: &Path,
+    data: &DataDir,
     listen: SocketAddr,
     seed_demo: bool,
     backup_hours: u64,
     limits: Limits,
 ) -> Result<()> {
+    let dir = data.data_dir.as_path();
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     // Before the store opens: a second relay must not even migrate a database another one serves.
     let _serving = data_dir::lock_for_serving(dir)?;
-    let (store, key) = open_store(dir)?;
-    let store: Arc<dyn RelayStore> = Arc::new(store);
+    let Opened {
+        store,
+        key,
+        postgres,
+    } = open_store(data)?;
     // Created on first run, so the IT officer can copy it away at once.
     backup::load_or_create_key(dir)?;
     let (stop, shutdown) = watch::channel(false);
     let peer_id = format!("relay-{}", &uuid_like());
-    let hub = Arc::new(Hub::new(store.clone(), Arc::new(LocalBus::default())));
-    let app = Arc::new(App::new(hub.clone(), limits, shutdown, peer_id, key));
-    // What the relay's command line changes meanwhile reaches the live sessions.
-    tokio::spawn(read_mail(
-        store,
-        move |event| hub.hear(event),
-        app.shutdown.clone(),
-    ));
+    let app = match &postgres {
+        Some(postgres) => {
+            let bus = Arc::new(PostgresBus::for_relay(postgres.clone(), peer_id.clone()));
+            let hub = Arc::new(Hub::new(store.clone(), bus.clone()));
+            // What the other relays and the command line change reaches this relay's sessions.
+            let (heard, missed) = (hub.clone(), hub.clone());
+            bus.hear(
+                move |event| heard.hear(event),
+                move || missed.hear(RelayEvent::Missed),
+                shutdown.clone(),
+            );
+            Arc::new(App::new(hub, limits, shutdown, peer_id, key))
+        }
+        None => {
+            let hub = Arc::new(Hub::new(store.clone(), Arc::new(LocalBus::default())));
+            let app = Arc::new(App::new(hub.clone(), limits, shutdown, peer_id, key));
+            // What the relay's command line changes meanwhile reaches the live sessions.
+            tokio::spawn(read_mail(
+                store,
+                move |event| hub.hear(event),
+                app.shutdown.clone(),
+            ));
+            app
+        }
+    };
     if seed_demo {
         let year = journal_core::YearId(current_school_year());
         match demo::seed(&app, year)? {
@@ -449,6 +543,7 @@ async fn serve(
     if backup_hours > 0 {
         tokio::spawn(scheduled_backups(
             dir.to_owned(),
+            postgres.clone(),
             backup_hours,
             app.shutdown.clone(),
         ));

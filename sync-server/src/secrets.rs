@@ -96,6 +96,12 @@ impl HashKey {
         &self.bytes
     }
 
+    /// A short, public name of the key: relays sharing a database must use the same key, and compare
+    /// these to be sure without showing the key.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(&hmac::sign(&self.key, b"journal-relay key fingerprint v1").as_ref()[..8])
+    }
+
     /// The data directory's key, created (mode 0600) on first use.
     pub fn load_or_create(data_dir: &Path) -> Result<Self, SecretsError> {
         let path = data_dir.join(HASH_KEY_FILE);

@@ -50,6 +50,10 @@ impl SessionSide {
 fn fault(error: HubError) -> PeerFault {
     match error {
         HubError::Malformed(reason) => PeerFault::Malformed(reason),
+        HubError::Store(crate::store::StoreError::Unavailable(detail)) => {
+            warn!(error = %detail, "the relay's database is unavailable");
+            PeerFault::Unavailable(detail)
+        }
         other => {
             warn!(error = %other, "the relay failed while answering a session");
             PeerFault::Relay(other.to_string())

@@ -108,6 +108,60 @@ impl Relay {
         relay
     }
 
+    /// Starts a relay with the demo school on a PostgreSQL database (its keys in a new data directory).
+    pub fn start_demo_on(database: &str) -> Relay {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let mut relay = Self::spawn_with(&data, true, "127.0.0.1:0", &["--database", database]);
+        relay._dir = Some(dir);
+        relay
+    }
+
+    /// Starts another relay on the PostgreSQL database `first` serves, with a copy of its hashing key, as
+    /// a district's second relay; it knows `first`'s demo tokens and codes.
+    pub fn start_beside(first: &Relay, database: &str) -> Relay {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("data directory");
+        std::fs::copy(first.data.join("hash.key"), data.join("hash.key")).expect("hash.key");
+        let mut relay = Self::spawn_with(&data, false, "127.0.0.1:0", &["--database", database]);
+        relay._dir = Some(dir);
+        relay.tokens = first.tokens.clone();
+        relay.codes = first.codes.clone();
+        relay
+            .secrets
+            .lock()
+            .expect("lock")
+            .extend(first.secrets.lock().expect("lock").iter().cloned());
+        relay
+    }
+
+    /// Starts a relay (no demo seeding) on an existing data directory with extra `serve` options, keeping
+    /// `tokens` for the test.
+    pub fn start_at_with(data: &Path, tokens: HashMap<String, String>, options: &[&str]) -> Relay {
+        let mut relay = Self::spawn_with(data, false, "127.0.0.1:0", options);
+        relay
+            .secrets
+            .lock()
+            .expect("lock")
+            .extend(tokens.values().cloned());
+        relay.tokens = tokens;
+        relay
+    }
+
+    /// Starts this relay again on its data directory and database, on a new port.
+    pub fn restart_with(&mut self, options: &[&str]) {
+        self.kill();
+        let fresh = Self::spawn_with(&self.data.clone(), false, "127.0.0.1:0", options);
+        let old = std::mem::replace(self, fresh);
+        let mut old = std::mem::ManuallyDrop::new(old);
+        self._dir = old._dir.take();
+        self.tokens = std::mem::take(&mut old.tokens);
+        self.codes = std::mem::take(&mut old.codes);
+        *self.secrets.lock().expect("lock") =
+            std::mem::take(&mut *old.secrets.lock().expect("lock"));
+    }
+
     fn spawn(data: &Path, demo: bool) -> Relay {
         Self::spawn_on(data, demo, "127.0.0.1:0")
     }

@@ -31,6 +31,7 @@ impl From<PeerFault> for AppError {
         match fault {
             PeerFault::Malformed(reason) => AppError::BadRequest(reason),
             PeerFault::Relay(detail) => AppError::Internal(detail),
+            PeerFault::Unavailable(detail) => AppError::Unavailable(detail),
         }
     }
 }

@@ -54,6 +54,8 @@ pub enum AppError {
     TooMany(u64),
     /// A request that failed checks, with every reason.
     Unprocessable(serde_json::Value),
+    /// The relay's database cannot be reached now (the detail is for the log).
+    Unavailable(String),
     /// The relay failed.
     Internal(String),
 }
@@ -62,6 +64,8 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => AppError::NotFound(format!("{what} not found")),
+            StoreError::Invalid(reason) => AppError::BadRequest(reason),
+            StoreError::Unavailable(detail) => AppError::Unavailable(detail),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -109,6 +113,13 @@ impl IntoResponse for AppError {
             }
             AppError::Unprocessable(body) => {
                 return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+            }
+            AppError::Unavailable(detail) => {
+                tracing::error!(error = %detail, "the relay's database is unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    journal_core::sync::peer::DATABASE_UNAVAILABLE.to_owned(),
+                )
             }
             AppError::Internal(detail) => {
                 tracing::error!(error = %detail, "request failed");

@@ -239,6 +239,7 @@ async fn serve(
                     return End::Error(REVOKED.into());
                 }
                 Ok(RelayEvent::DeviceRevoked { .. }) => continue,
+                Ok(RelayEvent::Missed) => app.hub.off_runtime(|| peer.on_lagged(side)).await,
                 Err(RecvError::Lagged(missed)) => {
                     debug!(missed, "missed live events; rechecking the device and its rights");
                     app.hub.off_runtime(|| peer.on_lagged(side)).await

@@ -13,6 +13,7 @@ use tokio::sync::{broadcast, watch};
 use tracing::{debug, warn};
 
 use crate::store::RelayStore;
+use crate::store::postgres::PostgresStore;
 
 /// How often a serving relay reads the mailbox: well inside the second a revocation may take.
 pub const MAIL_INTERVAL: Duration = Duration::from_millis(250);
@@ -38,6 +39,9 @@ pub enum RelayEvent {
         /// The device.
         device: String,
     },
+    /// Events may have been missed (the connection to the other relays' events was lost): sessions check
+    /// their device, their rights and their documents afresh.
+    Missed,
     /// An `ephemeral` message about a document, for the other sessions that may read it.
     Ephemeral {
         /// The document.
@@ -51,8 +55,11 @@ pub enum RelayEvent {
 
 /// Carries events to every live session of this relay (and, by its backend, of others).
 pub trait EventBus: Send + Sync + std::fmt::Debug {
-    /// Tells every subscriber; an event nobody hears is dropped.
+    /// Tells every subscriber, here and in the other processes the bus reaches; an event nobody hears is
+    /// dropped.
     fn publish(&self, event: RelayEvent);
+    /// Tells this process's subscribers only: an event heard from another process.
+    fn tell_here(&self, event: RelayEvent);
     /// A new subscription, from now on.
     fn subscribe(&self) -> broadcast::Receiver<RelayEvent>;
 }
@@ -82,6 +89,10 @@ impl EventBus for LocalBus {
     fn publish(&self, event: RelayEvent) {
         // No receiver means no live session: nothing to tell.
         let _ = self.sender.send(event);
+    }
+
+    fn tell_here(&self, event: RelayEvent) {
+        self.publish(event);
     }
 
     fn subscribe(&self) -> broadcast::Receiver<RelayEvent> {
@@ -119,7 +130,7 @@ impl Mail {
             RelayEvent::DeviceRevoked { device } => Some(Mail::DeviceRevoked {
                 device: device.clone(),
             }),
-            RelayEvent::Ephemeral { .. } => None,
+            RelayEvent::Ephemeral { .. } | RelayEvent::Missed => None,
         }
     }
 
@@ -176,6 +187,112 @@ impl EventBus for MailboxBus {
                 warn!(error = %e, "could not tell a running relay about a change");
             }
         }
+        self.local.publish(event);
+    }
+
+    fn tell_here(&self, event: RelayEvent) {
+        self.local.publish(event);
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<RelayEvent> {
+        self.local.subscribe()
+    }
+}
+
+/// The PostgreSQL channel on which relays sharing a database tell each other what changed.
+const CHANNEL: &str = "journal_relay_events";
+
+/// A notice between relays sharing a PostgreSQL database: the mail, and who sent it.
+#[derive(Debug, Serialize, Deserialize)]
+struct Notice {
+    origin: String,
+    mail: Mail,
+}
+
+/// The bus of relays sharing a PostgreSQL database: events go to this relay's sessions at once and, by
+/// `NOTIFY`, to every other relay (and a command line's changes to all of them), where [`PostgresBus::hear`]
+/// delivers them.
+pub struct PostgresBus {
+    store: Arc<PostgresStore>,
+    local: LocalBus,
+    /// This process's name on the channel, so it does not hear its own events twice.
+    origin: String,
+    /// Whether publishing waits for the database: a command exits right after, a relay goes on.
+    waits: bool,
+}
+
+impl std::fmt::Debug for PostgresBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PostgresBus({})", self.origin)
+    }
+}
+
+impl PostgresBus {
+    /// The bus of a serving relay named `origin`: what it publishes goes out without holding up the
+    /// session that caused it.
+    pub fn for_relay(store: Arc<PostgresStore>, origin: String) -> Self {
+        PostgresBus {
+            store,
+            local: LocalBus::default(),
+            origin,
+            waits: false,
+        }
+    }
+
+    /// The bus of a command (the relay's command line): each event is in the database before the call
+    /// returns, so the relays hear of it even though the command exits at once.
+    pub fn for_command(store: Arc<PostgresStore>, origin: String) -> Self {
+        PostgresBus {
+            waits: true,
+            ..PostgresBus::for_relay(store, origin)
+        }
+    }
+
+    /// Hands every event the other relays and commands publish to `deliver`, until `shutdown`; after a
+    /// lost connection, `missed` is delivered, since events may have gone by unheard.
+    pub fn hear(
+        &self,
+        deliver: impl Fn(RelayEvent) + Send + Sync + 'static,
+        missed: impl Fn() + Send + Sync + 'static,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let origin = self.origin.clone();
+        self.store.listen(
+            CHANNEL,
+            move |payload| match serde_json::from_str::<Notice>(payload) {
+                Ok(notice) if notice.origin == origin => {}
+                Ok(notice) => {
+                    if let Some(event) = notice.mail.into_event() {
+                        debug!(?event, from = %notice.origin, "event from another relay");
+                        deliver(event);
+                    }
+                }
+                Err(e) => warn!(error = %e, "ignored an unreadable notice from another relay"),
+            },
+            missed,
+            shutdown,
+        );
+    }
+}
+
+impl EventBus for PostgresBus {
+    fn publish(&self, event: RelayEvent) {
+        if let Some(mail) = Mail::of(&event) {
+            let notice = Notice {
+                origin: self.origin.clone(),
+                mail,
+            };
+            let payload = serde_json::to_string(&notice).expect("a notice serializes");
+            if !self.waits {
+                self.store.notify(CHANNEL, payload);
+            } else if let Err(e) = self.store.notify_now(CHANNEL, &payload) {
+                warn!(error = %e, "could not tell the running relays about a change");
+            }
+        }
+        self.local.publish(event);
+    }
+
+    fn tell_here(&self, event: RelayEvent) {
         self.local.publish(event);
     }
 

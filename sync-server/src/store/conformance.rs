@@ -101,15 +101,24 @@ pub fn a_write_from_a_stale_copy_changes_nothing(store: &dyn RelayStore) {
             Some(&base),
         )
         .expect_err("written from a stale copy");
-    assert!(matches!(refused, super::StoreError::Stale(ref d) if d == "d"), "{refused}");
+    assert!(
+        matches!(refused, super::StoreError::Stale(ref d) if d == "d"),
+        "{refused}"
+    );
     assert_eq!(
         store.document_heads().expect("heads"),
         vec![("d".to_owned(), heads(&theirs))]
     );
     let loaded =
         Automerge::load(&store.load_document("d").expect("load").expect("stored")).expect("valid");
-    assert!(loaded.get(ROOT, "b").expect("read").is_some(), "their change stays");
-    assert!(loaded.get(ROOT, "c").expect("read").is_none(), "ours was not written");
+    assert!(
+        loaded.get(ROOT, "b").expect("read").is_some(),
+        "their change stays"
+    );
+    assert!(
+        loaded.get(ROOT, "c").expect("read").is_none(),
+        "ours was not written"
+    );
     assert_eq!(store.audit_trail("d").expect("trail").len(), 2);
 }
 

@@ -25,6 +25,9 @@ pub enum StoreError {
     /// A document was written from a copy that missed changes stored since; nothing was written.
     #[error("document {0} changed in the store since this copy was read")]
     Stale(String),
+    /// The request cannot be carried out as asked.
+    #[error("{0}")]
+    Invalid(String),
     /// A referenced record does not exist.
     #[error("{0} not found")]
     NotFound(String),

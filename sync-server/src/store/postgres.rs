@@ -29,6 +29,84 @@ const MIGRATION_LOCK: i64 = 0x006a_6f75_726e_616c;
 /// The `relay_meta` key recording that secret hashes are keyed by the installation's key.
 const SECRETS_KEYED: &str = "secrets_keyed";
 
+/// Every table a backup carries, with its columns, in an order that keeps references valid: the same in
+/// both backends' schemas. The mailbox is left out: its mail is for relays running now.
+const TABLES: &[(&str, &str)] = &[
+    ("documents", "doc_id, snapshot, snapshot_seq, heads"),
+    (
+        "changes",
+        "doc_id, seq, hash, data, account_id, device_id, received_at",
+    ),
+    ("sync_states", "device_id, doc_id, state"),
+    ("accounts", "account_id, name, role, active, student_id"),
+    ("students", "student_id, class_id, name"),
+    ("class_staff", "class_id, account_id, class_teacher"),
+    ("guardians", "account_id, student_id"),
+    ("thread_access", "doc_id, member"),
+    (
+        "devices",
+        "device_id, account_id, label, token_hash, created_at, revoked_at",
+    ),
+    (
+        "sessions",
+        "session_id, account_id, device_id, started_at, ended_at, documents_synced",
+    ),
+    (
+        "access_codes",
+        "code_id, code_hash, role, account_id, student_id, issued_by, issued_at, expires_at, spent_at, spent_by_device",
+    ),
+    ("admin_log", "id, at, actor, action, target, detail"),
+    ("frozen_years", "year, frozen_at"),
+    ("relay_meta", "key, value"),
+];
+
+/// Tables whose ids come from a sequence, which a restore moves past the restored ids.
+const SEQUENCES: &[(&str, &str)] = &[("sessions", "session_id"), ("admin_log", "id")];
+
+/// One PostgreSQL value as SQLite stores it.
+fn sqlite_value(row: &Row, index: usize) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    use tokio_postgres::types::Type;
+    let ty = row.columns()[index].type_();
+    let value = if *ty == Type::BYTEA {
+        row.get::<_, Option<Vec<u8>>>(index).map(Value::Blob)
+    } else if *ty == Type::INT8 {
+        row.get::<_, Option<i64>>(index).map(Value::Integer)
+    } else if *ty == Type::INT4 {
+        row.get::<_, Option<i32>>(index)
+            .map(|v| Value::Integer(i64::from(v)))
+    } else if *ty == Type::BOOL {
+        row.get::<_, Option<bool>>(index)
+            .map(|v| Value::Integer(i64::from(v)))
+    } else {
+        row.get::<_, Option<String>>(index).map(Value::Text)
+    };
+    value.unwrap_or(Value::Null)
+}
+
+/// One SQLite value as the PostgreSQL column of type `ty` takes it.
+fn postgres_value(
+    value: rusqlite::types::ValueRef<'_>,
+    ty: &tokio_postgres::types::Type,
+) -> Box<dyn tokio_postgres::types::ToSql + Sync + Send> {
+    use rusqlite::types::ValueRef;
+    use tokio_postgres::types::Type;
+    match value {
+        ValueRef::Null if *ty == Type::BYTEA => Box::new(None::<Vec<u8>>),
+        ValueRef::Null if *ty == Type::INT8 => Box::new(None::<i64>),
+        ValueRef::Null if *ty == Type::INT4 => Box::new(None::<i32>),
+        ValueRef::Null if *ty == Type::BOOL => Box::new(None::<bool>),
+        ValueRef::Null => Box::new(None::<String>),
+        ValueRef::Integer(v) if *ty == Type::BOOL => Box::new(v != 0),
+        ValueRef::Integer(v) if *ty == Type::INT4 => Box::new(i32::try_from(v).unwrap_or(i32::MAX)),
+        ValueRef::Integer(v) if *ty == Type::TEXT => Box::new(v.to_string()),
+        ValueRef::Integer(v) => Box::new(v),
+        ValueRef::Real(v) => Box::new(v.to_string()),
+        ValueRef::Text(text) => Box::new(String::from_utf8_lossy(text).into_owned()),
+        ValueRef::Blob(bytes) => Box::new(bytes.to_vec()),
+    }
+}
+
 /// Connections one relay keeps to the database at most.
 const POOL_SIZE: usize = 16;
 
@@ -37,6 +115,8 @@ pub struct PostgresStore {
     pool: Pool,
     /// Drives the connections; shut down in the background on drop, which is allowed on any thread.
     runtime: Option<tokio::runtime::Runtime>,
+    /// The connection settings, for the connection that listens for other relays' notices.
+    config: tokio_postgres::Config,
     shown: String,
     /// A test's own database, dropped after the store.
     #[cfg(any(test, feature = "testing"))]
@@ -302,9 +382,11 @@ impl PostgresStore {
             .thread_name("journal-postgres")
             .enable_all()
             .build()
-            .map_err(|e| StoreError::Unavailable(format!("cannot start the database driver: {e}")))?;
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot start the database driver: {e}"))
+            })?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -320,19 +402,18 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             runtime: Some(runtime),
+            config,
             shown,
             #[cfg(any(test, feature = "testing"))]
             database: None,
         };
-        store
-            .run(migrate(&store.pool))
-            .map_err(|e| match e {
-                StoreError::Unavailable(reason) => StoreError::Unavailable(format!(
-                    "cannot reach PostgreSQL at {}: {reason}",
-                    store.shown
-                )),
-                other => other,
-            })?;
+        store.run(migrate(&store.pool)).map_err(|e| match e {
+            StoreError::Unavailable(reason) => StoreError::Unavailable(format!(
+                "cannot reach PostgreSQL at {}: {reason}",
+                store.shown
+            )),
+            other => other,
+        })?;
         Ok(store)
     }
 
@@ -353,10 +434,16 @@ impl PostgresStore {
     /// Runs `work` to completion on the store's runtime, blocking the caller (on any thread, inside an
     /// async runtime or not).
     fn run<T>(&self, work: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
-        let runtime = self.runtime.as_ref().expect("the runtime lives as long as the store");
+        let runtime = self
+            .runtime
+            .as_ref()
+            .expect("the runtime lives as long as the store");
         // Connections the pool opens meanwhile are spawned on, and driven by, the store's runtime.
         let _entered = runtime.enter();
-        futures_executor::block_on(work)
+        // Outside tokio's cooperative budget: on a thread of the relay's runtime the budget belongs to the
+        // task this call blocks, which cannot yield to renew it, so a spent budget would leave the work
+        // pending for ever.
+        futures_executor::block_on(tokio::task::unconstrained(work))
     }
 
     /// A transaction that sees one moment of the database and writes nothing.
@@ -374,6 +461,221 @@ impl PostgresStore {
         let out = read(&tx).await?;
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// Sends `payload` to every connection listening on `channel` (the other relays), without waiting for
+    /// the database; a notice that cannot be sent is logged.
+    pub fn notify(&self, channel: &'static str, payload: String) {
+        let pool = self.pool.clone();
+        let runtime = self
+            .runtime
+            .as_ref()
+            .expect("the runtime lives as long as the store");
+        runtime.spawn(async move {
+            let sent = async {
+                let client = pool.get().await?;
+                client
+                    .execute("SELECT pg_notify($1, $2)", &[&channel, &payload])
+                    .await?;
+                Ok::<_, StoreError>(())
+            };
+            if let Err(e) = sent.await {
+                tracing::warn!(error = %e, "could not tell the other relays about a change");
+            }
+        });
+    }
+
+    /// Sends `payload` to every connection listening on `channel`, and returns once the database has it
+    /// (a command that exits right after).
+    pub fn notify_now(&self, channel: &str, payload: &str) -> StoreResult<()> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            client
+                .execute("SELECT pg_notify($1, $2)", &[&channel, &payload])
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Listens on `channel` until `stop` turns true, handing every payload to `heard`. A lost connection is
+    /// made again with backoff; `reconnected` is called each time after the first, since notices sent
+    /// meanwhile were missed.
+    pub fn listen(
+        &self,
+        channel: &'static str,
+        heard: impl Fn(&str) + Send + Sync + 'static,
+        reconnected: impl Fn() + Send + Sync + 'static,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let config = self.config.clone();
+        let shown = self.shown.clone();
+        let runtime = self
+            .runtime
+            .as_ref()
+            .expect("the runtime lives as long as the store");
+        runtime.spawn(async move {
+            let mut failures = 0u32;
+            let mut first = true;
+            loop {
+                let listening = async {
+                    let (client, mut connection) = config.connect(NoTls).await?;
+                    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                    let driver = tokio::spawn(async move {
+                        loop {
+                            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                                Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                                    if tx.send(n.payload().to_owned()).is_err() {
+                                        return;
+                                    }
+                                }
+                                Some(Ok(_)) => {}
+                                Some(Err(_)) | None => return,
+                            }
+                        }
+                    });
+                    client.batch_execute(&format!("LISTEN {channel}")).await?;
+                    Ok::<_, StoreError>((client, driver, rx))
+                };
+                let (client, driver, mut rx) = tokio::select! {
+                    started = listening => match started {
+                        Ok(started) => started,
+                        Err(e) => {
+                            failures = failures.saturating_add(1);
+                            let wait = Duration::from_millis(200 * u64::from(failures.min(25)));
+                            tracing::warn!(database = %shown, error = %e, retry_in_ms = wait.as_millis() as u64, "cannot listen for the other relays' changes");
+                            tokio::select! {
+                                () = tokio::time::sleep(wait) => continue,
+                                _ = stop.changed() => return,
+                            }
+                        }
+                    },
+                    _ = stop.changed() => return,
+                };
+                failures = 0;
+                if !first {
+                    tracing::info!(database = %shown, "listening for the other relays' changes again");
+                    reconnected();
+                }
+                first = false;
+                loop {
+                    tokio::select! {
+                        payload = rx.recv() => match payload {
+                            Some(payload) => heard(&payload),
+                            None => break,
+                        },
+                        _ = stop.changed() => {
+                            driver.abort();
+                            return;
+                        }
+                    }
+                }
+                drop(client);
+                tracing::warn!(database = %shown, "lost the connection that hears the other relays' changes");
+            }
+        });
+    }
+
+    /// Copies every table into the SQLite database at `path` (new, at the SQLite schema's newest
+    /// version), as one moment of this database: the backup snapshot's format, whichever the backend.
+    pub fn copy_into_sqlite(&self, path: &std::path::Path) -> StoreResult<()> {
+        drop(super::sqlite::SqliteStore::open(path)?);
+        let mut target = rusqlite::Connection::open(path)?;
+        self.run(self.snapshot_read(async |source| {
+            let tx = target.transaction()?;
+            for (table, columns) in TABLES {
+                let count = columns.split(',').count();
+                let placeholders = (1..=count)
+                    .map(|i| format!("?{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                tx.execute(&format!("DELETE FROM {table}"), [])?;
+                let mut insert = tx.prepare(&format!(
+                    "INSERT INTO {table} ({columns}) VALUES ({placeholders})"
+                ))?;
+                for row in source
+                    .query(&format!("SELECT {columns} FROM {table}"), &[])
+                    .await?
+                {
+                    let values: Vec<rusqlite::types::Value> =
+                        (0..count).map(|i| sqlite_value(&row, i)).collect();
+                    insert.execute(rusqlite::params_from_iter(values))?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        }))
+    }
+
+    /// Loads every table from the SQLite database at `path` (a restored snapshot) in one transaction.
+    /// Refuses a database that already holds documents or accounts unless `replace`, which empties it
+    /// first.
+    pub fn load_from_sqlite(&self, path: &std::path::Path, replace: bool) -> StoreResult<()> {
+        let source = rusqlite::Connection::open(path)?;
+        self.run(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            let holds: bool = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM documents) OR EXISTS (SELECT 1 FROM accounts)",
+                    &[],
+                )
+                .await?
+                .get(0);
+            if holds && !replace {
+                return Err(StoreError::Invalid(format!(
+                    "{} already holds a school's data; restore into an empty database, or pass --force",
+                    self.shown
+                )));
+            }
+            for (table, _) in TABLES.iter().rev() {
+                tx.execute(&format!("DELETE FROM {table}"), &[]).await?;
+            }
+            for (table, columns) in TABLES {
+                let count = columns.split(',').count();
+                let column_types: Vec<tokio_postgres::types::Type> = tx
+                    .prepare(&format!("SELECT {columns} FROM {table} LIMIT 0"))
+                    .await?
+                    .columns()
+                    .iter()
+                    .map(|c| c.type_().clone())
+                    .collect();
+                let placeholders = (1..=count)
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let insert = tx
+                    .prepare(&format!(
+                        "INSERT INTO {table} ({columns}) VALUES ({placeholders})"
+                    ))
+                    .await?;
+                let mut stmt = source.prepare(&format!("SELECT {columns} FROM {table}"))?;
+                let mut rows = stmt.query([])?;
+                while let Some(row) = rows.next()? {
+                    let mut values: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> =
+                        Vec::with_capacity(count);
+                    for (i, ty) in column_types.iter().enumerate() {
+                        values.push(postgres_value(row.get_ref(i)?, ty));
+                    }
+                    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = values
+                        .iter()
+                        .map(|v| v.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+                        .collect();
+                    tx.execute(&insert, &params).await?;
+                }
+            }
+            for (table, column) in SEQUENCES {
+                tx.execute(
+                    &format!(
+                        "SELECT setval(pg_get_serial_sequence('{table}', '{column}'),
+                         coalesce((SELECT max({column}) FROM {table}), 0) + 1, false)"
+                    ),
+                    &[],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// Stores `value` under `key` in the relay's settings unless a value is there; returns the stored one.
@@ -1094,11 +1396,8 @@ impl DirectoryStore for PostgresStore {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
             // Relays starting together rekey once: the first takes the row lock, the others then see it.
-            tx.execute(
-                "SELECT pg_advisory_xact_lock($1)",
-                &[&(MIGRATION_LOCK + 1)],
-            )
-            .await?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(MIGRATION_LOCK + 1)])
+                .await?;
             let done: bool = tx
                 .query_one(
                     "SELECT EXISTS (SELECT 1 FROM relay_meta WHERE key = $1)",
@@ -1294,7 +1593,17 @@ pub mod testing {
         url: String,
     }
 
+    /// Runs `statement` on the server, on a thread of its own so that any caller, async or not, may.
     fn admin(statement: &str) {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| admin_here(statement))
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        });
+    }
+
+    fn admin_here(statement: &str) {
         let server = server_url();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -1354,7 +1663,10 @@ pub mod testing {
 
     impl Drop for TestDatabase {
         fn drop(&mut self) {
-            admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+            admin(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
         }
     }
 }
@@ -1393,9 +1705,8 @@ mod tests {
             "{refused}"
         );
 
-        let unreachable =
-            PostgresStore::open("postgres://journal:s3cret-pw@127.0.0.1:1/district")
-                .expect_err("nothing listens on port 1");
+        let unreachable = PostgresStore::open("postgres://journal:s3cret-pw@127.0.0.1:1/district")
+            .expect_err("nothing listens on port 1");
         let said = unreachable.to_string();
         assert!(
             said.contains("postgres://journal@127.0.0.1:1/district"),

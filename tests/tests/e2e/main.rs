@@ -6,6 +6,7 @@ mod backup;
 mod bad_input;
 mod cli;
 mod codes;
+mod district;
 mod durability;
 mod flows;
 mod messages;

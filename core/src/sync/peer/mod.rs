@@ -15,4 +15,7 @@ mod server;
 pub use client::{ClientPeer, DocStatus, RELAY_PEER, SyncError, SyncEvent};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryRelay;
-pub use server::{Ask, BatchFault, BatchPeer, Closing, Outcome, PeerFault, RelaySide, ServerPeer};
+pub use server::{
+    Ask, BatchFault, BatchPeer, Closing, DATABASE_UNAVAILABLE, Outcome, PeerFault, RelaySide,
+    ServerPeer,
+};

@@ -58,7 +58,14 @@ pub enum PeerFault {
     /// the relay's log, not for the client.
     #[error("{0}")]
     Relay(String),
+    /// The relay's database cannot be reached now; the client keeps its edits and comes back later.
+    #[error("{0}")]
+    Unavailable(String),
 }
+
+/// What a client is told when the relay's database cannot be reached.
+pub const DATABASE_UNAVAILABLE: &str =
+    "the relay's database is unavailable; your edits are saved and will sync later";
 
 /// What the peer needs from the relay for one session: the account's rights, the documents as the relay
 /// judges and keeps them, and this device's sync states.
@@ -116,6 +123,7 @@ impl From<PeerFault> for Closing {
         match fault {
             PeerFault::Malformed(reason) => Closing::Error(reason),
             PeerFault::Relay(_) => Closing::Error("the relay failed; reconnect later".into()),
+            PeerFault::Unavailable(_) => Closing::Error(DATABASE_UNAVAILABLE.into()),
         }
     }
 }
