@@ -4,7 +4,6 @@
 //! tablet against a gzip JSON download of the same data, the no-change sync, the 8 a.m. bursts of 1,000
 //! parent devices, the relay's storage and the tablet's store.
 
-use journal_relay::store::{DirectoryStore, DocumentStore};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,8 +19,13 @@ use journal_core::workload::{WorkloadSpec, build_year, teacher_classes, teacher_
 use journal_core::{
     AttendanceInput, ClassId, DocId, Journal, MarkInput, MarkValue, NewLesson, StudentId, YearId,
 };
+use journal_relay::store::postgres::PostgresStore;
+use journal_relay::store::postgres::testing::TestDatabase;
 use journal_relay::store::sqlite::SqliteStore;
-use journal_relay::store::{Account, AccountRole, Attribution, new_changes, stored_heads};
+use journal_relay::store::{
+    Account, AccountRole, Attribution, DirectoryStore, DocumentStore, RelayStore, new_changes,
+    stored_heads,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Parser)]
@@ -76,6 +80,10 @@ enum Cmd {
         /// Only the 8 a.m. bursts (first day, typical morning), e.g. to profile the relay under them.
         #[arg(long)]
         burst_only: bool,
+        /// Also run the bursts against one relay and against two relays on PostgreSQL (a throwaway
+        /// database on the server at JOURNAL_TEST_POSTGRES), in the same run as SQLite.
+        #[arg(long)]
+        postgres: bool,
     },
 }
 
@@ -103,12 +111,22 @@ fn main() -> Result<()> {
             relay,
             runs,
             burst_only,
+            postgres,
         } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
+            let setups: &[Setup] = if postgres {
+                &[
+                    Setup::Sqlite,
+                    Setup::Postgres { relays: 1 },
+                    Setup::Postgres { relays: 2 },
+                ]
+            } else {
+                &[Setup::Sqlite]
+            };
             if burst_only {
-                runtime.block_on(burst_bench(&data_dir, &relay))
+                runtime.block_on(burst_bench(&data_dir, &relay, setups))
             } else {
                 runtime.block_on(bench(&data_dir, &relay, runs))
             }
@@ -250,24 +268,32 @@ struct RelayProcess {
 
 impl RelayProcess {
     fn start(binary: &Path, data: &Path) -> Result<RelayProcess> {
-        let mut child = Command::new(binary)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--backup-hours",
-                "0",
-                "--log",
-                "warn",
-                // Every simulated device connects from 127.0.0.1, and 1,000 of them share the relay's two
-                // cores: a device's own process can take longer than a real phone to write its request.
-                "--max-connections-per-address",
-                "100000",
-                "--header-timeout",
-                "300",
-            ])
-            .arg("--data-dir")
-            .arg(data)
+        Self::start_on(binary, data, None)
+    }
+
+    /// A relay on `data`, keeping its documents in the PostgreSQL `database` when given.
+    fn start_on(binary: &Path, data: &Path, database: Option<&str>) -> Result<RelayProcess> {
+        let mut command = Command::new(binary);
+        command.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--backup-hours",
+            "0",
+            "--log",
+            "warn",
+            // Every simulated device connects from 127.0.0.1, and 1,000 of them share the relay's two
+            // cores: a device's own process can take longer than a real phone to write its request.
+            "--max-connections-per-address",
+            "100000",
+            "--header-timeout",
+            "300",
+        ]);
+        command.arg("--data-dir").arg(data);
+        if let Some(database) = database {
+            command.args(["--database", database]);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -589,42 +615,138 @@ async fn bench(data: &Path, relay_binary: &Path, runs: usize) -> Result<()> {
     );
     drop(relay);
 
-    burst(&tokens, relay_binary, data, scratch.path()).await?;
+    burst(&tokens, relay_binary, data, scratch.path(), Setup::Sqlite).await?;
     Ok(())
 }
 
-/// How a burst's CPU time divides between the relay and the simulated devices (this process), which
-/// share the machine's cores: the relay's share per sync is what bounds it on a machine of its own.
-struct CpuSplit {
-    relay: f64,
+/// The bursts alone, on a copy of the generated data, for each of `setups`.
+async fn burst_bench(data: &Path, relay_binary: &Path, setups: &[Setup]) -> Result<()> {
+    let tokens: Tokens = serde_json::from_slice(&std::fs::read(data.join("tokens.json"))?)?;
+    let scratch = tempfile::tempdir()?;
+    for setup in setups {
+        burst(&tokens, relay_binary, data, scratch.path(), *setup).await?;
+    }
+    Ok(())
+}
+
+/// Where a burst's relays keep the school's data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Setup {
+    /// One relay on SQLite in its data directory.
+    Sqlite,
+    /// Relays on one PostgreSQL database, each device trying them in its own order.
+    Postgres { relays: usize },
+}
+
+impl std::fmt::Display for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Setup::Sqlite => f.write_str("one relay, SQLite"),
+            Setup::Postgres { relays: 1 } => f.write_str("one relay, PostgreSQL"),
+            Setup::Postgres { relays } => write!(f, "{relays} relays, one PostgreSQL"),
+        }
+    }
+}
+
+/// The relays of one burst, on one copy of the data.
+struct Relays {
+    processes: Vec<RelayProcess>,
+}
+
+impl Relays {
+    fn start(
+        binary: &Path,
+        work: &Path,
+        database: Option<&TestDatabase>,
+        count: usize,
+    ) -> Result<Relays> {
+        let mut processes = Vec::new();
+        for i in 0..count {
+            // Each relay has a data directory of its own, with the same hashing key.
+            let data = if i == 0 {
+                work.to_owned()
+            } else {
+                let data = work.with_file_name(format!(
+                    "{}-relay{i}",
+                    work.file_name().and_then(|n| n.to_str()).unwrap_or("work")
+                ));
+                std::fs::create_dir_all(&data)?;
+                std::fs::copy(work.join("hash.key"), data.join("hash.key"))?;
+                data
+            };
+            processes.push(RelayProcess::start_on(
+                binary,
+                &data,
+                database.map(TestDatabase::url),
+            )?);
+        }
+        Ok(Relays { processes })
+    }
+
+    /// Device `i`'s relays, each device starting with another one (a load balancer's share).
+    fn config(&self, i: usize, token: &str) -> RelayConfig {
+        let n = self.processes.len();
+        let urls: Vec<&str> = (0..n)
+            .map(|k| self.processes[(i + k) % n].url.as_str())
+            .collect();
+        RelayConfig::new(&urls.join(","), token)
+    }
+
+    fn cpu_seconds(&self) -> f64 {
+        self.processes.iter().map(RelayProcess::cpu_seconds).sum()
+    }
+
+    fn peak_rss_mb(&self) -> f64 {
+        self.processes
+            .iter()
+            .map(RelayProcess::peak_rss_mb)
+            .fold(0.0, f64::max)
+    }
+}
+
+/// CPU time used so far by every PostgreSQL server process on this machine, in seconds.
+fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|e| cpu_seconds(&e.path().join("stat").to_string_lossy()))
+        .sum()
+}
+
+/// CPU used during one burst by the relays, the database and the simulated devices.
+struct BurstCpu {
+    relays: f64,
+    postgres: f64,
     devices: f64,
 }
 
-impl CpuSplit {
-    fn start(relay: &RelayProcess) -> CpuSplit {
-        CpuSplit {
-            relay: relay.cpu_seconds(),
+impl BurstCpu {
+    fn start(relays: &Relays) -> BurstCpu {
+        BurstCpu {
+            relays: relays.cpu_seconds(),
+            postgres: postgres_cpu_seconds(),
             devices: cpu_seconds("/proc/self/stat"),
         }
     }
 
-    fn report(&self, relay: &RelayProcess, syncs: usize) -> String {
-        let relay_cpu = relay.cpu_seconds() - self.relay;
+    fn report(&self, relays: &Relays, syncs: usize) -> String {
+        let relay_cpu = relays.cpu_seconds() - self.relays;
+        let postgres_cpu = postgres_cpu_seconds() - self.postgres;
         let devices_cpu = cpu_seconds("/proc/self/stat") - self.devices;
         format!(
-            "CPU: relay {:.1} s ({:.1} ms a sync), the simulated devices {:.1} s",
+            "CPU: relays {:.1} s ({:.1} ms a sync), PostgreSQL {:.1} s ({:.1} ms a sync), the simulated devices {:.1} s",
             relay_cpu,
             relay_cpu * 1000.0 / syncs as f64,
+            postgres_cpu,
+            postgres_cpu * 1000.0 / syncs as f64,
             devices_cpu
         )
     }
-}
-
-/// The bursts alone, on a copy of the generated data.
-async fn burst_bench(data: &Path, relay_binary: &Path) -> Result<()> {
-    let tokens: Tokens = serde_json::from_slice(&std::fs::read(data.join("tokens.json"))?)?;
-    let scratch = tempfile::tempdir()?;
-    burst(&tokens, relay_binary, data, scratch.path()).await
 }
 
 /// Syncs each device at once; returns each one's latency (seconds) and how many failed.
@@ -670,44 +792,65 @@ async fn all_at_once(
     (latencies, failed, started.elapsed().as_secs_f64(), back)
 }
 
-async fn burst(tokens: &Tokens, relay_binary: &Path, data: &Path, scratch: &Path) -> Result<()> {
+async fn burst(
+    tokens: &Tokens,
+    relay_binary: &Path,
+    data: &Path,
+    scratch: &Path,
+    setup: Setup,
+) -> Result<()> {
     let parents: Vec<(String, String)> = tokens
         .parents
         .iter()
         .map(|(student, (_, token))| (student.clone(), token.clone()))
         .collect();
+    let count = match setup {
+        Setup::Sqlite => 1,
+        Setup::Postgres { relays } => relays,
+    };
 
     // First day: every device empty, all at once.
-    let work = scratch.join("first-day");
+    let work = scratch.join(format!(
+        "burst-{}",
+        setup.to_string().replace([' ', ','], "-")
+    ));
     copy_dir(data, &work)?;
-    let relay = RelayProcess::start(relay_binary, &work)?;
+    let database = match setup {
+        Setup::Sqlite => None,
+        Setup::Postgres { .. } => {
+            let database = TestDatabase::create("loadgen");
+            PostgresStore::open(database.url())?.load_from_sqlite(&work.join("relay.db"), false)?;
+            std::fs::remove_file(work.join("relay.db"))?;
+            Some(database)
+        }
+    };
+    let relays = Relays::start(relay_binary, &work, database.as_ref(), count)?;
     let devices = parents
         .iter()
-        .map(|(_, token)| {
-            Ok((
-                Journal::open_in_memory()?,
-                RelayConfig::new(&relay.url, token),
-            ))
-        })
+        .enumerate()
+        .map(|(i, (_, token))| Ok((Journal::open_in_memory()?, relays.config(i, token))))
         .collect::<Result<Vec<_>>>()?;
-    let cpu = CpuSplit::start(&relay);
+    let cpu = BurstCpu::start(&relays);
     let (latencies, failed, total, devices) = all_at_once(devices).await;
     println!(
-        "| first day: {} empty devices at once | all served in {:.1} s, p50 {:.2} s, p99 {:.2} s, {} refused or failed; relay peak RSS {:.0} MB; {} | | | all within 30 s, nobody refused |",
+        "| first day ({setup}): {} empty devices at once | all served in {:.1} s, p50 {:.2} s, p99 {:.2} s, {} refused or failed; relay peak RSS {:.0} MB; {} | | | all within 30 s, nobody refused |",
         parents.len(),
         total,
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         failed,
-        relay.peak_rss_mb(),
-        cpu.report(&relay, parents.len())
+        relays.peak_rss_mb(),
+        cpu.report(&relays, parents.len())
     );
-    drop(relay);
+    drop(relays);
 
     // Typical morning: the same devices synced yesterday; overnight each child's document got about five
     // entries (written on the relay's data while it was down); then everyone connects at once.
     {
-        let store = SqliteStore::open(&work.join("relay.db"))?;
+        let store: Box<dyn RelayStore> = match &database {
+            Some(database) => Box::new(PostgresStore::open(database.url())?),
+            None => Box::new(SqliteStore::open(&work.join("relay.db"))?),
+        };
         let by = Attribution {
             account: "loadgen".into(),
             device: "overnight".into(),
@@ -741,25 +884,23 @@ async fn burst(tokens: &Tokens, relay_binary: &Path, data: &Path, scratch: &Path
             store.append_changes(&id.to_string(), &changes, &heads, &by, None, None)?;
         }
     }
-    let relay = RelayProcess::start(relay_binary, &work)?;
+    let relays = Relays::start(relay_binary, &work, database.as_ref(), count)?;
     let devices: Vec<(Journal, RelayConfig)> = devices
         .into_iter()
-        .map(|(journal, config)| {
-            let token = config.token.clone();
-            (journal, RelayConfig::new(&relay.url, &token))
-        })
+        .enumerate()
+        .map(|(i, (journal, config))| (journal, relays.config(i, &config.token)))
         .collect();
-    let cpu = CpuSplit::start(&relay);
+    let cpu = BurstCpu::start(&relays);
     let (latencies, failed, total, _) = all_at_once(devices).await;
     println!(
-        "| typical morning: {} devices, ~5 new entries each, at once | {:.0} syncs/s, p50 {:.2} s, p99 {:.2} s, {} failed; relay peak RSS {:.0} MB; {} | | | p99 ≤ 1 s, RSS ≤ 300 MB |",
+        "| typical morning ({setup}): {} devices, ~5 new entries each, at once | {:.0} syncs/s, p50 {:.2} s, p99 {:.2} s, {} failed; relay peak RSS {:.0} MB; {} | | | p99 ≤ 1 s, RSS ≤ 300 MB |",
         parents.len(),
         latencies.len() as f64 / total,
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         failed,
-        relay.peak_rss_mb(),
-        cpu.report(&relay, parents.len())
+        relays.peak_rss_mb(),
+        cpu.report(&relays, parents.len())
     );
     Ok(())
 }
