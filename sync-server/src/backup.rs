@@ -389,6 +389,8 @@ pub fn restore_into_postgres(
         .map_err(io(format!("cannot create {}", data_dir.display())))?;
     let partial = data_dir.join(format!(".{DB_FILE}.restoring"));
     std::fs::write(&partial, &database).map_err(io("cannot write the restored database"))?;
+    // A snapshot from an older relay is brought to this relay's schema first.
+    drop(crate::store::sqlite::SqliteStore::open(&partial)?);
     let conn = Connection::open(&partial)?;
     // Devices are newer than the snapshot: the next sync compares real heads.
     conn.execute("DELETE FROM sync_states", [])?;

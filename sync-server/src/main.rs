@@ -491,7 +491,14 @@ async fn serve(
                 move || missed.hear(RelayEvent::Missed),
                 shutdown.clone(),
             );
-            Arc::new(App::new(hub, limits, shutdown, peer_id, key))
+            let mut app = App::new(hub, limits, shutdown, peer_id, key);
+            // Code guessers get no more attempts by spreading them over the district's relays.
+            app.redeem_limits = journal_relay::ratelimit::RedeemLimits::shared(
+                limits.redeem_per_address,
+                limits.redeem_per_family,
+                store.clone(),
+            );
+            Arc::new(app)
         }
         None => {
             let hub = Arc::new(Hub::new(store.clone(), Arc::new(LocalBus::default())));

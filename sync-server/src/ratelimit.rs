@@ -7,8 +7,12 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::store::RelayStore;
 
 /// A rate: `per_minute` sustained, `burst` at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,27 +77,77 @@ pub const CODE_FAMILY_CHARS: usize = 3;
 /// slowly; and against the family of the code it tries (its first characters), so guessers spread over
 /// many addresses tire every family evenly and none runs dry for the people who hold a real code. There
 /// is deliberately no limit for the whole relay: that is what let a few addresses lock everybody out.
-#[derive(Debug)]
 pub struct RedeemLimits {
     per_address: KeyedLimit<IpAddr>,
     per_family: KeyedLimit<String>,
+    rates: (Rate, Rate),
+    /// The store all relays of one database share: the limits hold across them.
+    shared: Option<Arc<dyn RelayStore>>,
+}
+
+impl std::fmt::Debug for RedeemLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedeemLimits")
+            .field("rates", &self.rates)
+            .field("shared", &self.shared.is_some())
+            .finish()
+    }
 }
 
 impl RedeemLimits {
-    /// Limits with these rates.
+    /// Limits with these rates, kept in this relay's memory.
     pub fn new(per_address: Rate, per_family: Rate) -> Self {
         RedeemLimits {
             per_address: KeyedLimit::new(per_address),
             per_family: KeyedLimit::new(per_family),
+            rates: (per_address, per_family),
+            shared: None,
+        }
+    }
+
+    /// Limits with these rates kept in `store`, which every relay of a district shares, so a guesser gets
+    /// no more attempts by spreading them over the relays.
+    pub fn shared(per_address: Rate, per_family: Rate, store: Arc<dyn RelayStore>) -> Self {
+        RedeemLimits {
+            shared: Some(store),
+            ..RedeemLimits::new(per_address, per_family)
         }
     }
 
     /// Admits one attempt from `client` at the code whose canonical form is `canonical`, or returns how
     /// long to wait.
     pub fn admit(&self, client: IpAddr, canonical: &str) -> Result<(), Duration> {
-        self.per_address.take(&client, 1)?;
         let family: String = canonical.chars().take(CODE_FAMILY_CHARS).collect();
-        self.per_family.take(&family, 1)
+        let Some(store) = &self.shared else {
+            self.per_address.take(&client, 1)?;
+            return self.per_family.take(&family, 1);
+        };
+        let now_ms = i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis(),
+        )
+        .unwrap_or(i64::MAX);
+        let (address_rate, family_rate) = self.rates;
+        for (key, rate) in [
+            (format!("redeem-address:{client}"), address_rate),
+            (format!("redeem-family:{family}"), family_rate),
+        ] {
+            let interval_ms = 60_000 / i64::from(rate.per_minute.max(1));
+            match store.take_token(&key, now_ms, interval_ms, rate.burst) {
+                Ok(None) => {}
+                Ok(Some(wait_ms)) => {
+                    return Err(Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)));
+                }
+                // No attempt is admitted unchecked; the database being away refuses redemption anyway.
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot check the code redemption limits");
+                    return Err(Duration::from_secs(1));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -27,6 +27,7 @@ macro_rules! relay_store_conformance {
             a_roster_import_applies_whole,
             the_admin_log_keeps_order,
             mail_is_read_in_order_and_expires,
+            rate_limits_admit_a_burst_then_one_per_interval,
             frozen_years_stay_frozen,
             promotion_moves_classes_all_at_once,
             a_new_thread_stores_its_members_and_first_changes_together);
@@ -618,6 +619,43 @@ pub fn mail_is_read_in_order_and_expires(store: &dyn RelayStore) {
         .collect();
     assert!(numbers[0] < numbers[1], "numbers grow");
     assert_eq!(store.last_mail().expect("last"), numbers[1]);
+}
+
+/// A key gets its burst at once, then one request per interval, and says how long to wait; other keys
+/// are not affected.
+pub fn rate_limits_admit_a_burst_then_one_per_interval(store: &dyn RelayStore) {
+    let now = 1_000_000;
+    for _ in 0..3 {
+        assert_eq!(store.take_token("a", now, 10_000, 3).expect("take"), None);
+    }
+    let wait = store
+        .take_token("a", now, 10_000, 3)
+        .expect("take")
+        .expect("over the burst");
+    assert_eq!(wait, 10_000);
+    assert_eq!(store.take_token("b", now, 10_000, 3).expect("take"), None);
+    assert_eq!(
+        store
+            .take_token("a", now + 10_000, 10_000, 3)
+            .expect("take"),
+        None,
+        "one more after an interval"
+    );
+    assert!(
+        store
+            .take_token("a", now + 10_001, 10_000, 3)
+            .expect("take")
+            .is_some()
+    );
+    // Long after, the bucket is full again.
+    for _ in 0..3 {
+        assert_eq!(
+            store
+                .take_token("a", now + 3_600_000, 10_000, 3)
+                .expect("take"),
+            None
+        );
+    }
 }
 
 /// A frozen year stays frozen; other years are not affected.

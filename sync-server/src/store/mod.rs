@@ -203,6 +203,53 @@ pub struct AccessFacts {
     pub threads: Vec<DocId>,
 }
 
+/// Staff rows (an account and one class it teaches, if any), ordered by account, grouped by account.
+pub fn group_staff(
+    rows: impl IntoIterator<Item = (Account, Option<String>)>,
+) -> Vec<(Account, Vec<ClassId>)> {
+    let mut staff: Vec<(Account, Vec<ClassId>)> = Vec::new();
+    for (account, class) in rows {
+        if staff.last().is_none_or(|(last, _)| last.id != account.id) {
+            staff.push((account, Vec::new()));
+        }
+        if let (Some(class), Some((_, classes))) = (class, staff.last_mut()) {
+            classes.extend(class.parse().ok());
+        }
+    }
+    staff
+}
+
+/// Where the rollover moves each class (`None`: it graduated); classes it does not name stay.
+#[derive(Debug)]
+pub struct ClassMoves<'a>(std::collections::HashMap<&'a str, Option<&'a str>>);
+
+impl<'a> ClassMoves<'a> {
+    /// The moves of a rollover.
+    pub fn new(classes: &'a [(ClassId, Option<ClassId>)]) -> Self {
+        ClassMoves(
+            classes
+                .iter()
+                .map(|(old, new)| (old.as_str(), new.as_ref().map(ClassId::as_str)))
+                .collect(),
+        )
+    }
+
+    /// The class a staff member of `class` is on next year; `None` when it graduated.
+    pub fn staff_class(&self, class: &str) -> Option<String> {
+        match self.0.get(class) {
+            Some(Some(new)) => Some((*new).to_owned()),
+            Some(None) => None,
+            None => Some(class.to_owned()),
+        }
+    }
+
+    /// The class a student of `class` is in next year (`graduated` when it graduated).
+    pub fn student_class(&self, class: &str) -> String {
+        self.staff_class(class)
+            .unwrap_or_else(|| "graduated".to_owned())
+    }
+}
+
 /// Changes as the store keeps them, from a document's `(hash, bytes)` pairs.
 pub fn new_changes(pairs: Vec<(String, Vec<u8>)>) -> Vec<NewChange> {
     pairs
@@ -390,8 +437,34 @@ pub trait MailStore: Send + Sync {
     fn mail_after(&self, seq: i64) -> StoreResult<Vec<(i64, String)>>;
 }
 
+/// Rate limits that hold for every relay of one database: a token bucket per key (GCRA).
+pub trait LimitStore: Send + Sync {
+    /// Takes one request of `key`'s bucket at `now_ms`, for a rate of one per `interval_ms` with `burst`
+    /// at once: `None` when admitted, or how many milliseconds until it would be. One transaction; keys
+    /// whose bucket has long refilled are forgotten meanwhile.
+    fn take_token(
+        &self,
+        key: &str,
+        now_ms: i64,
+        interval_ms: i64,
+        burst: u32,
+    ) -> StoreResult<Option<i64>>;
+}
+
+/// The GCRA decision for a key whose next request was due at `tat_ms` (its theoretical arrival time):
+/// the new arrival time when admitted, or the wait in milliseconds.
+pub fn gcra(tat_ms: Option<i64>, now_ms: i64, interval_ms: i64, burst: u32) -> Result<i64, i64> {
+    let tolerance = interval_ms * i64::from(burst.max(1) - 1);
+    let tat = tat_ms.unwrap_or(now_ms).max(now_ms);
+    if tat - now_ms > tolerance {
+        Err(tat - tolerance - now_ms)
+    } else {
+        Ok(tat + interval_ms)
+    }
+}
+
 /// The relay's storage, every concern of it. Implementations must be safe to share between sessions and
 /// pass the conformance suite.
-pub trait RelayStore: DocumentStore + DirectoryStore + LogStore + MailStore {}
+pub trait RelayStore: DocumentStore + DirectoryStore + LogStore + MailStore + LimitStore {}
 
-impl<T: DocumentStore + DirectoryStore + LogStore + MailStore> RelayStore for T {}
+impl<T: DocumentStore + DirectoryStore + LogStore + MailStore + LimitStore> RelayStore for T {}

@@ -15,13 +15,17 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use super::{
-    AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, AuditEntry, CodeRecord,
-    CodeRole, Device, DirectoryStore, DocumentStore, FirstChanges, LogStore, MailStore, NewChange,
-    Redemption, RosterImport, SessionRecord, StoreError, StoreResult,
+    AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, AuditEntry, ClassMoves,
+    CodeRecord, CodeRole, Device, DirectoryStore, DocumentStore, FirstChanges, LimitStore,
+    LogStore, MailStore, NewChange, Redemption, RosterImport, SessionRecord, StoreError,
+    StoreResult, gcra, group_staff,
 };
 use journal_core::{ClassId, DocId, StudentId, YearId};
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/postgres/001_initial.sql"),
+    include_str!("migrations/postgres/002_rate_limits.sql"),
+];
 
 /// The advisory lock under which a relay migrates the schema, so relays starting together take turns.
 const MIGRATION_LOCK: i64 = 0x006a_6f75_726e_616c;
@@ -58,6 +62,7 @@ const TABLES: &[(&str, &str)] = &[
     ("admin_log", "id, at, actor, action, target, detail"),
     ("frozen_years", "year, frozen_at"),
     ("relay_meta", "key, value"),
+    ("rate_limits", "key, tat_ms"),
 ];
 
 /// Tables whose ids come from a sequence, which a restore moves past the restored ids.
@@ -639,15 +644,15 @@ impl PostgresStore {
                     .iter()
                     .map(|c| c.type_().clone())
                     .collect();
-                let placeholders = (1..=count)
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let insert = tx
-                    .prepare(&format!(
-                        "INSERT INTO {table} ({columns}) VALUES ({placeholders})"
-                    ))
+                // COPY: a school year is a million rows and more, too many for one statement each.
+                let sink = tx
+                    .copy_in(&format!("COPY {table} ({columns}) FROM STDIN BINARY"))
                     .await?;
+                let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(
+                    sink,
+                    &column_types,
+                );
+                let mut writer = std::pin::pin!(writer);
                 let mut stmt = source.prepare(&format!("SELECT {columns} FROM {table}"))?;
                 let mut rows = stmt.query([])?;
                 while let Some(row) = rows.next()? {
@@ -660,8 +665,9 @@ impl PostgresStore {
                         .iter()
                         .map(|v| v.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
                         .collect();
-                    tx.execute(&insert, &params).await?;
+                    writer.as_mut().write(&params).await?;
                 }
+                writer.finish().await?;
             }
             for (table, column) in SEQUENCES {
                 tx.execute(
@@ -962,18 +968,9 @@ impl DirectoryStore for PostgresStore {
                     &[],
                 )
                 .await?;
-            let mut staff: Vec<(Account, Vec<ClassId>)> = Vec::new();
-            for row in &rows {
-                let account = account_from_row(row);
-                let class: Option<String> = row.get(5);
-                if staff.last().is_none_or(|(last, _)| last.id != account.id) {
-                    staff.push((account, Vec::new()));
-                }
-                if let (Some(class), Some((_, classes))) = (class, staff.last_mut()) {
-                    classes.extend(class.parse().ok());
-                }
-            }
-            Ok(staff)
+            Ok(group_staff(
+                rows.iter().map(|row| (account_from_row(row), row.get(5))),
+            ))
         })
     }
 
@@ -1336,10 +1333,7 @@ impl DirectoryStore for PostgresStore {
     }
 
     fn promote(&self, classes: &[(ClassId, Option<ClassId>)]) -> StoreResult<()> {
-        let mapping: std::collections::HashMap<&str, Option<&str>> = classes
-            .iter()
-            .map(|(old, new)| (old.as_str(), new.as_ref().map(ClassId::as_str)))
-            .collect();
+        let moves = ClassMoves::new(classes);
         self.run(async {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
@@ -1360,12 +1354,7 @@ impl DirectoryStore for PostgresStore {
                 .collect();
             tx.execute("DELETE FROM class_staff", &[]).await?;
             for (class, account, class_teacher) in staff {
-                let target = match mapping.get(class.as_str()) {
-                    Some(Some(new)) => Some((*new).to_owned()),
-                    Some(None) => None,
-                    None => Some(class),
-                };
-                if let Some(target) = target {
+                if let Some(target) = moves.staff_class(&class) {
                     tx.execute(
                         "INSERT INTO class_staff (class_id, account_id, class_teacher) VALUES ($1, $2, $3)
                          ON CONFLICT DO NOTHING",
@@ -1375,11 +1364,7 @@ impl DirectoryStore for PostgresStore {
                 }
             }
             for (student, class) in students {
-                let target = match mapping.get(class.as_str()) {
-                    Some(Some(new)) => (*new).to_owned(),
-                    Some(None) => "graduated".to_owned(),
-                    None => class,
-                };
+                let target = moves.student_class(&class);
                 tx.execute(
                     "UPDATE students SET class_id = $2 WHERE student_id = $1",
                     &[&student, &target],
@@ -1526,6 +1511,53 @@ impl LogStore for PostgresStore {
                     documents_synced: r.get(5),
                 })
                 .collect())
+        })
+    }
+}
+
+impl LimitStore for PostgresStore {
+    fn take_token(
+        &self,
+        key: &str,
+        now_ms: i64,
+        interval_ms: i64,
+        burst: u32,
+    ) -> StoreResult<Option<i64>> {
+        self.run(async {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            tx.execute(
+                "DELETE FROM rate_limits WHERE key IN
+                 (SELECT key FROM rate_limits WHERE tat_ms < $1 LIMIT 100 FOR UPDATE SKIP LOCKED)",
+                &[&now_ms],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO rate_limits (key, tat_ms) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                &[&key, &now_ms],
+            )
+            .await?;
+            // The row lock makes the relays take turns on one key.
+            let tat: i64 = tx
+                .query_one(
+                    "SELECT tat_ms FROM rate_limits WHERE key = $1 FOR UPDATE",
+                    &[&key],
+                )
+                .await?
+                .get(0);
+            let outcome = match gcra(Some(tat), now_ms, interval_ms, burst) {
+                Ok(next) => {
+                    tx.execute(
+                        "UPDATE rate_limits SET tat_ms = $2 WHERE key = $1",
+                        &[&key, &next],
+                    )
+                    .await?;
+                    None
+                }
+                Err(wait) => Some(wait),
+            };
+            tx.commit().await?;
+            Ok(outcome)
         })
     }
 }

@@ -7,9 +7,10 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, AuditEntry, CodeRecord,
-    CodeRole, Device, DirectoryStore, DocumentStore, FirstChanges, LogStore, MailStore, NewChange,
-    Redemption, RosterImport, SessionRecord, StoreError, StoreResult,
+    AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, AuditEntry, ClassMoves,
+    CodeRecord, CodeRole, Device, DirectoryStore, DocumentStore, FirstChanges, LimitStore,
+    LogStore, MailStore, NewChange, Redemption, RosterImport, SessionRecord, StoreError,
+    StoreResult, gcra, group_staff,
 };
 use journal_core::{ClassId, DocId, StudentId};
 
@@ -21,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_directory_indexes.sql"),
     include_str!("migrations/006_thread_years_and_keyed_hashes.sql"),
     include_str!("migrations/007_mailbox.sql"),
+    include_str!("migrations/008_rate_limits.sql"),
 ];
 
 /// The `relay_meta` key recording that secret hashes are keyed by the installation's key.
@@ -439,19 +441,8 @@ impl DirectoryStore for SqliteStore {
              WHERE a.role IN ('teacher', 'administration') AND a.active
              ORDER BY a.account_id, cs.class_id",
         )?;
-        let mut rows = stmt.query([])?;
-        let mut staff: Vec<(Account, Vec<ClassId>)> = Vec::new();
-        while let Some(row) = rows.next()? {
-            let account = account_from_row(row)?;
-            let class: Option<String> = row.get(5)?;
-            if staff.last().is_none_or(|(last, _)| last.id != account.id) {
-                staff.push((account, Vec::new()));
-            }
-            if let (Some(class), Some((_, classes))) = (class, staff.last_mut()) {
-                classes.extend(class.parse().ok());
-            }
-        }
-        Ok(staff)
+        let rows = stmt.query_map([], |row| Ok((account_from_row(row)?, row.get(5)?)))?;
+        Ok(group_staff(rows.collect::<Result<Vec<_>, _>>()?))
     }
 
     fn put_student(&self, student: &StudentId, class: &ClassId, name: &str) -> StoreResult<()> {
@@ -742,10 +733,7 @@ impl DirectoryStore for SqliteStore {
     }
 
     fn promote(&self, classes: &[(ClassId, Option<ClassId>)]) -> StoreResult<()> {
-        let mapping: std::collections::HashMap<&str, Option<&str>> = classes
-            .iter()
-            .map(|(old, new)| (old.as_str(), new.as_ref().map(ClassId::as_str)))
-            .collect();
+        let moves = ClassMoves::new(classes);
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let students: Vec<(String, String)> = {
@@ -761,12 +749,7 @@ impl DirectoryStore for SqliteStore {
         };
         tx.execute("DELETE FROM class_staff", [])?;
         for (class, account, class_teacher) in staff {
-            let target = match mapping.get(class.as_str()) {
-                Some(Some(new)) => Some((*new).to_owned()),
-                Some(None) => None,
-                None => Some(class),
-            };
-            if let Some(target) = target {
+            if let Some(target) = moves.staff_class(&class) {
                 tx.execute(
                     "INSERT INTO class_staff (class_id, account_id, class_teacher) VALUES (?1, ?2, ?3)
                      ON CONFLICT DO NOTHING",
@@ -775,11 +758,7 @@ impl DirectoryStore for SqliteStore {
             }
         }
         for (student, class) in students {
-            let target = match mapping.get(class.as_str()) {
-                Some(Some(new)) => (*new).to_owned(),
-                Some(None) => "graduated".to_owned(),
-                None => class,
-            };
+            let target = moves.student_class(&class);
             tx.execute(
                 "UPDATE students SET class_id = ?2 WHERE student_id = ?1",
                 params![student, target],
@@ -892,6 +871,43 @@ impl LogStore for SqliteStore {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl LimitStore for SqliteStore {
+    fn take_token(
+        &self,
+        key: &str,
+        now_ms: i64,
+        interval_ms: i64,
+        burst: u32,
+    ) -> StoreResult<Option<i64>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "DELETE FROM rate_limits WHERE key IN (SELECT key FROM rate_limits WHERE tat_ms < ?1 LIMIT 100)",
+            [now_ms],
+        )?;
+        let tat: Option<i64> = tx
+            .query_row(
+                "SELECT tat_ms FROM rate_limits WHERE key = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let outcome = match gcra(tat, now_ms, interval_ms, burst) {
+            Ok(next) => {
+                tx.execute(
+                    "INSERT INTO rate_limits (key, tat_ms) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET tat_ms = excluded.tat_ms",
+                    params![key, next],
+                )?;
+                None
+            }
+            Err(wait) => Some(wait),
+        };
+        tx.commit()?;
+        Ok(outcome)
     }
 }
 

@@ -243,6 +243,34 @@ async fn codes_revocation_and_the_admin_log_hold_across_relays() {
     let again = redeem(&a).await;
     assert_eq!(again.status(), 400, "spent on the other relay");
     assert!(again.text().await.expect("body").contains("not valid"));
+    // Guesses count against the address on every relay: spread over both, the address still gets only
+    // its burst of ten attempts (two are spent above).
+    let guess = |relay: &Relay, n: usize| {
+        let url = format!("{}/v1/redeem", relay.url);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&serde_json::json!({ "code": format!("ZZZZ-ZZZZ-ZZ{n:02}"), "label": "x" }))
+                .send()
+                .await
+                .expect("redeem")
+                .status()
+        }
+    };
+    for n in 0..8 {
+        let relay = if n % 2 == 0 { &a } else { &b };
+        assert_eq!(
+            guess(relay, n).await,
+            400,
+            "attempt {n} is within the burst"
+        );
+    }
+    assert_eq!(
+        guess(&a, 8).await,
+        429,
+        "the eleventh attempt, on either relay"
+    );
+    assert_eq!(guess(&b, 9).await, 429);
     // The new device works on both relays.
     let (mut on_a, _) = RawClient::join(&a, &token).await;
     assert!(!on_a.closed().await);
