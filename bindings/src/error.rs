@@ -92,7 +92,7 @@ impl From<ClientError> for JournalError {
         match e {
             ClientError::Offline(_) | ClientError::Timeout => JournalError::Offline { message },
             ClientError::Unauthorized => JournalError::Unauthorized { message },
-            ClientError::Code(_) => JournalError::Invalid { message },
+            ClientError::Code(_) | ClientError::Address(_) => JournalError::Invalid { message },
             ClientError::Refused(_) | ClientError::TooMany(_) => JournalError::Refused { message },
             ClientError::Sync(_) => JournalError::Storage { message },
         }

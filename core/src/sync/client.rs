@@ -143,6 +143,21 @@ pub enum ClientError {
     /// Too many attempts; retry after this many seconds.
     #[error("too many attempts; try again in {0} s")]
     TooMany(u64),
+    /// A relay address that is not a web address.
+    #[error(
+        "relay address {0:?} is not a web address: write it as http://host:port or https://host"
+    )]
+    Address(String),
+}
+
+/// Refuses a relay address without its scheme before anything is sent: without it nothing can be
+/// reached, and the HTTP library's own complaint means nothing to a teacher.
+fn check_address(url: &str) -> Result<(), ClientError> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(ClientError::Address(url.to_owned()))
+    }
 }
 
 /// What redeeming an access code gave this device.
@@ -213,6 +228,7 @@ pub async fn redeem_code(
     let relays = RelayConfig::new(urls, "");
     let mut last = None;
     for url in relays.relays() {
+        check_address(url)?;
         let mut request = reqwest::Client::new()
             .post(format!("{url}/v1/redeem"))
             .json(&serde_json::json!({ "code": code.canonical(), "label": label }));
@@ -385,6 +401,7 @@ pub async fn sync_now(
 ) -> Result<SyncReport, ClientError> {
     let mut last = None;
     for url in config.relays() {
+        check_address(url)?;
         // A sync cut short on one relay is safe to repeat on another: both hold what either acknowledged.
         match sync_with(journal, &config.only(url), listener).await {
             Err(e) if unreachable(&e) => {

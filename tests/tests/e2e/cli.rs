@@ -575,3 +575,30 @@ async fn login_and_sync_go_through_the_relay_that_answers_when_several_are_known
         "{refused}"
     );
 }
+
+/// An address typed without `http://` is refused with what to write instead, before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_address_without_its_scheme_is_explained() {
+    let relay = Relay::start_demo();
+    let home = tempfile::tempdir().expect("home");
+    let home = home.path();
+    let bare = relay.url.trim_start_matches("http://").to_owned();
+    let refused = journal(home, "teacher", &["login", &bare, &relay.codes["t-5a"]]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("is not a web address") && said.contains("http://"),
+        "{said}"
+    );
+    assert!(!said.contains("builder error"), "{said}");
+    assert!(
+        !said.contains("edits are saved"),
+        "nothing to save at login: {said}"
+    );
+    // Typed right, the same code signs in: nothing was spent by the refused attempt.
+    ok(journal(
+        home,
+        "teacher",
+        &["login", &relay.url, &relay.codes["t-5a"]],
+    ));
+}
