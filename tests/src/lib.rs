@@ -149,19 +149,6 @@ impl Relay {
         relay
     }
 
-    /// Starts this relay again on its data directory and database, on a new port.
-    pub fn restart_with(&mut self, options: &[&str]) {
-        self.kill();
-        let fresh = Self::spawn_with(&self.data.clone(), false, "127.0.0.1:0", options);
-        let old = std::mem::replace(self, fresh);
-        let mut old = std::mem::ManuallyDrop::new(old);
-        self._dir = old._dir.take();
-        self.tokens = std::mem::take(&mut old.tokens);
-        self.codes = std::mem::take(&mut old.codes);
-        *self.secrets.lock().expect("lock") =
-            std::mem::take(&mut *old.secrets.lock().expect("lock"));
-    }
-
     fn spawn(data: &Path, demo: bool) -> Relay {
         Self::spawn_on(data, demo, "127.0.0.1:0")
     }
@@ -244,14 +231,7 @@ impl Relay {
 
     /// Starts a relay (no demo seeding) on an existing data directory, keeping `tokens` for the test.
     pub fn start_at(data: &Path, tokens: HashMap<String, String>) -> Relay {
-        let mut relay = Self::spawn(data, false);
-        relay
-            .secrets
-            .lock()
-            .expect("lock")
-            .extend(tokens.values().cloned());
-        relay.tokens = tokens;
-        relay
+        Self::start_at_with(data, tokens, &[])
     }
 
     /// The relay's process id.
