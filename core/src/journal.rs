@@ -252,6 +252,14 @@ impl Journal {
         self.docs.get(id)
     }
 
+    /// Holds `doc` as it is in place of this journal's copy, without merging, validating or storing it: for
+    /// a read model over documents another component has already validated (the relay's reports).
+    pub fn replace_document(&mut self, doc: Document) {
+        let id = doc.id().clone();
+        self.docs.insert(id.clone(), doc);
+        self.reindex(&id);
+    }
+
     /// Merges another replica's copy of a document (received by sync or file), committed before returning.
     /// A copy that would break the document schema is refused and nothing changes.
     pub fn merge_document(&mut self, other: &Document) -> Result<()> {

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::hub::Hub;
 use crate::ratelimit::{KeyedLimit, Rate, RedeemLimits};
+use crate::read_model::ReadModel;
 use crate::routes;
 use crate::secrets::HashKey;
 use crate::services::Services;
@@ -90,6 +91,8 @@ pub struct App {
     pub sessions: Sessions,
     /// The installation's key for code and token hashes.
     pub secrets: HashKey,
+    /// The documents reports read, kept parsed between reports.
+    pub read_model: Arc<ReadModel>,
 }
 
 impl App {
@@ -111,6 +114,7 @@ impl App {
             shutdown,
             peer_id,
             secrets,
+            read_model: Arc::new(ReadModel::default()),
         }
     }
 

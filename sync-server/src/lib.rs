@@ -12,6 +12,7 @@ pub mod demo;
 pub mod fuzzing;
 pub mod hub;
 pub mod ratelimit;
+pub mod read_model;
 pub mod reports;
 pub mod roster;
 pub mod routes;

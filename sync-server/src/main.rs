@@ -337,13 +337,17 @@ fn main() -> Result<()> {
             let class: Option<journal_core::ClassId> = class.map(|c| c.parse()).transpose()?;
             let (bytes, what) = if kind == "slips" {
                 let class = class.context("slips need --class")?;
+                let request = journal_relay::reports::SlipRequest {
+                    year,
+                    class: class.clone(),
+                    valid_days,
+                };
                 let (bytes, count) = journal_relay::reports::access_slips(
                     store,
+                    &journal_relay::read_model::ReadModel::default(),
                     &key,
                     &journal_relay::services::command_line(),
-                    year,
-                    &class,
-                    valid_days,
+                    &request,
                     today,
                 )?;
                 (bytes, format!("{count} access-code slips for {class}"))
@@ -364,7 +368,8 @@ fn main() -> Result<()> {
                     },
                     month,
                 };
-                let doc = journal_relay::reports::build(store, kind, &query, today)?;
+                let model = journal_relay::read_model::ReadModel::default();
+                let doc = journal_relay::reports::build(store, &model, kind, &query, today)?;
                 (
                     journal_relay::reports::render(&doc, format)?,
                     doc.title.clone(),
@@ -555,6 +560,10 @@ async fn serve(
             app.shutdown.clone(),
         ));
     }
+    tokio::spawn(journal_relay::read_model::forget_idle_years(
+        app.read_model.clone(),
+        app.shutdown.clone(),
+    ));
     let router = build_router(app.clone());
     journal_relay::serve::serve(listener, router, &app.limits, async move {
         shutdown_signal().await;

@@ -9,11 +9,12 @@ use journal_core::reports::pdf::{AccessSlip, PrintError, access_slips_pdf, repor
 use journal_core::reports::{
     ActivityAccount, ReportDoc, ReportKind, ReportRequest, activity_report,
 };
-use journal_core::{ClassId, DocId, Journal, YearId};
+use journal_core::{ClassId, DocId, YearId};
 use thiserror::Error;
 use time::Date;
 
 use crate::auth::Principal;
+use crate::read_model::{ReadModel, Scope};
 use crate::services::codes::{self, CodeError, CodeRequest};
 use crate::store::{AccountRole, CodeRole, RelayStore, StoreError};
 
@@ -108,35 +109,6 @@ pub fn newest_year(store: &dyn RelayStore) -> Result<YearId, ReportError> {
         .ok_or_else(|| ReportError::Invalid("the relay holds no school year yet".into()))
 }
 
-/// The year's school, class, student and profile documents in a core journal (conversations stay out).
-pub fn year_journal(store: &dyn RelayStore, year: YearId) -> Result<Journal, ReportError> {
-    let mut journal = Journal::open_in_memory()?;
-    let actor = automerge::ActorId::random();
-    let mut ids: Vec<DocId> = store
-        .document_heads()?
-        .iter()
-        .filter_map(|(id, _)| id.parse::<DocId>().ok())
-        .filter(|id| id.year() == year && !matches!(id, DocId::Thread(..)))
-        .collect();
-    // The school document first: the others are validated against its settings.
-    ids.sort_by_key(|id| !matches!(id, DocId::School(_)));
-    journal.batch(|j| {
-        for id in &ids {
-            if let Some(bytes) = store.load_document(&id.to_string()).map_err(|e| {
-                journal_core::InputError::Invalid(format!("could not read {id}: {e}"))
-            })? {
-                j.merge_document(&journal_core::docs::Document::load(
-                    id.clone(),
-                    &bytes,
-                    &actor,
-                )?)?;
-            }
-        }
-        Ok(())
-    })?;
-    Ok(journal)
-}
-
 fn month_start(day: Date) -> Date {
     day.replace_day(1).unwrap_or(day)
 }
@@ -150,6 +122,7 @@ fn unix_day(at: i64) -> Option<Date> {
 /// The monthly activity report from the directory and the session log.
 pub fn activity(
     store: &dyn RelayStore,
+    model: &ReadModel,
     year: YearId,
     month: Date,
     today: Date,
@@ -183,16 +156,20 @@ pub fn activity(
             classes,
         });
     }
-    let school = year_journal(store, year)?
-        .school_settings(year)
-        .map(|s| s.name.clone())
-        .unwrap_or_default();
+    let school = model.read(
+        store,
+        year,
+        |_| Scope::Classes,
+        |journal| Ok(journal.school_settings(year).map(|s| s.name.clone())),
+    )?;
+    let school = school.unwrap_or_default();
     Ok(activity_report(month, &accounts, &sessions).to_doc(&school, year, today))
 }
 
-/// Builds a report as of `today`.
+/// Builds a report as of `today`, reading the documents it needs through `model`.
 pub fn build(
     store: &dyn RelayStore,
+    model: &ReadModel,
     kind: ReportKind,
     query: &ReportQuery,
     today: Date,
@@ -202,9 +179,14 @@ pub fn build(
         None => newest_year(store)?,
     };
     if kind == ReportKind::Activity {
-        return activity(store, year, query.month.unwrap_or(today), today);
+        return activity(store, model, year, query.month.unwrap_or(today), today);
     }
-    Ok(year_journal(store, year)?.report(year, kind, &query.request, today)?)
+    model.read(
+        store,
+        year,
+        |journal| Scope::of(kind, &query.request, journal, year),
+        |journal| Ok(journal.report(year, kind, &query.request, today)?),
+    )
 }
 
 /// Writes a report in a format.
@@ -216,28 +198,52 @@ pub fn render(doc: &ReportDoc, format: ReportFormat) -> Result<Vec<u8>, ReportEr
     })
 }
 
+/// Which class's slips to print, and for how long their codes hold.
+#[derive(Clone, Debug)]
+pub struct SlipRequest {
+    /// School year (default: the newest the relay holds).
+    pub year: Option<YearId>,
+    /// The class.
+    pub class: ClassId,
+    /// Days the codes stay valid.
+    pub valid_days: u32,
+}
+
 /// Issues a fresh code for every student of a class and every guardian (or, for a student without one, a
 /// new parent), and lays them out as slips to cut. Unspent earlier codes for the same people are retired.
 pub fn access_slips(
     store: &dyn RelayStore,
+    model: &ReadModel,
     key: &crate::secrets::HashKey,
     issuer: &Principal,
-    year: Option<YearId>,
-    class: &ClassId,
-    valid_days: u32,
+    request: &SlipRequest,
     today: Date,
 ) -> Result<(Vec<u8>, usize), ReportError> {
+    let SlipRequest {
+        year,
+        class,
+        valid_days,
+    } = request;
+    let valid_days = *valid_days;
     let year = match year {
-        Some(year) => year,
+        Some(year) => *year,
         None => newest_year(store)?,
     };
-    let journal = year_journal(store, year)?;
-    let class_name = journal.class_name(year, class);
-    let school = journal
-        .school_settings(year)
-        .map(|s| s.name.clone())
-        .unwrap_or_default();
-    let roster = journal.roster(year, class, today)?;
+    let (class_name, school, roster) = model.read(
+        store,
+        year,
+        |_| Scope::Classes,
+        |journal| {
+            Ok((
+                journal.class_name(year, class),
+                journal
+                    .school_settings(year)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default(),
+                journal.roster(year, class, today)?,
+            ))
+        },
+    )?;
     if roster.is_empty() {
         return Err(ReportError::Invalid(format!(
             "class {class} has nobody on its list today"

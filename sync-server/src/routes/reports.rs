@@ -96,9 +96,10 @@ pub async fn report(
         month,
     };
     let store = app.store().clone();
-    // Loading a year's documents is CPU work: it runs off the async runtime.
+    let model = app.read_model.clone();
+    // Reading documents and rendering is CPU work: it runs off the async runtime.
     let bytes = tokio::task::spawn_blocking(move || {
-        let doc = reports::build(store.as_ref(), kind, &query, today())?;
+        let doc = reports::build(store.as_ref(), &model, kind, &query, today())?;
         reports::render(&doc, format)
     })
     .await
@@ -114,22 +115,18 @@ pub async fn slips(
 ) -> Result<Response, AppError> {
     let class: journal_core::ClassId =
         parse(params.class)?.ok_or_else(|| AppError::BadRequest("slips need ?class=".into()))?;
-    let year = params.year.map(journal_core::YearId);
-    let valid_days = params
-        .valid_days
-        .unwrap_or(crate::services::codes::DEFAULT_VALID_DAYS);
+    let request = reports::SlipRequest {
+        year: params.year.map(journal_core::YearId),
+        class,
+        valid_days: params
+            .valid_days
+            .unwrap_or(crate::services::codes::DEFAULT_VALID_DAYS),
+    };
     let store = app.store().clone();
+    let model = app.read_model.clone();
     let key = app.secrets.clone();
     let (bytes, count) = tokio::task::spawn_blocking(move || {
-        reports::access_slips(
-            store.as_ref(),
-            &key,
-            &who,
-            year,
-            &class,
-            valid_days,
-            today(),
-        )
+        reports::access_slips(store.as_ref(), &model, &key, &who, &request, today())
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))??;
