@@ -375,6 +375,7 @@ impl Hub {
         let Some(bytes) = self.store.load_document(&id.to_string())? else {
             return Ok(None);
         };
+        debug!(doc = %id, bytes = bytes.len(), "loading a document from the store");
         let doc =
             Document::load(id.clone(), &bytes, &self.actor).map_err(|e| HubError::Corrupt {
                 doc: id.to_string(),
@@ -570,6 +571,16 @@ impl Hub {
             }
             _ => BTreeSet::new(),
         };
+        // A reader the store can answer from the changes after its heads needs no document in memory.
+        if !writes
+            && self.cached(id).is_none()
+            && let Ok(decoded) = journal_core::docs::decode_sync_message(message)
+            && let Some(reply) =
+                crate::known_peer::answer(self.store.as_ref(), &id.to_string(), state, &decoded)?
+        {
+            debug!(doc = %id, "answered from the stored changes");
+            return Ok(Outcome::Reply(reply));
+        }
         let entry = match self.entry(id)? {
             Some(entry) => entry,
             None if create && writes => {

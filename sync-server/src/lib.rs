@@ -11,6 +11,7 @@ pub mod data_dir;
 pub mod demo;
 pub mod fuzzing;
 pub mod hub;
+pub mod known_peer;
 pub mod ratelimit;
 pub mod read_model;
 pub mod reports;

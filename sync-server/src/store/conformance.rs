@@ -7,7 +7,7 @@ use journal_core::{ClassId, DocId, StudentId};
 
 use super::{
     Account, AccountRole, AdminLogEntry, Attribution, CodeRecord, CodeRole, Device, FirstChanges,
-    NewChange, Redemption, RelayStore, RosterImport,
+    MissingChanges, NewChange, Redemption, RelayStore, RosterImport,
 };
 
 /// Generates one `#[test]` per conformance check for a backend built by `$make`.
@@ -18,6 +18,7 @@ macro_rules! relay_store_conformance {
             documents_round_trip_with_their_audit_trail,
             compaction_keeps_every_change_loadable,
             a_write_from_a_stale_copy_changes_nothing,
+            a_peer_at_recorded_heads_gets_the_changes_after_them,
             sync_states_round_trip,
             directory_facts_follow_staff_guardians_and_moves,
             staff_are_the_active_teachers_and_administration_with_their_classes,
@@ -206,6 +207,111 @@ pub fn compaction_keeps_every_change_loadable(store: &dyn RelayStore) {
         store.audit_trail("d").expect("trail").len(),
         6,
         "compaction keeps the audit trail"
+    );
+}
+
+/// Heads written from a copy that held exactly the stored changes are indexed: a peer at those heads gets
+/// the changes stored after them and the heads now. Heads written blind, unknown heads, and changes whose
+/// bytes now live only in the snapshot get `None`.
+pub fn a_peer_at_recorded_heads_gets_the_changes_after_them(store: &dyn RelayStore) {
+    let mut doc = Automerge::new();
+    let first = change(&mut doc, "a", "1");
+    store
+        .append_changes("d", &[first], &heads(&doc), &by("t"), None, Some(&[]))
+        .expect("a new document");
+    let at_first = heads(&doc);
+    let later = vec![change(&mut doc, "b", "2"), change(&mut doc, "c", "3")];
+    store
+        .append_changes("d", &later, &heads(&doc), &by("t"), None, Some(&at_first))
+        .expect("two more");
+    let at_third = heads(&doc);
+    assert_eq!(
+        store.changes_after_heads("d", &at_first).expect("read"),
+        Some(MissingChanges {
+            changes: later.clone(),
+            heads: at_third.clone()
+        })
+    );
+    assert_eq!(
+        store.changes_after_heads("d", &at_third).expect("read"),
+        Some(MissingChanges {
+            changes: Vec::new(),
+            heads: at_third.clone()
+        }),
+        "a peer at the newest heads lacks nothing"
+    );
+    assert_eq!(
+        store
+            .changes_after_heads("d", &["00".repeat(32)])
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        store.changes_after_heads("e", &at_first).expect("read"),
+        None
+    );
+
+    // A write without a base (an import from a copy read earlier) may not close what is stored: its
+    // heads are the document's now, and nothing more.
+    let blind = change(&mut doc, "d", "4");
+    store
+        .append_changes(
+            "d",
+            std::slice::from_ref(&blind),
+            &heads(&doc),
+            &by("t"),
+            None,
+            None,
+        )
+        .expect("a blind write");
+    let at_blind = heads(&doc);
+    assert_eq!(
+        store.changes_after_heads("d", &at_blind).expect("read"),
+        Some(MissingChanges {
+            changes: Vec::new(),
+            heads: at_blind.clone()
+        }),
+        "a peer at the stored heads lacks nothing"
+    );
+    let fifth = change(&mut doc, "e", "5");
+    store
+        .append_changes(
+            "d",
+            std::slice::from_ref(&fifth),
+            &heads(&doc),
+            &by("t"),
+            None,
+            Some(&at_blind),
+        )
+        .expect("a fifth");
+    assert_eq!(
+        store.changes_after_heads("d", &at_blind).expect("read"),
+        None,
+        "heads written blind were not indexed"
+    );
+    assert_eq!(
+        store.changes_after_heads("d", &at_first).expect("read"),
+        Some(MissingChanges {
+            changes: [later, vec![blind, fifth]].concat(),
+            heads: heads(&doc)
+        })
+    );
+
+    // Compaction keeps only the audit rows of what the snapshot holds.
+    store
+        .append_changes(
+            "d",
+            &[],
+            &heads(&doc),
+            &by("t"),
+            Some(&doc.save()),
+            Some(&heads(&doc)),
+        )
+        .expect("compact");
+    assert_eq!(
+        store.changes_after_heads("d", &at_first).expect("read"),
+        None,
+        "those changes are inside the snapshot now"
     );
 }
 

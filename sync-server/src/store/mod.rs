@@ -96,6 +96,15 @@ pub struct NewChange {
     pub bytes: Vec<u8>,
 }
 
+/// The changes a peer lacks, and the document's heads once it has them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingChanges {
+    /// The changes, oldest first.
+    pub changes: Vec<NewChange>,
+    /// The stored heads (sorted hex) when the changes were read.
+    pub heads: Vec<String>,
+}
+
 /// An entry of the attested audit trail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
@@ -258,6 +267,15 @@ pub fn new_changes(pairs: Vec<(String, Vec<u8>)>) -> Vec<NewChange> {
         .collect()
 }
 
+/// Heads as a `heads` column keeps them (hex joined by commas), split.
+pub fn split_heads(column: &str) -> Vec<String> {
+    column
+        .split(',')
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A document's heads as the store keeps them: hex, sorted.
 pub fn stored_heads(doc: &journal_core::docs::Document) -> Vec<String> {
     let mut heads: Vec<String> = doc.heads().iter().map(ToString::to_string).collect();
@@ -285,6 +303,16 @@ pub trait DocumentStore: Send + Sync {
 
     /// Every stored document with its heads (hex).
     fn document_heads(&self) -> StoreResult<Vec<(String, Vec<String>)>>;
+
+    /// What a peer whose heads are exactly `heads` (sorted hex) lacks: nothing when they are the stored
+    /// heads, else the changes stored after the point where the document had those heads; with the heads
+    /// the document has now. `None` when those heads were never indexed, or some of those changes are now
+    /// kept only inside the snapshot.
+    fn changes_after_heads(
+        &self,
+        id: &str,
+        heads: &[String],
+    ) -> StoreResult<Option<MissingChanges>>;
 
     /// A number that changes when another process (the command line) has written to the store, so
     /// what the relay keeps in memory can be refreshed.

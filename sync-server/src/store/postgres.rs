@@ -17,14 +17,15 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 use super::{
     AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, AuditEntry, ClassMoves,
     CodeRecord, CodeRole, Device, DirectoryStore, DocumentStore, FirstChanges, LimitStore,
-    LogStore, MailStore, NewChange, Redemption, RosterImport, SessionRecord, StoreError,
-    StoreResult, gcra, group_staff,
+    LogStore, MailStore, MissingChanges, NewChange, Redemption, RosterImport, SessionRecord,
+    StoreError, StoreResult, gcra, group_staff, split_heads,
 };
 use journal_core::{ClassId, DocId, StudentId, YearId};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/001_initial.sql"),
     include_str!("migrations/postgres/002_rate_limits.sql"),
+    include_str!("migrations/postgres/003_heads_index.sql"),
 ];
 
 /// The advisory lock under which a relay migrates the schema, so relays starting together take turns.
@@ -63,6 +64,7 @@ const TABLES: &[(&str, &str)] = &[
     ("frozen_years", "year, frozen_at"),
     ("relay_meta", "key, value"),
     ("rate_limits", "key, tat_ms"),
+    ("heads_index", "doc_id, heads, seq"),
 ];
 
 /// Tables whose ids come from a sequence, which a restore moves past the restored ids.
@@ -258,7 +260,8 @@ async fn upsert_account(
 }
 
 /// Appends changes, sets the heads and optionally the snapshot, inside the caller's transaction, whose
-/// lock on the document's row it expects.
+/// lock on the document's row it expects. With `exact` (the writer's copy held exactly the stored changes)
+/// or for a new document, the heads are indexed at the last change's position.
 async fn append_in(
     tx: &deadpool_postgres::Transaction<'_>,
     id: &str,
@@ -266,6 +269,7 @@ async fn append_in(
     heads: &[String],
     by: &Attribution,
     snapshot: Option<&[u8]>,
+    exact: bool,
 ) -> StoreResult<()> {
     let mut seq: i64 = tx
         .query_one(
@@ -301,6 +305,15 @@ async fn append_in(
         &[&id, &heads.join(",")],
     )
     .await?;
+    // Only heads known to close exactly the changes stored so far are indexed (see `exact`).
+    if (exact || seq == changes.len() as i64) && !heads.is_empty() {
+        tx.execute(
+            "INSERT INTO heads_index (doc_id, heads, seq) VALUES ($1, $2, $3)
+             ON CONFLICT (doc_id, heads) DO NOTHING",
+            &[&id, &heads.join(","), &seq],
+        )
+        .await?;
+    }
     if let Some(snapshot) = snapshot {
         tx.execute(
             "UPDATE documents SET snapshot = $2,
@@ -740,14 +753,7 @@ impl DocumentStore for PostgresStore {
                 .iter()
                 .map(|row| {
                     let heads: &str = row.get(1);
-                    (
-                        row.get(0),
-                        heads
-                            .split(',')
-                            .filter(|h| !h.is_empty())
-                            .map(str::to_owned)
-                            .collect(),
-                    )
+                    (row.get(0), split_heads(heads))
                 })
                 .collect())
         })
@@ -777,10 +783,64 @@ impl DocumentStore for PostgresStore {
             {
                 return Err(StoreError::Stale(id.to_owned()));
             }
-            append_in(&tx, id, changes, heads, by, snapshot).await?;
+            append_in(&tx, id, changes, heads, by, snapshot, base.is_some()).await?;
             tx.commit().await?;
             Ok(())
         })
+    }
+
+    fn changes_after_heads(
+        &self,
+        id: &str,
+        heads: &[String],
+    ) -> StoreResult<Option<MissingChanges>> {
+        self.run(self.snapshot_read(async |client| {
+            let Some(now) = client
+                .query_opt("SELECT heads FROM documents WHERE doc_id = $1", &[&id])
+                .await?
+                .map(|row| row.get::<_, String>(0))
+            else {
+                return Ok(None);
+            };
+            let asked = heads.join(",");
+            if !asked.is_empty() && asked == now {
+                return Ok(Some(MissingChanges {
+                    changes: Vec::new(),
+                    heads: heads.to_vec(),
+                }));
+            }
+            let at: Option<i64> = client
+                .query_opt(
+                    "SELECT seq FROM heads_index WHERE doc_id = $1 AND heads = $2",
+                    &[&id, &asked],
+                )
+                .await?
+                .map(|row| row.get(0));
+            let Some(at) = at else {
+                return Ok(None);
+            };
+            let mut changes = Vec::new();
+            for row in client
+                .query(
+                    "SELECT hash, data FROM changes WHERE doc_id = $1 AND seq > $2 ORDER BY seq",
+                    &[&id, &at],
+                )
+                .await?
+            {
+                let bytes: Vec<u8> = row.get(1);
+                if bytes.is_empty() {
+                    return Ok(None);
+                }
+                changes.push(NewChange {
+                    hash: row.get(0),
+                    bytes,
+                });
+            }
+            Ok(Some(MissingChanges {
+                changes,
+                heads: split_heads(&now),
+            }))
+        }))
     }
 
     fn audit_trail(&self, id: &str) -> StoreResult<Vec<AuditEntry>> {
@@ -885,6 +945,7 @@ impl DocumentStore for PostgresStore {
                 first.heads,
                 by,
                 Some(first.snapshot),
+                true,
             )
             .await?;
             tx.commit().await?;

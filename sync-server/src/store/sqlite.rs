@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{
     AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, AuditEntry, ClassMoves,
     CodeRecord, CodeRole, Device, DirectoryStore, DocumentStore, FirstChanges, LimitStore,
-    LogStore, MailStore, NewChange, Redemption, RosterImport, SessionRecord, StoreError,
-    StoreResult, gcra, group_staff,
+    LogStore, MailStore, MissingChanges, NewChange, Redemption, RosterImport, SessionRecord,
+    StoreError, StoreResult, gcra, group_staff, split_heads,
 };
 use journal_core::{ClassId, DocId, StudentId};
 
@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_thread_years_and_keyed_hashes.sql"),
     include_str!("migrations/007_mailbox.sql"),
     include_str!("migrations/008_rate_limits.sql"),
+    include_str!("migrations/009_heads_index.sql"),
 ];
 
 /// The `relay_meta` key recording that secret hashes are keyed by the installation's key.
@@ -45,7 +46,9 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-/// Appends changes, sets the heads and optionally the snapshot, inside the caller's transaction.
+/// Appends changes, sets the heads and optionally the snapshot, inside the caller's transaction. With
+/// `exact` (the writer's copy held exactly the stored changes) or for a new document, the heads are indexed
+/// at the last change's position.
 fn append_in(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
@@ -53,6 +56,7 @@ fn append_in(
     heads: &[String],
     by: &Attribution,
     snapshot: Option<&[u8]>,
+    exact: bool,
 ) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO documents (doc_id, snapshot, heads) VALUES (?1, x'', '') ON CONFLICT (doc_id) DO NOTHING",
@@ -83,6 +87,14 @@ fn append_in(
         "UPDATE documents SET heads = ?2 WHERE doc_id = ?1",
         params![id, heads.join(",")],
     )?;
+    // Only heads known to close exactly the changes stored so far are indexed (see `exact`).
+    if (exact || seq == changes.len() as i64) && !heads.is_empty() {
+        tx.execute(
+            "INSERT INTO heads_index (doc_id, heads, seq) VALUES (?1, ?2, ?3)
+             ON CONFLICT (doc_id, heads) DO NOTHING",
+            params![id, heads.join(","), seq],
+        )?;
+    }
     if let Some(snapshot) = snapshot {
         tx.execute(
             "UPDATE documents SET snapshot = ?2,
@@ -251,20 +263,62 @@ impl DocumentStore for SqliteStore {
         Ok(Some(bytes))
     }
 
+    fn changes_after_heads(
+        &self,
+        id: &str,
+        heads: &[String],
+    ) -> StoreResult<Option<MissingChanges>> {
+        let mut conn = self.conn();
+        // One read transaction: the position, the changes after it and the heads now from one snapshot.
+        let tx = conn.transaction()?;
+        let Some(now) = tx
+            .prepare_cached("SELECT heads FROM documents WHERE doc_id = ?1")?
+            .query_row([id], |r| r.get::<_, String>(0))
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let asked = heads.join(",");
+        if !asked.is_empty() && asked == now {
+            return Ok(Some(MissingChanges {
+                changes: Vec::new(),
+                heads: heads.to_vec(),
+            }));
+        }
+        let at: Option<i64> = tx
+            .prepare_cached("SELECT seq FROM heads_index WHERE doc_id = ?1 AND heads = ?2")?
+            .query_row(params![id, asked], |r| r.get(0))
+            .optional()?;
+        let Some(at) = at else {
+            return Ok(None);
+        };
+        let changes = tx
+            .prepare_cached(
+                "SELECT hash, data FROM changes WHERE doc_id = ?1 AND seq > ?2 ORDER BY seq",
+            )?
+            .query_map(params![id, at], |r| {
+                Ok(NewChange {
+                    hash: r.get(0)?,
+                    bytes: r.get(1)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        if changes.iter().any(|c| c.bytes.is_empty()) {
+            return Ok(None);
+        }
+        Ok(Some(MissingChanges {
+            changes,
+            heads: split_heads(&now),
+        }))
+    }
+
     fn document_heads(&self) -> StoreResult<Vec<(String, Vec<String>)>> {
         let conn = self.conn();
         let mut stmt =
             conn.prepare_cached("SELECT doc_id, heads FROM documents ORDER BY doc_id")?;
         let rows = stmt.query_map([], |r| {
             let heads: String = r.get(1)?;
-            Ok((
-                r.get::<_, String>(0)?,
-                heads
-                    .split(',')
-                    .filter(|h| !h.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            ))
+            Ok((r.get::<_, String>(0)?, split_heads(&heads)))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -290,7 +344,7 @@ impl DocumentStore for SqliteStore {
                 return Err(StoreError::Stale(id.to_owned()));
             }
         }
-        append_in(&tx, id, changes, heads, by, snapshot)?;
+        append_in(&tx, id, changes, heads, by, snapshot, base.is_some())?;
         tx.commit()?;
         Ok(())
     }
@@ -327,6 +381,7 @@ impl DocumentStore for SqliteStore {
             first.heads,
             by,
             Some(first.snapshot),
+            true,
         )?;
         tx.commit()?;
         Ok(true)
@@ -1084,6 +1139,49 @@ mod tests {
             ids("dad"),
             ["2027-2028/thread/old_1"],
             "'_' is no wildcard: old_1 is not the stored oldx1"
+        );
+    }
+
+    /// A version-8 database had no heads index: migrating indexes each document's heads at its last
+    /// change, so a device that is up to date is answered from the changes that come after.
+    #[test]
+    fn documents_from_before_the_heads_index_are_indexed_at_their_heads() {
+        use crate::store::DocumentStore;
+        use automerge::transaction::Transactable;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("relay.db");
+        let mut doc = automerge::Automerge::new();
+        let mut tx = doc.transaction();
+        tx.put(automerge::ROOT, "a", 1).expect("put");
+        let (hash, _) = tx.commit();
+        let hash = hash.expect("a change");
+        {
+            let conn = rusqlite::Connection::open(&path).expect("open");
+            for sql in &super::MIGRATIONS[..8] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.execute(
+                "INSERT INTO documents (doc_id, snapshot, snapshot_seq, heads) VALUES ('d', ?1, 1, ?2)",
+                rusqlite::params![doc.save(), hash.to_string()],
+            )
+            .expect("old document");
+            conn.execute(
+                "INSERT INTO changes (doc_id, seq, hash, data, account_id, device_id, received_at)
+                 VALUES ('d', 1, ?1, x'', 't', 'tablet', 1)",
+                [hash.to_string()],
+            )
+            .expect("old change");
+            conn.execute_batch("INSERT INTO documents (doc_id, snapshot, heads) VALUES ('empty', x'', ''); PRAGMA user_version = 8;")
+                .expect("old version");
+        }
+        let store = super::SqliteStore::open(&path).expect("migrate");
+        let now = vec![hash.to_string()];
+        assert_eq!(
+            store.changes_after_heads("d", &now).expect("read"),
+            Some(super::MissingChanges {
+                changes: Vec::new(),
+                heads: now
+            })
         );
     }
 

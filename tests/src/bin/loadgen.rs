@@ -863,6 +863,7 @@ async fn burst(
                 .load_document(&id.to_string())?
                 .context("student doc")?;
             let mut doc = Document::load(id.clone(), &bytes, &actor)?;
+            let read_at = stored_heads(&doc);
             for k in 0..5 {
                 doc.put_attendance(
                     &format!("morning-{k}").parse()?,
@@ -881,7 +882,8 @@ async fn burst(
             }
             let changes = new_changes(doc.changes_since_saved());
             let heads = stored_heads(&doc);
-            store.append_changes(&id.to_string(), &changes, &heads, &by, None, None)?;
+            // As the relay writes a teacher's sync: from a copy that held exactly what is stored.
+            store.append_changes(&id.to_string(), &changes, &heads, &by, None, Some(&read_at))?;
         }
     }
     let relays = Relays::start(relay_binary, &work, database.as_ref(), count)?;
