@@ -1,7 +1,8 @@
 //! The relay's answers to a session's sync peer (`journal_core::sync::peer`): one device's rights, from
 //! the directory, and the documents as the hub judges and keeps them.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use automerge::sync;
 use journal_core::DocId;
@@ -23,6 +24,9 @@ pub struct SessionSide {
     grants: Grants,
     /// The live session delivering changes (0: an HTTP batch), so its own changes are not pushed back.
     origin: u64,
+    /// Each document's sync state as last read or written for this device, encoded: a state that has not
+    /// moved is not written again (most messages of a morning's sync leave it where it was).
+    kept: Mutex<HashMap<DocId, Vec<u8>>>,
 }
 
 impl SessionSide {
@@ -37,6 +41,7 @@ impl SessionSide {
             who,
             grants,
             origin,
+            kept: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -93,16 +98,30 @@ impl RelaySide for SessionSide {
     }
 
     fn load_state(&self, doc: &DocId) -> Result<sync::State, PeerFault> {
-        self.app
+        let state = self
+            .app
             .hub
             .load_state(&self.who.device.id, doc)
-            .map_err(fault)
+            .map_err(fault)?;
+        self.kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(doc.clone(), state.encode());
+        Ok(state)
     }
 
     fn save_state(&self, doc: &DocId, state: &sync::State) -> Result<(), PeerFault> {
+        let encoded = state.encode();
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.get(doc) == Some(&encoded) {
+            return Ok(());
+        }
         // A state that could not be kept costs a longer exchange next time, nothing else.
-        if let Err(e) = self.app.hub.save_state(&self.who.device.id, doc, state) {
-            warn!(error = %e, "could not save a sync state");
+        match self.app.hub.save_state(&self.who.device.id, doc, state) {
+            Ok(()) => {
+                kept.insert(doc.clone(), encoded);
+            }
+            Err(e) => warn!(error = %e, "could not save a sync state"),
         }
         Ok(())
     }

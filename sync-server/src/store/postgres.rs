@@ -220,6 +220,7 @@ fn code_from_row(row: &Row) -> CodeRecord {
         issued_at: row.get(5),
         expires_at: row.get(6),
         spent_at: row.get(7),
+        spent_by_device: row.get(9),
     }
 }
 
@@ -628,6 +629,8 @@ impl PostgresStore {
     /// Refuses a database that already holds documents or accounts unless `replace`, which empties it
     /// first.
     pub fn load_from_sqlite(&self, path: &std::path::Path, replace: bool) -> StoreResult<()> {
+        // A database from an older relay has older tables: it is brought to this relay's schema first.
+        drop(super::sqlite::SqliteStore::open(path)?);
         let source = rusqlite::Connection::open(path)?;
         self.run(async {
             let mut client = self.pool.get().await?;
@@ -794,53 +797,53 @@ impl DocumentStore for PostgresStore {
         id: &str,
         heads: &[String],
     ) -> StoreResult<Option<MissingChanges>> {
-        self.run(self.snapshot_read(async |client| {
-            let Some(now) = client
-                .query_opt("SELECT heads FROM documents WHERE doc_id = $1", &[&id])
-                .await?
-                .map(|row| row.get::<_, String>(0))
-            else {
+        let asked = heads.join(",");
+        self.run(async {
+            let client = self.pool.get().await?;
+            // One statement, one round trip, one snapshot: the heads now, where the asked heads stand, and
+            // the changes after them.
+            let rows = client
+                .query(
+                    "SELECT d.heads, h.seq, c.hash, c.data
+                     FROM documents d
+                     LEFT JOIN heads_index h ON h.doc_id = d.doc_id AND h.heads = $2
+                     LEFT JOIN changes c ON c.doc_id = d.doc_id AND c.seq > h.seq AND d.heads <> $2
+                     WHERE d.doc_id = $1
+                     ORDER BY c.seq",
+                    &[&id, &asked],
+                )
+                .await?;
+            let Some(first) = rows.first() else {
                 return Ok(None);
             };
-            let asked = heads.join(",");
+            let now: String = first.get(0);
             if !asked.is_empty() && asked == now {
                 return Ok(Some(MissingChanges {
                     changes: Vec::new(),
                     heads: heads.to_vec(),
                 }));
             }
-            let at: Option<i64> = client
-                .query_opt(
-                    "SELECT seq FROM heads_index WHERE doc_id = $1 AND heads = $2",
-                    &[&id, &asked],
-                )
-                .await?
-                .map(|row| row.get(0));
-            let Some(at) = at else {
+            if first.get::<_, Option<i64>>(1).is_none() {
                 return Ok(None);
-            };
-            let mut changes = Vec::new();
-            for row in client
-                .query(
-                    "SELECT hash, data FROM changes WHERE doc_id = $1 AND seq > $2 ORDER BY seq",
-                    &[&id, &at],
-                )
-                .await?
-            {
-                let bytes: Vec<u8> = row.get(1);
+            }
+            let mut changes = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let (Some(hash), Some(bytes)) = (
+                    row.get::<_, Option<String>>(2),
+                    row.get::<_, Option<Vec<u8>>>(3),
+                ) else {
+                    continue;
+                };
                 if bytes.is_empty() {
                     return Ok(None);
                 }
-                changes.push(NewChange {
-                    hash: row.get(0),
-                    bytes,
-                });
+                changes.push(NewChange { hash, bytes });
             }
             Ok(Some(MissingChanges {
                 changes,
                 heads: split_heads(&now),
             }))
-        }))
+        })
     }
 
     fn audit_trail(&self, id: &str) -> StoreResult<Vec<AuditEntry>> {
@@ -1338,7 +1341,7 @@ impl DirectoryStore for PostgresStore {
             let client = self.pool.get().await?;
             Ok(client
                 .query_opt(
-                    "SELECT code_id, role, account_id, student_id, issued_by, issued_at, expires_at, spent_at, code_hash
+                    "SELECT code_id, role, account_id, student_id, issued_by, issued_at, expires_at, spent_at, code_hash, spent_by_device
                      FROM access_codes WHERE code_hash = $1",
                     &[&hash],
                 )
