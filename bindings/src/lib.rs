@@ -92,11 +92,20 @@ impl JournalHandle {
     pub async fn redeem(&self, server: String, code: String, label: String) -> Outcome<SignIn> {
         let signed_in = self.relay.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let server_for_task = server.clone();
+        let journal = self.journal.clone();
         let redeemed = self
             .runtime
             .spawn(async move {
                 let token = signed_in.as_ref().map(|c| c.token.clone());
-                redeem_code(&server_for_task, &code, &label, token.as_deref()).await
+                let mut journal = journal.lock().await;
+                redeem_code(
+                    &server_for_task,
+                    &code,
+                    &label,
+                    token.as_deref(),
+                    Some(&mut journal),
+                )
+                .await
             })
             .await
             .map_err(JournalError::from_join)??;

@@ -288,6 +288,26 @@ impl Journal {
         Ok(())
     }
 
+    /// The token secret this device proposes when it redeems `code` (64 hex digits): derived from a secret
+    /// only this device holds, so it is the same each time this device sends that code, and a retry after
+    /// a lost reply gets the same answer from the relay. Nobody else can compute it.
+    pub fn redemption_secret(&mut self, code: &crate::access_code::AccessCode) -> Result<String> {
+        use ring::rand::SecureRandom;
+        let secret = self.store.device_secret(|| {
+            let mut bytes = vec![0u8; 32];
+            ring::rand::SystemRandom::new()
+                .fill(&mut bytes)
+                .expect("the operating system's random source is available");
+            bytes
+        })?;
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
+        let tag = ring::hmac::sign(
+            &key,
+            format!("journal access code v1\0{}", code.canonical()).as_bytes(),
+        );
+        Ok(tag.as_ref().iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     /// This device's id (its Automerge actor, hex): the storage id the relay keeps sync state under.
     pub fn device_id(&self) -> String {
         self.actor.to_hex_string()

@@ -67,3 +67,51 @@ fn a_version_1_database_upgrades_to_the_current_schema_with_its_journal_intact()
         "upgraded schema equals a fresh one"
     );
 }
+
+#[test]
+fn a_version_4_database_gains_a_device_secret_that_stays_the_same_across_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = dir.path().join("v4.db");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/device-v4.db"),
+        &old,
+    )
+    .expect("copy fixture");
+    assert_eq!(version_of(&old), 4);
+    let code = journal_core::access_code::AccessCode::generate();
+    let other = journal_core::access_code::AccessCode::generate();
+
+    let mut journal = Journal::open(&old).expect("upgrade and open");
+    assert_eq!(version_of(&old), CURRENT_VERSION);
+    let first = journal.redemption_secret(&code).expect("secret");
+    assert_eq!(first.len(), 64);
+    assert!(first.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_ne!(
+        journal.redemption_secret(&other).expect("secret"),
+        first,
+        "each code its own"
+    );
+    let marked: StudentId = "5a-s01".parse().expect("id");
+    assert_eq!(
+        journal
+            .student_marks(YEAR, &marked, None, None)
+            .expect("marks")
+            .len(),
+        1,
+        "the journal is intact"
+    );
+    drop(journal);
+
+    let mut reopened = Journal::open(&old).expect("reopen");
+    assert_eq!(
+        reopened.redemption_secret(&code).expect("secret"),
+        first,
+        "a login sent again after a restart proposes the same secret"
+    );
+    let mut elsewhere = Journal::open_in_memory().expect("another device");
+    assert_ne!(
+        elsewhere.redemption_secret(&code).expect("secret"),
+        first,
+        "another device cannot propose it"
+    );
+}

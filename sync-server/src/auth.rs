@@ -46,8 +46,15 @@ pub fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A new device for an account with its token and the hash to store (not stored yet).
-pub fn new_device(key: &HashKey, account: &str, label: &str, now: i64) -> (IssuedToken, Vec<u8>) {
+/// A new device for an account with its token and the hash to store (not stored yet). The token's secret
+/// is the one the device proposed, if it did (already checked to be 64 hex digits), else a fresh one.
+pub fn new_device(
+    key: &HashKey,
+    account: &str,
+    label: &str,
+    now: i64,
+    proposed: Option<&str>,
+) -> (IssuedToken, Vec<u8>) {
     let device = Device {
         id: random_hex(8),
         account: account.to_owned(),
@@ -55,7 +62,7 @@ pub fn new_device(key: &HashKey, account: &str, label: &str, now: i64) -> (Issue
         created_at: now,
         revoked_at: None,
     };
-    let secret = random_hex(32);
+    let secret = proposed.map_or_else(|| random_hex(32), str::to_owned);
     let hash = key.token_hash(&secret);
     (
         IssuedToken {
@@ -74,7 +81,7 @@ pub fn issue_device(
     label: &str,
     now: i64,
 ) -> Result<IssuedToken, StoreError> {
-    let (issued, hash) = new_device(key, account, label, now);
+    let (issued, hash) = new_device(key, account, label, now, None);
     store.add_device(&issued.device, &hash)?;
     Ok(issued)
 }

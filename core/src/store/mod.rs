@@ -119,6 +119,30 @@ impl Store {
         Ok(actor)
     }
 
+    /// The device's own secret, created on first use (sealed at rest when the store is). Call after
+    /// [`Self::actor`], which creates the device's row.
+    pub fn device_secret(
+        &mut self,
+        fresh: impl FnOnce() -> Vec<u8>,
+    ) -> Result<Vec<u8>, StoreError> {
+        let found: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT secret FROM device WHERE id = 1", [], |r| r.get(0))
+            .optional()?
+            .flatten();
+        if let Some(sealed) = found {
+            return self.open_value("device-secret", sealed);
+        }
+        let secret = fresh();
+        let stored = match &self.sealer {
+            Some(sealer) => sealer.seal("device-secret", &secret),
+            None => secret.clone(),
+        };
+        self.conn
+            .execute("UPDATE device SET secret = ?1 WHERE id = 1", [&stored])?;
+        Ok(secret)
+    }
+
     /// Every stored document: its id and its bytes (snapshot followed by chunks, as Automerge loads them).
     pub fn load_all(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let mut docs = self
@@ -386,6 +410,17 @@ fn seal_existing(conn: &mut Connection, sealer: &Sealer) -> Result<(), StoreErro
             writer.tx.execute(
                 "UPDATE doc_chunks SET data = ?3 WHERE doc_id = ?1 AND seq = ?2",
                 params![doc, seq, sealed],
+            )?;
+        }
+        let secret: Option<Vec<u8>> = writer
+            .tx
+            .query_row("SELECT secret FROM device WHERE id = 1", [], |r| r.get(0))
+            .optional()?
+            .flatten();
+        if let Some(secret) = secret {
+            writer.tx.execute(
+                "UPDATE device SET secret = ?1 WHERE id = 1",
+                [writer.seal_value("device-secret", &secret)],
             )?;
         }
         let directory: Option<String> = writer

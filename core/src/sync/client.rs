@@ -217,21 +217,32 @@ async fn json_reply<T: serde::de::DeserializeOwned>(
 
 /// Redeems an access code typed on this device at `urls` (one relay, or several separated by commas,
 /// tried in order until one answers). A typo is reported before any request is made. A device already
-/// signed in passes its token, so a parent's second child joins the same account.
+/// signed in passes its token, so a parent's second child joins the same account. `journal`, when given,
+/// proposes the device's token secret for this code ([`Journal::redemption_secret`]), so that sending the
+/// code again after a lost reply signs the device in instead of "already used".
 pub async fn redeem_code(
     urls: &str,
     typed: &str,
     label: &str,
     signed_in: Option<&str>,
+    journal: Option<&mut Journal>,
 ) -> Result<Redeemed, ClientError> {
     let code: crate::access_code::AccessCode = typed.parse().map_err(ClientError::Code)?;
+    let secret = journal
+        .map(|j| j.redemption_secret(&code))
+        .transpose()
+        .map_err(SyncError::from)?;
     let relays = RelayConfig::new(urls, "");
     let mut last = None;
     for url in relays.relays() {
         check_address(url)?;
+        let mut body = serde_json::json!({ "code": code.canonical(), "label": label });
+        if let Some(secret) = &secret {
+            body["secret"] = serde_json::Value::String(secret.clone());
+        }
         let mut request = reqwest::Client::new()
             .post(format!("{url}/v1/redeem"))
-            .json(&serde_json::json!({ "code": code.canonical(), "label": label }));
+            .json(&body);
         if let Some(token) = signed_in {
             request = request.bearer_auth(token);
         }

@@ -59,6 +59,9 @@ pub struct RedeemBody {
     code: String,
     #[serde(default)]
     label: String,
+    /// The token secret the device proposes, so that sending the code again gets the same answer.
+    #[serde(default)]
+    secret: Option<String>,
 }
 
 /// `POST /v1/redeem`: trades a code for a device token. Limited per client address and per code family
@@ -89,9 +92,12 @@ pub async fn redeem(
     } else {
         body.label.as_str()
     };
-    let redeemed = app
-        .services
-        .redeem_code(&body.code, label, signed_in.as_ref())?;
+    let typed = crate::services::codes::TypedCode {
+        code: &body.code,
+        label,
+        secret: body.secret.as_deref(),
+    };
+    let redeemed = app.services.redeem_code(&typed, signed_in.as_ref())?;
     Ok(Json(json!({
         "account": redeemed.account.id,
         "role": redeemed.account.role.as_str(),

@@ -172,6 +172,7 @@ pub fn issue(
         issued_at: at,
         expires_at: at + i64::from(request.valid_days) * 86_400,
         spent_at: None,
+        spent_by_device: None,
     };
     store.put_code(&record, &key.code_hash(&code.canonical()))?;
     let target = match (&record.student, &record.account) {
@@ -206,11 +207,10 @@ impl super::Services {
     /// Redeems a code typed on a device (see [`redeem`]); live sessions hear of the new account or child.
     pub fn redeem_code(
         &self,
-        typed: &str,
-        label: &str,
+        typed: &TypedCode<'_>,
         signed_in: Option<&Principal>,
     ) -> super::ServiceResult<Redeemed> {
-        let redeemed = redeem(self.store(), self.secrets(), typed, label, signed_in)?;
+        let redeemed = redeem(self.store(), self.secrets(), typed, signed_in)?;
         self.publish(super::events::RelayEvent::DirectoryChanged);
         tracing::info!(account = %redeemed.account.id, "redeemed an access code");
         Ok(redeemed)
@@ -226,27 +226,58 @@ pub struct Redeemed {
     pub token: Option<IssuedToken>,
 }
 
+/// A code as a device sends it.
+#[derive(Clone, Copy, Debug)]
+pub struct TypedCode<'a> {
+    /// The code, as typed.
+    pub code: &'a str,
+    /// What the device calls itself ("мамин телефон").
+    pub label: &'a str,
+    /// The token secret the device proposes (64 hex digits, the same each time it sends this code), so
+    /// that a retry after a lost reply gets the same answer instead of "already used".
+    pub secret: Option<&'a str>,
+}
+
+/// Whether a device's proposed token secret is well formed: 64 lowercase hexadecimal digits.
+pub fn valid_secret(secret: &str) -> bool {
+    secret.len() == 64
+        && secret
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// Redeems a code typed on a device. `signed_in` is the device's current identity, if it has one: a
-/// parent who redeems a second child's code keeps their account and device.
+/// parent who redeems a second child's code keeps their account and device. Sent again by the device that
+/// spent it (the reply was lost), a code gets the same answer.
 pub fn redeem(
     store: &dyn RelayStore,
     key: &HashKey,
-    typed: &str,
-    label: &str,
+    typed: &TypedCode<'_>,
     signed_in: Option<&Principal>,
 ) -> Result<Redeemed, CodeError> {
-    let code: AccessCode = typed.parse().map_err(|_| CodeError::Refused)?;
+    let code: AccessCode = typed.code.parse().map_err(|_| CodeError::Refused)?;
     let (record, stored) = store
         .code_by_hash(&key.code_hash(&code.canonical()))?
         .ok_or(CodeError::Refused)?;
     if !key.code_matches(&code.canonical(), &stored) {
         return Err(CodeError::Refused);
     }
+    let secret = match typed.secret {
+        Some(secret) if !valid_secret(secret) => {
+            return Err(CodeError::Invalid(
+                "the device's proposed token secret must be 64 lowercase hexadecimal digits".into(),
+            ));
+        }
+        other => other,
+    };
+    if record.spent_at.is_some() {
+        return answer_again(store, key, &record, secret, signed_in)?.ok_or(CodeError::Refused);
+    }
     let at = now();
-    if record.spent_at.is_some() || record.expires_at <= at {
+    if record.expires_at <= at {
         return Err(CodeError::Refused);
     }
-    let label = label.trim().chars().take(100).collect::<String>();
+    let label = typed.label.trim().chars().take(100).collect::<String>();
     let (account, new_account, guardian_of) = match record.role {
         CodeRole::Staff => {
             let id = record.account.clone().ok_or(CodeError::Refused)?;
@@ -312,7 +343,7 @@ pub fn redeem(
         }
     };
     let keeps_device = matches!(signed_in, Some(who) if who.account.id == account.id);
-    let token = (!keeps_device).then(|| new_device(key, &account.id, &label, at));
+    let token = (!keeps_device).then(|| new_device(key, &account.id, &label, at, secret));
     let redemption = Redemption {
         code_id: record.id.clone(),
         new_account,
@@ -343,11 +374,74 @@ pub fn redeem(
     })
 }
 
+/// The answer to a spent code sent again by the device it was spent for, whose reply was lost: the same
+/// account and token when the device proves it with the secret it proposed (checked in constant time
+/// against the stored hash, like any token); for a signed-in parent, the child the code linked. `None`
+/// for anyone else.
+fn answer_again(
+    store: &dyn RelayStore,
+    key: &HashKey,
+    record: &CodeRecord,
+    secret: Option<&str>,
+    signed_in: Option<&Principal>,
+) -> Result<Option<Redeemed>, CodeError> {
+    if let (Some(device_id), Some(secret)) = (&record.spent_by_device, secret) {
+        let Some((device, stored)) = store.device_auth(device_id)? else {
+            return Ok(None);
+        };
+        if device.revoked_at.is_some() || !key.token_matches(secret, &stored) {
+            return Ok(None);
+        }
+        let Some(account) = store.account(&device.account)?.filter(|a| a.active) else {
+            return Ok(None);
+        };
+        log(
+            store,
+            &account.id,
+            "redeem-code",
+            format!("code {} (sent again)", record.id),
+            format!("device {device_id}"),
+        )?;
+        return Ok(Some(Redeemed {
+            account,
+            token: Some(IssuedToken {
+                token: format!("{device_id}.{secret}"),
+                device,
+            }),
+        }));
+    }
+    // A signed-in parent whose second child's code went through: the child is theirs already.
+    if let (Some(who), CodeRole::Parent, Some(student)) =
+        (signed_in, record.role, record.student.as_ref())
+        && record.spent_by_device.is_none()
+        && record.account.as_ref().is_none_or(|a| *a == who.account.id)
+        && store
+            .access_facts(&who.account.id)?
+            .children
+            .iter()
+            .any(|(child, _)| child == student)
+    {
+        return Ok(Some(Redeemed {
+            account: who.account.clone(),
+            token: None,
+        }));
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::sqlite::SqliteStore;
     use crate::store::{DirectoryStore, LogStore};
+
+    fn typed<'a>(code: &'a str, label: &'a str) -> TypedCode<'a> {
+        TypedCode {
+            code,
+            label,
+            secret: None,
+        }
+    }
 
     /// One installation key for the whole test module.
     fn key() -> HashKey {
@@ -403,10 +497,11 @@ mod tests {
         store
             .put_code(&expired, &key().code_hash(&other.canonical()))
             .expect("put");
-        let err = redeem(&store, &key(), &other.to_string(), "d", None).expect_err("expired");
+        let err =
+            redeem(&store, &key(), &typed(&other.to_string(), "d"), None).expect_err("expired");
         assert!(matches!(err, CodeError::Refused));
         assert!(
-            redeem(&store, &key(), &issued.code.to_string(), "d", None).is_ok(),
+            redeem(&store, &key(), &typed(&issued.code.to_string(), "d"), None).is_ok(),
             "the live code still works"
         );
         let log = store.admin_log(0, i64::MAX).expect("log");
@@ -514,8 +609,13 @@ mod tests {
             line.detail.contains("links existing account dad to kid"),
             "{line:?}"
         );
-        let redeemed =
-            redeem(&store, &key(), &issued.code.to_string(), "phone", None).expect("redeem");
+        let redeemed = redeem(
+            &store,
+            &key(),
+            &typed(&issued.code.to_string(), "phone"),
+            None,
+        )
+        .expect("redeem");
         assert_eq!(redeemed.account.id, "dad");
     }
 
@@ -527,8 +627,7 @@ mod tests {
         let redeemed = redeem(
             &store,
             &key(),
-            &issued.code.to_string(),
-            "phone",
+            &typed(&issued.code.to_string(), "phone"),
             Some(&dad),
         )
         .expect("redeem");
@@ -537,5 +636,70 @@ mod tests {
             "the named account, not the device's"
         );
         assert!(redeemed.token.is_some(), "a device of mum's of its own");
+    }
+
+    #[test]
+    fn a_code_sent_again_by_the_device_that_spent_it_gets_the_same_answer() {
+        let store = store_with_kid();
+        let admin = principal(&store, "director", AccountRole::Administration);
+        let issued = issue(&store, &key(), &admin, &kid_code(CodeRole::Parent, 7)).expect("issue");
+        let code = issued.code.to_string();
+        let mine = "ab".repeat(32);
+        let sent = |secret: Option<&str>| {
+            redeem(
+                &store,
+                &key(),
+                &TypedCode {
+                    code: &code,
+                    label: "мамин телефон",
+                    secret,
+                },
+                None,
+            )
+        };
+        let first = sent(Some(&mine)).expect("redeemed");
+        let token = first.token.clone().expect("a token").token;
+        let again = sent(Some(&mine)).expect("the lost reply, again");
+        assert_eq!(again.account, first.account);
+        assert_eq!(again.token.expect("a token").token, token);
+        let who = crate::auth::authenticate(&store, &key(), &token).expect("the token works");
+        assert_eq!(who.account.id, first.account.id);
+        assert_eq!(
+            store.devices_of(&first.account.id).expect("devices").len(),
+            1,
+            "one device, not two"
+        );
+        assert!(matches!(
+            sent(Some(&"cd".repeat(32))),
+            Err(CodeError::Refused)
+        ));
+        assert!(matches!(sent(None), Err(CodeError::Refused)));
+        assert!(matches!(sent(Some("short")), Err(CodeError::Invalid(_))));
+        assert!(store.revoke_device(&who.device.id, now()).expect("revoke"));
+        assert!(
+            matches!(sent(Some(&mine)), Err(CodeError::Refused)),
+            "a revoked device cannot get its token back"
+        );
+    }
+
+    #[test]
+    fn a_second_childs_code_sent_again_by_the_signed_in_parent_is_answered() {
+        let store = store_with_kid();
+        let admin = principal(&store, "director", AccountRole::Administration);
+        let gran = principal(&store, "gran", AccountRole::Parent);
+        let issued = issue(&store, &key(), &admin, &kid_code(CodeRole::Parent, 7)).expect("issue");
+        let code = issued.code.to_string();
+        let first = redeem(&store, &key(), &typed(&code, "phone"), Some(&gran)).expect("linked");
+        assert!(first.token.is_none(), "gran keeps her device");
+        let again = redeem(&store, &key(), &typed(&code, "phone"), Some(&gran)).expect("again");
+        assert_eq!(
+            (again.account.id.as_str(), again.token.is_none()),
+            ("gran", true)
+        );
+        let dad = principal(&store, "dad", AccountRole::Parent);
+        assert!(matches!(
+            redeem(&store, &key(), &typed(&code, "phone"), Some(&dad)),
+            Err(CodeError::Refused)
+        ));
     }
 }

@@ -269,7 +269,14 @@ mod tests {
             )
             .expect("code");
         services
-            .redeem_code(&code.code.to_string(), "phone", None)
+            .redeem_code(
+                &codes::TypedCode {
+                    code: &code.code.to_string(),
+                    label: "phone",
+                    secret: None,
+                },
+                None,
+            )
             .expect("redeem");
         services
             .deactivate_account(&director, "t-new")

@@ -556,6 +556,7 @@ fn code(id: &str, student: &str, issued_at: i64) -> CodeRecord {
         issued_at,
         expires_at: issued_at + 1_000,
         spent_at: None,
+        spent_by_device: None,
     }
 }
 
@@ -604,14 +605,11 @@ pub fn codes_are_spent_once_and_reissue_retires_the_old_one(store: &dyn RelaySto
     );
     assert_eq!(store.access_facts("mum").expect("facts").children.len(), 1);
     assert_eq!(store.devices_of("mum").expect("devices"), vec![device]);
-    assert!(
-        store
-            .code_by_hash(b"h2")
-            .expect("get")
-            .expect("stored")
-            .0
-            .spent_at
-            .is_some()
+    let (spent, _) = store.code_by_hash(b"h2").expect("get").expect("stored");
+    assert_eq!(
+        (spent.spent_at, spent.spent_by_device.as_deref()),
+        (Some(210), Some("d1")),
+        "the code remembers when and for which device it was spent"
     );
     assert!(store.code_by_hash(b"nope").expect("get").is_none());
 }

@@ -154,6 +154,8 @@ pub struct CodeRecord {
     pub expires_at: i64,
     /// When it was used, if it was.
     pub spent_at: Option<i64>,
+    /// The device its redemption added, if it added one.
+    pub spent_by_device: Option<String>,
 }
 
 /// What a redemption creates, all in one transaction.

@@ -196,6 +196,7 @@ fn code_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CodeRecord> {
         issued_at: row.get(5)?,
         expires_at: row.get(6)?,
         spent_at: row.get(7)?,
+        spent_by_device: row.get(9)?,
     })
 }
 
@@ -747,7 +748,7 @@ impl DirectoryStore for SqliteStore {
         let conn = self.conn();
         Ok(conn
             .query_row(
-                "SELECT code_id, role, account_id, student_id, issued_by, issued_at, expires_at, spent_at, code_hash
+                "SELECT code_id, role, account_id, student_id, issued_by, issued_at, expires_at, spent_at, code_hash, spent_by_device
                  FROM access_codes WHERE code_hash = ?1",
                 [hash],
                 |r| Ok((code_from_row(r)?, r.get(8)?)),

@@ -88,7 +88,7 @@ async fn a_code_signs_in_once_and_a_parent_adds_a_second_child_on_the_same_devic
     let code = issue(&relay, "t-5a", "parent", None, Some("s5a3"))
         .await
         .expect("issue");
-    let redeemed = redeem_code(&relay.url, &code, "мамин телефон", None)
+    let redeemed = redeem_code(&relay.url, &code, "мамин телефон", None, None)
         .await
         .expect("redeem");
     let token = redeemed.token.clone().expect("a new device token");
@@ -96,13 +96,14 @@ async fn a_code_signs_in_once_and_a_parent_adds_a_second_child_on_the_same_devic
     assert_eq!(redeemed.role, journal_core::AccountRole::Parent);
 
     // Spent: the same code again gets the one message for wrong, expired or spent codes.
-    let Err(ClientError::Refused(spent)) = redeem_code(&relay.url, &code, "x", None).await else {
+    let Err(ClientError::Refused(spent)) = redeem_code(&relay.url, &code, "x", None, None).await
+    else {
         panic!("a spent code worked again");
     };
     assert!(spent.contains("not valid"), "{spent}");
     // A well-formed code that was never issued reads exactly the same.
     let unknown = journal_core::access_code::AccessCode::generate().to_string();
-    let Err(ClientError::Refused(wrong)) = redeem_code(&relay.url, &unknown, "x", None).await
+    let Err(ClientError::Refused(wrong)) = redeem_code(&relay.url, &unknown, "x", None, None).await
     else {
         panic!("an unknown code worked");
     };
@@ -111,7 +112,7 @@ async fn a_code_signs_in_once_and_a_parent_adds_a_second_child_on_the_same_devic
     let mut typo: Vec<char> = code.chars().collect();
     typo[0] = if typo[0] == 'A' { 'B' } else { 'A' };
     let typo: String = typo.into_iter().collect();
-    let err = redeem_code("http://127.0.0.1:9", &typo, "x", None)
+    let err = redeem_code("http://127.0.0.1:9", &typo, "x", None, None)
         .await
         .expect_err("typo");
     assert!(matches!(err, ClientError::Code(_)), "{err}");
@@ -125,10 +126,10 @@ async fn a_code_signs_in_once_and_a_parent_adds_a_second_child_on_the_same_devic
         .await
         .expect("re-issue");
     assert!(matches!(
-        redeem_code(&relay.url, &old, "x", None).await,
+        redeem_code(&relay.url, &old, "x", None, None).await,
         Err(ClientError::Refused(_))
     ));
-    let student_device = redeem_code(&relay.url, &new, "телефон", None)
+    let student_device = redeem_code(&relay.url, &new, "телефон", None, None)
         .await
         .expect("redeem");
     relay.secret(student_device.token.as_deref().expect("token"));
@@ -157,7 +158,7 @@ async fn a_code_signs_in_once_and_a_parent_adds_a_second_child_on_the_same_devic
     let second = issue(&relay, "t-6b", "parent", None, Some("s6b3"))
         .await
         .expect("issue");
-    let again = redeem_code(&relay.url, &second, "мамин телефон", Some(&token))
+    let again = redeem_code(&relay.url, &second, "мамин телефон", Some(&token), None)
         .await
         .expect("redeem");
     assert_eq!(again.account, redeemed.account, "the same account");
@@ -178,7 +179,7 @@ async fn brute_force_redemption_is_answered_with_429_and_a_retry_time() {
     let mut limited_after = None;
     for attempt in 1..=40 {
         let guess = journal_core::access_code::AccessCode::generate().to_string();
-        match redeem_code(&relay.url, &guess, "x", None).await {
+        match redeem_code(&relay.url, &guess, "x", None, None).await {
             Err(ClientError::Refused(_)) => {}
             Err(ClientError::TooMany(wait)) => {
                 assert!((1..=60).contains(&wait), "retry after {wait} s");
@@ -194,7 +195,7 @@ async fn brute_force_redemption_is_answered_with_429_and_a_retry_time() {
         .await
         .expect("issue");
     assert!(matches!(
-        redeem_code(&relay.url, &real, "x", None).await,
+        redeem_code(&relay.url, &real, "x", None, None).await,
         Err(ClientError::TooMany(_))
     ));
 }
@@ -205,7 +206,7 @@ async fn a_revoked_tablet_cannot_sync_and_its_open_session_closes_within_a_secon
     let code = issue(&relay, "director", "staff", Some("t-5a"), None)
         .await
         .expect("issue");
-    let tablet = redeem_code(&relay.url, &code, "планшет 5А", None)
+    let tablet = redeem_code(&relay.url, &code, "планшет 5А", None, None)
         .await
         .expect("redeem");
     let token = tablet.token.clone().expect("token");
@@ -344,4 +345,92 @@ async fn a_class_list_with_one_bad_row_imports_nothing_and_a_good_one_imports_wh
         actions.contains(&"import-roster") && actions.contains(&"issue-code"),
         "{actions:?}"
     );
+}
+
+/// Forwards one connection to `relay` and drops whatever the relay answers: a reply lost on the link after
+/// the relay acted on the request.
+async fn losing_the_reply(relay: &Relay) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listen");
+    let address = listener.local_addr().expect("address");
+    let target = relay
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok((mut client, _)) = listener.accept().await else {
+            return;
+        };
+        let mut upstream = tokio::net::TcpStream::connect(&target)
+            .await
+            .expect("the relay");
+        let (mut from_relay, mut to_relay) = upstream.split();
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut answer = [0u8; 1];
+        loop {
+            tokio::select! {
+                read = client.read(&mut buffer) => match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => to_relay.write_all(&buffer[..n]).await.expect("forward"),
+                },
+                // The relay answered: the answer goes nowhere, and the link drops.
+                _ = from_relay.read(&mut answer) => return,
+            }
+        }
+    });
+    format!("http://{address}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_whose_reply_was_lost_is_sent_again_and_signs_the_same_phone_in() {
+    let relay = Relay::start_demo();
+    let code = issue(&relay, "t-5a", "parent", None, Some("s5a3"))
+        .await
+        .expect("issue");
+    let mut phone = journal_core::Journal::open_in_memory().expect("journal");
+    let lost = redeem_code(
+        &losing_the_reply(&relay).await,
+        &code,
+        "мамин телефон",
+        None,
+        Some(&mut phone),
+    )
+    .await;
+    assert!(
+        matches!(lost, Err(ClientError::Offline(_))),
+        "the reply never came: {lost:?}"
+    );
+
+    let again = redeem_code(&relay.url, &code, "мамин телефон", None, Some(&mut phone))
+        .await
+        .expect("the same phone sends the code again and is signed in");
+    let token = again.token.clone().expect("its device token");
+    relay.secret(&token);
+    assert_eq!(again.role, journal_core::AccountRole::Parent);
+    let devices = my_devices(&RelayConfig::new(&relay.url, &token))
+        .await
+        .expect("devices");
+    assert_eq!(devices.len(), 1, "one device, added once: {devices:?}");
+    let mut device = Device::new(&relay, &token);
+    device.sync().await;
+    let child = crate::student_doc(year_of(&device), "s5a3").to_string();
+    assert!(
+        device.doc_ids().contains(&child),
+        "the child's marks arrive: {:?}",
+        device.doc_ids()
+    );
+
+    // Anyone else with the code, or the phone without its secret, still gets the one refusal.
+    let mut other = journal_core::Journal::open_in_memory().expect("journal");
+    let Err(ClientError::Refused(_)) =
+        redeem_code(&relay.url, &code, "x", None, Some(&mut other)).await
+    else {
+        panic!("another device signed in with a spent code");
+    };
+    let Err(ClientError::Refused(_)) = redeem_code(&relay.url, &code, "x", None, None).await else {
+        panic!("a spent code worked without the device's secret");
+    };
 }

@@ -636,11 +636,13 @@ async fn run(cli: Cli) -> Result<()> {
             let existing = profile
                 .sign_in()?
                 .filter(|s| s.server.trim_end_matches('/') == server.trim_end_matches('/'));
+            let mut journal = profile.journal()?;
             let redeemed = redeem_code(
                 &server,
                 &code,
                 &label,
                 existing.as_ref().map(|s| s.token.as_str()),
+                Some(&mut journal),
             )
             .await?;
             let token = match (redeemed.token, existing) {
@@ -660,7 +662,6 @@ async fn run(cli: Cli) -> Result<()> {
                 "signed in as {} ({}) on profile {:?}",
                 sign_in.name, sign_in.role, cli.profile
             );
-            let mut journal = profile.journal()?;
             sync(&mut journal, &sign_in, json).await
         }
         Command::Sync => {
