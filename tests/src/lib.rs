@@ -478,10 +478,14 @@ impl RawClient {
         let peer = self.next().await.expect("peer");
         assert!(matches!(peer, WireMessage::Peer { .. }), "{peer:?}");
         let index = self.next().await.expect("index");
-        let WireMessage::Index { documents, .. } = index else {
+        let Some(documents) = index.index_documents() else {
             panic!("expected the index, got {index:?}");
         };
-        documents.into_iter().map(|d| d.document_id).collect()
+        documents
+            .expect("the index unpacks")
+            .into_iter()
+            .map(|d| d.document_id)
+            .collect()
     }
 
     /// Connects and joins; returns the index the relay sent.

@@ -1,8 +1,11 @@
 //! The wire protocol: automerge-repo's WebSocket framing (CBOR maps tagged by `type`: `join`, `peer`,
 //! `request`, `sync`, `doc-unavailable`, `error`, `leave`), plus three extension messages a stock
-//! automerge-repo peer ignores: `x-journal-index` (the documents an account may read, with their heads),
-//! `x-journal-refused` (a change the relay would not store, and why) and `x-journal-snapshot` (a whole
-//! document for a peer that has none of it). See `docs/PROTOCOL.md`.
+//! automerge-repo peer ignores: `x-journal-index` (the documents an account may read, with their heads,
+//! compressed for a peer that announces `x-journal-packed-index`), `x-journal-refused` (a change the
+//! relay would not store, and why) and `x-journal-snapshot` (a whole document for a peer that has none of
+//! it). See `docs/PROTOCOL.md`.
+
+use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -13,8 +16,15 @@ pub const PROTOCOL_VERSION: &str = "1";
 /// The journal's extension messages. A peer receives them only when it announces them in `join`
 /// ([`PeerMetadata::journal_extensions`]); a stock automerge-repo peer announces none and gets the plain
 /// protocol.
-pub const JOURNAL_EXTENSIONS: [&str; 3] =
-    ["x-journal-index", "x-journal-snapshot", "x-journal-refused"];
+pub const JOURNAL_EXTENSIONS: [&str; 4] = [
+    "x-journal-index",
+    "x-journal-snapshot",
+    "x-journal-refused",
+    "x-journal-packed-index",
+];
+
+/// Largest index a packed one may unpack to: far beyond any account's documents, far below memory trouble.
+pub const MAX_UNPACKED_INDEX: u64 = 16 << 20;
 
 /// Metadata a peer advertises in `join` and `peer` (automerge-repo's `peerMetadata`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -241,8 +251,12 @@ pub enum WireMessage {
         sender_id: String,
         /// Receiver.
         target_id: String,
-        /// Documents.
+        /// Documents (empty when they travel `packed`).
         documents: Vec<IndexEntry>,
+        /// The documents as [`pack_index`] compresses them, for a peer that announced
+        /// `x-journal-packed-index`: a hundred ids that share their year and kind take a few hundred bytes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        packed: Option<serde_bytes::ByteBuf>,
     },
     /// Extension: the relay refused a change to a document and stored nothing of it.
     #[serde(rename = "x-journal-refused", rename_all = "camelCase")]
@@ -318,6 +332,47 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     let mut out = Vec::new();
     ciborium::into_writer(value, &mut out).expect("writing CBOR to memory cannot fail");
     out
+}
+
+impl WireMessage {
+    /// An `x-journal-index`'s documents, unpacked when they travel packed; `None` for any other message.
+    pub fn index_documents(&self) -> Option<Result<Vec<IndexEntry>, ProtocolError>> {
+        match self {
+            WireMessage::Index {
+                packed: Some(packed),
+                ..
+            } => Some(unpack_index(packed)),
+            WireMessage::Index { documents, .. } => Some(Ok(documents.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// The index entries encoded and compressed (deflate) for `x-journal-index`'s `packed`.
+pub fn pack_index(entries: &[IndexEntry]) -> Vec<u8> {
+    let mut packer = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    packer
+        .write_all(&encode(&entries))
+        .expect("compressing into memory cannot fail");
+    packer
+        .finish()
+        .expect("compressing into memory cannot fail")
+}
+
+/// The index entries of a `packed` index; refuses one that does not decompress, decode, or that would
+/// unpack beyond [`MAX_UNPACKED_INDEX`] bytes.
+pub fn unpack_index(packed: &[u8]) -> Result<Vec<IndexEntry>, ProtocolError> {
+    let mut unpacked = Vec::new();
+    flate2::read::DeflateDecoder::new(packed)
+        .take(MAX_UNPACKED_INDEX + 1)
+        .read_to_end(&mut unpacked)
+        .map_err(|e| ProtocolError(format!("the packed index does not decompress: {e}")))?;
+    if unpacked.len() as u64 > MAX_UNPACKED_INDEX {
+        return Err(ProtocolError(format!(
+            "the packed index unpacks to more than {MAX_UNPACKED_INDEX} bytes"
+        )));
+    }
+    decode(&unpacked)
 }
 
 /// Decodes a CBOR value, refusing anything malformed.
@@ -424,5 +479,52 @@ mod tests {
                 .any(|(k, _)| k.as_text() == Some("peerMetadata")),
             "sent under automerge-repo's key"
         );
+    }
+
+    #[test]
+    fn a_packed_index_unpacks_to_the_same_entries_in_a_fraction_of_the_bytes() {
+        // A class teacher's index: the school, the class, 25 students' marks and profiles, unchanged.
+        let mut entries = vec![
+            IndexEntry {
+                document_id: "2026-2027/school".into(),
+                heads: Some(vec![serde_bytes::ByteBuf::from(vec![7u8; 32])]),
+            },
+            IndexEntry {
+                document_id: "2026-2027/class/5a".into(),
+                heads: None,
+            },
+        ];
+        for i in 0..25 {
+            for kind in ["student", "profile"] {
+                entries.push(IndexEntry {
+                    document_id: format!("2026-2027/{kind}/s5a{i:02}"),
+                    heads: None,
+                });
+            }
+        }
+        let packed = pack_index(&entries);
+        assert_eq!(unpack_index(&packed).expect("unpacks"), entries);
+        let plain = encode(&entries).len();
+        assert!(
+            packed.len() * 3 < plain,
+            "{} bytes packed, {plain} plain",
+            packed.len()
+        );
+    }
+
+    #[test]
+    fn a_packed_index_that_is_not_one_is_refused_with_the_reason() {
+        let garbage = unpack_index(b"not deflate at all").expect_err("refused");
+        assert!(garbage.0.contains("packed index"), "{garbage}");
+        // Zeros compress a thousandfold: an index that would unpack beyond the limit stops there.
+        let mut packer =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..17 {
+            packer.write_all(&zeros).expect("compress");
+        }
+        let bomb = packer.finish().expect("compress");
+        let refused = unpack_index(&bomb).expect_err("too large");
+        assert!(refused.0.contains("more than"), "{refused}");
     }
 }

@@ -53,6 +53,7 @@ pub async fn index(State(app): State<Arc<App>>, Caller(who): Caller) -> Result<R
         sender_id: app.peer_id.clone(),
         target_id: device,
         documents: side.index()?,
+        packed: None,
     })))
 }
 

@@ -234,7 +234,11 @@ impl ClientPeer {
                 self.relay_peer = sender_id;
                 Ok(Vec::new())
             }
-            WireMessage::Index { documents, .. } => {
+            index @ WireMessage::Index { .. } => {
+                let documents = index
+                    .index_documents()
+                    .unwrap_or_else(|| Ok(Vec::new()))
+                    .map_err(|e| SyncError::Unexpected(e.to_string()))?;
                 self.joined = true;
                 let out = self.on_index(journal, &documents)?;
                 self.events.push(SyncEvent::Progress {

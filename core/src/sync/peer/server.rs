@@ -275,10 +275,18 @@ impl ServerPeer {
                     }),
                 }];
                 if self.understands("x-journal-index") {
+                    let documents = side.index()?;
+                    let (documents, packed) = if self.understands("x-journal-packed-index") {
+                        let packed = crate::sync::protocol::pack_index(&documents);
+                        (Vec::new(), Some(serde_bytes::ByteBuf::from(packed)))
+                    } else {
+                        (documents, None)
+                    };
                     out.push(WireMessage::Index {
                         sender_id: self.relay.clone(),
                         target_id: self.client.clone(),
-                        documents: side.index()?,
+                        documents,
+                        packed,
                     });
                 }
                 Ok(out)
@@ -767,17 +775,58 @@ mod tests {
         let out = peer.on_message(&mut relay, join()).expect("join");
         let [
             WireMessage::Peer { .. },
-            WireMessage::Index { documents, .. },
+            index @ WireMessage::Index { packed, .. },
         ] = &out[..]
         else {
             panic!("{out:?}");
         };
+        assert!(
+            packed.is_some(),
+            "a client that announced it gets the index packed"
+        );
+        let documents = index.index_documents().expect("an index").expect("unpacks");
         let listed: BTreeSet<String> = documents.iter().map(|d| d.document_id.clone()).collect();
         assert!(listed.contains(&student(&class, 0).to_string()));
         assert!(
             !listed.contains(&student(&class, 1).to_string()),
             "not readable, not listed"
         );
+
+        // A client from before packing gets the same documents as they were always sent.
+        let mut older = ServerPeer::new("relay", 100);
+        let WireMessage::Join {
+            sender_id,
+            supported_protocol_versions,
+            metadata: Some(mut metadata),
+        } = join()
+        else {
+            unreachable!("join() is a join with metadata")
+        };
+        metadata
+            .journal_extensions
+            .retain(|e| e != "x-journal-packed-index");
+        let out = older
+            .on_message(
+                &mut relay,
+                WireMessage::Join {
+                    sender_id,
+                    supported_protocol_versions,
+                    metadata: Some(metadata),
+                },
+            )
+            .expect("join");
+        let [
+            WireMessage::Peer { .. },
+            WireMessage::Index {
+                documents: plain,
+                packed: None,
+                ..
+            },
+        ] = &out[..]
+        else {
+            panic!("{out:?}");
+        };
+        assert_eq!(plain, &documents);
     }
 
     #[test]

@@ -170,9 +170,13 @@ fn mentioned(messages: &[WireMessage], asked: &BTreeSet<String>) -> BTreeSet<Str
     messages
         .iter()
         .flat_map(|m| match m {
-            WireMessage::Index { documents, .. } => {
-                documents.iter().map(|d| d.document_id.clone()).collect()
-            }
+            index @ WireMessage::Index { .. } => index
+                .index_documents()
+                .expect("an index")
+                .expect("the index unpacks")
+                .into_iter()
+                .map(|d| d.document_id)
+                .collect(),
             WireMessage::Sync { document_id, .. }
             | WireMessage::Snapshot { document_id, .. }
             | WireMessage::Request { document_id, .. }
