@@ -545,9 +545,11 @@ async fn ws_session(
                                 engine.local_changes(j, &dirty)
                             })
                             .await?;
-                        for reply in replies {
-                            count_exchange(&mut exchanges, &reply);
-                            send(socket, &reply, &mut report).await?;
+                        for reply in &replies {
+                            count_exchange(&mut exchanges, reply);
+                        }
+                        for message in engine.outgoing(replies) {
+                            send(socket, &message, &mut report).await?;
                         }
                         record(&mut report, &mut engine, listener);
                         continue;
@@ -561,9 +563,11 @@ async fn ws_session(
             ));
         };
         let replies = journal.with(|j| engine.handle(j, message)).await?;
-        for reply in replies {
-            count_exchange(&mut exchanges, &reply);
-            send(socket, &reply, &mut report).await?;
+        for reply in &replies {
+            count_exchange(&mut exchanges, reply);
+        }
+        for message in engine.outgoing(replies) {
+            send(socket, &message, &mut report).await?;
         }
         record(&mut report, &mut engine, listener);
     }

@@ -16,15 +16,17 @@ pub const PROTOCOL_VERSION: &str = "1";
 /// The journal's extension messages. A peer receives them only when it announces them in `join`
 /// ([`PeerMetadata::journal_extensions`]); a stock automerge-repo peer announces none and gets the plain
 /// protocol.
-pub const JOURNAL_EXTENSIONS: [&str; 4] = [
+pub const JOURNAL_EXTENSIONS: [&str; 5] = [
     "x-journal-index",
     "x-journal-snapshot",
     "x-journal-refused",
     "x-journal-packed-index",
+    "x-journal-bundle",
 ];
 
-/// Largest index a packed one may unpack to: far beyond any account's documents, far below memory trouble.
-pub const MAX_UNPACKED_INDEX: u64 = 16 << 20;
+/// Largest a packed index or bundle may unpack to: far beyond any session's messages, far below memory
+/// trouble.
+pub const MAX_UNPACKED: u64 = 16 << 20;
 
 /// Metadata a peer advertises in `join` and `peer` (automerge-repo's `peerMetadata`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,6 +260,17 @@ pub enum WireMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         packed: Option<serde_bytes::ByteBuf>,
     },
+    /// Extension: several messages sent as one, deflate-compressed (see [`pack_bundle`]): the documents
+    /// of one lesson in one exchange, sharing one compression window.
+    #[serde(rename = "x-journal-bundle", rename_all = "camelCase")]
+    Bundle {
+        /// Sender.
+        sender_id: String,
+        /// Receiver.
+        target_id: String,
+        /// The messages, packed.
+        packed: serde_bytes::ByteBuf,
+    },
     /// Extension: the relay refused a change to a document and stored nothing of it.
     #[serde(rename = "x-journal-refused", rename_all = "camelCase")]
     Refused {
@@ -348,31 +361,76 @@ impl WireMessage {
     }
 }
 
-/// The index entries encoded and compressed (deflate) for `x-journal-index`'s `packed`.
-pub fn pack_index(entries: &[IndexEntry]) -> Vec<u8> {
+/// A value encoded and compressed (deflate).
+fn pack<T: Serialize>(value: &T) -> Vec<u8> {
     let mut packer = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
     packer
-        .write_all(&encode(&entries))
+        .write_all(&encode(value))
         .expect("compressing into memory cannot fail");
     packer
         .finish()
         .expect("compressing into memory cannot fail")
 }
 
-/// The index entries of a `packed` index; refuses one that does not decompress, decode, or that would
-/// unpack beyond [`MAX_UNPACKED_INDEX`] bytes.
-pub fn unpack_index(packed: &[u8]) -> Result<Vec<IndexEntry>, ProtocolError> {
+/// A packed value; refuses one that does not decompress, decode, or that would unpack beyond
+/// [`MAX_UNPACKED`] bytes, naming `what` it was.
+fn unpack<T: for<'de> Deserialize<'de>>(packed: &[u8], what: &str) -> Result<T, ProtocolError> {
     let mut unpacked = Vec::new();
     flate2::read::DeflateDecoder::new(packed)
-        .take(MAX_UNPACKED_INDEX + 1)
+        .take(MAX_UNPACKED + 1)
         .read_to_end(&mut unpacked)
-        .map_err(|e| ProtocolError(format!("the packed index does not decompress: {e}")))?;
-    if unpacked.len() as u64 > MAX_UNPACKED_INDEX {
+        .map_err(|e| ProtocolError(format!("the packed {what} does not decompress: {e}")))?;
+    if unpacked.len() as u64 > MAX_UNPACKED {
         return Err(ProtocolError(format!(
-            "the packed index unpacks to more than {MAX_UNPACKED_INDEX} bytes"
+            "the packed {what} unpacks to more than {MAX_UNPACKED} bytes"
         )));
     }
     decode(&unpacked)
+}
+
+/// The index entries encoded and compressed for `x-journal-index`'s `packed`.
+pub fn pack_index(entries: &[IndexEntry]) -> Vec<u8> {
+    pack(&entries)
+}
+
+/// The index entries of a `packed` index.
+pub fn unpack_index(packed: &[u8]) -> Result<Vec<IndexEntry>, ProtocolError> {
+    unpack(packed, "index")
+}
+
+/// Messages packed into one `x-journal-bundle`.
+pub fn pack_bundle(messages: &[WireMessage]) -> Vec<u8> {
+    pack(&messages)
+}
+
+/// The messages of a bundle; a bundle inside a bundle is refused.
+pub fn unpack_bundle(packed: &[u8]) -> Result<Vec<WireMessage>, ProtocolError> {
+    let messages: Vec<WireMessage> = unpack(packed, "bundle")?;
+    if messages
+        .iter()
+        .any(|m| matches!(m, WireMessage::Bundle { .. }))
+    {
+        return Err(ProtocolError("a bundle may not hold another bundle".into()));
+    }
+    Ok(messages)
+}
+
+/// `messages` as they go to a peer: one bundle when the peer understands bundles and there are several,
+/// else as they are.
+pub fn bundled(
+    messages: Vec<WireMessage>,
+    peer_understands_bundles: bool,
+    sender_id: &str,
+    target_id: &str,
+) -> Vec<WireMessage> {
+    if !peer_understands_bundles || messages.len() < 2 {
+        return messages;
+    }
+    vec![WireMessage::Bundle {
+        sender_id: sender_id.to_owned(),
+        target_id: target_id.to_owned(),
+        packed: serde_bytes::ByteBuf::from(pack_bundle(&messages)),
+    }]
 }
 
 /// Decodes a CBOR value, refusing anything malformed.
@@ -525,6 +583,42 @@ mod tests {
         }
         let bomb = packer.finish().expect("compress");
         let refused = unpack_index(&bomb).expect_err("too large");
+        assert!(
+            unpack_bundle(&bomb).is_err(),
+            "a bundle is held to the same limit"
+        );
         assert!(refused.0.contains("more than"), "{refused}");
+    }
+
+    #[test]
+    fn a_bundle_carries_several_messages_and_never_another_bundle() {
+        let sync = |doc: &str| WireMessage::Sync {
+            document_id: doc.into(),
+            sender_id: "tablet".into(),
+            target_id: "relay".into(),
+            data: vec![0x42; 40],
+        };
+        let lesson: Vec<WireMessage> = (0..25)
+            .map(|i| sync(&format!("2026-2027/student/s5a{i:02}")))
+            .collect();
+        let [WireMessage::Bundle { packed, .. }] =
+            &bundled(lesson.clone(), true, "tablet", "relay")[..]
+        else {
+            panic!("one bundle");
+        };
+        assert_eq!(unpack_bundle(packed).expect("unpacks"), lesson);
+        assert!(
+            packed.len() * 4 < encode(&lesson).len(),
+            "{} bytes",
+            packed.len()
+        );
+        assert_eq!(bundled(lesson.clone(), false, "tablet", "relay"), lesson);
+        assert_eq!(
+            bundled(vec![sync("a")], true, "tablet", "relay"),
+            vec![sync("a")]
+        );
+        let nested = bundled(lesson, true, "tablet", "relay");
+        let twice = pack_bundle(&[nested[0].clone(), sync("b")]);
+        assert!(unpack_bundle(&twice).is_err());
     }
 }

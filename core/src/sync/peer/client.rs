@@ -80,6 +80,8 @@ pub struct ClientPeer {
     news: Option<usize>,
     /// Documents whose local edits this session sent to the relay.
     sent: BTreeSet<DocId>,
+    /// Whether the relay said it takes several messages as one bundle.
+    relay_takes_bundles: bool,
 }
 
 /// Key under which the device keeps its sync state with the relay.
@@ -98,6 +100,7 @@ impl ClientPeer {
             joined: false,
             news: None,
             sent: BTreeSet::new(),
+            relay_takes_bundles: false,
         }
     }
 
@@ -112,6 +115,16 @@ impl ClientPeer {
                 journal_extensions: JOURNAL_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect(),
             }),
         }
+    }
+
+    /// `messages` as they go to the relay: several as one bundle when the relay takes bundles.
+    pub fn outgoing(&self, messages: Vec<WireMessage>) -> Vec<WireMessage> {
+        crate::sync::protocol::bundled(
+            messages,
+            self.relay_takes_bundles,
+            &self.peer_id,
+            &self.relay_peer,
+        )
     }
 
     /// Events since the last call.
@@ -230,9 +243,24 @@ impl ClientPeer {
         message: WireMessage,
     ) -> Result<Vec<WireMessage>, SyncError> {
         match message {
-            WireMessage::Peer { sender_id, .. } => {
+            WireMessage::Peer {
+                sender_id,
+                metadata,
+                ..
+            } => {
                 self.relay_peer = sender_id;
+                self.relay_takes_bundles =
+                    metadata.is_some_and(|m| m.understands("x-journal-bundle"));
                 Ok(Vec::new())
+            }
+            WireMessage::Bundle { packed, .. } => {
+                let messages = crate::sync::protocol::unpack_bundle(&packed)
+                    .map_err(|e| SyncError::Unexpected(e.to_string()))?;
+                let mut out = Vec::new();
+                for message in messages {
+                    out.extend(self.handle(journal, message)?);
+                }
+                Ok(out)
             }
             index @ WireMessage::Index { .. } => {
                 let documents = index

@@ -271,7 +271,13 @@ impl ServerPeer {
                     metadata: Some(PeerMetadata {
                         storage_id: Some(self.relay.clone()),
                         is_ephemeral: false,
-                        journal_extensions: Vec::new(),
+                        // What the relay sends only to clients that understand it is announced back,
+                        // so the client knows it may send it too.
+                        journal_extensions: ["x-journal-bundle"]
+                            .into_iter()
+                            .filter(|e| self.understands(e))
+                            .map(str::to_owned)
+                            .collect(),
                     }),
                 }];
                 if self.understands("x-journal-index") {
@@ -292,6 +298,23 @@ impl ServerPeer {
                 Ok(out)
             }
             _ if !self.joined => Err(Closing::Error("the first message must be join".into())),
+            WireMessage::Bundle { packed, .. } => {
+                let messages = crate::sync::protocol::unpack_bundle(&packed)
+                    .map_err(|e| Closing::Error(e.to_string()))?;
+                let mut out = Vec::new();
+                for message in messages {
+                    if matches!(message, WireMessage::Join { .. }) {
+                        return Err(Closing::Error("join may not travel in a bundle".into()));
+                    }
+                    out.extend(self.on_message(side, message)?);
+                }
+                Ok(crate::sync::protocol::bundled(
+                    out,
+                    self.understands("x-journal-bundle"),
+                    &self.relay,
+                    &self.client,
+                ))
+            }
             WireMessage::Request {
                 document_id, data, ..
             } => self.on_sync(side, document_id, &data, false),
@@ -827,6 +850,67 @@ mod tests {
             panic!("{out:?}");
         };
         assert_eq!(plain, &documents);
+    }
+
+    #[test]
+    fn a_bundle_is_answered_with_one_bundle_of_the_same_answers() {
+        let (mut relay, class) = relay();
+        let docs = [student(&class, 0), student(&class, 1)];
+        let mut one_by_one = ServerPeer::new("relay", 100);
+        one_by_one.on_message(&mut relay, join()).expect("join");
+        let mut separately = Vec::new();
+        for doc in &docs {
+            separately.extend(
+                one_by_one
+                    .on_message(&mut relay, opening(doc, false))
+                    .expect("request"),
+            );
+        }
+        let mut peer = ServerPeer::new("relay", 100);
+        let out = peer.on_message(&mut relay, join()).expect("join");
+        let WireMessage::Peer {
+            metadata: Some(metadata),
+            ..
+        } = &out[0]
+        else {
+            panic!("{out:?}");
+        };
+        assert!(
+            metadata.understands("x-journal-bundle"),
+            "the relay says it takes bundles"
+        );
+        let bundle = crate::sync::protocol::bundled(
+            docs.iter().map(|doc| opening(doc, false)).collect(),
+            true,
+            "tablet",
+            "relay",
+        );
+        let answer = peer
+            .on_message(&mut relay, bundle.into_iter().next().expect("one"))
+            .expect("bundle");
+        let [WireMessage::Bundle { packed, .. }] = &answer[..] else {
+            panic!("{answer:?}");
+        };
+        let answers = crate::sync::protocol::unpack_bundle(packed).expect("unpacks");
+        assert_eq!(answers.len(), separately.len());
+        let ids = |messages: &[WireMessage]| -> Vec<String> {
+            messages
+                .iter()
+                .map(|m| match m {
+                    WireMessage::Sync { document_id, .. }
+                    | WireMessage::Snapshot { document_id, .. } => document_id.clone(),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(ids(&answers), ids(&separately));
+
+        let smuggled =
+            crate::sync::protocol::bundled(vec![join(), join()], true, "tablet", "relay");
+        assert!(matches!(
+            peer.on_message(&mut relay, smuggled.into_iter().next().expect("one")),
+            Err(Closing::Error(reason)) if reason.contains("join")
+        ));
     }
 
     #[test]
