@@ -415,8 +415,12 @@ pub fn unpack_bundle(packed: &[u8]) -> Result<Vec<WireMessage>, ProtocolError> {
     Ok(messages)
 }
 
-/// `messages` as they go to a peer: one bundle when the peer understands bundles and there are several,
-/// else as they are.
+/// Most bytes of messages one bundle carries before the next begins: a cold sync's hundreds of whole
+/// documents go as several bundles, each far under what a peer unpacks ([`MAX_UNPACKED`]).
+pub const BUNDLE_BYTES: usize = 4 << 20;
+
+/// `messages` as they go to a peer: when the peer understands bundles, as bundles of at most
+/// [`BUNDLE_BYTES`] (a message larger than that goes alone, as it is); else as they are.
 pub fn bundled(
     messages: Vec<WireMessage>,
     peer_understands_bundles: bool,
@@ -426,11 +430,32 @@ pub fn bundled(
     if !peer_understands_bundles || messages.len() < 2 {
         return messages;
     }
-    vec![WireMessage::Bundle {
-        sender_id: sender_id.to_owned(),
-        target_id: target_id.to_owned(),
-        packed: serde_bytes::ByteBuf::from(pack_bundle(&messages)),
-    }]
+    let mut out = Vec::new();
+    let mut group: Vec<WireMessage> = Vec::new();
+    let mut group_bytes = 0;
+    let close = |group: &mut Vec<WireMessage>, out: &mut Vec<WireMessage>| match group.len() {
+        0 => {}
+        1 => out.append(group),
+        _ => {
+            out.push(WireMessage::Bundle {
+                sender_id: sender_id.to_owned(),
+                target_id: target_id.to_owned(),
+                packed: serde_bytes::ByteBuf::from(pack_bundle(group)),
+            });
+            group.clear();
+        }
+    };
+    for message in messages {
+        let bytes = encode(&message).len();
+        if group_bytes + bytes > BUNDLE_BYTES {
+            close(&mut group, &mut out);
+            group_bytes = 0;
+        }
+        group_bytes += bytes;
+        group.push(message);
+    }
+    close(&mut group, &mut out);
+    out
 }
 
 /// Decodes a CBOR value, refusing anything malformed.
@@ -617,6 +642,26 @@ mod tests {
             bundled(vec![sync("a")], true, "tablet", "relay"),
             vec![sync("a")]
         );
+        // Whole documents for a cold sync: never one bundle beyond what a peer unpacks.
+        let whole = |doc: &str| WireMessage::Snapshot {
+            document_id: doc.into(),
+            sender_id: "relay".into(),
+            target_id: "tablet".into(),
+            data: (0..1_500_000u64).map(|i| (i * 7919 % 251) as u8).collect(),
+        };
+        let year: Vec<WireMessage> = (0..7).map(|i| whole(&format!("d{i}"))).collect();
+        let sent = bundled(year.clone(), true, "relay", "tablet");
+        assert!(sent.len() > 1, "split into several");
+        let mut received = Vec::new();
+        for message in sent {
+            match message {
+                WireMessage::Bundle { packed, .. } => {
+                    received.extend(unpack_bundle(&packed).expect("each unpacks"));
+                }
+                single => received.push(single),
+            }
+        }
+        assert_eq!(received, year, "every message, in order");
         let nested = bundled(lesson, true, "tablet", "relay");
         let twice = pack_bundle(&[nested[0].clone(), sync("b")]);
         assert!(unpack_bundle(&twice).is_err());
