@@ -366,16 +366,19 @@ async fn connect(config: &RelayConfig) -> Result<Socket, ClientError> {
     }
 }
 
+/// Sends one message; a link that takes none of it for `timeout` (the relay's side went silent, the
+/// network dropped away) is given up as [`ClientError::Timeout`] instead of waiting for TCP to give up.
 async fn send(
     socket: &mut Socket,
     message: &WireMessage,
+    timeout: Duration,
     report: &mut SyncReport,
 ) -> Result<(), ClientError> {
     let bytes = encode(message);
     report.bytes_sent += bytes.len();
-    socket
-        .send(Message::Binary(bytes.into()))
+    tokio::time::timeout(timeout, socket.send(Message::Binary(bytes.into())))
         .await
+        .map_err(|_| ClientError::Timeout)?
         .map_err(|e| ClientError::Offline(e.to_string()))
 }
 
@@ -519,7 +522,7 @@ async fn ws_session(
     // Messages this client sent per document: documents sync side by side, so the longest chain of
     // exchanges, not their sum, is what a slow link waits for.
     let mut exchanges: HashMap<String, usize> = HashMap::new();
-    send(socket, &engine.join(), &mut report).await?;
+    send(socket, &engine.join(), config.timeout, &mut report).await?;
     loop {
         report.round_trips = 1 + exchanges.values().copied().max().unwrap_or(0);
         if live.is_none() && engine.is_settled() {
@@ -549,7 +552,7 @@ async fn ws_session(
                             count_exchange(&mut exchanges, reply);
                         }
                         for message in engine.outgoing(replies) {
-                            send(socket, &message, &mut report).await?;
+                            send(socket, &message, config.timeout, &mut report).await?;
                         }
                         record(&mut report, &mut engine, listener);
                         continue;
@@ -567,7 +570,7 @@ async fn ws_session(
             count_exchange(&mut exchanges, reply);
         }
         for message in engine.outgoing(replies) {
-            send(socket, &message, &mut report).await?;
+            send(socket, &message, config.timeout, &mut report).await?;
         }
         record(&mut report, &mut engine, listener);
     }
@@ -772,6 +775,44 @@ pub async fn run_live(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A link the far side stopped reading (the network dropped away mid-send): the send gives up after
+    /// the configured wait, where it used to wait minutes for TCP.
+    #[tokio::test]
+    async fn a_send_the_link_stopped_taking_gives_up_in_time() {
+        let listening = tokio::net::TcpSocket::new_v4().expect("socket");
+        listening.set_recv_buffer_size(4096).expect("small buffer");
+        listening
+            .bind("127.0.0.1:0".parse().expect("address"))
+            .expect("bind");
+        let listener = listening.listen(1).expect("listen");
+        let address = listener.local_addr().expect("address");
+        let connecting = tokio::net::TcpSocket::new_v4().expect("socket");
+        connecting.set_send_buffer_size(4096).expect("small buffer");
+        let (stream, accepted) = tokio::join!(connecting.connect(address), listener.accept());
+        // The far side holds its end open and never reads.
+        let _silent = accepted.expect("accepted");
+        let mut socket = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            tokio_tungstenite::MaybeTlsStream::Plain(stream.expect("connected")),
+            tokio_tungstenite::tungstenite::protocol::Role::Client,
+            None,
+        )
+        .await;
+        let week = WireMessage::Sync {
+            document_id: "2026-2027/class/5a".into(),
+            sender_id: "tablet".into(),
+            target_id: "relay".into(),
+            data: vec![7; 32 << 20],
+        };
+        let mut report = SyncReport::default();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(60),
+            send(&mut socket, &week, Duration::from_secs(1), &mut report),
+        )
+        .await
+        .expect("the send gave up by itself");
+        assert!(matches!(outcome, Err(ClientError::Timeout)), "{outcome:?}");
+    }
 
     #[test]
     fn backoff_grows_to_a_ceiling_with_jitter() {
