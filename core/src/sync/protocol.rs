@@ -419,8 +419,12 @@ pub fn unpack_bundle(packed: &[u8]) -> Result<Vec<WireMessage>, ProtocolError> {
 /// documents go as several bundles, each far under what a peer unpacks ([`MAX_UNPACKED`]).
 pub const BUNDLE_BYTES: usize = 4 << 20;
 
+/// Most messages one bundle carries: each counts against the sender's message rate on the relay.
+pub const BUNDLE_MESSAGES: usize = 500;
+
 /// `messages` as they go to a peer: when the peer understands bundles, as bundles of at most
-/// [`BUNDLE_BYTES`] (a message larger than that goes alone, as it is); else as they are.
+/// [`BUNDLE_MESSAGES`] messages and [`BUNDLE_BYTES`] (a message larger than that goes alone, as it is);
+/// else as they are.
 pub fn bundled(
     messages: Vec<WireMessage>,
     peer_understands_bundles: bool,
@@ -447,7 +451,7 @@ pub fn bundled(
     };
     for message in messages {
         let bytes = encode(&message).len();
-        if group_bytes + bytes > BUNDLE_BYTES {
+        if group_bytes + bytes > BUNDLE_BYTES || group.len() == BUNDLE_MESSAGES {
             close(&mut group, &mut out);
             group_bytes = 0;
         }
@@ -662,6 +666,9 @@ mod tests {
             }
         }
         assert_eq!(received, year, "every message, in order");
+        let many: Vec<WireMessage> = (0..1_200).map(|i| sync(&format!("d{i}"))).collect();
+        let sent = bundled(many, true, "tablet", "relay");
+        assert_eq!(sent.len(), 3, "500, 500 and 200");
         let nested = bundled(lesson, true, "tablet", "relay");
         let twice = pack_bundle(&[nested[0].clone(), sync("b")]);
         assert!(unpack_bundle(&twice).is_err());

@@ -212,13 +212,23 @@ async fn serve(
                     Message::Close(_) => return End::Closed,
                     Message::Ping(_) | Message::Pong(_) => continue,
                 };
-                if app.message_limits.take(&device, 1).is_err() {
-                    return End::Error("too many messages; slow down and reconnect".into());
-                }
                 let message: WireMessage = match decode(&bytes) {
                     Ok(message) => message,
                     Err(e) => return End::Error(e.to_string()),
                 };
+                // A bundle counts as the messages it carries.
+                let count = match &message {
+                    WireMessage::Bundle { packed, .. } => {
+                        match journal_core::sync::protocol::unpack_bundle(packed) {
+                            Ok(inner) => u32::try_from(inner.len()).unwrap_or(u32::MAX),
+                            Err(e) => return End::Error(e.to_string()),
+                        }
+                    }
+                    _ => 1,
+                };
+                if app.message_limits.take(&device, count).is_err() {
+                    return End::Error("too many messages; slow down and reconnect".into());
+                }
                 if matches!(message, WireMessage::Join { .. }) {
                     peer.on_message(side, message)
                 } else {

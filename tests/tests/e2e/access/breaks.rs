@@ -1111,3 +1111,47 @@ async fn a_frame_over_the_limit_gets_an_error_and_a_size_close() {
     );
     assert_eq!(code, Some(1009), "message too big");
 }
+
+// ----- a bundle must not carry more than its share of the message rate -----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_counts_as_every_message_it_carries() {
+    let relay = Relay::start_demo();
+    let parent = relay.token("parent-s5a1");
+    let (mut client, index) = RawClient::join(&relay, &parent).await;
+    let year = year_of_index(&index);
+    // Someone else's child: each request is answered as unavailable, cheaply, and still counts.
+    let other = doc(year, "student/s5b1");
+    let opening = Document::create(other.clone(), &ActorId::random())
+        .expect("doc")
+        .generate_sync_message(&mut automerge::sync::State::new())
+        .expect("a first message");
+    let requests: Vec<WireMessage> = (0..journal_core::sync::protocol::BUNDLE_MESSAGES)
+        .map(|_| WireMessage::Request {
+            document_id: other.to_string(),
+            sender_id: "hostile".into(),
+            target_id: "relay".into(),
+            data: opening.clone(),
+        })
+        .collect();
+    let bundle = journal_core::sync::protocol::bundled(requests, true, "hostile", "relay");
+    assert_eq!(
+        bundle.len(),
+        1,
+        "one bundle of {}",
+        journal_core::sync::protocol::BUNDLE_MESSAGES
+    );
+    // The default burst is 4,000 messages: nine bundles of 500 are 4,500.
+    for _ in 0..9 {
+        client.send(&bundle[0]).await;
+    }
+    assert!(client.closed().await, "the relay closed the session");
+    assert!(
+        client.received.iter().any(|m| matches!(
+            m,
+            WireMessage::Error { message } if message.contains("too many messages")
+        )),
+        "{:?}",
+        client.received.last()
+    );
+}
