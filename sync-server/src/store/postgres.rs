@@ -330,6 +330,14 @@ async fn append_in(
             &[&id],
         )
         .await?;
+        // Heads from before the snapshot can no longer be answered from the changes: forget them, so
+        // the index holds at most the writes since the last snapshot.
+        tx.execute(
+            "DELETE FROM heads_index WHERE doc_id = $1
+             AND seq < (SELECT snapshot_seq FROM documents WHERE doc_id = $1)",
+            &[&id],
+        )
+        .await?;
     }
     Ok(())
 }

@@ -108,6 +108,13 @@ fn append_in(
              AND seq <= (SELECT snapshot_seq FROM documents WHERE doc_id = ?1)",
             [id],
         )?;
+        // Heads from before the snapshot can no longer be answered from the changes: forget them, so
+        // the index holds at most the writes since the last snapshot.
+        tx.execute(
+            "DELETE FROM heads_index WHERE doc_id = ?1
+             AND seq < (SELECT snapshot_seq FROM documents WHERE doc_id = ?1)",
+            [id],
+        )?;
     }
     Ok(())
 }
@@ -1140,6 +1147,56 @@ mod tests {
             ids("dad"),
             ["2027-2028/thread/old_1"],
             "'_' is no wildcard: old_1 is not the stored oldx1"
+        );
+    }
+
+    /// Compaction forgets the heads that can no longer be answered from the changes after them.
+    #[test]
+    fn a_snapshot_leaves_only_the_heads_written_since_in_the_index() {
+        use crate::store::DocumentStore;
+        use automerge::transaction::Transactable;
+        let store = super::SqliteStore::open_in_memory().expect("store");
+        let by = crate::store::Attribution {
+            account: "t".into(),
+            device: "tablet".into(),
+            at: 1,
+        };
+        let mut doc = automerge::Automerge::new();
+        let mut base: Vec<String> = Vec::new();
+        for i in 0..5 {
+            let mut tx = doc.transaction();
+            tx.put(automerge::ROOT, "k", i).expect("put");
+            tx.commit();
+            let heads: Vec<String> = doc.get_heads().iter().map(ToString::to_string).collect();
+            let change = doc.get_last_local_change().expect("a change");
+            let snapshot = (i == 3).then(|| doc.save());
+            store
+                .append_changes(
+                    "d",
+                    &[super::NewChange {
+                        hash: change.hash().to_string(),
+                        bytes: change.raw_bytes().to_vec(),
+                    }],
+                    &heads,
+                    &by,
+                    snapshot.as_deref(),
+                    Some(&base),
+                )
+                .expect("append");
+            base = heads;
+        }
+        let seqs: Vec<i64> = store
+            .conn()
+            .prepare("SELECT seq FROM heads_index WHERE doc_id = 'd' ORDER BY seq")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            seqs,
+            [4, 5],
+            "the snapshot at the fourth change, and the write after it"
         );
     }
 
