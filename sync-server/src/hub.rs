@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 
 use crate::acl::Grants;
 use crate::services::events::{EventBus, RelayEvent};
-use crate::store::{Attribution, FirstChanges, RelayStore, StoreError, new_changes, stored_heads};
+use crate::store::{Attribution, FirstChanges, RelayStore, StoreError, stored_heads};
 
 /// Changes stored after a document's snapshot before the relay writes a new snapshot.
 const SNAPSHOT_AFTER_CHANGES: i64 = 256;
@@ -644,7 +644,7 @@ impl Hub {
         if let Some(refused) = merge_checked(&mut slot.doc, &mut next, message, ctx)? {
             return Ok(refused);
         }
-        let changes = new_changes(slot.doc.changes_since_saved());
+        let changes = slot.doc.changes_since_saved();
         if !changes.is_empty() {
             let key = id.to_string();
             let heads = stored_heads(&slot.doc);
@@ -758,7 +758,7 @@ impl Hub {
             return Ok(Outcome::Refused(format!("document {id}: {reason}")));
         }
         let members: Vec<String> = view.participants.iter().cloned().collect();
-        let changes = new_changes(slot.doc.changes_since_saved());
+        let changes = slot.doc.changes_since_saved();
         let heads = stored_heads(&slot.doc);
         let key = id.to_string();
         let snapshot = slot.doc.snapshot();
@@ -856,7 +856,7 @@ impl Hub {
     /// Stores a document made on the relay itself (demo seeding, imports), attributed to `by`.
     pub fn import(&self, doc: &Document, by: &Attribution) -> Result<(), HubError> {
         let id = doc.id().clone();
-        let changes = new_changes(doc.all_changes());
+        let changes = doc.all_changes();
         let heads = stored_heads(doc);
         self.store.append_changes(
             &id.to_string(),

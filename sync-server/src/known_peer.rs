@@ -197,10 +197,7 @@ mod tests {
         let changes: Vec<NewChange> = doc
             .get_changes(since)
             .into_iter()
-            .map(|c| NewChange {
-                hash: c.hash().to_string(),
-                bytes: c.raw_bytes().to_vec(),
-            })
+            .map(NewChange::of)
             .collect();
         store
             .append_changes("d", &changes, &heads(doc), &by(), None, Some(&base))

@@ -246,7 +246,7 @@ mod tests {
 
     use super::*;
     use crate::store::sqlite::SqliteStore;
-    use crate::store::{Attribution, DocumentStore, new_changes, stored_heads};
+    use crate::store::{Attribution, DocumentStore, stored_heads};
 
     const YEAR: YearId = YearId(2026);
 
@@ -274,7 +274,7 @@ mod tests {
             store
                 .append_changes(
                     &doc.id().to_string(),
-                    &new_changes(doc.all_changes()),
+                    &doc.all_changes(),
                     &stored_heads(doc),
                     &by(),
                     Some(&doc.snapshot()),
@@ -301,11 +301,11 @@ mod tests {
     ) {
         for doc in journal.documents() {
             let since = before.get(doc.id());
-            let changes: Vec<(String, Vec<u8>)> = doc
+            let changes: Vec<_> = doc
                 .automerge()
                 .get_changes(since.map_or(&[][..], Vec::as_slice))
                 .into_iter()
-                .map(|c| (c.hash().to_string(), c.raw_bytes().to_vec()))
+                .map(journal_core::docs::ChangeRecord::of)
                 .collect();
             if changes.is_empty() {
                 continue;
@@ -314,7 +314,7 @@ mod tests {
             store
                 .append_changes(
                     &doc.id().to_string(),
-                    &new_changes(changes),
+                    &changes,
                     &stored_heads(doc),
                     &by(),
                     snapshot.as_deref(),

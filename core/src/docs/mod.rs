@@ -76,6 +76,31 @@ impl View {
     }
 }
 
+/// One change as a store keeps it apart from its document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeRecord {
+    /// Hash (hex).
+    pub hash: String,
+    /// The actor that made it.
+    pub actor: Vec<u8>,
+    /// Its number among that actor's changes to the document, from 1.
+    pub seq: u64,
+    /// Raw bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl ChangeRecord {
+    /// The record of one of a document's changes.
+    pub fn of(change: automerge::Change) -> Self {
+        ChangeRecord {
+            hash: change.hash().to_string(),
+            actor: change.actor_id().to_bytes().to_vec(),
+            seq: change.seq(),
+            bytes: change.raw_bytes().to_vec(),
+        }
+    }
+}
+
 /// One journal document: its Automerge state, its typed view kept in step, and what is already on disk.
 #[derive(Debug)]
 pub struct Document {
@@ -181,21 +206,21 @@ impl Document {
         Some(self.doc.save_after(&self.saved_heads))
     }
 
-    /// Every change of the document: its hash (hex) and bytes, in causal order.
-    pub fn all_changes(&self) -> Vec<(String, Vec<u8>)> {
+    /// Every change of the document, in causal order.
+    pub fn all_changes(&self) -> Vec<ChangeRecord> {
         self.doc
             .get_changes(&[])
             .into_iter()
-            .map(|c| (c.hash().to_string(), c.raw_bytes().to_vec()))
+            .map(ChangeRecord::of)
             .collect()
     }
 
-    /// Each change made or received since the last [`Self::mark_saved`]: its hash (hex) and bytes.
-    pub fn changes_since_saved(&self) -> Vec<(String, Vec<u8>)> {
+    /// Each change made or received since the last [`Self::mark_saved`], in causal order.
+    pub fn changes_since_saved(&self) -> Vec<ChangeRecord> {
         self.doc
             .get_changes(&self.saved_heads)
             .into_iter()
-            .map(|c| (c.hash().to_string(), c.raw_bytes().to_vec()))
+            .map(ChangeRecord::of)
             .collect()
     }
 

@@ -3,15 +3,27 @@
 
 use journal_core::DocId;
 
-use super::{ServiceResult, Services, administration_only};
+use super::{ServiceError, ServiceResult, Services, administration_only};
 use crate::auth::Principal;
+use crate::store::audit_log::Delivery;
 use crate::store::{AdminLogEntry, AuditEntry};
 
 impl Services {
     /// Every change a document accepted, oldest first, with who delivered it.
     pub fn audit_trail(&self, by: &Principal, doc: &DocId) -> ServiceResult<Vec<AuditEntry>> {
         administration_only(by, "reads the audit trail")?;
-        Ok(self.store().audit_trail(&doc.to_string())?)
+        let id = doc.to_string();
+        // The document first: deliveries recorded after it was read only add entries it lacks.
+        let Some(bytes) = self.store().load_document(&id)? else {
+            return Err(ServiceError::NotFound(format!("document {doc}")));
+        };
+        let deliveries = self.store().audit_trail(&id)?;
+        let document = automerge::Automerge::load(&bytes).map_err(|e| {
+            ServiceError::Invalid(format!(
+                "document {doc} cannot be read for its audit trail: {e}"
+            ))
+        })?;
+        Ok(attribute(&id, &document, &deliveries))
     }
 
     /// The administration's log in `[from, to)` (Unix seconds), oldest first.
@@ -24,4 +36,36 @@ impl Services {
         administration_only(by, "reads the administration's log")?;
         Ok(self.store().admin_log(from, to)?)
     }
+}
+
+/// Each of the document's changes with the delivery that brought it, oldest delivery first and in causal
+/// order within one.
+fn attribute(
+    id: &str,
+    document: &automerge::Automerge,
+    deliveries: &[Delivery],
+) -> Vec<AuditEntry> {
+    let mut entries: Vec<(usize, AuditEntry)> = Vec::new();
+    for change in document.get_changes(&[]) {
+        let actor = change.actor_id().to_bytes();
+        let Some(found) = deliveries
+            .iter()
+            .position(|d| d.covers(actor, change.seq()))
+        else {
+            tracing::warn!(doc = id, change = %change.hash(), "a change has no recorded delivery");
+            continue;
+        };
+        let delivery = &deliveries[found];
+        entries.push((
+            found,
+            AuditEntry {
+                hash: change.hash().to_string(),
+                account: delivery.account.clone(),
+                device: delivery.device.clone(),
+                received_at: delivery.at,
+            },
+        ));
+    }
+    entries.sort_by_key(|(found, _)| *found);
+    entries.into_iter().map(|(_, entry)| entry).collect()
 }

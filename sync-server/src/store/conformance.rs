@@ -7,7 +7,7 @@ use journal_core::{ClassId, DocId, StudentId};
 
 use super::{
     Account, AccountRole, AdminLogEntry, Attribution, CodeRecord, CodeRole, Device, FirstChanges,
-    MissingChanges, NewChange, Redemption, RelayStore, RosterImport,
+    MissingChanges, NewChange, Redemption, RelayStore, RosterImport, StoredChange,
 };
 
 /// Generates one `#[test]` per conformance check for a backend built by `$make`.
@@ -57,14 +57,28 @@ fn change(doc: &mut Automerge, key: &str, value: &str) -> NewChange {
     tx.put(ROOT, key, value).expect("put");
     let (hash, _) = tx.commit();
     let hash = hash.expect("a change");
-    NewChange {
-        hash: hash.to_string(),
-        bytes: doc
-            .get_change_by_hash(&hash)
-            .expect("stored")
-            .raw_bytes()
-            .to_vec(),
-    }
+    NewChange::of(doc.get_change_by_hash(&hash).expect("stored").clone())
+}
+
+/// Changes as the store reads them back.
+fn stored(changes: &[NewChange]) -> Vec<StoredChange> {
+    changes
+        .iter()
+        .map(|c| StoredChange {
+            hash: c.hash.clone(),
+            bytes: c.bytes.clone(),
+        })
+        .collect()
+}
+
+/// How many changes the audit trail says were delivered.
+fn delivered(store: &dyn RelayStore, id: &str) -> u64 {
+    store
+        .audit_trail(id)
+        .expect("trail")
+        .iter()
+        .map(|d| d.count)
+        .sum()
 }
 
 fn heads(doc: &Automerge) -> Vec<String> {
@@ -121,7 +135,7 @@ pub fn a_write_from_a_stale_copy_changes_nothing(store: &dyn RelayStore) {
         loaded.get(ROOT, "c").expect("read").is_none(),
         "ours was not written"
     );
-    assert_eq!(store.audit_trail("d").expect("trail").len(), 2);
+    assert_eq!(delivered(store, "d"), 2);
 }
 
 /// Changes append, load back as one document, list with their heads, and keep who delivered them.
@@ -157,18 +171,27 @@ pub fn documents_round_trip_with_their_audit_trail(store: &dyn RelayStore) {
         vec![("d1".to_owned(), heads(&doc))]
     );
     let trail = store.audit_trail("d1").expect("trail");
-    let who: Vec<(&str, &str)> = trail
+    let who: Vec<(&[u8], u64, u64, &str, &str)> = trail
         .iter()
-        .map(|e| (e.hash.as_str(), e.account.as_str()))
+        .map(|d| {
+            (
+                d.actor.as_slice(),
+                d.first_seq,
+                d.count,
+                d.account.as_str(),
+                d.device.as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         who,
         [
-            (first.hash.as_str(), "teacher"),
-            (second.hash.as_str(), "other")
-        ]
+            (first.actor.as_slice(), 1, 1, "teacher", "teacher-tablet"),
+            (second.actor.as_slice(), 2, 1, "other", "other-tablet")
+        ],
+        "each change once, by the first to deliver it"
     );
-    assert_eq!(trail[0].device, "teacher-tablet");
+    assert_eq!(trail[0].at, by("teacher").at);
     let version = store.outside_writes().expect("version");
     store
         .append_changes("d1", &[], &heads(&doc), &by("other"), None, None)
@@ -203,11 +226,7 @@ pub fn compaction_keeps_every_change_loadable(store: &dyn RelayStore) {
     let loaded =
         Automerge::load(&store.load_document("d").expect("load").expect("stored")).expect("valid");
     assert_eq!(loaded.get_heads(), doc.get_heads());
-    assert_eq!(
-        store.audit_trail("d").expect("trail").len(),
-        6,
-        "compaction keeps the audit trail"
-    );
+    assert_eq!(delivered(store, "d"), 6, "compaction keeps the audit trail");
 }
 
 /// Heads written from a copy that held exactly the stored changes are indexed: a peer at those heads gets
@@ -228,7 +247,7 @@ pub fn a_peer_at_recorded_heads_gets_the_changes_after_them(store: &dyn RelaySto
     assert_eq!(
         store.changes_after_heads("d", &at_first).expect("read"),
         Some(MissingChanges {
-            changes: later.clone(),
+            changes: stored(&later),
             heads: at_third.clone()
         })
     );
@@ -292,7 +311,7 @@ pub fn a_peer_at_recorded_heads_gets_the_changes_after_them(store: &dyn RelaySto
     assert_eq!(
         store.changes_after_heads("d", &at_first).expect("read"),
         Some(MissingChanges {
-            changes: [later, vec![blind, fifth]].concat(),
+            changes: stored(&[later, vec![blind, fifth]].concat()),
             heads: heads(&doc)
         })
     );
@@ -915,4 +934,86 @@ pub fn a_new_thread_stores_its_members_and_first_changes_together(store: &dyn Re
         store.audit_trail("2026-2027/thread/t9").expect("trail")[0].account,
         "t"
     );
+}
+
+/// A document as an older relay logged it: a snapshot covering its first three changes, whose log rows
+/// keep only their hash, and a fourth change after it with its bytes. Teacher's changes 1 and 2 came
+/// together, then the administration's, then the teacher's third.
+pub struct OldLog {
+    /// The document.
+    pub doc: Automerge,
+    /// The snapshot.
+    pub snapshot: Vec<u8>,
+    /// Changes the snapshot covers.
+    pub snapshot_seq: i64,
+    /// `(seq, hash, data, account, device, received_at)` as the old `changes` table held them.
+    pub rows: Vec<(i64, String, Vec<u8>, String, String, i64)>,
+}
+
+/// The document and log rows of [`OldLog`].
+pub fn old_log() -> OldLog {
+    let mut teacher = Automerge::new().with_actor(automerge::ActorId::from(&[1u8; 16][..]));
+    let first = change(&mut teacher, "a", "1");
+    let second = change(&mut teacher, "b", "2");
+    let mut office = teacher
+        .fork()
+        .with_actor(automerge::ActorId::from(&[2u8; 16][..]));
+    let third = change(&mut office, "c", "3");
+    teacher.merge(&mut office).expect("merge");
+    let snapshot = teacher.save();
+    let fourth = change(&mut teacher, "a", "4");
+    let row = |seq: i64, c: &NewChange, data: &[u8], who: &str, at: i64| {
+        (
+            seq,
+            c.hash.clone(),
+            data.to_vec(),
+            who.to_owned(),
+            format!("{who}-tablet"),
+            at,
+        )
+    };
+    OldLog {
+        doc: teacher,
+        snapshot,
+        snapshot_seq: 3,
+        rows: vec![
+            row(1, &first, &[], "teacher", 100),
+            row(2, &second, &[], "teacher", 100),
+            row(3, &third, &[], "office", 200),
+            row(4, &fourth, &fourth.bytes, "teacher", 300),
+        ],
+    }
+}
+
+/// After migrating [`old_log`], the audit trail names every change's delivery, and the change log keeps
+/// only the change after the snapshot.
+pub fn old_log_converted(store: &dyn RelayStore, old: &OldLog) {
+    let trail: Vec<(u8, u64, u64, String, String, i64)> = store
+        .audit_trail("d")
+        .expect("trail")
+        .into_iter()
+        .map(|d| (d.actor[0], d.first_seq, d.count, d.account, d.device, d.at))
+        .collect();
+    let who = |actor, first, count, account: &str, at| {
+        (
+            actor,
+            first,
+            count,
+            account.to_owned(),
+            format!("{account}-tablet"),
+            at,
+        )
+    };
+    assert_eq!(
+        trail,
+        [
+            who(1, 1, 2, "teacher", 100),
+            who(2, 1, 1, "office", 200),
+            who(1, 3, 1, "teacher", 300)
+        ]
+    );
+    assert_eq!(store.changes_since_snapshot("d").expect("count"), 1);
+    let loaded =
+        Automerge::load(&store.load_document("d").expect("load").expect("stored")).expect("valid");
+    assert_eq!(loaded.get_heads(), old.doc.get_heads());
 }

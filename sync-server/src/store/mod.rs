@@ -2,6 +2,7 @@
 //! sync states, the directory and the session log. SQLite is the embedded default; every backend passes the
 //! same conformance suite (`conformance.rs`).
 
+pub mod audit_log;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 pub mod postgres;
@@ -88,8 +89,11 @@ pub struct Attribution {
 }
 
 /// One accepted change.
+pub type NewChange = journal_core::docs::ChangeRecord;
+
+/// A change stored after a document's snapshot, as read back.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewChange {
+pub struct StoredChange {
     /// Change hash (hex).
     pub hash: String,
     /// Raw change bytes.
@@ -100,7 +104,7 @@ pub struct NewChange {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MissingChanges {
     /// The changes, oldest first.
-    pub changes: Vec<NewChange>,
+    pub changes: Vec<StoredChange>,
     /// The stored heads (sorted hex) when the changes were read.
     pub heads: Vec<String>,
 }
@@ -261,14 +265,6 @@ impl<'a> ClassMoves<'a> {
     }
 }
 
-/// Changes as the store keeps them, from a document's `(hash, bytes)` pairs.
-pub fn new_changes(pairs: Vec<(String, Vec<u8>)>) -> Vec<NewChange> {
-    pairs
-        .into_iter()
-        .map(|(hash, bytes)| NewChange { hash, bytes })
-        .collect()
-}
-
 /// Heads as a `heads` column keeps them (hex joined by commas), split.
 pub fn split_heads(column: &str) -> Vec<String> {
     column
@@ -334,8 +330,8 @@ pub trait DocumentStore: Send + Sync {
         base: Option<&[String]>,
     ) -> StoreResult<()>;
 
-    /// The audit trail of a document, oldest first.
-    fn audit_trail(&self, id: &str) -> StoreResult<Vec<AuditEntry>>;
+    /// Every delivery of changes to a document, oldest first.
+    fn audit_trail(&self, id: &str) -> StoreResult<Vec<audit_log::Delivery>>;
 
     /// Number of changes stored after the snapshot.
     fn changes_since_snapshot(&self, id: &str) -> StoreResult<i64>;

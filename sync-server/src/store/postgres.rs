@@ -14,11 +14,12 @@ use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
+use super::audit_log::{self, Delivery, Entry, PackedRow};
 use super::{
-    AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, AuditEntry, ClassMoves,
-    CodeRecord, CodeRole, Device, DirectoryStore, DocumentStore, FirstChanges, LimitStore,
-    LogStore, MailStore, MissingChanges, NewChange, Redemption, RosterImport, SessionRecord,
-    StoreError, StoreResult, gcra, group_staff, split_heads,
+    AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, ClassMoves, CodeRecord,
+    CodeRole, Device, DirectoryStore, DocumentStore, FirstChanges, LimitStore, LogStore, MailStore,
+    MissingChanges, NewChange, Redemption, RosterImport, SessionRecord, StoreError, StoreResult,
+    StoredChange, gcra, group_staff, split_heads,
 };
 use journal_core::{ClassId, DocId, StudentId, YearId};
 
@@ -26,7 +27,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/001_initial.sql"),
     include_str!("migrations/postgres/002_rate_limits.sql"),
     include_str!("migrations/postgres/003_heads_index.sql"),
+    include_str!("migrations/postgres/004_audit_deliveries.sql"),
+    include_str!("migrations/postgres/005_changes_after_snapshot_only.sql"),
 ];
+
+/// The schema version after which the version 3 change log's attribution is moved into the audit tables,
+/// before the next version drops it.
+const AUDIT_CONVERSION_AFTER: usize = 4;
 
 /// The advisory lock under which a relay migrates the schema, so relays starting together take turns.
 const MIGRATION_LOCK: i64 = 0x006a_6f75_726e_616c;
@@ -37,10 +44,17 @@ const SECRETS_KEYED: &str = "secrets_keyed";
 /// Every table a backup carries, with its columns, in an order that keeps references valid: the same in
 /// both backends' schemas. The mailbox is left out: its mail is for relays running now.
 const TABLES: &[(&str, &str)] = &[
-    ("documents", "doc_id, snapshot, snapshot_seq, heads"),
     (
-        "changes",
-        "doc_id, seq, hash, data, account_id, device_id, received_at",
+        "documents",
+        "doc_id, snapshot, snapshot_seq, heads, change_seq",
+    ),
+    ("changes", "doc_id, seq, hash, data"),
+    ("audit_documents", "doc, doc_id"),
+    ("audit_actors", "actor, actor_id"),
+    ("audit_authors", "author, account_id, device_id"),
+    (
+        "audit_deliveries",
+        "doc, actor, first_seq, last_seq, first_at, last_at, entries, packed",
     ),
     ("sync_states", "device_id, doc_id, state"),
     ("accounts", "account_id, name, role, active, student_id"),
@@ -68,7 +82,13 @@ const TABLES: &[(&str, &str)] = &[
 ];
 
 /// Tables whose ids come from a sequence, which a restore moves past the restored ids.
-const SEQUENCES: &[(&str, &str)] = &[("sessions", "session_id"), ("admin_log", "id")];
+const SEQUENCES: &[(&str, &str)] = &[
+    ("sessions", "session_id"),
+    ("admin_log", "id"),
+    ("audit_documents", "doc"),
+    ("audit_actors", "actor"),
+    ("audit_authors", "author"),
+];
 
 /// One PostgreSQL value as SQLite stores it.
 fn sqlite_value(row: &Row, index: usize) -> rusqlite::types::Value {
@@ -272,42 +292,30 @@ async fn append_in(
     snapshot: Option<&[u8]>,
     exact: bool,
 ) -> StoreResult<()> {
-    let mut seq: i64 = tx
-        .query_one(
-            "SELECT coalesce(max(seq), 0)::BIGINT FROM changes WHERE doc_id = $1",
-            &[&id],
-        )
+    let before: i64 = tx
+        .query_one("SELECT change_seq FROM documents WHERE doc_id = $1", &[&id])
         .await?
         .get(0);
+    let mut seq = before;
     let insert = tx
         .prepare_cached(
-            "INSERT INTO changes (doc_id, seq, hash, data, account_id, device_id, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (doc_id, hash) DO NOTHING",
+            "INSERT INTO changes (doc_id, seq, hash, data) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (doc_id, hash) DO NOTHING",
         )
         .await?;
     for change in changes {
         seq += 1;
-        tx.execute(
-            &insert,
-            &[
-                &id,
-                &seq,
-                &change.hash,
-                &change.bytes,
-                &by.account,
-                &by.device,
-                &by.at,
-            ],
-        )
-        .await?;
+        tx.execute(&insert, &[&id, &seq, &change.hash, &change.bytes])
+            .await?;
     }
+    record_deliveries(tx, id, changes, by).await?;
     tx.execute(
-        "UPDATE documents SET heads = $2 WHERE doc_id = $1",
-        &[&id, &heads.join(",")],
+        "UPDATE documents SET heads = $2, change_seq = $3 WHERE doc_id = $1",
+        &[&id, &heads.join(","), &seq],
     )
     .await?;
     // Only heads known to close exactly the changes stored so far are indexed (see `exact`).
-    if (exact || seq == changes.len() as i64) && !heads.is_empty() {
+    if (exact || before == 0) && !heads.is_empty() {
         tx.execute(
             "INSERT INTO heads_index (doc_id, heads, seq) VALUES ($1, $2, $3)
              ON CONFLICT (doc_id, heads) DO NOTHING",
@@ -317,15 +325,14 @@ async fn append_in(
     }
     if let Some(snapshot) = snapshot {
         tx.execute(
-            "UPDATE documents SET snapshot = $2,
-             snapshot_seq = (SELECT coalesce(max(seq), 0) FROM changes WHERE doc_id = $1) WHERE doc_id = $1",
+            "UPDATE documents SET snapshot = $2, snapshot_seq = change_seq WHERE doc_id = $1",
             &[&id, &snapshot],
         )
         .await?;
-        // The snapshot holds every change it covers; their audit rows stay, their bytes need not be kept
-        // twice.
+        // The snapshot holds every change it covers, and the audit tables who delivered each: the
+        // changes need not be kept twice.
         tx.execute(
-            "UPDATE changes SET data = ''::BYTEA WHERE doc_id = $1 AND length(data) > 0
+            "DELETE FROM changes WHERE doc_id = $1
              AND seq <= (SELECT snapshot_seq FROM documents WHERE doc_id = $1)",
             &[&id],
         )
@@ -338,6 +345,172 @@ async fn append_in(
             &[&id],
         )
         .await?;
+    }
+    Ok(())
+}
+
+/// The number (column `number`) naming `key` (column `name`) in `table`, added if new.
+async fn intern<T: tokio_postgres::types::ToSql + Sync>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    table: &str,
+    number: &str,
+    name: &str,
+    key: &T,
+) -> StoreResult<i64> {
+    let insert = tx
+        .prepare_cached(&format!(
+            "INSERT INTO {table} ({name}) VALUES ($1) ON CONFLICT ({name}) DO NOTHING"
+        ))
+        .await?;
+    tx.execute(&insert, &[key]).await?;
+    let select = tx
+        .prepare_cached(&format!("SELECT {number} FROM {table} WHERE {name} = $1"))
+        .await?;
+    Ok(tx.query_one(&select, &[key]).await?.get(0))
+}
+
+/// Records in the audit tables that `by` delivered `changes` to document `id`; a change already recorded
+/// (its actor's sequence number reached before) is not recorded twice. The caller holds the document's
+/// row lock, so a document's rows are written by one transaction at a time.
+async fn record_deliveries(
+    tx: &deadpool_postgres::Transaction<'_>,
+    id: &str,
+    changes: &[NewChange],
+    by: &Attribution,
+) -> StoreResult<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let doc = intern(tx, "audit_documents", "doc", "doc_id", &id).await?;
+    tx.execute(
+        "INSERT INTO audit_authors (account_id, device_id) VALUES ($1, $2)
+         ON CONFLICT (account_id, device_id) DO NOTHING",
+        &[&by.account, &by.device],
+    )
+    .await?;
+    let author: i64 = tx
+        .query_one(
+            "SELECT author FROM audit_authors WHERE account_id = $1 AND device_id = $2",
+            &[&by.account, &by.device],
+        )
+        .await?
+        .get(0);
+    for run in audit_log::runs(changes) {
+        let actor = intern(tx, "audit_actors", "actor", "actor_id", &run.actor).await?;
+        let last = tx
+            .query_opt(
+                "SELECT first_seq, last_seq, first_at, last_at, entries, packed FROM audit_deliveries
+                 WHERE doc = $1 AND actor = $2 ORDER BY first_seq DESC LIMIT 1",
+                &[&doc, &actor],
+            )
+            .await?
+            .map(|r| PackedRow {
+                first_seq: r.get(0),
+                last_seq: r.get(1),
+                first_at: r.get(2),
+                last_at: r.get(3),
+                entries: r.get(4),
+                packed: r.get(5),
+            });
+        let recorded = last.as_ref().map_or(0, |row| row.last_seq as u64);
+        let end = run.first_seq + run.count;
+        if end <= recorded + 1 {
+            continue;
+        }
+        let first_seq = run.first_seq.max(recorded + 1);
+        let entry = Entry {
+            first_seq,
+            count: end - first_seq,
+            at: by.at,
+            author,
+        };
+        match last.and_then(|mut row| row.push(entry).then_some(row)) {
+            Some(row) => {
+                tx.execute(
+                    "UPDATE audit_deliveries SET last_seq = $4, last_at = $5, entries = $6, packed = $7
+                     WHERE doc = $1 AND actor = $2 AND first_seq = $3",
+                    &[
+                        &doc,
+                        &actor,
+                        &row.first_seq,
+                        &row.last_seq,
+                        &row.last_at,
+                        &row.entries,
+                        &row.packed,
+                    ],
+                )
+                .await?;
+            }
+            None => {
+                let row = PackedRow::start(entry);
+                tx.execute(
+                    "INSERT INTO audit_deliveries
+                     (doc, actor, first_seq, last_seq, first_at, last_at, entries, packed)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    &[
+                        &doc,
+                        &actor,
+                        &row.first_seq,
+                        &row.last_seq,
+                        &row.first_at,
+                        &row.last_at,
+                        &row.entries,
+                        &row.packed,
+                    ],
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Moves the version 3 change log's attribution (a hash, an account, a device and a time for every
+/// change) into the audit tables, document by document.
+async fn convert_attribution(tx: &deadpool_postgres::Transaction<'_>) -> StoreResult<()> {
+    let ids: Vec<String> = tx
+        .query("SELECT DISTINCT doc_id FROM changes ORDER BY doc_id", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    tracing::info!(
+        documents = ids.len(),
+        "moving the audit trail into its compact form (once; a school year takes a minute or two)"
+    );
+    for id in ids {
+        let row = tx
+            .query_one(
+                "SELECT snapshot, snapshot_seq FROM documents WHERE doc_id = $1",
+                &[&id],
+            )
+            .await?;
+        let mut document: Vec<u8> = row.get(0);
+        let after: i64 = row.get(1);
+        let mut log = Vec::new();
+        for row in tx
+            .query(
+                "SELECT hash, data, seq, account_id, device_id, received_at FROM changes
+                 WHERE doc_id = $1 ORDER BY seq",
+                &[&id],
+            )
+            .await?
+        {
+            if row.get::<_, i64>(2) > after {
+                document.extend_from_slice(row.get::<_, &[u8]>(1));
+            }
+            log.push((
+                row.get::<_, String>(0),
+                Attribution {
+                    account: row.get(3),
+                    device: row.get(4),
+                    at: row.get(5),
+                },
+            ));
+        }
+        for (by, changes) in audit_log::batches_from_log(&id, &document, log)? {
+            record_deliveries(tx, &id, &changes, &by).await?;
+        }
     }
     Ok(())
 }
@@ -384,8 +557,15 @@ async fn migrate(pool: &Pool) -> StoreResult<()> {
             supported: current,
         });
     }
-    for sql in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
+    for (version, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
         tx.batch_execute(sql).await?;
+        if version + 1 == AUDIT_CONVERSION_AFTER {
+            convert_attribution(&tx).await?;
+        }
     }
     let version = i32::try_from(current).unwrap_or(i32::MAX);
     tx.execute("UPDATE journal_schema SET version = $1", &[&version])
@@ -812,7 +992,7 @@ impl DocumentStore for PostgresStore {
             // the changes after them.
             let rows = client
                 .query(
-                    "SELECT d.heads, h.seq, c.hash, c.data
+                    "SELECT d.heads, h.seq, c.hash, c.data, d.snapshot_seq
                      FROM documents d
                      LEFT JOIN heads_index h ON h.doc_id = d.doc_id AND h.heads = $2
                      LEFT JOIN changes c ON c.doc_id = d.doc_id AND c.seq > h.seq AND d.heads <> $2
@@ -831,7 +1011,11 @@ impl DocumentStore for PostgresStore {
                     heads: heads.to_vec(),
                 }));
             }
-            if first.get::<_, Option<i64>>(1).is_none() {
+            let Some(at) = first.get::<_, Option<i64>>(1) else {
+                return Ok(None);
+            };
+            if at < first.get::<_, i64>(4) {
+                // Some of those changes are kept only inside the snapshot now.
                 return Ok(None);
             }
             let mut changes = Vec::with_capacity(rows.len());
@@ -842,10 +1026,7 @@ impl DocumentStore for PostgresStore {
                 ) else {
                     continue;
                 };
-                if bytes.is_empty() {
-                    return Ok(None);
-                }
-                changes.push(NewChange { hash, bytes });
+                changes.push(StoredChange { hash, bytes });
             }
             Ok(Some(MissingChanges {
                 changes,
@@ -854,37 +1035,53 @@ impl DocumentStore for PostgresStore {
         })
     }
 
-    fn audit_trail(&self, id: &str) -> StoreResult<Vec<AuditEntry>> {
-        self.run(async {
-            let client = self.pool.get().await?;
-            Ok(client
+    fn audit_trail(&self, id: &str) -> StoreResult<Vec<Delivery>> {
+        self.run(self.snapshot_read(async |tx| {
+            let authors = tx
+                .query("SELECT author, account_id, device_id FROM audit_authors", &[])
+                .await?
+                .iter()
+                .map(|r| (r.get(0), (r.get(1), r.get(2))))
+                .collect();
+            let rows = tx
                 .query(
-                    "SELECT hash, account_id, device_id, received_at FROM changes WHERE doc_id = $1 ORDER BY seq",
+                    "SELECT a.actor_id, r.first_seq, r.last_seq, r.first_at, r.last_at, r.entries, r.packed
+                     FROM audit_deliveries r
+                     JOIN audit_documents d ON d.doc = r.doc
+                     JOIN audit_actors a ON a.actor = r.actor
+                     WHERE d.doc_id = $1",
                     &[&id],
                 )
                 .await?
                 .iter()
-                .map(|row| AuditEntry {
-                    hash: row.get(0),
-                    account: row.get(1),
-                    device: row.get(2),
-                    received_at: row.get(3),
+                .map(|r| {
+                    (
+                        r.get(0),
+                        PackedRow {
+                            first_seq: r.get(1),
+                            last_seq: r.get(2),
+                            first_at: r.get(3),
+                            last_at: r.get(4),
+                            entries: r.get(5),
+                            packed: r.get(6),
+                        },
+                    )
                 })
-                .collect())
-        })
+                .collect();
+            audit_log::deliveries(rows, &authors)
+        }))
     }
 
     fn changes_since_snapshot(&self, id: &str) -> StoreResult<i64> {
         self.run(async {
             let client = self.pool.get().await?;
             Ok(client
-                .query_one(
-                    "SELECT count(*) FROM changes c JOIN documents d ON d.doc_id = c.doc_id
-                     WHERE c.doc_id = $1 AND c.seq > d.snapshot_seq",
+                .query_opt(
+                    "SELECT change_seq - snapshot_seq FROM documents WHERE doc_id = $1",
                     &[&id],
                 )
                 .await?
-                .get(0))
+                .map_or(0, |r| r.get(0)))
         })
     }
 
@@ -1817,6 +2014,56 @@ mod tests {
             "names the address: {said}"
         );
         assert!(!said.contains("s3cret-pw"), "hides the password: {said}");
+    }
+
+    /// A version-3 database kept a hash, an account, a device and a time for every change: migrating
+    /// moves them into the audit tables as deliveries, and drops the changes a snapshot covers.
+    #[test]
+    fn a_version_3_change_log_becomes_the_audit_trail() {
+        let db = TestDatabase::create("audit-v3");
+        let old = crate::store::conformance::old_log();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(db.url(), NoTls)
+                .await
+                .expect("connect");
+            let driver = tokio::spawn(connection);
+            client
+                .batch_execute("CREATE TABLE journal_schema (version INTEGER NOT NULL)")
+                .await
+                .expect("schema table");
+            for sql in &MIGRATIONS[..3] {
+                client.batch_execute(sql).await.expect("old schema");
+            }
+            client
+                .execute(
+                    "INSERT INTO documents (doc_id, snapshot, snapshot_seq, heads) VALUES ('d', $1, $2, '')",
+                    &[&old.snapshot, &old.snapshot_seq],
+                )
+                .await
+                .expect("old document");
+            for (seq, hash, data, account, device, at) in &old.rows {
+                client
+                    .execute(
+                        "INSERT INTO changes (doc_id, seq, hash, data, account_id, device_id, received_at)
+                         VALUES ('d', $1, $2, $3, $4, $5, $6)",
+                        &[seq, hash, data, account, device, at],
+                    )
+                    .await
+                    .expect("old change");
+            }
+            client
+                .batch_execute("INSERT INTO journal_schema (version) VALUES (3)")
+                .await
+                .expect("old version");
+            drop(client);
+            let _ = driver.await;
+        });
+        let store = PostgresStore::open(db.url()).expect("migrate");
+        crate::store::conformance::old_log_converted(&store, &old);
     }
 
     #[test]

@@ -6,11 +6,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::audit_log::{self, Delivery, Entry, PackedRow};
 use super::{
-    AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, AuditEntry, ClassMoves,
-    CodeRecord, CodeRole, Device, DirectoryStore, DocumentStore, FirstChanges, LimitStore,
-    LogStore, MailStore, MissingChanges, NewChange, Redemption, RosterImport, SessionRecord,
-    StoreError, StoreResult, gcra, group_staff, split_heads,
+    AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, ClassMoves, CodeRecord,
+    CodeRole, Device, DirectoryStore, DocumentStore, FirstChanges, LimitStore, LogStore, MailStore,
+    MissingChanges, NewChange, Redemption, RosterImport, SessionRecord, StoreError, StoreResult,
+    StoredChange, gcra, group_staff, split_heads,
 };
 use journal_core::{ClassId, DocId, StudentId};
 
@@ -24,7 +25,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_mailbox.sql"),
     include_str!("migrations/008_rate_limits.sql"),
     include_str!("migrations/009_heads_index.sql"),
+    include_str!("migrations/010_audit_deliveries.sql"),
+    include_str!("migrations/011_changes_after_snapshot_only.sql"),
 ];
+
+/// The schema version after which the version 9 change log's attribution is moved into the audit tables,
+/// before the next version drops it.
+const AUDIT_CONVERSION_AFTER: usize = 10;
 
 /// The `relay_meta` key recording that secret hashes are keyed by the installation's key.
 const SECRETS_KEYED: &str = "secrets_keyed";
@@ -46,9 +53,9 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-/// Appends changes, sets the heads and optionally the snapshot, inside the caller's transaction. With
-/// `exact` (the writer's copy held exactly the stored changes) or for a new document, the heads are indexed
-/// at the last change's position.
+/// Appends changes delivered by `by`, sets the heads and optionally the snapshot, inside the caller's
+/// transaction. With `exact` (the writer's copy held exactly the stored changes) or for a new document,
+/// the heads are indexed at the last change's position.
 fn append_in(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
@@ -58,37 +65,43 @@ fn append_in(
     snapshot: Option<&[u8]>,
     exact: bool,
 ) -> StoreResult<()> {
+    record_deliveries(tx, id, changes, by)?;
+    write_changes(tx, id, changes, heads, snapshot, exact)
+}
+
+/// [`append_in`] without the audit: the changes, the heads, the index and the snapshot.
+fn write_changes(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    changes: &[NewChange],
+    heads: &[String],
+    snapshot: Option<&[u8]>,
+    exact: bool,
+) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO documents (doc_id, snapshot, heads) VALUES (?1, x'', '') ON CONFLICT (doc_id) DO NOTHING",
         [id],
     )?;
-    let mut seq: i64 = tx.query_row(
-        "SELECT coalesce(max(seq), 0) FROM changes WHERE doc_id = ?1",
+    let before: i64 = tx.query_row(
+        "SELECT change_seq FROM documents WHERE doc_id = ?1",
         [id],
         |r| r.get(0),
     )?;
+    let mut seq = before;
     let mut insert = tx.prepare_cached(
-        "INSERT INTO changes (doc_id, seq, hash, data, account_id, device_id, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (doc_id, hash) DO NOTHING",
+        "INSERT INTO changes (doc_id, seq, hash, data) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (doc_id, hash) DO NOTHING",
     )?;
     for change in changes {
         seq += 1;
-        insert.execute(params![
-            id,
-            seq,
-            change.hash,
-            change.bytes,
-            by.account,
-            by.device,
-            by.at
-        ])?;
+        insert.execute(params![id, seq, change.hash, change.bytes])?;
     }
     tx.execute(
-        "UPDATE documents SET heads = ?2 WHERE doc_id = ?1",
-        params![id, heads.join(",")],
+        "UPDATE documents SET heads = ?2, change_seq = ?3 WHERE doc_id = ?1",
+        params![id, heads.join(","), seq],
     )?;
     // Only heads known to close exactly the changes stored so far are indexed (see `exact`).
-    if (exact || seq == changes.len() as i64) && !heads.is_empty() {
+    if (exact || before == 0) && !heads.is_empty() {
         tx.execute(
             "INSERT INTO heads_index (doc_id, heads, seq) VALUES (?1, ?2, ?3)
              ON CONFLICT (doc_id, heads) DO NOTHING",
@@ -97,14 +110,13 @@ fn append_in(
     }
     if let Some(snapshot) = snapshot {
         tx.execute(
-            "UPDATE documents SET snapshot = ?2,
-             snapshot_seq = (SELECT coalesce(max(seq), 0) FROM changes WHERE doc_id = ?1) WHERE doc_id = ?1",
+            "UPDATE documents SET snapshot = ?2, snapshot_seq = change_seq WHERE doc_id = ?1",
             params![id, snapshot],
         )?;
-        // The snapshot holds every change it covers; their audit rows (hash, account, device, time) stay,
-        // their bytes need not be kept twice.
+        // The snapshot holds every change it covers, and the audit tables who delivered each: the
+        // changes need not be kept twice.
         tx.execute(
-            "UPDATE changes SET data = x'' WHERE doc_id = ?1 AND length(data) > 0
+            "DELETE FROM changes WHERE doc_id = ?1
              AND seq <= (SELECT snapshot_seq FROM documents WHERE doc_id = ?1)",
             [id],
         )?;
@@ -115,6 +127,158 @@ fn append_in(
              AND seq < (SELECT snapshot_seq FROM documents WHERE doc_id = ?1)",
             [id],
         )?;
+    }
+    Ok(())
+}
+
+/// The number (column `number`) naming `key` (column `name`) in `table`, added if new.
+fn intern(
+    tx: &Connection,
+    table: &str,
+    number: &str,
+    name: &str,
+    key: &dyn rusqlite::ToSql,
+) -> StoreResult<i64> {
+    tx.prepare_cached(&format!(
+        "INSERT INTO {table} ({name}) VALUES (?1) ON CONFLICT ({name}) DO NOTHING"
+    ))?
+    .execute([key])?;
+    Ok(tx
+        .prepare_cached(&format!("SELECT {number} FROM {table} WHERE {name} = ?1"))?
+        .query_row([key], |r| r.get(0))?)
+}
+
+/// Records in the audit tables that `by` delivered `changes` to document `id`; a change already recorded
+/// (its actor's sequence number reached before) is not recorded twice.
+fn record_deliveries(
+    tx: &Connection,
+    id: &str,
+    changes: &[NewChange],
+    by: &Attribution,
+) -> StoreResult<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let doc = intern(tx, "audit_documents", "doc", "doc_id", &id)?;
+    tx.prepare_cached(
+        "INSERT INTO audit_authors (account_id, device_id) VALUES (?1, ?2)
+         ON CONFLICT (account_id, device_id) DO NOTHING",
+    )?
+    .execute([&by.account, &by.device])?;
+    let author: i64 = tx
+        .prepare_cached(
+            "SELECT author FROM audit_authors WHERE account_id = ?1 AND device_id = ?2",
+        )?
+        .query_row([&by.account, &by.device], |r| r.get(0))?;
+    for run in audit_log::runs(changes) {
+        let actor = intern(tx, "audit_actors", "actor", "actor_id", &run.actor)?;
+        let last = tx
+            .prepare_cached(
+                "SELECT first_seq, last_seq, first_at, last_at, entries, packed FROM audit_deliveries
+                 WHERE doc = ?1 AND actor = ?2 ORDER BY first_seq DESC LIMIT 1",
+            )?
+            .query_row([doc, actor], |r| {
+                Ok(PackedRow {
+                    first_seq: r.get(0)?,
+                    last_seq: r.get(1)?,
+                    first_at: r.get(2)?,
+                    last_at: r.get(3)?,
+                    entries: r.get(4)?,
+                    packed: r.get(5)?,
+                })
+            })
+            .optional()?;
+        let recorded = last.as_ref().map_or(0, |row| row.last_seq as u64);
+        let end = run.first_seq + run.count;
+        if end <= recorded + 1 {
+            continue;
+        }
+        let first_seq = run.first_seq.max(recorded + 1);
+        let entry = Entry {
+            first_seq,
+            count: end - first_seq,
+            at: by.at,
+            author,
+        };
+        let extended = last.and_then(|mut row| row.push(entry).then_some(row));
+        match extended {
+            Some(row) => {
+                tx.prepare_cached(
+                    "UPDATE audit_deliveries SET last_seq = ?4, last_at = ?5, entries = ?6, packed = ?7
+                     WHERE doc = ?1 AND actor = ?2 AND first_seq = ?3",
+                )?
+                .execute(params![
+                    doc,
+                    actor,
+                    row.first_seq,
+                    row.last_seq,
+                    row.last_at,
+                    row.entries,
+                    row.packed
+                ])?;
+            }
+            None => {
+                let row = PackedRow::start(entry);
+                tx.prepare_cached(
+                    "INSERT INTO audit_deliveries
+                     (doc, actor, first_seq, last_seq, first_at, last_at, entries, packed)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    doc,
+                    actor,
+                    row.first_seq,
+                    row.last_seq,
+                    row.first_at,
+                    row.last_at,
+                    row.entries,
+                    row.packed
+                ])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Moves the version 9 change log's attribution (a hash, an account, a device and a time for every
+/// change) into the audit tables, document by document.
+fn convert_attribution(tx: &Connection) -> StoreResult<()> {
+    let ids: Vec<String> = tx
+        .prepare("SELECT DISTINCT doc_id FROM changes ORDER BY doc_id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    tracing::info!(
+        documents = ids.len(),
+        "moving the audit trail into its compact form (once; a school year takes a minute or two)"
+    );
+    for id in ids {
+        let (mut document, after): (Vec<u8>, i64) = tx.query_row(
+            "SELECT snapshot, snapshot_seq FROM documents WHERE doc_id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let mut log = Vec::new();
+        let mut rows = tx.prepare(
+            "SELECT hash, data, seq, account_id, device_id, received_at FROM changes
+             WHERE doc_id = ?1 ORDER BY seq",
+        )?;
+        let mut found = rows.query([&id])?;
+        while let Some(row) = found.next()? {
+            if row.get::<_, i64>(2)? > after {
+                document.extend_from_slice(&row.get::<_, Vec<u8>>(1)?);
+            }
+            log.push((
+                row.get::<_, String>(0)?,
+                Attribution {
+                    account: row.get(3)?,
+                    device: row.get(4)?,
+                    at: row.get(5)?,
+                },
+            ));
+        }
+        for (by, changes) in audit_log::batches_from_log(&id, &document, log)? {
+            record_deliveries(tx, &id, &changes, &by)?;
+        }
     }
     Ok(())
 }
@@ -136,11 +300,19 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         return Ok(());
     }
     let tx = conn.transaction()?;
-    for sql in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
+    let from = usize::try_from(found).unwrap_or(0);
+    for (version, sql) in MIGRATIONS.iter().enumerate().skip(from) {
         tx.execute_batch(sql)?;
+        if version + 1 == AUDIT_CONVERSION_AFTER {
+            convert_attribution(&tx)?;
+        }
     }
     tx.pragma_update(None, "user_version", current)?;
     tx.commit()?;
+    if from < AUDIT_CONVERSION_AFTER && from > 0 {
+        // The change log shrank by most of its size; give the space back to the disk.
+        conn.execute_batch("VACUUM")?;
+    }
     Ok(())
 }
 
@@ -152,6 +324,39 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
+    }
+
+    /// Stores a new document's history as it was delivered, batch by batch, with its snapshot, in one
+    /// transaction: a year kept elsewhere arrives with its audit trail.
+    pub fn import_delivered(
+        &self,
+        id: &str,
+        batches: &[(Attribution, Vec<NewChange>)],
+        heads: &[String],
+        snapshot: &[u8],
+    ) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let stored: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM documents WHERE doc_id = ?1)",
+            [id],
+            |r| r.get(0),
+        )?;
+        if stored {
+            return Err(StoreError::Invalid(format!(
+                "document {id} is already stored; only a new document's history is imported"
+            )));
+        }
+        for (by, changes) in batches {
+            record_deliveries(&tx, id, changes, by)?;
+        }
+        let all: Vec<NewChange> = batches
+            .iter()
+            .flat_map(|(_, c)| c.iter().cloned())
+            .collect();
+        write_changes(&tx, id, &all, heads, Some(snapshot), true)?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// A database in memory, for tests.
@@ -300,20 +505,24 @@ impl DocumentStore for SqliteStore {
         let Some(at) = at else {
             return Ok(None);
         };
+        let snapshot_seq: i64 = tx
+            .prepare_cached("SELECT snapshot_seq FROM documents WHERE doc_id = ?1")?
+            .query_row([id], |r| r.get(0))?;
+        if at < snapshot_seq {
+            // Some of those changes are kept only inside the snapshot now.
+            return Ok(None);
+        }
         let changes = tx
             .prepare_cached(
                 "SELECT hash, data FROM changes WHERE doc_id = ?1 AND seq > ?2 ORDER BY seq",
             )?
             .query_map(params![id, at], |r| {
-                Ok(NewChange {
+                Ok(StoredChange {
                     hash: r.get(0)?,
                     bytes: r.get(1)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        if changes.iter().any(|c| c.bytes.is_empty()) {
-            return Ok(None);
-        }
         Ok(Some(MissingChanges {
             changes,
             heads: split_heads(&now),
@@ -401,30 +610,47 @@ impl DocumentStore for SqliteStore {
             .pragma_query_value(None, "data_version", |r| r.get(0))?)
     }
 
-    fn audit_trail(&self, id: &str) -> StoreResult<Vec<AuditEntry>> {
+    fn audit_trail(&self, id: &str) -> StoreResult<Vec<Delivery>> {
         let conn = self.conn();
+        let authors: std::collections::HashMap<i64, (String, String)> = conn
+            .prepare_cached("SELECT author, account_id, device_id FROM audit_authors")?
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+            .collect::<Result<_, _>>()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT hash, account_id, device_id, received_at FROM changes WHERE doc_id = ?1 ORDER BY seq",
+            "SELECT a.actor_id, r.first_seq, r.last_seq, r.first_at, r.last_at, r.entries, r.packed
+             FROM audit_deliveries r
+             JOIN audit_documents d ON d.doc = r.doc
+             JOIN audit_actors a ON a.actor = r.actor
+             WHERE d.doc_id = ?1",
         )?;
-        let rows = stmt.query_map([id], |r| {
-            Ok(AuditEntry {
-                hash: r.get(0)?,
-                account: r.get(1)?,
-                device: r.get(2)?,
-                received_at: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    PackedRow {
+                        first_seq: r.get(1)?,
+                        last_seq: r.get(2)?,
+                        first_at: r.get(3)?,
+                        last_at: r.get(4)?,
+                        entries: r.get(5)?,
+                        packed: r.get(6)?,
+                    },
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        audit_log::deliveries(rows, &authors)
     }
 
     fn changes_since_snapshot(&self, id: &str) -> StoreResult<i64> {
         let conn = self.conn();
-        Ok(conn.query_row(
-            "SELECT count(*) FROM changes c JOIN documents d ON d.doc_id = c.doc_id
-             WHERE c.doc_id = ?1 AND c.seq > d.snapshot_seq",
-            [id],
-            |r| r.get(0),
-        )?)
+        Ok(conn
+            .query_row(
+                "SELECT change_seq - snapshot_seq FROM documents WHERE doc_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0))
     }
 
     fn sync_state(&self, device: &str, doc: &str) -> StoreResult<Option<Vec<u8>>> {
@@ -1027,7 +1253,7 @@ mod tests {
         );
     }
 
-    /// Once a snapshot covers changes, their bytes are not kept a second time; their audit rows are.
+    /// Once a snapshot covers changes, they are not kept a second time; who delivered them is.
     #[test]
     fn a_snapshot_releases_the_bytes_of_the_changes_it_covers() {
         use crate::store::DocumentStore;
@@ -1040,14 +1266,9 @@ mod tests {
             let mut tx = doc.transaction();
             tx.put(automerge::ROOT, "k", i).expect("put");
             let hash = tx.commit().0.expect("a change");
-            changes.push(crate::store::NewChange {
-                hash: hash.to_string(),
-                bytes: doc
-                    .get_change_by_hash(&hash)
-                    .expect("change")
-                    .raw_bytes()
-                    .to_vec(),
-            });
+            changes.push(crate::store::NewChange::of(
+                doc.get_change_by_hash(&hash).expect("change").clone(),
+            ));
         }
         let heads: Vec<String> = doc.get_heads().iter().map(ToString::to_string).collect();
         let by = crate::store::Attribution {
@@ -1060,10 +1281,18 @@ mod tests {
             .expect("append");
         let kept: i64 = store
             .conn()
-            .query_row("SELECT sum(length(data)) FROM changes", [], |r| r.get(0))
-            .expect("sum");
+            .query_row("SELECT count(*) FROM changes", [], |r| r.get(0))
+            .expect("count");
         assert_eq!(kept, 0);
-        assert_eq!(store.audit_trail("d").expect("trail").len(), 3);
+        let trail = store.audit_trail("d").expect("trail");
+        assert_eq!(
+            trail
+                .iter()
+                .map(|d| (d.first_seq, d.count))
+                .collect::<Vec<_>>(),
+            [(1, 3)],
+            "one delivery of the three"
+        );
         let loaded =
             automerge::Automerge::load(&store.load_document("d").expect("load").expect("doc"))
                 .expect("valid");
@@ -1173,10 +1402,7 @@ mod tests {
             store
                 .append_changes(
                     "d",
-                    &[super::NewChange {
-                        hash: change.hash().to_string(),
-                        bytes: change.raw_bytes().to_vec(),
-                    }],
+                    &[super::NewChange::of(change.clone())],
                     &heads,
                     &by,
                     snapshot.as_deref(),
@@ -1198,6 +1424,90 @@ mod tests {
             [4, 5],
             "the snapshot at the fourth change, and the write after it"
         );
+    }
+
+    /// A version-9 database kept a hash, an account, a device and a time for every change: migrating
+    /// moves them into the audit tables as deliveries, and drops the changes a snapshot covers.
+    #[test]
+    fn a_version_9_change_log_becomes_the_audit_trail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("relay.db");
+        let old = crate::store::conformance::old_log();
+        {
+            let conn = rusqlite::Connection::open(&path).expect("open");
+            for sql in &super::MIGRATIONS[..9] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.execute(
+                "INSERT INTO documents (doc_id, snapshot, snapshot_seq, heads) VALUES ('d', ?1, ?2, '')",
+                rusqlite::params![old.snapshot, old.snapshot_seq],
+            )
+            .expect("old document");
+            for (seq, hash, data, account, device, at) in &old.rows {
+                conn.execute(
+                    "INSERT INTO changes (doc_id, seq, hash, data, account_id, device_id, received_at)
+                     VALUES ('d', ?1, ?2, ?3, ?4, ?5, ?6)",
+                    rusqlite::params![seq, hash, data, account, device, at],
+                )
+                .expect("old change");
+            }
+            conn.execute_batch("PRAGMA user_version = 9;")
+                .expect("old version");
+        }
+        let store = super::SqliteStore::open(&path).expect("migrate");
+        crate::store::conformance::old_log_converted(&store, &old);
+    }
+
+    /// A history imported with its deliveries keeps each one, and is refused for a stored document.
+    #[test]
+    fn an_imported_history_keeps_who_delivered_each_change() {
+        use crate::store::DocumentStore;
+        use automerge::transaction::Transactable;
+        let store = super::SqliteStore::open_in_memory().expect("open");
+        let mut doc = automerge::Automerge::new();
+        let mut batches = Vec::new();
+        for (i, who) in ["t1", "t2", "t1"].iter().enumerate() {
+            let mut tx = doc.transaction();
+            tx.put(automerge::ROOT, "k", i as i64).expect("put");
+            tx.commit();
+            let change = doc.get_last_local_change().expect("a change").clone();
+            let by = super::Attribution {
+                account: (*who).to_owned(),
+                device: format!("{who}-tablet"),
+                at: 1_000 + i as i64,
+            };
+            batches.push((by, vec![super::NewChange::of(change)]));
+        }
+        let heads: Vec<String> = doc.get_heads().iter().map(ToString::to_string).collect();
+        store
+            .import_delivered("d", &batches, &heads, &doc.save())
+            .expect("import");
+        let trail: Vec<(u64, String, i64)> = store
+            .audit_trail("d")
+            .expect("trail")
+            .into_iter()
+            .map(|d| (d.first_seq, d.account, d.at))
+            .collect();
+        assert_eq!(
+            trail,
+            [
+                (1, "t1".to_owned(), 1_000),
+                (2, "t2".to_owned(), 1_001),
+                (3, "t1".to_owned(), 1_002)
+            ]
+        );
+        assert_eq!(
+            store.document_heads().expect("heads"),
+            [("d".to_owned(), {
+                let mut sorted = heads.clone();
+                sorted.sort();
+                sorted
+            })]
+        );
+        let again = store
+            .import_delivered("d", &batches, &heads, &doc.save())
+            .expect_err("already stored");
+        assert!(again.to_string().contains("already stored"), "{again}");
     }
 
     /// A version-8 database had no heads index: migrating indexes each document's heads at its last

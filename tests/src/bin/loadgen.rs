@@ -23,8 +23,7 @@ use journal_relay::store::postgres::PostgresStore;
 use journal_relay::store::postgres::testing::TestDatabase;
 use journal_relay::store::sqlite::SqliteStore;
 use journal_relay::store::{
-    Account, AccountRole, Attribution, DirectoryStore, DocumentStore, RelayStore, new_changes,
-    stored_heads,
+    Account, AccountRole, Attribution, DirectoryStore, DocumentStore, RelayStore, stored_heads,
 };
 use serde::{Deserialize, Serialize};
 
@@ -153,19 +152,41 @@ fn account(id: &str, name: &str, role: AccountRole, student: Option<StudentId>) 
     }
 }
 
-fn store_document(store: &SqliteStore, doc: &Document, by: &Attribution) -> Result<()> {
-    let changes = new_changes(doc.all_changes());
-    let heads = stored_heads(doc);
-    store.append_changes(
+/// Stores a generated document with the audit trail a year of syncs would have left: every change
+/// delivered on its own (no two in one sync, the most deliveries a year can have), spread over the school
+/// year, by the teachers' tablets in turn.
+fn store_document(store: &SqliteStore, doc: &Document, spec: &WorkloadSpec) -> Result<()> {
+    let changes = doc.all_changes();
+    let first = time::Date::from_calendar_date(i32::from(spec.year.0), time::Month::September, 1)?
+        .with_hms(8, 0, 0)?
+        .assume_utc()
+        .unix_timestamp();
+    let year = i64::from(spec.weeks) * 7 * 86_400;
+    let step = year / i64::try_from(changes.len().max(1))?;
+    let batches: Vec<(Attribution, Vec<_>)> = changes
+        .into_iter()
+        .enumerate()
+        .map(|(i, change)| {
+            let teacher = teacher_id(i % TEACHERS_PER_DOCUMENT * 7 % spec.teachers).to_string();
+            let by = Attribution {
+                device: format!("{teacher}-tablet"),
+                account: teacher,
+                at: first + step * i as i64,
+            };
+            (by, vec![change])
+        })
+        .collect();
+    store.import_delivered(
         &doc.id().to_string(),
-        &changes,
-        &heads,
-        by,
-        Some(&doc.snapshot()),
-        None,
+        &batches,
+        &stored_heads(doc),
+        &doc.snapshot(),
     )?;
     Ok(())
 }
+
+/// The teachers whose tablets write to one student's document over a year, one per subject.
+const TEACHERS_PER_DOCUMENT: usize = 10;
 
 fn generate(dir: &Path, classes: usize) -> Result<()> {
     if dir.exists() {
@@ -189,15 +210,10 @@ fn generate(dir: &Path, classes: usize) -> Result<()> {
     let store = SqliteStore::open(&dir.join("relay.db"))?;
     // The relay keys token hashes by the installation's key it finds here.
     let key = journal_relay::secrets::HashKey::load_or_create(dir)?;
-    let by = Attribution {
-        account: "loadgen".into(),
-        device: "loadgen".into(),
-        at: time::OffsetDateTime::now_utc().unix_timestamp(),
-    };
     for doc in journal.documents() {
-        store_document(&store, doc, &by)?;
+        store_document(&store, doc, &spec)?;
     }
-    let now = by.at;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut tokens = Tokens {
         year: YEAR.0,
         teachers: BTreeMap::new(),
@@ -880,7 +896,7 @@ async fn burst(
                     },
                 )?;
             }
-            let changes = new_changes(doc.changes_since_saved());
+            let changes = doc.changes_since_saved();
             let heads = stored_heads(&doc);
             // As the relay writes a teacher's sync: from a copy that held exactly what is stored.
             store.append_changes(&id.to_string(), &changes, &heads, &by, None, Some(&read_at))?;

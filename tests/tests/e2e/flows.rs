@@ -285,3 +285,107 @@ async fn after_a_full_sync_one_new_mark_costs_under_2_kb_and_no_change_costs_one
     );
     assert!(bytes < 2048, "{report:?}");
 }
+
+/// The hashes of a document's changes on a device, oldest first.
+fn change_hashes(device: &Device, doc: &journal_core::DocId) -> Vec<String> {
+    device
+        .journal
+        .document(doc)
+        .expect("held")
+        .automerge()
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.hash().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_trail_names_who_delivered_every_change_and_from_which_device() {
+    let relay = Relay::start_demo();
+    let mut class_teacher = Device::new(&relay, &relay.token("t-5a"));
+    let mut math = Device::new(&relay, &relay.token("t-math"));
+    class_teacher.sync().await;
+    math.sync().await;
+    let doc = student_doc(year_of(&class_teacher), "s5a1");
+    let seeded = change_hashes(&class_teacher, &doc);
+
+    let lesson = lesson_5a(&mut class_teacher, 8, 1, "russian", "t-5a");
+    class_teacher
+        .journal
+        .mark_attendance(&lesson, &[attendance("s5a1", Some("н"))])
+        .expect("attendance");
+    class_teacher.sync().await;
+    math.sync().await;
+    let by_class_teacher = change_hashes(&math, &doc);
+    let lesson = lesson_5a(&mut math, 9, 2, "math", "t-math");
+    math.journal
+        .put_mark(&student("s5a1"), &lesson, &mark(4, "oral"))
+        .expect("mark");
+    math.sync().await;
+    class_teacher.sync().await;
+    let everything = change_hashes(&class_teacher, &doc);
+
+    let admin = relay.token("director");
+    let trail = relay
+        .admin(
+            &admin,
+            reqwest::Method::GET,
+            &format!("/audit?doc={doc}"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(trail.status(), 200);
+    let trail: Vec<serde_json::Value> = trail.json().await.expect("json");
+    let listed: Vec<&str> = trail
+        .iter()
+        .map(|e| e["hash"].as_str().expect("hash"))
+        .collect();
+    let mut sorted_listed = listed.clone();
+    sorted_listed.sort();
+    let mut sorted_everything: Vec<&str> = everything.iter().map(String::as_str).collect();
+    sorted_everything.sort();
+    assert_eq!(sorted_listed, sorted_everything, "every change, once");
+    let who = |hash: &str| {
+        let entry = trail.iter().find(|e| e["hash"] == hash).expect("listed");
+        (
+            entry["account"].as_str().expect("account").to_owned(),
+            entry["device"].as_str().expect("device").to_owned(),
+        )
+    };
+    for hash in &seeded {
+        assert_eq!(who(hash).0, "director", "the demo's seeding");
+    }
+    let teacher_changes: Vec<&String> = by_class_teacher
+        .iter()
+        .filter(|h| !seeded.contains(h))
+        .collect();
+    let math_changes: Vec<&String> = everything
+        .iter()
+        .filter(|h| !by_class_teacher.contains(h))
+        .collect();
+    assert!(!teacher_changes.is_empty() && !math_changes.is_empty());
+    let (account, teacher_device) = who(teacher_changes[0]);
+    assert_eq!(account, "t-5a");
+    for hash in &teacher_changes {
+        assert_eq!(who(hash), ("t-5a".to_owned(), teacher_device.clone()));
+    }
+    let (account, math_device) = who(math_changes[0]);
+    assert_eq!(account, "t-math");
+    assert_ne!(math_device, teacher_device, "each teacher's own device");
+    let position = |hash: &str| listed.iter().position(|l| *l == hash).expect("listed");
+    assert!(
+        position(teacher_changes[0]) < position(math_changes[0]),
+        "oldest first"
+    );
+
+    let parent = relay.token("parent-s5a1");
+    let refused = relay
+        .admin(
+            &parent,
+            reqwest::Method::GET,
+            &format!("/audit?doc={doc}"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+}
