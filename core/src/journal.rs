@@ -227,14 +227,22 @@ impl Journal {
             batch: None,
             signer: None,
         };
-        for (id, bytes) in journal.store.load_all()? {
+        let stored = journal.store.load_all()?;
+        // Each document parses on its own: opening a teacher's year is mostly this, spread over the cores.
+        let actor = &journal.actor;
+        let loaded = crate::parallel::map(&stored, |(id, bytes)| -> Result<Document> {
             let doc_id: DocId = id.parse()?;
-            let doc = Document::load(doc_id.clone(), &bytes, &journal.actor).map_err(|e| {
+            Document::load(doc_id, bytes, actor).map_err(|e| {
                 StoreError::Corrupt {
                     doc: id.clone(),
                     reason: e.to_string(),
                 }
-            })?;
+                .into()
+            })
+        });
+        for doc in loaded {
+            let doc = doc?;
+            let doc_id = doc.id().clone();
             journal.docs.insert(doc_id.clone(), doc);
             journal.reindex(&doc_id);
         }

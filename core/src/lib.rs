@@ -34,6 +34,7 @@ mod ids;
 mod journal;
 pub mod messages;
 pub mod news;
+pub mod parallel;
 pub mod queries;
 pub mod reports;
 pub mod roles;

@@ -97,7 +97,6 @@ impl HeldYear {
             .iter()
             .filter(|(id, heads)| scope.holds(id) && self.heads.get(*id) != Some(*heads))
             .collect();
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
         for batch in stale.chunks(PARSED_AT_ONCE) {
             // Heads were read before the documents, so a change landing in between is read now and the
             // document read again next time: never older content under newer heads.
@@ -107,7 +106,7 @@ impl HeldYear {
                     loaded.push((*id, *heads, bytes));
                 }
             }
-            let parsed = parse_in_parallel(&loaded, threads)?;
+            let parsed = parse_in_parallel(&loaded)?;
             for (doc, heads) in parsed {
                 self.heads.insert(doc.id().clone(), heads.clone());
                 self.journal.replace_document(doc);
@@ -122,35 +121,18 @@ const PARSED_AT_ONCE: usize = 128;
 
 fn parse_in_parallel<'a>(
     loaded: &[(&DocId, &'a Vec<String>, Vec<u8>)],
-    threads: usize,
 ) -> Result<Vec<(Document, &'a Vec<String>)>, ReportError> {
     // One actor for every read: nothing is ever written through this journal.
     let actor = automerge::ActorId::from(&[0u8; 16][..]);
-    let parse = |(id, heads, bytes): &(&DocId, &'a Vec<String>, Vec<u8>)| {
+    journal_core::parallel::map(loaded, |(id, heads, bytes)| {
         Document::load((*id).clone(), bytes, &actor)
             .map(|doc| (doc, *heads))
             .map_err(|e| {
                 ReportError::Invalid(format!("the stored document {id} cannot be read: {e}"))
             })
-    };
-    if threads < 2 || loaded.len() < 2 {
-        return loaded.iter().map(parse).collect();
-    }
-    let share = loaded.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = loaded
-            .chunks(share)
-            .map(|part| scope.spawn(move || part.iter().map(parse).collect::<Result<Vec<_>, _>>()))
-            .collect();
-        let mut parsed = Vec::with_capacity(loaded.len());
-        for worker in workers {
-            let part = worker.join().map_err(|_| {
-                ReportError::Invalid("reading the stored documents failed".into())
-            })??;
-            parsed.extend(part);
-        }
-        Ok(parsed)
     })
+    .into_iter()
+    .collect()
 }
 
 /// School years held for reports, shared by the relay's requests.

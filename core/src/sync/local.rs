@@ -95,16 +95,50 @@ impl Journal {
     /// Takes a whole document the relay sent (`x-journal-snapshot`) for one this device lacks: validated,
     /// then stored as its snapshot in one transaction. A device that has the document merges it instead.
     pub fn receive_snapshot(&mut self, id: &DocId, bytes: &[u8]) -> Result<()> {
-        if self.docs.contains_key(id) {
-            let other = Document::load(id.clone(), bytes, &self.actor)?;
-            return self.merge_document(&other);
-        }
         let settings = self.settings_for(id);
-        let ctx = ValidationContext {
-            settings: settings.as_ref(),
-            ..ValidationContext::default()
-        };
-        let doc = Document::load_checked(id.clone(), bytes, &self.actor, &ctx)?;
+        let loaded = load_snapshot(
+            id,
+            bytes,
+            self.docs.contains_key(id),
+            settings.as_ref(),
+            &self.actor,
+        );
+        self.receive_loaded_snapshot(id, bytes, loaded)
+    }
+
+    /// Loads and validates whole documents the relay sent, in parallel, for [`Self::receive_loaded_snapshot`]
+    /// to store one by one: on a first sync, parsing them is most of the time the device spends.
+    pub fn load_snapshots(&self, snapshots: &[(DocId, &[u8])]) -> Vec<Result<Document>> {
+        // What each load needs from the journal, read here: the journal itself stays on this thread.
+        let work: Vec<(&DocId, &[u8], bool, Option<crate::docs::SchoolSettings>)> = snapshots
+            .iter()
+            .map(|(id, bytes)| {
+                (
+                    id,
+                    *bytes,
+                    self.docs.contains_key(id),
+                    self.settings_for(id),
+                )
+            })
+            .collect();
+        let actor = &self.actor;
+        crate::parallel::map(&work, |(id, bytes, held, settings)| {
+            load_snapshot(id, bytes, *held, settings.as_ref(), actor)
+        })
+    }
+
+    /// Stores a whole document the relay sent, as [`Self::load_snapshots`] loaded it: as its snapshot in
+    /// one transaction, or merged into the device's copy if it has one.
+    pub fn receive_loaded_snapshot(
+        &mut self,
+        id: &DocId,
+        bytes: &[u8],
+        loaded: Result<Document>,
+    ) -> Result<()> {
+        let doc = loaded?;
+        if self.docs.contains_key(id) {
+            return self.merge_document(&doc);
+        }
         let key = id.to_string();
         // As with any document that arrives: its history is not news, except a conversation's messages.
         let seen = match id {
@@ -274,4 +308,23 @@ impl Journal {
             })
             .collect())
     }
+}
+
+/// A whole document the relay sent, loaded: validated against the school's `settings` if the device lacks
+/// it (`held` false), or loaded as any replica's copy, to be checked when merged.
+fn load_snapshot(
+    id: &DocId,
+    bytes: &[u8],
+    held: bool,
+    settings: Option<&crate::docs::SchoolSettings>,
+    actor: &automerge::ActorId,
+) -> Result<Document> {
+    if held {
+        return Document::load(id.clone(), bytes, actor);
+    }
+    let ctx = ValidationContext {
+        settings,
+        ..ValidationContext::default()
+    };
+    Document::load_checked(id.clone(), bytes, actor, &ctx)
 }

@@ -1,7 +1,7 @@
 //! The client's side of a sync session as a state machine without I/O: protocol messages in, protocol
 //! messages out, the journal updated in between. The WebSocket and HTTP transports both drive it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use thiserror::Error;
 
@@ -82,6 +82,8 @@ pub struct ClientPeer {
     sent: BTreeSet<DocId>,
     /// Whether the relay said it takes several messages as one bundle.
     relay_takes_bundles: bool,
+    /// Whole documents of the bundle being handled, loaded in parallel ahead of their turn.
+    preloaded: HashMap<DocId, Result<crate::docs::Document, CoreError>>,
 }
 
 /// Key under which the device keeps its sync state with the relay.
@@ -101,6 +103,7 @@ impl ClientPeer {
             news: None,
             sent: BTreeSet::new(),
             relay_takes_bundles: false,
+            preloaded: HashMap::new(),
         }
     }
 
@@ -256,11 +259,21 @@ impl ClientPeer {
             WireMessage::Bundle { packed, .. } => {
                 let messages = crate::sync::protocol::unpack_bundle(&packed)
                     .map_err(|e| SyncError::Unexpected(e.to_string()))?;
+                // School documents first: the others are validated against their settings. Then the
+                // whole documents are loaded together, in parallel, and stored in the bundle's order.
+                let (school, rest): (Vec<_>, Vec<_>) =
+                    messages.into_iter().partition(is_school_document);
                 let mut out = Vec::new();
-                for message in messages {
+                for message in school {
                     out.extend(self.handle(journal, message)?);
                 }
-                Ok(out)
+                self.preload(journal, &rest);
+                let handled = rest.into_iter().try_for_each(|message| {
+                    out.extend(self.handle(journal, message)?);
+                    Ok(())
+                });
+                self.preloaded.clear();
+                handled.map(|()| out)
             }
             index @ WireMessage::Index { .. } => {
                 let documents = index
@@ -297,7 +310,10 @@ impl ClientPeer {
                 let id = document(&document_id)?;
                 let before = journal.heads_hex(&id);
                 self.count_feed_once(journal)?;
-                journal.receive_snapshot(&id, &data)?;
+                match self.preloaded.remove(&id) {
+                    Some(loaded) => journal.receive_loaded_snapshot(&id, &data, loaded)?,
+                    None => journal.receive_snapshot(&id, &data)?,
+                }
                 self.after_receiving(journal, &id, before)
             }
             WireMessage::DocUnavailable { document_id, .. } => {
@@ -338,6 +354,34 @@ impl ClientPeer {
             | WireMessage::RemoteSubscriptionChange { .. }
             | WireMessage::RemoteHeadsChanged { .. } => Ok(Vec::new()),
         }
+    }
+
+    /// Loads the whole documents among `messages` in parallel, for their turn in [`Self::handle`].
+    fn preload(&mut self, journal: &Journal, messages: &[WireMessage]) {
+        let mut snapshots: Vec<(DocId, &[u8])> = messages
+            .iter()
+            .filter_map(|m| match m {
+                WireMessage::Snapshot {
+                    document_id, data, ..
+                } => Some((document_id.parse().ok()?, data.as_slice())),
+                _ => None,
+            })
+            .collect();
+        // A document sent whole twice in one bundle is loaded at its turn each time instead.
+        let mut seen = BTreeMap::new();
+        for (id, _) in &snapshots {
+            *seen.entry(id.clone()).or_insert(0) += 1;
+        }
+        snapshots.retain(|(id, _)| seen[id] == 1);
+        if snapshots.len() < 2 {
+            return;
+        }
+        let loaded = journal.load_snapshots(&snapshots);
+        self.preloaded = snapshots
+            .into_iter()
+            .map(|(id, _)| id)
+            .zip(loaded)
+            .collect();
     }
 
     /// Counts the feed before the session's first merge, so "the feed grew" means new items arrived, not
@@ -388,8 +432,119 @@ impl ClientPeer {
     }
 }
 
+/// Whether a message is about a school document, whose settings the other documents are checked against.
+fn is_school_document(message: &WireMessage) -> bool {
+    let id = match message {
+        WireMessage::Sync { document_id, .. }
+        | WireMessage::Request { document_id, .. }
+        | WireMessage::Snapshot { document_id, .. } => document_id,
+        _ => return false,
+    };
+    matches!(id.parse::<DocId>(), Ok(DocId::School(_)))
+}
+
 /// A document id the relay sent.
 fn document(id: &str) -> Result<DocId, SyncError> {
     id.parse()
         .map_err(|_| SyncError::Unexpected(format!("document id {id:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docs::Document;
+    use crate::sync::protocol::pack_bundle;
+    use crate::testing;
+
+    /// A school with one class of students and four weeks of lessons, as the relay holds it.
+    fn relay_journal() -> Journal {
+        let mut journal = Journal::open_in_memory().expect("journal");
+        testing::school(&mut journal).expect("school");
+        let class = testing::class_with_students(&mut journal, "5a", 6).expect("class");
+        let lessons = testing::schedule_weeks(&mut journal, &class, 4).expect("lessons");
+        testing::fill_lessons(&mut journal, &class, &lessons, 7).expect("marks");
+        journal
+    }
+
+    fn whole(doc: &Document) -> WireMessage {
+        WireMessage::Snapshot {
+            document_id: doc.id().to_string(),
+            sender_id: "relay".into(),
+            target_id: "me".into(),
+            data: doc.snapshot(),
+        }
+    }
+
+    fn bundle(messages: &[WireMessage]) -> WireMessage {
+        WireMessage::Bundle {
+            sender_id: "relay".into(),
+            target_id: "me".into(),
+            packed: serde_bytes::ByteBuf::from(pack_bundle(messages)),
+        }
+    }
+
+    /// A first sync's bundle of whole documents, the school's last, leaves the device with every
+    /// document as the relay has it: the school's settings are taken first, the rest loaded together.
+    #[test]
+    fn whole_documents_in_a_bundle_are_all_taken_whatever_their_order() {
+        let relay = relay_journal();
+        let mut messages: Vec<WireMessage> = relay
+            .documents()
+            .filter(|d| !matches!(d.id(), DocId::School(_)))
+            .map(whole)
+            .collect();
+        messages.extend(
+            relay
+                .documents()
+                .filter(|d| matches!(d.id(), DocId::School(_)))
+                .map(whole),
+        );
+        assert!(messages.len() > 3);
+        let mut device = Journal::open_in_memory().expect("device");
+        let mut peer = ClientPeer::new("device");
+        peer.handle(&mut device, bundle(&messages)).expect("taken");
+        for doc in relay.documents() {
+            assert_eq!(
+                device.heads_hex(doc.id()),
+                relay.heads_hex(doc.id()),
+                "{}",
+                doc.id()
+            );
+        }
+        let received = peer
+            .take_events()
+            .iter()
+            .filter(|e| matches!(e, SyncEvent::Received { .. }))
+            .count();
+        assert_eq!(received, messages.len());
+    }
+
+    /// A damaged document in a bundle stops the bundle at its turn, as it did one by one: what came
+    /// before it is stored, it and what follows are not.
+    #[test]
+    fn a_damaged_whole_document_stops_the_bundle_at_its_turn() {
+        let relay = relay_journal();
+        let mut device = Journal::open_in_memory().expect("device");
+        let mut peer = ClientPeer::new("device");
+        let school: Vec<WireMessage> = relay
+            .documents()
+            .filter(|d| matches!(d.id(), DocId::School(_)))
+            .map(whole)
+            .collect();
+        peer.handle(&mut device, bundle(&school)).expect("school");
+        let students: Vec<&Document> = relay
+            .documents()
+            .filter(|d| matches!(d.id(), DocId::Student(..)))
+            .take(3)
+            .collect();
+        let mut messages: Vec<WireMessage> = students.iter().map(|d| whole(d)).collect();
+        if let WireMessage::Snapshot { data, .. } = &mut messages[1] {
+            data.truncate(data.len() / 2);
+        }
+        peer.handle(&mut device, bundle(&messages))
+            .expect_err("a damaged document");
+        assert!(device.document(students[0].id()).is_some());
+        assert!(device.document(students[1].id()).is_none());
+        assert!(device.document(students[2].id()).is_none());
+    }
 }
