@@ -363,7 +363,7 @@ impl WireMessage {
 
 /// A value encoded and compressed (deflate).
 fn pack<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut packer = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut packer = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     packer
         .write_all(&encode(value))
         .expect("compressing into memory cannot fail");
@@ -605,7 +605,7 @@ mod tests {
         assert!(garbage.0.contains("packed index"), "{garbage}");
         // Zeros compress a thousandfold: an index that would unpack beyond the limit stops there.
         let mut packer =
-            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         let zeros = vec![0u8; 1 << 20];
         for _ in 0..17 {
             packer.write_all(&zeros).expect("compress");
