@@ -179,6 +179,38 @@ impl PackedRow {
     }
 }
 
+/// How recording a run changes the rows of its actor and document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RowWrite {
+    /// The last row, with the delivery added.
+    Extend(PackedRow),
+    /// A new row holding the delivery.
+    Start(PackedRow),
+}
+
+/// The write that records `run`, delivered at `at` by `author`, given the actor's last row for the
+/// document; `None` when each of its changes is recorded already (a change delivered again).
+pub fn record(last: Option<PackedRow>, run: &Run<'_>, at: i64, author: i64) -> Option<RowWrite> {
+    let recorded = last.as_ref().map_or(0, |row| row.last_seq as u64);
+    let end = run.first_seq + run.count;
+    if end <= recorded + 1 {
+        return None;
+    }
+    let first_seq = run.first_seq.max(recorded + 1);
+    let entry = Entry {
+        first_seq,
+        count: end - first_seq,
+        at,
+        author,
+    };
+    Some(
+        match last.and_then(|mut row| row.push(entry).then_some(row)) {
+            Some(row) => RowWrite::Extend(row),
+            None => RowWrite::Start(PackedRow::start(entry)),
+        },
+    )
+}
+
 /// The deliveries packed in a document's rows (each with its actor), oldest first, with the authors'
 /// account and device from `authors`.
 pub fn deliveries(

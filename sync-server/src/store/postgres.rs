@@ -14,7 +14,7 @@ use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
-use super::audit_log::{self, Delivery, Entry, PackedRow};
+use super::audit_log::{self, Delivery, PackedRow, RowWrite};
 use super::{
     AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, ClassMoves, CodeRecord,
     CodeRole, Device, DirectoryStore, DocumentStore, FirstChanges, LimitStore, LogStore, MailStore,
@@ -412,20 +412,9 @@ async fn record_deliveries(
                 entries: r.get(4),
                 packed: r.get(5),
             });
-        let recorded = last.as_ref().map_or(0, |row| row.last_seq as u64);
-        let end = run.first_seq + run.count;
-        if end <= recorded + 1 {
-            continue;
-        }
-        let first_seq = run.first_seq.max(recorded + 1);
-        let entry = Entry {
-            first_seq,
-            count: end - first_seq,
-            at: by.at,
-            author,
-        };
-        match last.and_then(|mut row| row.push(entry).then_some(row)) {
-            Some(row) => {
+        match audit_log::record(last, &run, by.at, author) {
+            None => {}
+            Some(RowWrite::Extend(row)) => {
                 tx.execute(
                     "UPDATE audit_deliveries SET last_seq = $4, last_at = $5, entries = $6, packed = $7
                      WHERE doc = $1 AND actor = $2 AND first_seq = $3",
@@ -441,8 +430,7 @@ async fn record_deliveries(
                 )
                 .await?;
             }
-            None => {
-                let row = PackedRow::start(entry);
+            Some(RowWrite::Start(row)) => {
                 tx.execute(
                     "INSERT INTO audit_deliveries
                      (doc, actor, first_seq, last_seq, first_at, last_at, entries, packed)
@@ -1980,25 +1968,30 @@ mod tests {
     // One database per check; it goes when the check ends.
     crate::relay_store_conformance!(super::PostgresStore::for_test("conformance"));
 
-    #[test]
-    fn a_database_written_by_a_newer_relay_is_refused_and_the_password_is_never_shown() {
-        let db = TestDatabase::create("newer");
-        drop(PostgresStore::open(db.url()).expect("open"));
+    /// Runs `work` with a plain connection to the database at `url`, outside any store.
+    fn on_database(url: &str, work: impl AsyncFnOnce(&tokio_postgres::Client)) {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
         runtime.block_on(async {
-            let (client, connection) = tokio_postgres::connect(db.url(), NoTls)
-                .await
-                .expect("connect");
+            let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("connect");
             let driver = tokio::spawn(connection);
+            work(&client).await;
+            drop(client);
+            let _ = driver.await;
+        });
+    }
+
+    #[test]
+    fn a_database_written_by_a_newer_relay_is_refused_and_the_password_is_never_shown() {
+        let db = TestDatabase::create("newer");
+        drop(PostgresStore::open(db.url()).expect("open"));
+        on_database(db.url(), async |client| {
             client
                 .batch_execute("UPDATE journal_schema SET version = 99")
                 .await
                 .expect("bump");
-            drop(client);
-            let _ = driver.await;
         });
         let refused = PostgresStore::open(db.url()).expect_err("too new");
         assert!(
@@ -2022,15 +2015,7 @@ mod tests {
     fn a_version_3_change_log_becomes_the_audit_trail() {
         let db = TestDatabase::create("audit-v3");
         let old = crate::store::conformance::old_log();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let (client, connection) = tokio_postgres::connect(db.url(), NoTls)
-                .await
-                .expect("connect");
-            let driver = tokio::spawn(connection);
+        on_database(db.url(), async |client| {
             client
                 .batch_execute("CREATE TABLE journal_schema (version INTEGER NOT NULL)")
                 .await
@@ -2059,8 +2044,6 @@ mod tests {
                 .batch_execute("INSERT INTO journal_schema (version) VALUES (3)")
                 .await
                 .expect("old version");
-            drop(client);
-            let _ = driver.await;
         });
         let store = PostgresStore::open(db.url()).expect("migrate");
         crate::store::conformance::old_log_converted(&store, &old);

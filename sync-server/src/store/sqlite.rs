@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::audit_log::{self, Delivery, Entry, PackedRow};
+use super::audit_log::{self, Delivery, PackedRow, RowWrite};
 use super::{
     AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, ClassMoves, CodeRecord,
     CodeRole, Device, DirectoryStore, DocumentStore, FirstChanges, LimitStore, LogStore, MailStore,
@@ -188,21 +188,9 @@ fn record_deliveries(
                 })
             })
             .optional()?;
-        let recorded = last.as_ref().map_or(0, |row| row.last_seq as u64);
-        let end = run.first_seq + run.count;
-        if end <= recorded + 1 {
-            continue;
-        }
-        let first_seq = run.first_seq.max(recorded + 1);
-        let entry = Entry {
-            first_seq,
-            count: end - first_seq,
-            at: by.at,
-            author,
-        };
-        let extended = last.and_then(|mut row| row.push(entry).then_some(row));
-        match extended {
-            Some(row) => {
+        match audit_log::record(last, &run, by.at, author) {
+            None => {}
+            Some(RowWrite::Extend(row)) => {
                 tx.prepare_cached(
                     "UPDATE audit_deliveries SET last_seq = ?4, last_at = ?5, entries = ?6, packed = ?7
                      WHERE doc = ?1 AND actor = ?2 AND first_seq = ?3",
@@ -217,8 +205,7 @@ fn record_deliveries(
                     row.packed
                 ])?;
             }
-            None => {
-                let row = PackedRow::start(entry);
+            Some(RowWrite::Start(row)) => {
                 tx.prepare_cached(
                     "INSERT INTO audit_deliveries
                      (doc, actor, first_seq, last_seq, first_at, last_at, entries, packed)
