@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Field conditions: the relay and a teacher's laptop in two network namespaces joined by a veth pair, the
-# link shaped like 2G: 64 kbit/s each way (tbf), 10 % loss (5 % dropped on each side with iptables
-# statistic), 800 ms round trip (a delaying TCP proxy, 400 ms each way; this kernel has no netem).
+# Field conditions: the relay and a teacher's laptop in two network namespaces joined by a point-to-point
+# link shaped like 2G: 64 kbit/s each way (tbf), 10 % loss (every 20th packet dropped on each side with
+# iptables statistic: the same packets every run, so runs compare), 800 ms round trip, every packet held 400 ms each way by tests/field/link.py (two TUN
+# devices; this kernel has no netem), so TCP sees the round trip in its handshake, acknowledgements and
+# retransmissions. TCP's congestion control is the kernel's default, printed at the start.
 #   ./tests/field/run.sh          the full run: one lesson, a week offline (30 lessons), five cuts mid-sync
 #   ./tests/field/run.sh --short  the CI variant: one lesson and two cuts
 # Needs root; installs iptables with apt when missing. Prints the figures BENCHMARKS.md quotes.
@@ -28,7 +30,9 @@ client_bin=$root/target/$profile/journal-loadgen
 ns_relay=jfield-relay-$$
 ns_client=jfield-client-$$
 work=$(mktemp -d)
+link_pid=
 cleanup() {
+    [[ -n $link_pid ]] && kill "$link_pid" 2>/dev/null || true
     ip netns pids "$ns_relay" 2>/dev/null | xargs -r kill 2>/dev/null || true
     ip netns pids "$ns_client" 2>/dev/null | xargs -r kill 2>/dev/null || true
     ip netns del "$ns_relay" 2>/dev/null || true
@@ -39,19 +43,21 @@ trap cleanup EXIT
 
 ip netns add "$ns_relay"
 ip netns add "$ns_client"
-ip link add "jfr$$" type veth peer name "jfc$$"
-ip link set "jfr$$" netns "$ns_relay"
-ip link set "jfc$$" netns "$ns_client"
 in_relay() { ip netns exec "$ns_relay" "$@"; }
 in_client() { ip netns exec "$ns_client" "$@"; }
-in_relay ip addr add 10.77.0.1/24 dev "jfr$$"
-in_client ip addr add 10.77.0.2/24 dev "jfc$$"
+python3 tests/field/link.py "$ns_client" "jfc$$" "$ns_relay" "jfr$$" 400 >"$work/link.out" 2>&1 &
+link_pid=$!
+for _ in $(seq 1 50); do grep -q "link up" "$work/link.out" 2>/dev/null && break; sleep 0.1; done
+grep -q "link up" "$work/link.out" || { echo "the link did not come up" >&2; cat "$work/link.out" >&2; exit 1; }
+in_relay ip addr add 10.77.0.1 peer 10.77.0.2 dev "jfr$$"
+in_client ip addr add 10.77.0.2 peer 10.77.0.1 dev "jfc$$"
+echo "TCP congestion control: $(in_client sysctl -n net.ipv4.tcp_congestion_control) on the laptop, $(in_relay sysctl -n net.ipv4.tcp_congestion_control) on the relay"
 for side in relay client; do
     dev=$([[ $side == relay ]] && echo "jfr$$" || echo "jfc$$")
     "in_$side" ip link set lo up
     "in_$side" ip link set "$dev" up
     "in_$side" tc qdisc add dev "$dev" root tbf rate 64kbit burst 1600 latency 500ms
-    "in_$side" iptables -A INPUT -i "$dev" -m statistic --mode random --probability 0.05 -j DROP
+    "in_$side" iptables -A INPUT -i "$dev" -m statistic --mode nth --every 20 --packet 0 -j DROP
 done
 
 in_relay "$relay_bin" serve --demo --data-dir "$work/relay" --listen 10.77.0.1:8080 --backup-hours 0 \
@@ -59,15 +65,14 @@ in_relay "$relay_bin" serve --demo --data-dir "$work/relay" --listen 10.77.0.1:8
 for _ in $(seq 1 100); do grep -q "listening on" "$work/relay.out" 2>/dev/null && break; sleep 0.1; done
 token=$(awk -F'\t' '$1 == "demo-token" && $2 == "t-5a" { print $4 }' "$work/relay.out")
 [[ -n $token ]] || { echo "the relay did not start" >&2; cat "$work/relay.log" >&2; exit 1; }
-in_client python3 tests/field/delay_proxy.py 9000 10.77.0.1 8080 400 &
-sleep 0.5
 
 client() {
-    in_client "$client_bin" field --url http://127.0.0.1:9000 --token "$token" --journal "$work/laptop.db" "$@" |
+    in_client "$client_bin" field --url http://10.77.0.1:8080 --token "$token" --journal "$work/laptop.db" "$@" |
         tee -a "$work/client.out"
 }
-# Bytes the laptop put on the wire (TCP and retransmissions included), from its tbf qdisc.
-wire_bytes() { in_client tc -s qdisc show dev "jfc$$" | awk '/Sent/ { print $2; exit }'; }
+# Bytes on the wire both ways (TCP headers and retransmissions included), from the two tbf qdiscs.
+sent_by() { "in_$1" tc -s qdisc show dev "jf${1:0:1}$$" | awk '/Sent/ { print $2; exit }'; }
+wire_bytes() { echo $(($(sent_by client) + $(sent_by relay))); }
 started=$(date +%s)
 client --scenario lesson
 before=$(wire_bytes)
