@@ -85,13 +85,66 @@ const KIDS: [Kid; 6] = [
     },
 ];
 
+/// Students in each demo class unless asked for more: the three with accounts.
+pub const DEMO_CLASS_SIZE: usize = 3;
+
+/// Surnames and first names the demo's further classmates are made of, boys' and girls'.
+const BOYS: ([&str; 10], [&str; 5]) = (
+    [
+        "Новиков",
+        "Морозов",
+        "Волков",
+        "Соловьёв",
+        "Лебедев",
+        "Козлов",
+        "Егоров",
+        "Павлов",
+        "Семёнов",
+        "Голубев",
+    ],
+    ["Артём", "Максим", "Дмитрий", "Никита", "Егор"],
+);
+const GIRLS: ([&str; 10], [&str; 5]) = (
+    [
+        "Новикова",
+        "Морозова",
+        "Волкова",
+        "Соловьёва",
+        "Лебедева",
+        "Козлова",
+        "Егорова",
+        "Павлова",
+        "Семёнова",
+        "Голубева",
+    ],
+    ["Анастасия", "Полина", "Дарья", "Софья", "Ксения"],
+);
+
+/// Every demo student of a school with `class_size` students a class: id, class, name. The first three
+/// of each class have accounts; the rest fill the class lists.
+fn students(class_size: usize) -> Vec<(String, &'static str, String)> {
+    let mut all: Vec<(String, &'static str, String)> = KIDS
+        .iter()
+        .map(|k| (k.id.to_owned(), k.class, k.name.to_owned()))
+        .collect();
+    for class in ["5a", "6b"] {
+        for i in 4..=class_size {
+            let (surnames, names) = if i % 2 == 0 { BOYS } else { GIRLS };
+            let k = i + usize::from(class == "6b") * 7;
+            let name = format!("{} {}", surnames[k % 10], names[(k / 2 + k / 10) % 5]);
+            all.push((format!("s{class}{i}"), class, name));
+        }
+    }
+    all
+}
+
 fn id<T: std::str::FromStr<Err = journal_core::InputError>>(
     text: &str,
 ) -> Result<T, journal_core::Error> {
     Ok(text.parse()?)
 }
 
-fn documents(year: YearId) -> Result<Vec<Document>, journal_core::Error> {
+fn documents(year: YearId, class_size: usize) -> Result<Vec<Document>, journal_core::Error> {
     let mut j = Journal::open_in_memory()?;
     let mut setup = SchoolSetup::standard(year, "МОУ СОШ № 5 г. Бежецка");
     setup.subjects = [
@@ -129,11 +182,11 @@ fn documents(year: YearId) -> Result<Vec<Document>, journal_core::Error> {
             j.assign_subject(year, &class, &id(subject)?, &teacher)?;
         }
     }
-    for kid in &KIDS {
-        let student: StudentId = id(kid.id)?;
-        j.enrol_student(year, &id(kid.class)?, &student, kid.name, start)?;
+    for (student, class, name) in students(class_size) {
+        let student: StudentId = id(&student)?;
+        j.enrol_student(year, &id(class)?, &student, &name, start)?;
         let profile = StudentProfile {
-            full_name: kid.name.into(),
+            full_name: name,
             birth_date: None,
             address: String::new(),
         };
@@ -184,8 +237,13 @@ fn demo_week(year: &journal_core::SchoolYear) -> Vec<time::Date> {
         .collect()
 }
 
-/// Seeds the demo school unless the relay already holds documents; returns the accounts with tokens.
-pub fn seed(app: &App, year: YearId) -> Result<Option<Vec<DemoAccount>>, DemoError> {
+/// Seeds the demo school, `class_size` students a class (at least [`DEMO_CLASS_SIZE`]), unless the relay
+/// already holds documents; returns the accounts with tokens.
+pub fn seed(
+    app: &App,
+    year: YearId,
+    class_size: usize,
+) -> Result<Option<Vec<DemoAccount>>, DemoError> {
     let store = app.store().clone();
     if !store.document_heads()?.is_empty() {
         return Ok(None);
@@ -218,6 +276,9 @@ pub fn seed(app: &App, year: YearId) -> Result<Option<Vec<DemoAccount>>, DemoErr
             None,
         ),
     ];
+    for (student, class, name) in students(class_size).iter().skip(KIDS.len()) {
+        store.put_student(&id(student)?, &id(class)?, name)?;
+    }
     for kid in &KIDS {
         let student: StudentId = id(kid.id)?;
         store.put_student(&student, &id(kid.class)?, kid.name)?;
@@ -247,7 +308,7 @@ pub fn seed(app: &App, year: YearId) -> Result<Option<Vec<DemoAccount>>, DemoErr
     store.put_class_staff(&id("5a")?, "t-math", false)?;
     store.put_class_staff(&id("6b")?, "t-math", false)?;
     let by = attribution("director", "relay-demo");
-    for doc in documents(year)? {
+    for doc in documents(year, class_size)? {
         app.hub.import(&doc, &by)?;
     }
     let issuer = Principal {
@@ -307,5 +368,37 @@ fn account(id: &str, name: &str, role: AccountRole, student: Option<StudentId>) 
         role,
         active: true,
         student,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A demo asked for 25 students a class lists 25 in each class, in its documents and its directory
+    /// alike, each with a name, the three with accounts among them.
+    #[test]
+    fn a_larger_demo_fills_each_class_list() {
+        let year = YearId(2026);
+        let docs = documents(year, 25).expect("documents");
+        let mut journal = Journal::open_in_memory().expect("journal");
+        for doc in &docs {
+            journal.merge_document(doc).expect("merge");
+        }
+        let start = journal.school_settings(year).expect("settings").year.start;
+        for class in ["5a", "6b"] {
+            let roster = journal
+                .roster(year, &id(class).expect("id"), start)
+                .expect("roster");
+            assert_eq!(roster.len(), 25, "{class}");
+            assert!(roster.iter().all(|(_, name)| name.split(' ').count() == 2));
+        }
+        let all = students(25);
+        assert_eq!(all.len(), 50);
+        let ids: std::collections::BTreeSet<&str> =
+            all.iter().map(|(id, _, _)| id.as_str()).collect();
+        assert_eq!(ids.len(), 50, "every id once");
+        assert!(ids.contains("s5a1") && ids.contains("s6b25"));
+        assert_eq!(students(DEMO_CLASS_SIZE).len(), KIDS.len());
     }
 }

@@ -50,6 +50,10 @@ enum Command {
         /// Seed a demo school on first start and print its access codes and device tokens.
         #[arg(long)]
         demo: bool,
+        /// Students in each demo class: the three with accounts, and classmates up to this many.
+        #[arg(long, requires = "demo", default_value_t = demo::DEMO_CLASS_SIZE as u16,
+              value_parser = clap::value_parser!(u16).range(3..=40))]
+        demo_class_size: u16,
         /// Hours between backup snapshots (0: none).
         #[arg(long, env = "JOURNAL_BACKUP_HOURS", default_value_t = 24)]
         backup_hours: u64,
@@ -247,6 +251,7 @@ fn main() -> Result<()> {
             listen,
             log,
             demo,
+            demo_class_size,
             backup_hours,
             max_connections_per_address,
             header_timeout,
@@ -266,6 +271,7 @@ fn main() -> Result<()> {
                 header_timeout: std::time::Duration::from_secs(header_timeout.max(1)),
                 ..Limits::default()
             };
+            let demo = demo.then_some(usize::from(demo_class_size));
             runtime.block_on(serve(&data, listen, demo, backup_hours, limits))
         }
         Command::Backup {
@@ -467,7 +473,7 @@ async fn scheduled_backups(
 async fn serve(
     data: &DataDir,
     listen: SocketAddr,
-    seed_demo: bool,
+    seed_demo: Option<usize>,
     backup_hours: u64,
     limits: Limits,
 ) -> Result<()> {
@@ -517,9 +523,9 @@ async fn serve(
             app
         }
     };
-    if seed_demo {
+    if let Some(class_size) = seed_demo {
         let year = journal_core::YearId(current_school_year());
-        match demo::seed(&app, year)? {
+        match demo::seed(&app, year, class_size)? {
             Some(accounts) => {
                 println!("Demo school seeded for {year}.");
                 println!("Access codes to sign in a new device (POST /v1/redeem), valid 14 days:");

@@ -3,7 +3,8 @@
 # link shaped like 2G: 64 kbit/s each way (tbf), 10 % loss (every 20th packet dropped on each side with
 # iptables statistic: the same packets every run, so runs compare), 800 ms round trip, every packet held 400 ms each way by tests/field/link.py (two TUN
 # devices; this kernel has no netem), so TCP sees the round trip in its handshake, acknowledgements and
-# retransmissions. TCP's congestion control is the kernel's default, printed at the start.
+# retransmissions. TCP's congestion control is the kernel's default, printed at the start. The demo school
+# has 25 students a class, so a lesson is a real class's attendance.
 #   ./tests/field/run.sh          the full run: one lesson, a week offline (30 lessons), five cuts mid-sync
 #   ./tests/field/run.sh --short  the CI variant: one lesson and two cuts
 # Needs root; installs iptables with apt when missing. Prints the figures BENCHMARKS.md quotes.
@@ -60,7 +61,7 @@ for side in relay client; do
     "in_$side" iptables -A INPUT -i "$dev" -m statistic --mode nth --every 20 --packet 0 -j DROP
 done
 
-in_relay "$relay_bin" serve --demo --data-dir "$work/relay" --listen 10.77.0.1:8080 --backup-hours 0 \
+in_relay "$relay_bin" serve --demo --demo-class-size 25 --data-dir "$work/relay" --listen 10.77.0.1:8080 --backup-hours 0 \
     >"$work/relay.out" 2>"$work/relay.log" &
 for _ in $(seq 1 100); do grep -q "listening on" "$work/relay.out" 2>/dev/null && break; sleep 0.1; done
 token=$(awk -F'\t' '$1 == "demo-token" && $2 == "t-5a" { print $4 }' "$work/relay.out")

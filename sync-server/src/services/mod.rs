@@ -172,7 +172,7 @@ mod tests {
             "relay".into(),
             HashKey::random(),
         );
-        crate::demo::seed(&app, YEAR).expect("demo school");
+        crate::demo::seed(&app, YEAR, crate::demo::DEMO_CLASS_SIZE).expect("demo school");
         (app.services.clone(), bus)
     }
 
