@@ -265,7 +265,8 @@ async fn the_http_batch_transport_syncs_the_same_state() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_full_sync_one_new_mark_costs_under_2_kb_and_no_change_costs_one_round_trip() {
+async fn after_a_full_sync_one_new_mark_costs_under_2_kb_and_two_round_trips_and_no_change_costs_one()
+ {
     let relay = Relay::start_demo();
     let mut teacher = Device::new(&relay, &relay.token("t-5a"));
     teacher.sync().await;
@@ -284,6 +285,13 @@ async fn after_a_full_sync_one_new_mark_costs_under_2_kb_and_no_change_costs_one
         report.round_trips
     );
     assert!(bytes < 2048, "{report:?}");
+    // The join, then one exchange: the mark goes out in the document's first message.
+    assert_eq!(report.round_trips, 2, "{report:?}");
+    assert_eq!(
+        report.sent,
+        [student_doc(year_of(&teacher), "s5a3")],
+        "{report:?}"
+    );
 }
 
 /// The hashes of a document's changes on a device, oldest first.

@@ -220,6 +220,10 @@ impl ClientPeer {
             }
             self.set_status(&id, DocStatus::Syncing);
             let first = journal.document(&id).is_none();
+            // Local edits on a document the relay has nothing new in go out in the first message.
+            if !first {
+                journal.assume_peer_holds(&id, RELAY_PEER, entry.heads.as_deref())?;
+            }
             if let Some(msg) = self.message_for(journal, &id, first)? {
                 out.push(msg);
             }
@@ -458,12 +462,16 @@ mod tests {
 
     /// A school with one class of students and four weeks of lessons, as the relay holds it.
     fn relay_journal() -> Journal {
+        relay_fixture().0
+    }
+
+    fn relay_fixture() -> (Journal, testing::FixtureClass, Vec<crate::ids::LessonId>) {
         let mut journal = Journal::open_in_memory().expect("journal");
         testing::school(&mut journal).expect("school");
         let class = testing::class_with_students(&mut journal, "5a", 6).expect("class");
         let lessons = testing::schedule_weeks(&mut journal, &class, 4).expect("lessons");
         testing::fill_lessons(&mut journal, &class, &lessons, 7).expect("marks");
-        journal
+        (journal, class, lessons)
     }
 
     fn whole(doc: &Document) -> WireMessage {
@@ -517,6 +525,113 @@ mod tests {
             .filter(|e| matches!(e, SyncEvent::Received { .. }))
             .count();
         assert_eq!(received, messages.len());
+    }
+
+    /// One session between a device and an in-memory relay, to the end; the most `sync` messages the
+    /// device sent about any one document.
+    fn session(device: &mut Journal, relay: &mut crate::sync::peer::MemoryRelay) -> usize {
+        use crate::sync::peer::ServerPeer;
+        device.begin_sync_session(RELAY_PEER);
+        let mut client = ClientPeer::new("device");
+        let mut server = ServerPeer::new("relay", 1_000);
+        let mut exchanges: BTreeMap<String, usize> = BTreeMap::new();
+        let mut to_relay = vec![client.join()];
+        for _ in 0..20 {
+            let mut to_device = Vec::new();
+            for message in to_relay.drain(..) {
+                to_device.extend(
+                    server
+                        .on_message(relay, message)
+                        .expect("the relay answers"),
+                );
+            }
+            for message in to_device {
+                for reply in client.handle(device, message).expect("the device takes it") {
+                    if let WireMessage::Sync { document_id, .. }
+                    | WireMessage::Request { document_id, .. } = &reply
+                    {
+                        *exchanges.entry(document_id.clone()).or_default() += 1;
+                    }
+                    to_relay.push(reply);
+                }
+            }
+            if to_relay.is_empty() {
+                assert!(client.is_settled(), "{:?}", client.statuses());
+                return exchanges.values().copied().max().unwrap_or(0);
+            }
+            to_relay = client.outgoing(to_relay);
+        }
+        panic!("the session did not settle");
+    }
+
+    /// A lesson marked offline on a device that synced before goes out in each document's first
+    /// message: one exchange per document, and the relay holds it all.
+    #[test]
+    fn offline_edits_go_out_in_the_first_message_of_each_document() {
+        use crate::sync::peer::MemoryRelay;
+        let (source, class, lessons) = relay_fixture();
+        let mut relay = MemoryRelay::new(
+            class.teacher.as_str(),
+            source.school_settings(testing::YEAR).cloned(),
+        );
+        for doc in source.documents() {
+            let copy = Document::load(
+                doc.id().clone(),
+                &doc.snapshot(),
+                &automerge::ActorId::random(),
+            )
+            .expect("copy");
+            relay.readable.insert(doc.id().clone());
+            relay.writable.insert(doc.id().clone());
+            relay.documents.insert(doc.id().clone(), copy);
+        }
+        let mut device = Journal::open_in_memory().expect("device");
+        session(&mut device, &mut relay);
+        // The last week's lessons marked again, differently, offline.
+        testing::fill_lessons(&mut device, &class, &lessons[lessons.len() - 30..], 11)
+            .expect("marks");
+        let edited: Vec<DocId> = relay
+            .documents
+            .keys()
+            .filter(|id| device.heads_hex(id) != heads_of(&relay.documents[*id]))
+            .cloned()
+            .collect();
+        assert!(edited.len() > 3, "{edited:?}");
+        assert_eq!(
+            session(&mut device, &mut relay),
+            1,
+            "one message a document"
+        );
+        for (id, doc) in &relay.documents {
+            assert_eq!(device.heads_hex(id), heads_of(doc), "{id}");
+        }
+    }
+
+    /// Heads the relay does not hold on the device are not assumed: nothing is changed.
+    #[test]
+    fn heads_the_device_lacks_are_not_assumed() {
+        let mut device = relay_journal();
+        let id = device.documents().next().expect("a document").id().clone();
+        let unknown = [serde_bytes::ByteBuf::from(vec![7u8; 32])];
+        assert!(
+            !device
+                .assume_peer_holds(&id, RELAY_PEER, Some(&unknown))
+                .expect("checked")
+        );
+        let before = device
+            .generate_sync_message(&id, RELAY_PEER)
+            .expect("message");
+        let first = crate::docs::decode_sync_message(&before.expect("a message")).expect("decodes");
+        assert!(
+            first.changes.is_empty(),
+            "the usual opening: heads and have only"
+        );
+    }
+
+    fn heads_of(doc: &Document) -> Vec<String> {
+        let mut heads: Vec<String> = doc.heads().iter().map(ToString::to_string).collect();
+        heads.sort();
+        heads
     }
 
     /// A damaged document in a bundle stops the bundle at its turn, as it did one by one: what came
