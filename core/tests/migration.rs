@@ -115,3 +115,43 @@ fn a_version_4_database_gains_a_device_secret_that_stays_the_same_across_restart
         "another device cannot propose it"
     );
 }
+
+#[test]
+fn a_version_5_database_upgrades_with_no_session_left_unsettled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = dir.path().join("v5.db");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/device-v5.db"),
+        &old,
+    )
+    .expect("copy fixture");
+    assert_eq!(version_of(&old), 5);
+
+    let mut journal = Journal::open(&old).expect("upgrade and open");
+    assert_eq!(version_of(&old), CURRENT_VERSION);
+    assert!(!journal.session_unsettled("relay"));
+    journal.note_session("relay", true).expect("noted");
+    drop(journal);
+    let mut reopened = Journal::open(&old).expect("reopen");
+    assert!(reopened.session_unsettled("relay"), "kept across restarts");
+    reopened.note_session("relay", false).expect("noted");
+    assert!(!reopened.session_unsettled("relay"));
+    let marked: StudentId = "5a-s01".parse().expect("id");
+    assert_eq!(
+        reopened
+            .student_marks(YEAR, &marked, None, None)
+            .expect("marks")
+            .len(),
+        1,
+        "the journal is intact"
+    );
+    drop(reopened);
+
+    let fresh = dir.path().join("fresh.db");
+    drop(Journal::open(&fresh).expect("fresh"));
+    assert_eq!(
+        schema_of(&old),
+        schema_of(&fresh),
+        "upgraded schema equals a fresh one"
+    );
+}

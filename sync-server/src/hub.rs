@@ -288,8 +288,14 @@ impl Hub {
     }
 
     /// The documents `grants` may read, with the relay's heads, omitted where they equal the heads the
-    /// relay shared with `device` at the end of their last sync.
-    pub fn index(&self, grants: &Grants, device: &str) -> Result<Vec<IndexEntry>, HubError> {
+    /// relay shared with `device` at the end of their last sync, unless `every_head` (the device's last
+    /// session was cut short, and its idea of what was shared may be behind the relay's).
+    pub fn index(
+        &self,
+        grants: &Grants,
+        device: &str,
+        every_head: bool,
+    ) -> Result<Vec<IndexEntry>, HubError> {
         let readable: Vec<(DocId, Vec<String>)> = self.with_heads(|cache| {
             cache
                 .heads
@@ -305,9 +311,12 @@ impl Hub {
             let mut heads: Vec<automerge::ChangeHash> =
                 heads.iter().filter_map(|h| h.parse().ok()).collect();
             heads.sort();
-            let mut shared = self.load_state(device, &id)?.shared_heads;
-            shared.sort();
-            let heads = (shared != heads).then(|| {
+            let omit = !every_head && {
+                let mut shared = self.load_state(device, &id)?.shared_heads;
+                shared.sort();
+                shared == heads
+            };
+            let heads = (!omit).then(|| {
                 heads
                     .iter()
                     .map(|h| serde_bytes::ByteBuf::from(h.0.to_vec()))

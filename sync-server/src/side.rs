@@ -90,10 +90,10 @@ impl RelaySide for SessionSide {
         Ok(device.is_none_or(|(device, _)| device.revoked_at.is_some()))
     }
 
-    fn index(&self) -> Result<Vec<IndexEntry>, PeerFault> {
+    fn index(&self, every_head: bool) -> Result<Vec<IndexEntry>, PeerFault> {
         self.app
             .hub
-            .index(&self.grants, &self.who.device.id)
+            .index(&self.grants, &self.who.device.id, every_head)
             .map_err(fault)
     }
 

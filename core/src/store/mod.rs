@@ -195,6 +195,19 @@ impl Store {
             .optional()?)
     }
 
+    /// Whether the last session with `peer` sent edits and ended before they were all confirmed.
+    pub fn session_unsettled(&self, peer: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM unsettled_sessions WHERE peer = ?1",
+                [peer],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// The stored copy of the directory (JSON), if any.
     pub fn directory(&self) -> Result<Option<String>, StoreError> {
         let found: Option<String> = self
@@ -324,6 +337,20 @@ impl Writer<'_> {
              ON CONFLICT (doc_id, peer) DO UPDATE SET state = excluded.state",
             params![doc_id, peer, state],
         )?;
+        Ok(())
+    }
+
+    /// Records whether the session with `peer` has sent edits it has not seen all confirmed.
+    pub fn set_session_unsettled(&mut self, peer: &str, unsettled: bool) -> Result<(), StoreError> {
+        if unsettled {
+            self.tx.execute(
+                "INSERT INTO unsettled_sessions (peer) VALUES (?1) ON CONFLICT (peer) DO NOTHING",
+                [peer],
+            )?;
+        } else {
+            self.tx
+                .execute("DELETE FROM unsettled_sessions WHERE peer = ?1", [peer])?;
+        }
         Ok(())
     }
 

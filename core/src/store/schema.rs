@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_news_markers.sql"),
     include_str!("migrations/004_sealed_store.sql"),
     include_str!("migrations/005_device_secret.sql"),
+    include_str!("migrations/006_unsettled_sessions.sql"),
 ];
 
 /// The schema version this build creates and reads.

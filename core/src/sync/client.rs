@@ -515,7 +515,7 @@ async fn ws_session(
     let mut engine = journal
         .with(|j| {
             j.begin_sync_session(RELAY_PEER);
-            ClientPeer::new(&storage_id(j))
+            ClientPeer::new(&storage_id(j)).resuming(j.session_unsettled(RELAY_PEER))
         })
         .await;
     let mut report = SyncReport::default();
@@ -594,15 +594,21 @@ async fn http_sync(
         .build()
         .map_err(|e| ClientError::Offline(e.to_string()))?;
     journal.begin_sync_session(RELAY_PEER);
-    let mut engine = ClientPeer::new(&storage_id(journal));
+    let mut engine =
+        ClientPeer::new(&storage_id(journal)).resuming(journal.session_unsettled(RELAY_PEER));
     let mut report = SyncReport::default();
     let post = |path: &str| {
         client
             .post(format!("{}{path}", config.url))
             .bearer_auth(&config.token)
     };
+    let every_head = if engine.is_resuming() {
+        "?every_head=true"
+    } else {
+        ""
+    };
     let index = client
-        .get(format!("{}/v1/index", config.url))
+        .get(format!("{}/v1/index{every_head}", config.url))
         .bearer_auth(&config.token)
         .send()
         .await

@@ -49,6 +49,23 @@ impl Journal {
         }
     }
 
+    /// Whether the last session with `peer` sent edits and ended before they were all confirmed (a cut
+    /// link, a closed app): the next one asks for the exact heads of every document.
+    pub fn session_unsettled(&self, peer: &str) -> bool {
+        self.store.session_unsettled(peer).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read whether the last session settled");
+            true
+        })
+    }
+
+    /// Records that the session with `peer` has edits out that it has not seen confirmed (`true`), or
+    /// that everything it sent is confirmed (`false`).
+    pub fn note_session(&mut self, peer: &str, unsettled: bool) -> Result<()> {
+        self.store
+            .write(|w| w.set_session_unsettled(peer, unsettled))
+            .map_err(Into::into)
+    }
+
     /// Heads of a document as hex, sorted; empty when the device does not hold it.
     pub fn heads_hex(&self, id: &DocId) -> Vec<String> {
         let mut heads: Vec<String> = self
@@ -243,7 +260,38 @@ impl Journal {
             },
         };
         theirs.sort();
-        ours == theirs
+        if ours != theirs {
+            return false;
+        }
+        if heads.is_some()
+            && let Err(e) = self.note_shared(id, peer)
+        {
+            tracing::warn!(doc = %id, error = %e, "cannot keep the heads shared with the relay");
+        }
+        true
+    }
+
+    /// Records that `peer` holds exactly this device's heads of a document, when its sync state does not
+    /// know it yet (the answer to a sync that was cut short never came): the next session starts there.
+    fn note_shared(&mut self, id: &DocId, peer: &str) -> Result<()> {
+        let Some(mut heads) = self.docs.get(id).map(Document::heads) else {
+            return Ok(());
+        };
+        heads.sort();
+        let state = self.sync_state(id, peer)?;
+        let mut shared = state.shared_heads.clone();
+        shared.sort();
+        if shared == heads {
+            return Ok(());
+        }
+        let mut moved = state.clone();
+        moved.shared_heads = heads;
+        let encoded = moved.encode();
+        let key = id.to_string();
+        self.store
+            .write(|w| w.put_sync_state(&key, peer, &encoded))?;
+        self.sync_state(id, peer)?.shared_heads = moved.shared_heads;
+        Ok(())
     }
 
     /// Takes the heads `peer` announced for a document (or, when `heads` is `None`, the heads shared at

@@ -41,6 +41,10 @@ pub struct PeerMetadata {
     /// The journal's extension messages the peer understands (see [`JOURNAL_EXTENSIONS`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub journal_extensions: Vec<String>,
+    /// The peer's last session ended before its edits were confirmed: the index lists the heads of every
+    /// document, so it sends only what did not get through.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resuming: bool,
 }
 
 impl PeerMetadata {
@@ -431,6 +435,23 @@ pub fn bundled(
     sender_id: &str,
     target_id: &str,
 ) -> Vec<WireMessage> {
+    bundled_up_to(
+        messages,
+        peer_understands_bundles,
+        sender_id,
+        target_id,
+        BUNDLE_BYTES,
+    )
+}
+
+/// As [`bundled`], with bundles of at most `max_bytes` of messages before compression.
+pub fn bundled_up_to(
+    messages: Vec<WireMessage>,
+    peer_understands_bundles: bool,
+    sender_id: &str,
+    target_id: &str,
+    max_bytes: usize,
+) -> Vec<WireMessage> {
     if !peer_understands_bundles || messages.len() < 2 {
         return messages;
     }
@@ -451,7 +472,7 @@ pub fn bundled(
     };
     for message in messages {
         let bytes = encode(&message).len();
-        if group_bytes + bytes > BUNDLE_BYTES || group.len() == BUNDLE_MESSAGES {
+        if group_bytes + bytes > max_bytes || group.len() == BUNDLE_MESSAGES {
             close(&mut group, &mut out);
             group_bytes = 0;
         }
@@ -666,6 +687,19 @@ mod tests {
             }
         }
         assert_eq!(received, year, "every message, in order");
+        // A device's sends: bundles of at most the cap it sets, every message once and in order.
+        let capped = bundled_up_to(lesson.clone(), true, "tablet", "relay", 400);
+        assert!(capped.len() > 3, "{} bundles", capped.len());
+        let mut received = Vec::new();
+        for message in capped {
+            let inside = match message {
+                WireMessage::Bundle { packed, .. } => unpack_bundle(&packed).expect("unpacks"),
+                single => vec![single],
+            };
+            assert!(inside.iter().map(|m| encode(m).len()).sum::<usize>() <= 400);
+            received.extend(inside);
+        }
+        assert_eq!(received, lesson);
         let many: Vec<WireMessage> = (0..1_200).map(|i| sync(&format!("d{i}"))).collect();
         let sent = bundled(many, true, "tablet", "relay");
         assert_eq!(sent.len(), 3, "500, 500 and 200");

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use journal_core::sync::peer::{BatchFault, BatchPeer, PeerFault, RelaySide};
@@ -45,14 +45,26 @@ impl From<BatchFault> for AppError {
     }
 }
 
+/// What `GET /v1/index` may be asked.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct IndexQuery {
+    /// Every document's heads, for a device whose last sync was cut short.
+    #[serde(default)]
+    every_head: bool,
+}
+
 /// `GET /v1/index`: the documents the caller may read, with the relay's heads.
-pub async fn index(State(app): State<Arc<App>>, Caller(who): Caller) -> Result<Response, AppError> {
+pub async fn index(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Query(query): Query<IndexQuery>,
+) -> Result<Response, AppError> {
     let device = who.device.id.clone();
     let side = SessionSide::new(app.clone(), who, 0)?.ok_or(AppError::Unauthorized)?;
     Ok(cbor(encode(&WireMessage::Index {
         sender_id: app.peer_id.clone(),
         target_id: device,
-        documents: side.index()?,
+        documents: side.index(query.every_head)?,
         packed: None,
     })))
 }

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use journal_core::sync::client::{NoListener, sync_now};
+use journal_core::sync::peer::{ClientPeer, RELAY_PEER};
 use journal_core::sync::protocol::WireMessage;
-use journal_e2e::{Device, RawClient, Relay};
+use journal_e2e::{Device, RawClient, Relay, relay_heads};
 
 use crate::{attendance, lesson_5a, mark, student, year_of};
 
@@ -94,6 +95,74 @@ async fn a_relay_killed_mid_sync_keeps_every_acknowledged_change_and_clients_con
         .attendance_totals(year, &student("s5a1"), range)
         .expect("totals");
     assert_eq!(totals.by_code["н"].lessons as usize, in_flight.len());
+}
+
+/// A link cut after the relay stored a lesson but before its answer came back: the next sync asks for
+/// the heads of every document and sends nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_cut_after_the_relay_stored_the_edits_sends_nothing_again() {
+    let relay = Relay::start_demo();
+    let token = relay.token("t-5a");
+    let mut teacher = Device::new(&relay, &token);
+    teacher.sync().await;
+    let year = year_of(&teacher);
+    let lesson = lesson_5a(&mut teacher, 16, 2, "literature", "t-5a");
+    teacher
+        .journal
+        .mark_attendance(
+            &lesson,
+            &[attendance("s5a1", Some("н")), attendance("s5a2", None)],
+        )
+        .expect("attendance");
+    let edited = [
+        crate::student_doc(year, "s5a1"),
+        crate::student_doc(year, "s5a2"),
+    ];
+
+    // The session that is cut: the edits go out, the socket dies before any answer is read.
+    let journal = &mut teacher.journal;
+    journal.begin_sync_session(RELAY_PEER);
+    let mut engine = ClientPeer::new("cut-tablet").resuming(journal.session_unsettled(RELAY_PEER));
+    let mut client = RawClient::connect(&relay, &token).await.expect("connect");
+    client.send(&engine.join()).await;
+    let mut out = Vec::new();
+    while !engine.is_joined() {
+        let message = client.next().await.expect("peer and index");
+        out.extend(engine.handle(journal, message).expect("handled"));
+    }
+    assert!(!engine.sent().is_empty(), "the edits went out");
+    assert!(
+        journal.session_unsettled(RELAY_PEER),
+        "and are not yet confirmed"
+    );
+    for message in engine.outgoing(out) {
+        client.send(&message).await;
+    }
+    drop(client);
+    let director = relay.token("director");
+    for doc in &edited {
+        let mut stored = false;
+        for _ in 0..100 {
+            if relay_heads(&relay, &director, doc).await == Some(journal.heads_hex(doc)) {
+                stored = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(stored, "the relay stored {doc} before the cut");
+    }
+
+    let report = teacher.sync().await;
+    assert!(report.sent.is_empty(), "nothing is sent again: {report:?}");
+    assert!(!teacher.journal.session_unsettled(RELAY_PEER));
+    for doc in &edited {
+        assert_eq!(
+            relay_heads(&relay, &director, doc).await,
+            Some(teacher.journal.heads_hex(doc))
+        );
+    }
+    // A sync after that is the usual quiet one.
+    assert_eq!(teacher.sync().await.round_trips, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -84,10 +84,18 @@ pub struct ClientPeer {
     relay_takes_bundles: bool,
     /// Whole documents of the bundle being handled, loaded in parallel ahead of their turn.
     preloaded: HashMap<DocId, Result<crate::docs::Document, CoreError>>,
+    /// The device's last session with the relay was cut short: the index should carry every head.
+    resuming: bool,
+    /// This session has recorded on the device that it has edits out not yet confirmed.
+    unsettled: bool,
 }
 
 /// Key under which the device keeps its sync state with the relay.
 pub const RELAY_PEER: &str = "relay";
+
+/// Most bytes of messages (before compression) one bundle to the relay carries: about a second of a 2G
+/// link once compressed, so a cut loses little, and every bundle that arrived whole is stored and kept.
+pub const SEND_BUNDLE_BYTES: usize = 16 << 10;
 
 impl ClientPeer {
     /// A session for a device whose persistent storage is `storage_id`.
@@ -104,7 +112,22 @@ impl ClientPeer {
             sent: BTreeSet::new(),
             relay_takes_bundles: false,
             preloaded: HashMap::new(),
+            resuming: false,
+            unsettled: false,
         }
+    }
+
+    /// The same session, for a device whose last session with the relay was cut short (see
+    /// [`Journal::session_unsettled`]): it asks for the heads of every document, so that it sends only
+    /// what did not get through.
+    pub fn resuming(mut self, resuming: bool) -> Self {
+        self.resuming = resuming;
+        self
+    }
+
+    /// Whether this session asks for the heads of every document.
+    pub fn is_resuming(&self) -> bool {
+        self.resuming
     }
 
     /// The first message to send.
@@ -116,17 +139,20 @@ impl ClientPeer {
                 storage_id: Some(self.storage_id.clone()),
                 is_ephemeral: false,
                 journal_extensions: JOURNAL_EXTENSIONS.iter().map(|e| (*e).to_owned()).collect(),
+                resuming: self.resuming,
             }),
         }
     }
 
-    /// `messages` as they go to the relay: several as one bundle when the relay takes bundles.
+    /// `messages` as they go to the relay: several as one bundle when the relay takes bundles, each
+    /// bundle small enough that a link cut mid-way loses only the one in flight.
     pub fn outgoing(&self, messages: Vec<WireMessage>) -> Vec<WireMessage> {
-        crate::sync::protocol::bundled(
+        crate::sync::protocol::bundled_up_to(
             messages,
             self.relay_takes_bundles,
             &self.peer_id,
             &self.relay_peer,
+            SEND_BUNDLE_BYTES,
         )
     }
 
@@ -183,6 +209,12 @@ impl ClientPeer {
         };
         if carries_changes {
             self.sent.insert(id.clone());
+            if !self.unsettled {
+                // Before the edits leave: if the session ends before the relay confirms them, the next
+                // one asks what reached it instead of sending them all again.
+                journal.note_session(RELAY_PEER, true)?;
+                self.unsettled = true;
+            }
         }
         Ok(Some(WireMessage::sync_or_request(
             !first,
@@ -249,6 +281,20 @@ impl ClientPeer {
         journal: &mut Journal,
         message: WireMessage,
     ) -> Result<Vec<WireMessage>, SyncError> {
+        let replies = self.handle_one(journal, message)?;
+        if (self.unsettled || self.resuming) && self.is_settled() {
+            journal.note_session(RELAY_PEER, false)?;
+            self.unsettled = false;
+            self.resuming = false;
+        }
+        Ok(replies)
+    }
+
+    fn handle_one(
+        &mut self,
+        journal: &mut Journal,
+        message: WireMessage,
+    ) -> Result<Vec<WireMessage>, SyncError> {
         match message {
             WireMessage::Peer {
                 sender_id,
@@ -269,11 +315,11 @@ impl ClientPeer {
                     messages.into_iter().partition(is_school_document);
                 let mut out = Vec::new();
                 for message in school {
-                    out.extend(self.handle(journal, message)?);
+                    out.extend(self.handle_one(journal, message)?);
                 }
                 self.preload(journal, &rest);
                 let handled = rest.into_iter().try_for_each(|message| {
-                    out.extend(self.handle(journal, message)?);
+                    out.extend(self.handle_one(journal, message)?);
                     Ok(())
                 });
                 self.preloaded.clear();

@@ -70,7 +70,7 @@ impl RelaySide for MemoryRelay {
         Ok(self.revoked)
     }
 
-    fn index(&self) -> Result<Vec<IndexEntry>, PeerFault> {
+    fn index(&self, _every_head: bool) -> Result<Vec<IndexEntry>, PeerFault> {
         Ok(self
             .documents
             .iter()

@@ -76,8 +76,9 @@ pub trait RelaySide {
     fn reload_rights(&mut self) -> Result<bool, PeerFault>;
     /// Whether the device was revoked since the session began.
     fn device_revoked(&self) -> Result<bool, PeerFault>;
-    /// The documents the account may read, with the relay's heads where this device has not seen them.
-    fn index(&self) -> Result<Vec<IndexEntry>, PeerFault>;
+    /// The documents the account may read, with the relay's heads where this device has not seen them
+    /// (`every_head`: every document's, for a device whose last session was cut short).
+    fn index(&self, every_head: bool) -> Result<Vec<IndexEntry>, PeerFault>;
     /// The sync state the relay keeps for this device and document.
     fn load_state(&self, doc: &DocId) -> Result<sync::State, PeerFault>;
     /// Keeps the sync state for this device and document.
@@ -278,10 +279,11 @@ impl ServerPeer {
                             .filter(|e| self.understands(e))
                             .map(str::to_owned)
                             .collect(),
+                        resuming: false,
                     }),
                 }];
                 if self.understands("x-journal-index") {
-                    let documents = side.index()?;
+                    let documents = side.index(self.metadata.resuming)?;
                     let (documents, packed) = if self.understands("x-journal-packed-index") {
                         let packed = crate::sync::protocol::pack_index(&documents);
                         (Vec::new(), Some(serde_bytes::ByteBuf::from(packed)))
