@@ -23,16 +23,35 @@ fn version_of(path: &std::path::Path) -> i64 {
         .expect("version")
 }
 
+/// A copy of the fixture database `name` (made by schema `version`) in `dir`.
+fn fixture_copy(dir: &tempfile::TempDir, name: &str, version: i64) -> std::path::PathBuf {
+    let copy = dir.path().join(name);
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+        &copy,
+    )
+    .expect("copy fixture");
+    assert_eq!(version_of(&copy), version);
+    copy
+}
+
+/// Asserts that the upgraded database at `old` has the schema a fresh one gets.
+fn assert_schema_is_fresh(dir: &tempfile::TempDir, old: &std::path::Path) {
+    let fresh = dir.path().join("fresh.db");
+    drop(Journal::open(&fresh).expect("fresh"));
+    assert_eq!(
+        schema_of(old),
+        schema_of(&fresh),
+        "upgraded schema equals a fresh one"
+    );
+}
+
 #[test]
 fn a_version_1_database_upgrades_to_the_current_schema_with_its_journal_intact() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let old = dir.path().join("v1.db");
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/device-v1.db"),
-        &old,
-    )
-    .expect("copy fixture");
-    assert_eq!(version_of(&old), 1);
+    let old = fixture_copy(&dir, "device-v1.db", 1);
 
     let journal = Journal::open(&old).expect("upgrade and open");
     assert_eq!(version_of(&old), CURRENT_VERSION);
@@ -59,25 +78,13 @@ fn a_version_1_database_upgrades_to_the_current_schema_with_its_journal_intact()
     assert_eq!(marks[0].mark.comment, "молодец");
     drop(journal);
 
-    let fresh = dir.path().join("fresh.db");
-    drop(Journal::open(&fresh).expect("fresh"));
-    assert_eq!(
-        schema_of(&old),
-        schema_of(&fresh),
-        "upgraded schema equals a fresh one"
-    );
+    assert_schema_is_fresh(&dir, &old);
 }
 
 #[test]
 fn a_version_4_database_gains_a_device_secret_that_stays_the_same_across_restarts() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let old = dir.path().join("v4.db");
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/device-v4.db"),
-        &old,
-    )
-    .expect("copy fixture");
-    assert_eq!(version_of(&old), 4);
+    let old = fixture_copy(&dir, "device-v4.db", 4);
     let code = journal_core::access_code::AccessCode::generate();
     let other = journal_core::access_code::AccessCode::generate();
 
@@ -119,13 +126,7 @@ fn a_version_4_database_gains_a_device_secret_that_stays_the_same_across_restart
 #[test]
 fn a_version_5_database_upgrades_with_no_session_left_unsettled() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let old = dir.path().join("v5.db");
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/device-v5.db"),
-        &old,
-    )
-    .expect("copy fixture");
-    assert_eq!(version_of(&old), 5);
+    let old = fixture_copy(&dir, "device-v5.db", 5);
 
     let mut journal = Journal::open(&old).expect("upgrade and open");
     assert_eq!(version_of(&old), CURRENT_VERSION);
@@ -147,11 +148,5 @@ fn a_version_5_database_upgrades_with_no_session_left_unsettled() {
     );
     drop(reopened);
 
-    let fresh = dir.path().join("fresh.db");
-    drop(Journal::open(&fresh).expect("fresh"));
-    assert_eq!(
-        schema_of(&old),
-        schema_of(&fresh),
-        "upgraded schema equals a fresh one"
-    );
+    assert_schema_is_fresh(&dir, &old);
 }

@@ -5,8 +5,8 @@
 # devices; this kernel has no netem), so TCP sees the round trip in its handshake, acknowledgements and
 # retransmissions. TCP's congestion control is the kernel's default, printed at the start. The demo school
 # has 25 students a class, so a lesson is a real class's attendance.
-#   ./tests/field/run.sh          the full run: one lesson, a week offline (30 lessons), five cuts mid-sync
-#   ./tests/field/run.sh --short  the CI variant: one lesson and two cuts
+#   ./tests/field/run.sh          the full run: five lessons one by one, a week offline (30 lessons), five cuts mid-sync
+#   ./tests/field/run.sh --short  the CI variant: the same with two cuts
 # Needs root; installs iptables with apt when missing. Prints the figures BENCHMARKS.md quotes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)

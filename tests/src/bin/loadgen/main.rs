@@ -4,6 +4,8 @@
 //! tablet against a gzip JSON download of the same data, the no-change sync, the 8 a.m. bursts of 1,000
 //! parent devices, the relay's storage and the tablet's store.
 
+mod anchor;
+
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -49,7 +51,7 @@ enum Cmd {
         classes: usize,
     },
     /// One client scenario of the field-conditions script (tests/field/run.sh), against the demo school:
-    /// `lesson` (one lesson's attendance), `week` (30 lessons offline, one session) or `cuts` (30 more
+    /// `lesson` (five lessons, each synced on its own), `week` (30 lessons offline, one session) or `cuts` (30 more
     /// lessons while the script cuts the link; retries until converged).
     Field {
         /// The relay as the client reaches it.
@@ -83,6 +85,10 @@ enum Cmd {
         /// database on the server at JOURNAL_TEST_POSTGRES), in the same run as SQLite.
         #[arg(long)]
         postgres: bool,
+        /// Also run the bursts against a stock automerge-repo sync server (Node, tests/stock's
+        /// anchor-server.mjs) serving the same students' documents, in the same run.
+        #[arg(long, requires = "burst_only")]
+        anchor: bool,
     },
 }
 
@@ -111,6 +117,7 @@ fn main() -> Result<()> {
             runs,
             burst_only,
             postgres,
+            anchor,
         } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -125,7 +132,7 @@ fn main() -> Result<()> {
                 &[Setup::Sqlite]
             };
             if burst_only {
-                runtime.block_on(burst_bench(&data_dir, &relay, setups))
+                runtime.block_on(burst_bench(&data_dir, &relay, setups, anchor))
             } else {
                 runtime.block_on(bench(&data_dir, &relay, runs))
             }
@@ -326,16 +333,20 @@ impl RelayProcess {
         Ok(RelayProcess { child, url })
     }
 
-    /// Peak resident memory so far, in MB (VmHWM).
+    /// Peak resident memory so far, in MB.
     fn peak_rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
+        peak_rss_mb(self.child.id())
     }
+}
+
+/// Peak resident memory of process `pid` so far, in MB (VmHWM).
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 impl RelayProcess {
@@ -636,11 +647,20 @@ async fn bench(data: &Path, relay_binary: &Path, runs: usize) -> Result<()> {
 }
 
 /// The bursts alone, on a copy of the generated data, for each of `setups`.
-async fn burst_bench(data: &Path, relay_binary: &Path, setups: &[Setup]) -> Result<()> {
+async fn burst_bench(
+    data: &Path,
+    relay_binary: &Path,
+    setups: &[Setup],
+    anchor: bool,
+) -> Result<()> {
     let tokens: Tokens = serde_json::from_slice(&std::fs::read(data.join("tokens.json"))?)?;
     let scratch = tempfile::tempdir()?;
     for setup in setups {
         burst(&tokens, relay_binary, data, scratch.path(), *setup).await?;
+    }
+    if anchor {
+        let students: Vec<String> = tokens.parents.keys().cloned().collect();
+        anchor::burst(&students, data, scratch.path()).await?;
     }
     Ok(())
 }
@@ -880,22 +900,7 @@ async fn burst(
                 .context("student doc")?;
             let mut doc = Document::load(id.clone(), &bytes, &actor)?;
             let read_at = stored_heads(&doc);
-            for k in 0..5 {
-                doc.put_attendance(
-                    &format!("morning-{k}").parse()?,
-                    &journal_core::Attendance {
-                        subject: "math".parse()?,
-                        date: time::Date::from_calendar_date(
-                            i32::from(YEAR.0) + 1,
-                            time::Month::May,
-                            11,
-                        )?,
-                        period: 1 + k,
-                        code: (k == 0).then(|| "н".to_owned()),
-                        note: String::new(),
-                    },
-                )?;
-            }
+            overnight_entries(&mut doc)?;
             let changes = doc.changes_since_saved();
             let heads = stored_heads(&doc);
             // As the relay writes a teacher's sync: from a copy that held exactly what is stored.
@@ -920,6 +925,23 @@ async fn burst(
         relays.peak_rss_mb(),
         cpu.report(&relays, parents.len())
     );
+    Ok(())
+}
+
+/// The five attendance entries a child's document gets overnight before the typical morning.
+fn overnight_entries(doc: &mut Document) -> Result<()> {
+    for k in 0..5 {
+        doc.put_attendance(
+            &format!("morning-{k}").parse()?,
+            &journal_core::Attendance {
+                subject: "math".parse()?,
+                date: time::Date::from_calendar_date(i32::from(YEAR.0) + 1, time::Month::May, 11)?,
+                period: 1 + k,
+                code: (k == 0).then(|| "н".to_owned()),
+                note: String::new(),
+            },
+        )?;
+    }
     Ok(())
 }
 
@@ -992,17 +1014,36 @@ async fn field(url: &str, token: &str, path: &Path, scenario: &str) -> Result<()
         );
     }
     match scenario {
-        "lesson" | "week" => {
-            let (count, start) = if scenario == "lesson" {
-                (1, (time::Month::September, 7))
-            } else {
-                (30, (time::Month::September, 14))
-            };
-            offline_lessons(&mut journal, count, start)?;
+        "lesson" => {
+            // Five lessons of one day, each its own sync: each meets the link's losses at another point
+            // of their every-20th-packet pattern, so the median says more than one lesson would.
+            let mut times = Vec::new();
+            for day in 7..12 {
+                offline_lessons(&mut journal, 1, (time::Month::September, day))?;
+                let started = Instant::now();
+                let report = sync_now(&mut journal, &config, &NoListener).await?;
+                times.push(started.elapsed().as_secs_f64());
+                println!(
+                    "lesson on September {day}: {:.1} s, {} round trips, {} bytes sent, {} received",
+                    times[times.len() - 1],
+                    report.round_trips,
+                    report.bytes_sent,
+                    report.bytes_received
+                );
+            }
+            let each: Vec<String> = times.iter().map(|t| format!("{t:.1}")).collect();
+            println!(
+                "lesson: {:.1} s, the median of five lessons ({} s)",
+                median(times.clone()),
+                each.join(", ")
+            );
+        }
+        "week" => {
+            offline_lessons(&mut journal, 30, (time::Month::September, 14))?;
             let started = Instant::now();
             let report = sync_now(&mut journal, &config, &NoListener).await?;
             println!(
-                "{scenario}: {:.1} s, {} round trips, {} bytes sent, {} received",
+                "week: {:.1} s, {} round trips, {} bytes sent, {} received",
                 started.elapsed().as_secs_f64(),
                 report.round_trips,
                 report.bytes_sent,
