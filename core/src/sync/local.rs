@@ -237,7 +237,8 @@ impl Journal {
     }
 
     /// Whether the device's copy of a document matches what `peer` announced: its heads, or (when `heads` is
-    /// `None`) "unchanged since we last synced", which holds if the device made no edit since then.
+    /// `None`) "unchanged since we last synced", which holds if the device made no edit since then. Heads
+    /// announced and equal to the device's become the heads the two share (kept in the sync state).
     pub fn is_current_with(
         &mut self,
         id: &DocId,
