@@ -553,7 +553,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_put_mark() != 34698:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_journal_mobile_checksum_method_journalhandle_redeem() != 48235:
+    if lib.uniffi_journal_mobile_checksum_method_journalhandle_redeem() != 57976:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_refused_edits() != 52157:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -569,7 +569,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_set_topic() != 33315:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_journal_mobile_checksum_method_journalhandle_sign_in() != 21849:
+    if lib.uniffi_journal_mobile_checksum_method_journalhandle_sign_in() != 25412:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_start_conversation() != 21970:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -813,6 +813,7 @@ _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_redeem.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
+    _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_redeem.restype = ctypes.c_uint64
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_refused_edits.argtypes = (
@@ -869,6 +870,7 @@ _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_set_topic.argtypes = (
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_set_topic.restype = None
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_sign_in.argtypes = (
     ctypes.c_uint64,
+    _UniffiRustBuffer,
     _UniffiRustBuffer,
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -2132,17 +2134,18 @@ class SignIn:
     """
     What redeeming a code gave: who signed in, and the token for the platform to keep.
 """
-    def __init__(self, *, account:str, role:str, name:str, token:str):
+    def __init__(self, *, account:str, role:str, name:str, token:str, pin:typing.Optional[str]):
         self.account = account
         self.role = role
         self.name = name
         self.token = token
+        self.pin = pin
         
         
 
     
     def __str__(self):
-        return "SignIn(account={}, role={}, name={}, token={})".format(self.account, self.role, self.name, self.token)
+        return "SignIn(account={}, role={}, name={}, token={}, pin={})".format(self.account, self.role, self.name, self.token, self.pin)
     def __eq__(self, other):
         if self.account != other.account:
             return False
@@ -2151,6 +2154,8 @@ class SignIn:
         if self.name != other.name:
             return False
         if self.token != other.token:
+            return False
+        if self.pin != other.pin:
             return False
         return True
 
@@ -2162,6 +2167,7 @@ class _UniffiFfiConverterTypeSignIn(_UniffiConverterRustBuffer):
             role=_UniffiFfiConverterString.read(buf),
             name=_UniffiFfiConverterString.read(buf),
             token=_UniffiFfiConverterString.read(buf),
+            pin=_UniffiFfiConverterOptionalString.read(buf),
         )
 
     @staticmethod
@@ -2170,6 +2176,7 @@ class _UniffiFfiConverterTypeSignIn(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.role)
         _UniffiFfiConverterString.check_lower(value.name)
         _UniffiFfiConverterString.check_lower(value.token)
+        _UniffiFfiConverterOptionalString.check_lower(value.pin)
 
     @staticmethod
     def write(value, buf):
@@ -2177,6 +2184,7 @@ class _UniffiFfiConverterTypeSignIn(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.role, buf)
         _UniffiFfiConverterString.write(value.name, buf)
         _UniffiFfiConverterString.write(value.token, buf)
+        _UniffiFfiConverterOptionalString.write(value.pin, buf)
 
 @dataclass
 class StudentInfo:
@@ -3375,9 +3383,11 @@ class JournalHandleProtocol(typing.Protocol):
         Puts or changes a mark; returns its id.
 """
         raise NotImplementedError
-    async def redeem(self, server: str,code: str,label: str) -> SignIn:
+    async def redeem(self, server: str,code: str,label: str,pin: typing.Union[object, typing.Optional[str]] = _DEFAULT) -> SignIn:
         """
         Redeems an access code; the returned token is for the platform to keep (Keystore, Keychain).
+        `pin` is the certificate fingerprint printed on the access slip, for a relay that made its own
+        certificate: the device then trusts that certificate only.
 """
         raise NotImplementedError
     def refused_edits(self, ) -> typing.List[RefusedEditInfo]:
@@ -3416,9 +3426,10 @@ class JournalHandleProtocol(typing.Protocol):
         Sets a lesson's topic.
 """
         raise NotImplementedError
-    def sign_in(self, server: str,token: str) -> None:
+    def sign_in(self, server: str,token: str,pin: typing.Union[object, typing.Optional[str]] = _DEFAULT) -> None:
         """
-        Uses a sign-in the platform kept (relay address and device token) for the next syncs.
+        Uses a sign-in the platform kept (relay address, device token, and the certificate fingerprint if
+        it signed in with one) for the next syncs.
 """
         raise NotImplementedError
     def start_conversation(self, to: typing.List[str],subject: str,text: str,attachments: typing.List[AttachmentInfo]) -> str:
@@ -3791,9 +3802,11 @@ class JournalHandle(JournalHandleProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    async def redeem(self, server: str,code: str,label: str) -> SignIn:
+    async def redeem(self, server: str,code: str,label: str,pin: typing.Union[object, typing.Optional[str]] = _DEFAULT) -> SignIn:
         """
         Redeems an access code; the returned token is for the platform to keep (Keystore, Keychain).
+        `pin` is the certificate fingerprint printed on the access slip, for a relay that made its own
+        certificate: the device then trusts that certificate only.
 """
         
         _UniffiFfiConverterString.check_lower(server)
@@ -3801,11 +3814,16 @@ class JournalHandle(JournalHandleProtocol):
         _UniffiFfiConverterString.check_lower(code)
 
         _UniffiFfiConverterString.check_lower(label)
+
+        if pin is _DEFAULT:
+            pin = None
+        _UniffiFfiConverterOptionalString.check_lower(pin)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
             _UniffiFfiConverterString.lower(server),
             _UniffiFfiConverterString.lower(code),
             _UniffiFfiConverterString.lower(label),
+            _UniffiFfiConverterOptionalString.lower(pin),
         )
         _uniffi_lift_return = _UniffiFfiConverterTypeSignIn.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeJournalError
@@ -3974,21 +3992,27 @@ class JournalHandle(JournalHandleProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    def sign_in(self, server: str,token: str) -> None:
+    def sign_in(self, server: str,token: str,pin: typing.Union[object, typing.Optional[str]] = _DEFAULT) -> None:
         """
-        Uses a sign-in the platform kept (relay address and device token) for the next syncs.
+        Uses a sign-in the platform kept (relay address, device token, and the certificate fingerprint if
+        it signed in with one) for the next syncs.
 """
         
         _UniffiFfiConverterString.check_lower(server)
 
         _UniffiFfiConverterString.check_lower(token)
+
+        if pin is _DEFAULT:
+            pin = None
+        _UniffiFfiConverterOptionalString.check_lower(pin)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
             _UniffiFfiConverterString.lower(server),
             _UniffiFfiConverterString.lower(token),
+            _UniffiFfiConverterOptionalString.lower(pin),
         )
         _uniffi_lift_return = lambda val: None
-        _uniffi_error_converter = None
+        _uniffi_error_converter = _UniffiFfiConverterTypeJournalError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_sign_in,

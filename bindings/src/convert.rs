@@ -23,6 +23,9 @@ pub struct SignIn {
     pub name: String,
     /// The device token (keep it in the Keystore or Keychain).
     pub token: String,
+    /// The fingerprint of the relay's certificate this device trusts alone, when it signed in with one
+    /// (keep it with the token).
+    pub pin: Option<String>,
 }
 
 /// The signed-in account, as of the last sync.

@@ -93,7 +93,9 @@ impl From<ClientError> for JournalError {
             ClientError::Offline(_) | ClientError::Timeout => JournalError::Offline { message },
             ClientError::Unauthorized => JournalError::Unauthorized { message },
             ClientError::Code(_) | ClientError::Address(_) => JournalError::Invalid { message },
-            ClientError::Refused(_) | ClientError::TooMany(_) => JournalError::Refused { message },
+            ClientError::Refused(_) | ClientError::TooMany(_) | ClientError::Certificate(_) => {
+                JournalError::Refused { message }
+            }
             ClientError::Sync(_) => JournalError::Storage { message },
         }
     }

@@ -7,6 +7,7 @@ mod listener;
 
 use std::sync::{Arc, Mutex};
 
+use journal_core::certificate_pin::CertificatePin;
 use journal_core::reports::{ReportKind, ReportRequest};
 use journal_core::sync::client::{RelayConfig, redeem_code, run_live, sync_now};
 use journal_core::{
@@ -82,14 +83,28 @@ impl JournalHandle {
         }))
     }
 
-    /// Uses a sign-in the platform kept (relay address and device token) for the next syncs.
-    pub fn sign_in(&self, server: String, token: String) {
+    /// Uses a sign-in the platform kept (relay address, device token, and the certificate fingerprint if
+    /// it signed in with one) for the next syncs.
+    #[uniffi::method(default(pin = None))]
+    pub fn sign_in(&self, server: String, token: String, pin: Option<String>) -> Outcome<()> {
+        let pin = pin.map(|p| p.parse::<CertificatePin>()).transpose()?;
         *self.relay.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(RelayConfig::new(&server, &token));
+            Some(RelayConfig::new(&server, &token).pinned(pin));
+        Ok(())
     }
 
     /// Redeems an access code; the returned token is for the platform to keep (Keystore, Keychain).
-    pub async fn redeem(&self, server: String, code: String, label: String) -> Outcome<SignIn> {
+    /// `pin` is the certificate fingerprint printed on the access slip, for a relay that made its own
+    /// certificate: the device then trusts that certificate only.
+    #[uniffi::method(default(pin = None))]
+    pub async fn redeem(
+        &self,
+        server: String,
+        code: String,
+        label: String,
+        pin: Option<String>,
+    ) -> Outcome<SignIn> {
+        let pin = pin.map(|p| p.parse::<CertificatePin>()).transpose()?;
         let signed_in = self.relay.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let server_for_task = server.clone();
         let journal = self.journal.clone();
@@ -103,6 +118,7 @@ impl JournalHandle {
                     &code,
                     &label,
                     token.as_deref(),
+                    pin.as_ref(),
                     Some(&mut journal),
                 )
                 .await
@@ -124,12 +140,14 @@ impl JournalHandle {
                 });
             }
         };
-        self.sign_in(server, token.clone());
+        *self.relay.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(RelayConfig::new(&server, &token).pinned(pin));
         Ok(SignIn {
             account: redeemed.account,
             role: redeemed.role.to_string(),
             name: redeemed.name,
             token,
+            pin: pin.map(|p| p.to_string()),
         })
     }
 

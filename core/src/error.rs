@@ -72,6 +72,11 @@ pub enum InputError {
     /// A malformed value (date, time, text too long, …).
     #[error("{0}")]
     Invalid(String),
+    /// A certificate fingerprint that is not 64 hexadecimal digits.
+    #[error(
+        "certificate fingerprint {0:?} is not valid: type the 64 hexadecimal digits printed on the access slip"
+    )]
+    InvalidCertificatePin(String),
 }
 
 /// A document whose content breaks the journal's schema or the school's rules.

@@ -26,6 +26,7 @@
 //! ```
 
 pub mod access_code;
+pub mod certificate_pin;
 pub mod directory;
 pub mod docs;
 pub mod domain;

@@ -696,7 +696,15 @@ fn access_slips_fit_eight_to_a_page_with_the_codes_readable() {
             expires: day(Month::December, 12),
         })
         .collect();
-    let pdf = access_slips_pdf("МОУ СОШ № 5", &slips, day(Month::November, 28)).expect("pdf");
+    let fingerprint = journal_core::certificate_pin::CertificatePin::of(b"a relay's certificate");
+    let printed = fingerprint.to_string();
+    let pdf = access_slips_pdf(
+        "МОУ СОШ № 5",
+        &slips,
+        Some(&fingerprint),
+        day(Month::November, 28),
+    )
+    .expect("pdf");
     assert_eq!(render_pages(&pdf), 2);
     let text = pdftotext(&pdf);
     for slip in &slips {
@@ -705,4 +713,11 @@ fn access_slips_fit_eight_to_a_page_with_the_codes_readable() {
     }
     assert!(text.contains("Действует до 12.12.2026"));
     assert!(text.contains("Войти по коду"));
+    // The fingerprint wraps between its groups of four; every group is on every slip.
+    assert_eq!(text.matches("Отпечаток сертификата").count(), slips.len());
+    let words: Vec<&str> = text.split_whitespace().collect();
+    for group in printed.split('-') {
+        let times = words.iter().filter(|w| **w == group).count();
+        assert!(times >= slips.len(), "{group} printed {times} times");
+    }
 }

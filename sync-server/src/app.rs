@@ -93,6 +93,8 @@ pub struct App {
     pub secrets: HashKey,
     /// The documents reports read, kept parsed between reports.
     pub read_model: Arc<ReadModel>,
+    /// The fingerprint of the certificate the relay made for itself and serves, for the access slips.
+    pub certificate_pin: Option<journal_core::certificate_pin::CertificatePin>,
 }
 
 impl App {
@@ -115,6 +117,7 @@ impl App {
             peer_id,
             secrets,
             read_model: Arc::new(ReadModel::default()),
+            certificate_pin: None,
         }
     }
 

@@ -23,5 +23,6 @@ pub mod services;
 pub mod sessions;
 pub mod side;
 pub mod store;
+pub mod tls;
 
 pub use app::{App, Limits, build_router};

@@ -16,6 +16,7 @@ use journal_relay::services::events::{
 use journal_relay::store::RelayStore;
 use journal_relay::store::postgres::PostgresStore;
 use journal_relay::store::sqlite::SqliteStore;
+use journal_relay::tls::{CertificateSource, ServerTls};
 use journal_relay::{App, Limits, build_router, data_dir, demo};
 use tokio::sync::watch;
 
@@ -64,6 +65,8 @@ enum Command {
         /// between requests.
         #[arg(long, env = "JOURNAL_HEADER_TIMEOUT", default_value_t = Limits::default().header_timeout.as_secs())]
         header_timeout: u64,
+        #[command(flatten)]
+        tls: TlsOptions,
     },
     /// Backup snapshots: take one now, list them, or verify one without restoring.
     Backup {
@@ -157,6 +160,56 @@ enum BackupAction {
         #[arg(long)]
         key: Option<PathBuf>,
     },
+}
+
+/// How the relay serves HTTPS.
+#[derive(clap::Args)]
+struct TlsOptions {
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key), e.g. from the school's authority or
+    /// Let's Encrypt.
+    #[arg(
+        long,
+        env = "JOURNAL_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's PEM private key.
+    #[arg(long, env = "JOURNAL_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate the relay makes on first start and keeps in the data directory;
+    /// devices pin its fingerprint, which the relay prints at start and the access slips carry.
+    #[arg(long, env = "JOURNAL_TLS_SELF_SIGNED")]
+    tls_self_signed: bool,
+    /// A host name or address the self-signed certificate is made for (repeat for more; localhost,
+    /// 127.0.0.1 and the listen address are always in).
+    #[arg(long = "tls-name", requires = "tls_self_signed")]
+    tls_names: Vec<String>,
+}
+
+impl TlsOptions {
+    /// The relay's TLS, or `None` for plain HTTP.
+    fn load(&self, data_dir: &Path, listen: SocketAddr) -> Result<Option<ServerTls>> {
+        let source = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => CertificateSource::Files { cert, key },
+            _ if self.tls_self_signed => {
+                let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+                if !listen.ip().is_unspecified() {
+                    names.push(listen.ip().to_string());
+                }
+                names.extend(self.tls_names.iter().cloned());
+                names.dedup();
+                return Ok(Some(journal_relay::tls::load(
+                    &CertificateSource::SelfSigned {
+                        data_dir,
+                        names: &names,
+                    },
+                )?));
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(journal_relay::tls::load(&source)?))
+    }
 }
 
 #[derive(clap::Args)]
@@ -255,6 +308,7 @@ fn main() -> Result<()> {
             backup_hours,
             max_connections_per_address,
             header_timeout,
+            tls,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -272,7 +326,7 @@ fn main() -> Result<()> {
                 ..Limits::default()
             };
             let demo = demo.then_some(usize::from(demo_class_size));
-            runtime.block_on(serve(&data, listen, demo, backup_hours, limits))
+            runtime.block_on(serve(&data, listen, demo, backup_hours, limits, &tls))
         }
         Command::Backup {
             data,
@@ -347,6 +401,7 @@ fn main() -> Result<()> {
                     year,
                     class: class.clone(),
                     valid_days,
+                    certificate: journal_relay::tls::self_signed_fingerprint(&data.data_dir),
                 };
                 let (bytes, count) = journal_relay::reports::access_slips(
                     store,
@@ -476,10 +531,12 @@ async fn serve(
     seed_demo: Option<usize>,
     backup_hours: u64,
     limits: Limits,
+    tls: &TlsOptions,
 ) -> Result<()> {
     let dir = data.data_dir.as_path();
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let tls = tls.load(dir, listen)?;
     // Before the store opens: a second relay must not even migrate a database another one serves.
     let _serving = data_dir::lock_for_serving(dir)?;
     let Opened {
@@ -503,6 +560,7 @@ async fn serve(
                 shutdown.clone(),
             );
             let mut app = App::new(hub, limits, shutdown, peer_id, key);
+            app.certificate_pin = self_signed_pin(tls.as_ref());
             // Code guessers get no more attempts by spreading them over the district's relays.
             app.redeem_limits = journal_relay::ratelimit::RedeemLimits::shared(
                 limits.redeem_per_address,
@@ -513,7 +571,9 @@ async fn serve(
         }
         None => {
             let hub = Arc::new(Hub::new(store.clone(), Arc::new(LocalBus::default())));
-            let app = Arc::new(App::new(hub.clone(), limits, shutdown, peer_id, key));
+            let mut app = App::new(hub.clone(), limits, shutdown, peer_id, key);
+            app.certificate_pin = self_signed_pin(tls.as_ref());
+            let app = Arc::new(app);
             // What the relay's command line changes meanwhile reaches the live sessions.
             tokio::spawn(read_mail(
                 store,
@@ -556,7 +616,19 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    println!("journal-relay listening on http://{addr}");
+    let scheme = match &tls {
+        Some(tls) => {
+            println!("TLS certificate fingerprint (SHA-256): {}", tls.fingerprint);
+            if tls.self_signed {
+                println!(
+                    "The certificate is the relay's own: devices sign in with this fingerprint (the access slips print it)."
+                );
+            }
+            "https"
+        }
+        None => "http",
+    };
+    println!("journal-relay listening on {scheme}://{addr}");
     tracing::info!(%addr, data_dir = %dir.display(), "relay started");
     if backup_hours > 0 {
         tokio::spawn(scheduled_backups(
@@ -571,7 +643,8 @@ async fn serve(
         app.shutdown.clone(),
     ));
     let router = build_router(app.clone());
-    journal_relay::serve::serve(listener, router, &app.limits, async move {
+    let acceptor = tls.map(|tls| tls.acceptor);
+    journal_relay::serve::serve(listener, router, &app.limits, acceptor, async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight work");
         let _ = stop.send(true);
@@ -581,6 +654,14 @@ async fn serve(
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     tracing::info!("relay stopped");
     Ok(())
+}
+
+/// The fingerprint the access slips print: that of a certificate the relay made for itself only, since
+/// devices pinning a certificate from an authority would be locked out at its next renewal.
+fn self_signed_pin(
+    tls: Option<&ServerTls>,
+) -> Option<journal_core::certificate_pin::CertificatePin> {
+    tls.filter(|tls| tls.self_signed).map(|tls| tls.fingerprint)
 }
 
 fn uuid_like() -> String {

@@ -207,6 +207,8 @@ pub struct SlipRequest {
     pub class: ClassId,
     /// Days the codes stay valid.
     pub valid_days: u32,
+    /// The fingerprint of the certificate the relay made for itself, printed for devices to pin.
+    pub certificate: Option<journal_core::certificate_pin::CertificatePin>,
 }
 
 /// Issues a fresh code for every student of a class and every guardian (or, for a student without one, a
@@ -223,6 +225,7 @@ pub fn access_slips(
         year,
         class,
         valid_days,
+        certificate,
     } = request;
     let valid_days = *valid_days;
     let year = match year {
@@ -307,5 +310,8 @@ pub fn access_slips(
         }
     }
     let count = slips.len();
-    Ok((access_slips_pdf(&school, &slips, today)?, count))
+    Ok((
+        access_slips_pdf(&school, &slips, certificate.as_ref(), today)?,
+        count,
+    ))
 }

@@ -1,7 +1,7 @@
 //! Serving the router on a TCP listener with the limits a server facing the internet needs: a deadline
 //! for every request's headers (which also closes a connection that says nothing, before its first
 //! request or between two), and a cap on the connections one client address holds open, live sync
-//! sessions included.
+//! sessions included. With TLS, the handshake must also finish within the header deadline.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,6 +17,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
@@ -108,11 +109,13 @@ impl AsyncWrite for Counted {
 /// How long connections that are still busy get to finish once the relay stops.
 const DRAIN: Duration = Duration::from_secs(5);
 
-/// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` completes, then lets
+/// open requests finish.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: &Limits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let counts: Counts = Arc::default();
@@ -136,16 +139,36 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(connection(
-            Counted {
-                stream,
-                _place: place,
-            },
-            address,
-            router.clone(),
-            limits.header_timeout,
-            stopping.clone(),
-        ));
+        let stream = Counted {
+            stream,
+            _place: place,
+        };
+        let (router, header_timeout, stopping) =
+            (router.clone(), limits.header_timeout, stopping.clone());
+        match tls.clone() {
+            None => {
+                tokio::spawn(connection(
+                    stream,
+                    address,
+                    router,
+                    header_timeout,
+                    stopping,
+                ));
+            }
+            Some(tls) => {
+                tokio::spawn(async move {
+                    match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            connection(stream, address, router, header_timeout, stopping).await
+                        }
+                        Ok(Err(e)) => {
+                            debug!(client = %address.ip(), error = %e, "TLS handshake failed")
+                        }
+                        Err(_) => debug!(client = %address.ip(), "TLS handshake timed out"),
+                    }
+                });
+            }
+        }
     }
     let _ = stop.send(true);
     let deadline = tokio::time::Instant::now() + DRAIN;
@@ -157,7 +180,7 @@ pub async fn serve(
 }
 
 async fn connection(
-    stream: Counted,
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
     address: SocketAddr,
     router: Router,
     header_timeout: Duration,

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use journal_core::certificate_pin::CertificatePin;
 use journal_core::sync::SyncEvent;
 use journal_core::sync::client::{
     NoListener, RelayConfig, SyncListener, SyncReport, Transport, sync_now,
@@ -77,8 +78,10 @@ impl SyncListener for Collected {
 /// secret the test saw (tokens, access codes), so no secret ever reaches a log unnoticed.
 pub struct Relay {
     child: Child,
-    /// Its base URL, `http://127.0.0.1:PORT`.
+    /// Its base URL, `http://127.0.0.1:PORT` (`https://` with TLS).
     pub url: String,
+    /// The fingerprint of the certificate the relay made for itself, when it serves one.
+    pub pin: Option<CertificatePin>,
     data: PathBuf,
     log: PathBuf,
     /// Demo device tokens by account id.
@@ -158,6 +161,8 @@ impl Relay {
     }
 
     fn spawn_with(data: &Path, demo: bool, listen: &str, options: &[&str]) -> Relay {
+        // The tests' own plain HTTP clients need a TLS provider once rustls is in the build.
+        journal_core::sync::tls::install_default_provider();
         let log = data.with_file_name("relay.log");
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -182,6 +187,8 @@ impl Relay {
         let mut tokens = HashMap::new();
         let mut codes = Vec::new();
         let mut demo_codes = HashMap::new();
+        let mut fingerprint = None;
+        let mut pin = None;
         let url = loop {
             let line = lines
                 .next()
@@ -197,6 +204,12 @@ impl Relay {
                 let fields: Vec<&str> = rest.split('\t').collect();
                 tokens.insert(fields[0].to_owned(), fields[2].to_owned());
             }
+            if let Some(printed) = line.strip_prefix("TLS certificate fingerprint (SHA-256): ") {
+                fingerprint = Some(printed.parse().expect("a fingerprint"));
+            }
+            if line.starts_with("The certificate is the relay's own") {
+                pin = fingerprint;
+            }
             if let Some(url) = line.strip_prefix("journal-relay listening on ") {
                 break url.to_owned();
             }
@@ -207,6 +220,7 @@ impl Relay {
         Relay {
             child,
             url,
+            pin,
             data: data.to_owned(),
             log,
             tokens,
@@ -273,7 +287,11 @@ impl Relay {
 
     /// Starts the relay again on the same data directory and the same address.
     pub fn restart_same_address(&mut self) {
-        let address = self.url.trim_start_matches("http://").to_owned();
+        let address = self
+            .url
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .to_owned();
         self.restart_at(&address);
     }
 
@@ -302,6 +320,15 @@ impl Relay {
         false
     }
 
+    /// An HTTP client that trusts the relay's certificate (its own, pinned, when it made one).
+    pub fn http(&self) -> reqwest::Client {
+        let tls = journal_core::sync::tls::client_config(self.pin.as_ref());
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(tls.as_ref().clone())
+            .build()
+            .expect("an HTTP client")
+    }
+
     /// Calls the admin API as `admin` (a token).
     pub async fn admin(
         &self,
@@ -310,7 +337,7 @@ impl Relay {
         path: &str,
         body: serde_json::Value,
     ) -> reqwest::Response {
-        reqwest::Client::new()
+        self.http()
             .request(method, format!("{}/v1/admin{path}", self.url))
             .bearer_auth(admin)
             .json(&body)
@@ -360,7 +387,7 @@ impl Device {
         let journal = Journal::open(&dir.path().join("journal.db")).expect("open journal");
         Device {
             journal,
-            config: RelayConfig::new(&relay.url, token),
+            config: RelayConfig::new(&relay.url, token).pinned(relay.pin),
             _dir: dir,
         }
     }
@@ -655,7 +682,8 @@ pub async fn raw_sync(
 
 /// The heads the relay lists for a document, as seen by `token`'s index (hex, sorted).
 pub async fn relay_heads(relay: &Relay, token: &str, doc: &DocId) -> Option<Vec<String>> {
-    let bytes = reqwest::Client::new()
+    let bytes = relay
+        .http()
         .get(format!("{}/v1/index", relay.url))
         .bearer_auth(token)
         .send()

@@ -505,10 +505,12 @@ pub const SLIP_INSTRUCTIONS: [&str; 3] = [
     "3. Код одноразовый, не передавайте его. Потеряли — к классному руководителю.",
 ];
 
-/// Slips to cut out, eight to an A4 page.
+/// Slips to cut out, eight to an A4 page. `certificate` is the fingerprint of the relay's own certificate,
+/// printed on every slip for the device to pin when it signs in.
 pub fn access_slips_pdf(
     school: &str,
     slips: &[AccessSlip],
+    certificate: Option<&crate::certificate_pin::CertificatePin>,
     printed: Date,
 ) -> Result<Vec<u8>, PrintError> {
     let fonts = Fonts::load()?;
@@ -568,6 +570,19 @@ pub fn access_slips_pdf(
         );
         for instruction in SLIP_INSTRUCTIONS {
             put(&mut sheet, instruction, 6.5, false, 0.0);
+        }
+        if let Some(certificate) = certificate {
+            // Groups apart, so that the fingerprint wraps between them on a narrow slip.
+            let certificate = certificate.to_string().replace('-', " ");
+            put(&mut sheet, "", 2.0, false, 0.0);
+            put(
+                &mut sheet,
+                "Отпечаток сертификата сервера (введите при входе вместе с кодом):",
+                6.5,
+                false,
+                0.0,
+            );
+            put(&mut sheet, &certificate, 7.0, true, 0.0);
         }
     }
     let header = [

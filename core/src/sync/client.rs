@@ -16,6 +16,8 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::peer::{ClientPeer, DocStatus, RELAY_PEER, SyncError, SyncEvent};
 use super::protocol::{BatchRequest, BatchResponse, WireMessage, decode, encode};
+use super::tls::{certificate_refusal, client_config};
+use crate::certificate_pin::CertificatePin;
 use crate::directory::MyDirectory;
 use crate::ids::DocId;
 use crate::journal::Journal;
@@ -43,6 +45,9 @@ pub struct RelayConfig {
     pub transport: Transport,
     /// Longest wait for the relay during a sync.
     pub timeout: Duration,
+    /// The fingerprint of the one certificate to trust, for a relay that made its own; `None` trusts
+    /// certificates from the web PKI's and the platform's authorities.
+    pub pin: Option<CertificatePin>,
 }
 
 impl RelayConfig {
@@ -59,7 +64,19 @@ impl RelayConfig {
             token: token.to_owned(),
             transport: Transport::WebSocket,
             timeout: Duration::from_secs(60),
+            pin: None,
         }
+    }
+
+    /// The same configuration, trusting only the certificate with fingerprint `pin` when given.
+    pub fn pinned(mut self, pin: Option<CertificatePin>) -> Self {
+        self.pin = pin;
+        self
+    }
+
+    /// An HTTP client that trusts what this configuration trusts.
+    fn http(&self) -> Result<reqwest::Client, ClientError> {
+        http_client(self.pin.as_ref(), self.timeout)
     }
 
     /// Every relay this configuration knows, in the order they are tried.
@@ -143,11 +160,27 @@ pub enum ClientError {
     /// Too many attempts; retry after this many seconds.
     #[error("too many attempts; try again in {0} s")]
     TooMany(u64),
+    /// The relay's TLS certificate was refused (not the pinned one, from no trusted authority, expired);
+    /// nothing was sent.
+    #[error("{0}")]
+    Certificate(String),
     /// A relay address that is not a web address.
     #[error(
         "relay address {0:?} is not a web address: write it as http://host:port or https://host"
     )]
     Address(String),
+}
+
+/// An HTTP client over rustls, trusting the certificate `pin` names or the usual authorities.
+fn http_client(
+    pin: Option<&CertificatePin>,
+    timeout: Duration,
+) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(client_config(pin).as_ref().clone())
+        .timeout(timeout)
+        .build()
+        .map_err(|e| ClientError::Offline(e.to_string()))
 }
 
 /// Refuses a relay address without its scheme before anything is sent: without it nothing can be
@@ -225,6 +258,7 @@ pub async fn redeem_code(
     typed: &str,
     label: &str,
     signed_in: Option<&str>,
+    pin: Option<&CertificatePin>,
     journal: Option<&mut Journal>,
 ) -> Result<Redeemed, ClientError> {
     let code: crate::access_code::AccessCode = typed.parse().map_err(ClientError::Code)?;
@@ -232,7 +266,8 @@ pub async fn redeem_code(
         .map(|j| j.redemption_secret(&code))
         .transpose()
         .map_err(SyncError::from)?;
-    let relays = RelayConfig::new(urls, "");
+    let relays = RelayConfig::new(urls, "").pinned(pin.copied());
+    let client = relays.http()?;
     let mut last = None;
     for url in relays.relays() {
         check_address(url)?;
@@ -240,9 +275,7 @@ pub async fn redeem_code(
         if let Some(secret) = &secret {
             body["secret"] = serde_json::Value::String(secret.clone());
         }
-        let mut request = reqwest::Client::new()
-            .post(format!("{url}/v1/redeem"))
-            .json(&body);
+        let mut request = client.post(format!("{url}/v1/redeem")).json(&body);
         if let Some(token) = signed_in {
             request = request.bearer_auth(token);
         }
@@ -265,7 +298,8 @@ pub async fn issue_code(
     valid_days: Option<u32>,
 ) -> Result<String, ClientError> {
     let reply: serde_json::Value = json_reply(
-        reqwest::Client::new()
+        config
+            .http()?
             .post(format!("{}/v1/codes", config.url))
             .bearer_auth(&config.token)
             .json(&serde_json::json!({ "role": role, "account": account, "student": student, "valid_days": valid_days }))
@@ -283,7 +317,8 @@ pub async fn issue_code(
 /// The devices of this device's account.
 pub async fn my_devices(config: &RelayConfig) -> Result<Vec<DeviceInfo>, ClientError> {
     json_reply(
-        reqwest::Client::new()
+        config
+            .http()?
             .get(format!("{}/v1/me/devices", config.url))
             .bearer_auth(&config.token)
             .send()
@@ -295,7 +330,8 @@ pub async fn my_devices(config: &RelayConfig) -> Result<Vec<DeviceInfo>, ClientE
 
 /// Revokes one of the account's devices (a lost phone); it is signed out at once.
 pub async fn revoke_my_device(config: &RelayConfig, device: &str) -> Result<(), ClientError> {
-    let response = reqwest::Client::new()
+    let response = config
+        .http()?
         .post(format!("{}/v1/me/devices/{device}/revoke", config.url))
         .bearer_auth(&config.token)
         .send()
@@ -355,14 +391,18 @@ async fn connect(config: &RelayConfig) -> Result<Socket, ClientError> {
         .map_err(|_| ClientError::Unauthorized)?;
     request.headers_mut().insert("authorization", auth);
     let ws_config = WebSocketConfig::default().max_message_size(Some(64 << 20));
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
+    let tls = tokio_tungstenite::Connector::Rustls(client_config(config.pin.as_ref()));
+    let connecting =
+        tokio_tungstenite::connect_async_tls_with_config(request, Some(ws_config), true, Some(tls));
     match tokio::time::timeout(config.timeout, connecting).await {
         Err(_) => Err(ClientError::Timeout),
         Ok(Ok((socket, _))) => Ok(socket),
         Ok(Err(tungstenite::Error::Http(response))) if response.status() == 401 => {
             Err(ClientError::Unauthorized)
         }
-        Ok(Err(e)) => Err(ClientError::Offline(e.to_string())),
+        Ok(Err(e)) => Err(certificate_refusal(&e)
+            .map(ClientError::Certificate)
+            .unwrap_or_else(|| ClientError::Offline(e.to_string()))),
     }
 }
 
@@ -464,7 +504,8 @@ pub async fn refresh_directory(
 /// What the directory says about this account, from the relay.
 pub async fn fetch_my_directory(config: &RelayConfig) -> Result<MyDirectory, ClientError> {
     json_reply(
-        reqwest::Client::new()
+        config
+            .http()?
             .get(format!("{}/v1/me/directory", config.url))
             .bearer_auth(&config.token)
             .send()
@@ -589,10 +630,7 @@ async fn http_sync(
     config: &RelayConfig,
     listener: &dyn SyncListener,
 ) -> Result<SyncReport, ClientError> {
-    let client = reqwest::Client::builder()
-        .timeout(config.timeout)
-        .build()
-        .map_err(|e| ClientError::Offline(e.to_string()))?;
+    let client = config.http()?;
     journal.begin_sync_session(RELAY_PEER);
     let mut engine =
         ClientPeer::new(&storage_id(journal)).resuming(journal.session_unsettled(RELAY_PEER));
@@ -678,6 +716,8 @@ fn document_of(message: &WireMessage) -> Option<&str> {
 fn http_error(e: reqwest::Error) -> ClientError {
     if e.is_timeout() {
         ClientError::Timeout
+    } else if let Some(refusal) = certificate_refusal(&e) {
+        ClientError::Certificate(refusal)
     } else {
         ClientError::Offline(e.to_string())
     }

@@ -5,6 +5,8 @@ pub mod client;
 mod local;
 pub mod peer;
 pub mod protocol;
+#[cfg(feature = "client")]
+pub mod tls;
 
 pub use local::RefusedEdit;
 pub use peer::{ClientPeer, DocStatus, RELAY_PEER, SyncError, SyncEvent};

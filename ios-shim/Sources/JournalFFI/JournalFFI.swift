@@ -701,8 +701,10 @@ public protocol JournalHandleProtocol: AnyObject, Sendable {
     
     /**
      * Redeems an access code; the returned token is for the platform to keep (Keystore, Keychain).
+     * `pin` is the certificate fingerprint printed on the access slip, for a relay that made its own
+     * certificate: the device then trusts that certificate only.
      */
-    func redeem(server: String, code: String, label: String) async throws  -> SignIn
+    func redeem(server: String, code: String, label: String, pin: String?) async throws  -> SignIn
     
     /**
      * Edits the relay refused, kept for the user to see.
@@ -741,9 +743,10 @@ public protocol JournalHandleProtocol: AnyObject, Sendable {
     func setTopic(lesson: String, topic: String) throws 
     
     /**
-     * Uses a sign-in the platform kept (relay address and device token) for the next syncs.
+     * Uses a sign-in the platform kept (relay address, device token, and the certificate fingerprint if
+     * it signed in with one) for the next syncs.
      */
-    func signIn(server: String, token: String) 
+    func signIn(server: String, token: String, pin: String?) throws 
     
     /**
      * Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`) with files if any;
@@ -1045,13 +1048,15 @@ open func putMark(student: String, lesson: String, value: String, kind: String, 
     
     /**
      * Redeems an access code; the returned token is for the platform to keep (Keystore, Keychain).
+     * `pin` is the certificate fingerprint printed on the access slip, for a relay that made its own
+     * certificate: the device then trusts that certificate only.
      */
-open func redeem(server: String, code: String, label: String)async throws  -> SignIn  {
+open func redeem(server: String, code: String, label: String, pin: String? = nil)async throws  -> SignIn  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_journal_mobile_fn_method_journalhandle_redeem(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(server),FfiConverterString.lower(code),FfiConverterString.lower(label)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(server),FfiConverterString.lower(code),FfiConverterString.lower(label),FfiConverterOptionString.lower(pin)
                 )
             },
             pollFunc: ffi_journal_mobile_rust_future_poll_rust_buffer,
@@ -1160,14 +1165,16 @@ open func setTopic(lesson: String, topic: String)throws   {try rustCallWithError
 }
     
     /**
-     * Uses a sign-in the platform kept (relay address and device token) for the next syncs.
+     * Uses a sign-in the platform kept (relay address, device token, and the certificate fingerprint if
+     * it signed in with one) for the next syncs.
      */
-open func signIn(server: String, token: String)  {try! rustCall() {
+open func signIn(server: String, token: String, pin: String? = nil)throws   {try rustCallWithError(FfiConverterTypeJournalError_lift) {
         uniffiCallStatus in
     uniffi_journal_mobile_fn_method_journalhandle_sign_in(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(server),
-        FfiConverterString.lower(token),uniffiCallStatus
+        FfiConverterString.lower(token),
+        FfiConverterOptionString.lower(pin),uniffiCallStatus
     )
 }
 }
@@ -2750,6 +2757,11 @@ public struct SignIn: Equatable, Hashable {
      * The device token (keep it in the Keystore or Keychain).
      */
     public var token: String
+    /**
+     * The fingerprint of the relay's certificate this device trusts alone, when it signed in with one
+     * (keep it with the token).
+     */
+    public var pin: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2765,11 +2777,16 @@ public struct SignIn: Equatable, Hashable {
          */name: String, 
         /**
          * The device token (keep it in the Keystore or Keychain).
-         */token: String) {
+         */token: String, 
+        /**
+         * The fingerprint of the relay's certificate this device trusts alone, when it signed in with one
+         * (keep it with the token).
+         */pin: String?) {
         self.account = account
         self.role = role
         self.name = name
         self.token = token
+        self.pin = pin
     }
 
     
@@ -2791,7 +2808,8 @@ public struct FfiConverterTypeSignIn: FfiConverterRustBuffer {
                 account: FfiConverterString.read(from: &buf), 
                 role: FfiConverterString.read(from: &buf), 
                 name: FfiConverterString.read(from: &buf), 
-                token: FfiConverterString.read(from: &buf)
+                token: FfiConverterString.read(from: &buf), 
+                pin: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -2800,6 +2818,7 @@ public struct FfiConverterTypeSignIn: FfiConverterRustBuffer {
         FfiConverterString.write(value.role, into: &buf)
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterString.write(value.token, into: &buf)
+        FfiConverterOptionString.write(value.pin, into: &buf)
     }
 }
 
@@ -3996,7 +4015,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_journal_mobile_checksum_method_journalhandle_put_mark() != 34698) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_journal_mobile_checksum_method_journalhandle_redeem() != 48235) {
+    if (uniffi_journal_mobile_checksum_method_journalhandle_redeem() != 57976) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_journal_mobile_checksum_method_journalhandle_refused_edits() != 52157) {
@@ -4020,7 +4039,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_journal_mobile_checksum_method_journalhandle_set_topic() != 33315) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_journal_mobile_checksum_method_journalhandle_sign_in() != 21849) {
+    if (uniffi_journal_mobile_checksum_method_journalhandle_sign_in() != 25412) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_journal_mobile_checksum_method_journalhandle_start_conversation() != 21970) {

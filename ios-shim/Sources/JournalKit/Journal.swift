@@ -89,12 +89,15 @@ public final class Journal {
         try Journal(handle: JournalHandle.open(path: path, key: keys.key()))
     }
 
-    /// Uses a sign-in the app kept (relay address and device token).
-    public func signIn(server: String, token: String) { handle.signIn(server: server, token: token) }
+    /// Uses a sign-in the app kept (relay address, device token, and the certificate fingerprint if any).
+    public func signIn(server: String, token: String, pin: String? = nil) throws {
+        try handle.signIn(server: server, token: token, pin: pin)
+    }
 
-    /// Redeems an access code; keep the returned token in the Keychain.
-    public func redeem(server: String, code: String, label: String) async throws -> SignIn {
-        try await handle.redeem(server: server, code: code, label: label)
+    /// Redeems an access code; keep the returned token (and pin) in the Keychain. `pin` is the certificate
+    /// fingerprint printed on the access slip, for a relay with a certificate of its own.
+    public func redeem(server: String, code: String, label: String, pin: String? = nil) async throws -> SignIn {
+        try await handle.redeem(server: server, code: code, label: label, pin: pin)
     }
 
     /// Syncs every document once; offline throws `JournalError.Offline` and keeps every edit.

@@ -121,6 +121,7 @@ pub async fn slips(
         valid_days: params
             .valid_days
             .unwrap_or(crate::services::codes::DEFAULT_VALID_DAYS),
+        certificate: app.certificate_pin,
     };
     let store = app.store().clone();
     let model = app.read_model.clone();

@@ -88,7 +88,7 @@ async fn a_code_signs_in_once_and_a_parent_adds_a_second_child_on_the_same_devic
     let code = issue(&relay, "t-5a", "parent", None, Some("s5a3"))
         .await
         .expect("issue");
-    let redeemed = redeem_code(&relay.url, &code, "мамин телефон", None, None)
+    let redeemed = redeem_code(&relay.url, &code, "мамин телефон", None, None, None)
         .await
         .expect("redeem");
     let token = redeemed.token.clone().expect("a new device token");
@@ -96,14 +96,16 @@ async fn a_code_signs_in_once_and_a_parent_adds_a_second_child_on_the_same_devic
     assert_eq!(redeemed.role, journal_core::AccountRole::Parent);
 
     // Spent: the same code again gets the one message for wrong, expired or spent codes.
-    let Err(ClientError::Refused(spent)) = redeem_code(&relay.url, &code, "x", None, None).await
+    let Err(ClientError::Refused(spent)) =
+        redeem_code(&relay.url, &code, "x", None, None, None).await
     else {
         panic!("a spent code worked again");
     };
     assert!(spent.contains("not valid"), "{spent}");
     // A well-formed code that was never issued reads exactly the same.
     let unknown = journal_core::access_code::AccessCode::generate().to_string();
-    let Err(ClientError::Refused(wrong)) = redeem_code(&relay.url, &unknown, "x", None, None).await
+    let Err(ClientError::Refused(wrong)) =
+        redeem_code(&relay.url, &unknown, "x", None, None, None).await
     else {
         panic!("an unknown code worked");
     };
@@ -112,7 +114,7 @@ async fn a_code_signs_in_once_and_a_parent_adds_a_second_child_on_the_same_devic
     let mut typo: Vec<char> = code.chars().collect();
     typo[0] = if typo[0] == 'A' { 'B' } else { 'A' };
     let typo: String = typo.into_iter().collect();
-    let err = redeem_code("http://127.0.0.1:9", &typo, "x", None, None)
+    let err = redeem_code("http://127.0.0.1:9", &typo, "x", None, None, None)
         .await
         .expect_err("typo");
     assert!(matches!(err, ClientError::Code(_)), "{err}");
@@ -126,10 +128,10 @@ async fn a_code_signs_in_once_and_a_parent_adds_a_second_child_on_the_same_devic
         .await
         .expect("re-issue");
     assert!(matches!(
-        redeem_code(&relay.url, &old, "x", None, None).await,
+        redeem_code(&relay.url, &old, "x", None, None, None).await,
         Err(ClientError::Refused(_))
     ));
-    let student_device = redeem_code(&relay.url, &new, "телефон", None, None)
+    let student_device = redeem_code(&relay.url, &new, "телефон", None, None, None)
         .await
         .expect("redeem");
     relay.secret(student_device.token.as_deref().expect("token"));
@@ -158,9 +160,16 @@ async fn a_code_signs_in_once_and_a_parent_adds_a_second_child_on_the_same_devic
     let second = issue(&relay, "t-6b", "parent", None, Some("s6b3"))
         .await
         .expect("issue");
-    let again = redeem_code(&relay.url, &second, "мамин телефон", Some(&token), None)
-        .await
-        .expect("redeem");
+    let again = redeem_code(
+        &relay.url,
+        &second,
+        "мамин телефон",
+        Some(&token),
+        None,
+        None,
+    )
+    .await
+    .expect("redeem");
     assert_eq!(again.account, redeemed.account, "the same account");
     assert!(again.token.is_none(), "the device keeps its token");
     phone.sync().await;
@@ -179,7 +188,7 @@ async fn brute_force_redemption_is_answered_with_429_and_a_retry_time() {
     let mut limited_after = None;
     for attempt in 1..=40 {
         let guess = journal_core::access_code::AccessCode::generate().to_string();
-        match redeem_code(&relay.url, &guess, "x", None, None).await {
+        match redeem_code(&relay.url, &guess, "x", None, None, None).await {
             Err(ClientError::Refused(_)) => {}
             Err(ClientError::TooMany(wait)) => {
                 assert!((1..=60).contains(&wait), "retry after {wait} s");
@@ -195,7 +204,7 @@ async fn brute_force_redemption_is_answered_with_429_and_a_retry_time() {
         .await
         .expect("issue");
     assert!(matches!(
-        redeem_code(&relay.url, &real, "x", None, None).await,
+        redeem_code(&relay.url, &real, "x", None, None, None).await,
         Err(ClientError::TooMany(_))
     ));
 }
@@ -206,7 +215,7 @@ async fn a_revoked_tablet_cannot_sync_and_its_open_session_closes_within_a_secon
     let code = issue(&relay, "director", "staff", Some("t-5a"), None)
         .await
         .expect("issue");
-    let tablet = redeem_code(&relay.url, &code, "планшет 5А", None, None)
+    let tablet = redeem_code(&relay.url, &code, "планшет 5А", None, None, None)
         .await
         .expect("redeem");
     let token = tablet.token.clone().expect("token");
@@ -396,6 +405,7 @@ async fn a_login_whose_reply_was_lost_is_sent_again_and_signs_the_same_phone_in(
         &code,
         "мамин телефон",
         None,
+        None,
         Some(&mut phone),
     )
     .await;
@@ -404,9 +414,16 @@ async fn a_login_whose_reply_was_lost_is_sent_again_and_signs_the_same_phone_in(
         "the reply never came: {lost:?}"
     );
 
-    let again = redeem_code(&relay.url, &code, "мамин телефон", None, Some(&mut phone))
-        .await
-        .expect("the same phone sends the code again and is signed in");
+    let again = redeem_code(
+        &relay.url,
+        &code,
+        "мамин телефон",
+        None,
+        None,
+        Some(&mut phone),
+    )
+    .await
+    .expect("the same phone sends the code again and is signed in");
     let token = again.token.clone().expect("its device token");
     relay.secret(&token);
     assert_eq!(again.role, journal_core::AccountRole::Parent);
@@ -426,11 +443,12 @@ async fn a_login_whose_reply_was_lost_is_sent_again_and_signs_the_same_phone_in(
     // Anyone else with the code, or the phone without its secret, still gets the one refusal.
     let mut other = journal_core::Journal::open_in_memory().expect("journal");
     let Err(ClientError::Refused(_)) =
-        redeem_code(&relay.url, &code, "x", None, Some(&mut other)).await
+        redeem_code(&relay.url, &code, "x", None, None, Some(&mut other)).await
     else {
         panic!("another device signed in with a spent code");
     };
-    let Err(ClientError::Refused(_)) = redeem_code(&relay.url, &code, "x", None, None).await else {
+    let Err(ClientError::Refused(_)) = redeem_code(&relay.url, &code, "x", None, None, None).await
+    else {
         panic!("a spent code worked without the device's secret");
     };
 }

@@ -12,6 +12,7 @@ mod flows;
 mod messages;
 mod reports;
 mod stock;
+mod tls;
 
 use journal_core::{
     AttendanceInput, DocId, LessonId, MarkInput, MarkValue, NewLesson, StudentId, WorkKindId,

@@ -120,7 +120,7 @@ async fn the_administration_gets_reports_over_http_and_slips_whose_codes_sign_in
         .expect("a code under the name")
         .to_owned();
     relay.secret(&code);
-    let redeemed = redeem_code(&relay.url, &code, "phone", None, None)
+    let redeemed = redeem_code(&relay.url, &code, "phone", None, None, None)
         .await
         .expect("the printed code signs in");
     assert_eq!(redeemed.role, journal_core::AccountRole::Student);

@@ -62,6 +62,10 @@ enum Command {
         /// What to call this device.
         #[arg(long, default_value = "command line")]
         label: String,
+        /// The relay certificate's fingerprint from the access slip, for a relay that made its own
+        /// certificate: this profile then trusts that certificate only.
+        #[arg(long)]
+        pin: Option<journal_core::certificate_pin::CertificatePin>,
     },
     /// Send your edits and fetch what is new.
     Sync,
@@ -632,16 +636,20 @@ async fn run(cli: Cli) -> Result<()> {
             server,
             code,
             label,
+            pin,
         } => {
             let existing = profile
                 .sign_in()?
                 .filter(|s| s.server.trim_end_matches('/') == server.trim_end_matches('/'));
+            // Signing in again to the same relay keeps trusting the certificate it trusted.
+            let pin = pin.or(existing.as_ref().and_then(|s| s.pin));
             let mut journal = profile.journal()?;
             let redeemed = redeem_code(
                 &server,
                 &code,
                 &label,
                 existing.as_ref().map(|s| s.token.as_str()),
+                pin.as_ref(),
                 Some(&mut journal),
             )
             .await?;
@@ -656,6 +664,7 @@ async fn run(cli: Cli) -> Result<()> {
                 account: redeemed.account,
                 role: redeemed.role,
                 name: redeemed.name,
+                pin,
             };
             profile.save_sign_in(&sign_in)?;
             println!(

@@ -21,6 +21,9 @@ pub struct SignIn {
     pub role: journal_core::AccountRole,
     /// Display name.
     pub name: String,
+    /// The fingerprint of the relay's certificate, when the profile signed in trusting that one only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<journal_core::certificate_pin::CertificatePin>,
 }
 
 /// A profile's folder.
@@ -85,7 +88,7 @@ impl Profile {
 impl SignIn {
     /// The sync client's configuration.
     pub fn config(&self) -> RelayConfig {
-        RelayConfig::new(&self.server, &self.token)
+        RelayConfig::new(&self.server, &self.token).pinned(self.pin)
     }
 }
 

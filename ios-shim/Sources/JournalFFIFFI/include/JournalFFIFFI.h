@@ -346,7 +346,7 @@ RustBuffer uniffi_journal_mobile_fn_method_journalhandle_put_mark(uint64_t ptr, 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_REDEEM
 #define UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_REDEEM
-uint64_t uniffi_journal_mobile_fn_method_journalhandle_redeem(uint64_t ptr, RustBuffer server, RustBuffer code, RustBuffer label
+uint64_t uniffi_journal_mobile_fn_method_journalhandle_redeem(uint64_t ptr, RustBuffer server, RustBuffer code, RustBuffer label, RustBuffer pin
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_REFUSED_EDITS
@@ -386,7 +386,7 @@ void uniffi_journal_mobile_fn_method_journalhandle_set_topic(uint64_t ptr, RustB
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_SIGN_IN
 #define UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_SIGN_IN
-void uniffi_journal_mobile_fn_method_journalhandle_sign_in(uint64_t ptr, RustBuffer server, RustBuffer token, RustCallStatus *_Nonnull out_status
+void uniffi_journal_mobile_fn_method_journalhandle_sign_in(uint64_t ptr, RustBuffer server, RustBuffer token, RustBuffer pin, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_JOURNAL_MOBILE_FN_METHOD_JOURNALHANDLE_START_CONVERSATION

@@ -108,6 +108,7 @@ struct Tokens {
 const YEAR: YearId = YearId(2026);
 
 fn main() -> Result<()> {
+    journal_core::sync::tls::install_default_provider();
     let cli = Cli::parse();
     match cli.command {
         Cmd::Generate { data_dir, classes } => generate(&data_dir, classes),

@@ -48,11 +48,15 @@ class Journal private constructor(private val handle: JournalHandle) : AutoClose
 
     private suspend fun <T> io(block: () -> T): T = withContext(Dispatchers.IO) { block() }
 
-    /** Uses a sign-in the app kept (relay address and device token). */
-    fun signIn(server: String, token: String) = handle.signIn(server, token)
+    /** Uses a sign-in the app kept (relay address, device token, and the certificate fingerprint if any). */
+    fun signIn(server: String, token: String, pin: String? = null) = handle.signIn(server, token, pin)
 
-    /** Redeems an access code; keep the returned token in the Keystore. */
-    suspend fun redeem(server: String, code: String, label: String): SignIn = handle.redeem(server, code, label)
+    /**
+     * Redeems an access code; keep the returned token (and pin) in the Keystore. [pin] is the certificate
+     * fingerprint printed on the access slip, for a relay with a certificate of its own.
+     */
+    suspend fun redeem(server: String, code: String, label: String, pin: String? = null): SignIn =
+        handle.redeem(server, code, label, pin)
 
     /** Syncs every document once; offline throws `JournalException.Offline` and keeps every edit. */
     suspend fun syncNow(): SyncSummary = handle.syncNow(null)

@@ -823,7 +823,7 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_journal_mobile_fn_method_journalhandle_put_mark(`ptr`: Long,`student`: RustBuffer.ByValue,`lesson`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`comment`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_journal_mobile_fn_method_journalhandle_redeem(`ptr`: Long,`server`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`label`: RustBuffer.ByValue,
+    external fun uniffi_journal_mobile_fn_method_journalhandle_redeem(`ptr`: Long,`server`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`label`: RustBuffer.ByValue,`pin`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_journal_mobile_fn_method_journalhandle_refused_edits(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -839,7 +839,7 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_journal_mobile_fn_method_journalhandle_set_topic(`ptr`: Long,`lesson`: RustBuffer.ByValue,`topic`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_journal_mobile_fn_method_journalhandle_sign_in(`ptr`: Long,`server`: RustBuffer.ByValue,`token`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_journal_mobile_fn_method_journalhandle_sign_in(`ptr`: Long,`server`: RustBuffer.ByValue,`token`: RustBuffer.ByValue,`pin`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_journal_mobile_fn_method_journalhandle_start_conversation(`ptr`: Long,`to`: RustBuffer.ByValue,`subject`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`attachments`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1024,7 +1024,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_put_mark() and 0xFFFF) != 34698) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_redeem() and 0xFFFF) != 48235) {
+    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_redeem() and 0xFFFF) != 57976) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_refused_edits() and 0xFFFF) != 52157) {
@@ -1048,7 +1048,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_set_topic() and 0xFFFF) != 33315) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_sign_in() and 0xFFFF) != 21849) {
+    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_sign_in() and 0xFFFF) != 25412) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_start_conversation() and 0xFFFF) != 21970) {
@@ -1675,8 +1675,10 @@ public interface JournalHandleInterface {
     
     /**
      * Redeems an access code; the returned token is for the platform to keep (Keystore, Keychain).
+     * `pin` is the certificate fingerprint printed on the access slip, for a relay that made its own
+     * certificate: the device then trusts that certificate only.
      */
-    suspend fun `redeem`(`server`: kotlin.String, `code`: kotlin.String, `label`: kotlin.String): SignIn
+    suspend fun `redeem`(`server`: kotlin.String, `code`: kotlin.String, `label`: kotlin.String, `pin`: kotlin.String? = null): SignIn
     
     /**
      * Edits the relay refused, kept for the user to see.
@@ -1715,9 +1717,10 @@ public interface JournalHandleInterface {
     fun `setTopic`(`lesson`: kotlin.String, `topic`: kotlin.String)
     
     /**
-     * Uses a sign-in the platform kept (relay address and device token) for the next syncs.
+     * Uses a sign-in the platform kept (relay address, device token, and the certificate fingerprint if
+     * it signed in with one) for the next syncs.
      */
-    fun `signIn`(`server`: kotlin.String, `token`: kotlin.String)
+    fun `signIn`(`server`: kotlin.String, `token`: kotlin.String, `pin`: kotlin.String? = null)
     
     /**
      * Starts a conversation (`to`: `account:<id>`, or for staff `guardians:<student>`) with files if any;
@@ -2127,10 +2130,12 @@ open class JournalHandle: Disposable, AutoCloseable, JournalHandleInterface
     
     /**
      * Redeems an access code; the returned token is for the platform to keep (Keystore, Keychain).
+     * `pin` is the certificate fingerprint printed on the access slip, for a relay that made its own
+     * certificate: the device then trusts that certificate only.
      */
     @Throws(JournalException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `redeem`(`server`: kotlin.String, `code`: kotlin.String, `label`: kotlin.String) : SignIn {
+    override suspend fun `redeem`(`server`: kotlin.String, `code`: kotlin.String, `label`: kotlin.String, `pin`: kotlin.String?) : SignIn {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_redeem(
@@ -2139,6 +2144,7 @@ open class JournalHandle: Disposable, AutoCloseable, JournalHandleInterface
         FfiConverterString.lower(`server`),
         FfiConverterString.lower(`code`),
         FfiConverterString.lower(`label`),
+        FfiConverterOptionalString.lower(`pin`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_journal_mobile_rust_future_poll_rust_buffer(future, callback, continuation) },
@@ -2285,16 +2291,19 @@ open class JournalHandle: Disposable, AutoCloseable, JournalHandleInterface
 
     
     /**
-     * Uses a sign-in the platform kept (relay address and device token) for the next syncs.
-     */override fun `signIn`(`server`: kotlin.String, `token`: kotlin.String)
+     * Uses a sign-in the platform kept (relay address, device token, and the certificate fingerprint if
+     * it signed in with one) for the next syncs.
+     */
+    @Throws(JournalException::class)override fun `signIn`(`server`: kotlin.String, `token`: kotlin.String, `pin`: kotlin.String?)
         = 
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(JournalException) { _status ->
     UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_sign_in(
         it,
         
         FfiConverterString.lower(`server`),
-        FfiConverterString.lower(`token`),_status)
+        FfiConverterString.lower(`token`),
+        FfiConverterOptionalString.lower(`pin`),_status)
 }
     }
     
@@ -3698,6 +3707,12 @@ data class SignIn (
      * The device token (keep it in the Keystore or Keychain).
      */
     var `token`: kotlin.String
+    , 
+    /**
+     * The fingerprint of the relay's certificate this device trusts alone, when it signed in with one
+     * (keep it with the token).
+     */
+    var `pin`: kotlin.String?
     
 ){
     
@@ -3718,6 +3733,7 @@ public object FfiConverterTypeSignIn: FfiConverterRustBuffer<SignIn> {
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -3725,7 +3741,8 @@ public object FfiConverterTypeSignIn: FfiConverterRustBuffer<SignIn> {
             FfiConverterString.allocationSize(value.`account`) +
             FfiConverterString.allocationSize(value.`role`) +
             FfiConverterString.allocationSize(value.`name`) +
-            FfiConverterString.allocationSize(value.`token`)
+            FfiConverterString.allocationSize(value.`token`) +
+            FfiConverterOptionalString.allocationSize(value.`pin`)
     )
 
     override fun write(value: SignIn, buf: ByteBuffer) {
@@ -3733,6 +3750,7 @@ public object FfiConverterTypeSignIn: FfiConverterRustBuffer<SignIn> {
             FfiConverterString.write(value.`role`, buf)
             FfiConverterString.write(value.`name`, buf)
             FfiConverterString.write(value.`token`, buf)
+            FfiConverterOptionalString.write(value.`pin`, buf)
     }
 }
 
