@@ -95,6 +95,14 @@ pub struct App {
     pub read_model: Arc<ReadModel>,
     /// The fingerprint of the certificate the relay made for itself and serves, for the access slips.
     pub certificate_pin: Option<journal_core::certificate_pin::CertificatePin>,
+    /// What the relay counts, for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
+    /// The data directory, whose disk and backups the health checks look at (none in unit tests).
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Free bytes below which the disk counts as nearly full (default: 5% of it, at most 512 MiB).
+    pub min_free_disk: Option<u64>,
+    /// Whether `/metrics` answers clients beyond this machine.
+    pub metrics_public: bool,
 }
 
 impl App {
@@ -118,6 +126,10 @@ impl App {
             secrets,
             read_model: Arc::new(ReadModel::default()),
             certificate_pin: None,
+            metrics: crate::metrics::Metrics::default(),
+            data_dir: None,
+            min_free_disk: None,
+            metrics_public: false,
         }
     }
 
@@ -132,6 +144,8 @@ pub fn build_router(app: Arc<App>) -> Router {
     let body_limit = app.limits.max_frame_bytes;
     Router::new()
         .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
+        .route("/metrics", get(routes::metrics))
         .route("/v1/sync", get(routes::ws::upgrade))
         .route("/v1/index", get(routes::batch::index))
         .route("/v1/batch", post(routes::batch::batch))
@@ -146,5 +160,9 @@ pub fn build_router(app: Arc<App>) -> Router {
         )
         .nest("/v1/admin", routes::admin::router())
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response_with_state(
+            app.clone(),
+            routes::count_refusal,
+        ))
         .with_state(app)
 }

@@ -67,6 +67,8 @@ enum Command {
         header_timeout: u64,
         #[command(flatten)]
         tls: TlsOptions,
+        #[command(flatten)]
+        monitoring: Monitoring,
     },
     /// Backup snapshots: take one now, list them, or verify one without restoring.
     Backup {
@@ -162,6 +164,18 @@ enum BackupAction {
     },
 }
 
+/// What the relay tells monitoring.
+#[derive(clap::Args)]
+struct Monitoring {
+    /// MiB that must stay free on the data directory's disk before /healthz says it is nearly full
+    /// (default: 5% of the disk, at most 512 MiB).
+    #[arg(long, env = "JOURNAL_MIN_FREE_DISK_MB")]
+    min_free_disk_mb: Option<u64>,
+    /// Serve /metrics to every client, not only to this machine's.
+    #[arg(long, env = "JOURNAL_METRICS_PUBLIC")]
+    metrics_public: bool,
+}
+
 /// How the relay serves HTTPS.
 #[derive(clap::Args)]
 struct TlsOptions {
@@ -185,6 +199,15 @@ struct TlsOptions {
     /// 127.0.0.1 and the listen address are always in).
     #[arg(long = "tls-name", requires = "tls_self_signed")]
     tls_names: Vec<String>,
+}
+
+impl Monitoring {
+    /// Gives `app` what its health checks and metrics look at.
+    fn apply(&self, app: &mut App, data_dir: &Path) {
+        app.data_dir = Some(data_dir.to_owned());
+        app.min_free_disk = self.min_free_disk_mb.map(|mb| mb << 20);
+        app.metrics_public = self.metrics_public;
+    }
 }
 
 impl TlsOptions {
@@ -309,6 +332,7 @@ fn main() -> Result<()> {
             max_connections_per_address,
             header_timeout,
             tls,
+            monitoring,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -326,7 +350,15 @@ fn main() -> Result<()> {
                 ..Limits::default()
             };
             let demo = demo.then_some(usize::from(demo_class_size));
-            runtime.block_on(serve(&data, listen, demo, backup_hours, limits, &tls))
+            runtime.block_on(serve(
+                &data,
+                listen,
+                demo,
+                backup_hours,
+                limits,
+                &tls,
+                &monitoring,
+            ))
         }
         Command::Backup {
             data,
@@ -532,6 +564,7 @@ async fn serve(
     backup_hours: u64,
     limits: Limits,
     tls: &TlsOptions,
+    monitoring: &Monitoring,
 ) -> Result<()> {
     let dir = data.data_dir.as_path();
     std::fs::create_dir_all(dir)
@@ -561,6 +594,7 @@ async fn serve(
             );
             let mut app = App::new(hub, limits, shutdown, peer_id, key);
             app.certificate_pin = self_signed_pin(tls.as_ref());
+            monitoring.apply(&mut app, dir);
             // Code guessers get no more attempts by spreading them over the district's relays.
             app.redeem_limits = journal_relay::ratelimit::RedeemLimits::shared(
                 limits.redeem_per_address,
@@ -573,6 +607,7 @@ async fn serve(
             let hub = Arc::new(Hub::new(store.clone(), Arc::new(LocalBus::default())));
             let mut app = App::new(hub.clone(), limits, shutdown, peer_id, key);
             app.certificate_pin = self_signed_pin(tls.as_ref());
+            monitoring.apply(&mut app, dir);
             let app = Arc::new(app);
             // What the relay's command line changes meanwhile reaches the live sessions.
             tokio::spawn(read_mail(

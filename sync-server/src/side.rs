@@ -59,6 +59,10 @@ fn fault(error: HubError) -> PeerFault {
             warn!(error = %detail, "the relay's database is unavailable");
             PeerFault::Unavailable(detail)
         }
+        HubError::Store(crate::store::StoreError::CannotWrite(detail)) => {
+            warn!(error = %detail, "the relay's database cannot store anything now");
+            PeerFault::CannotStore(detail)
+        }
         other => {
             warn!(error = %other, "the relay failed while answering a session");
             PeerFault::Relay(other.to_string())
@@ -135,11 +139,16 @@ impl RelaySide for SessionSide {
     ) -> Result<Outcome, PeerFault> {
         let _span = info_span!("sync", doc = %doc).entered();
         let by = attribution(&self.who.account.id, &self.who.device.id);
+        let started = std::time::Instant::now();
         let outcome = self
             .app
             .hub
             .receive(&self.grants, &by, self.origin, state, doc, message, ask)
             .map_err(fault)?;
+        self.app.metrics.answered(started.elapsed().as_secs_f64());
+        if let Outcome::Refused(_) = outcome {
+            self.app.metrics.refused("edit_refused");
+        }
         tracing::debug!(doc = %doc, create = ask.create, outcome = outcome.kind(), "handled a sync message");
         Ok(outcome)
     }

@@ -111,6 +111,11 @@ impl Relay {
         relay
     }
 
+    /// Starts a relay with the demo school in the data directory `data` (which the test owns).
+    pub fn start_demo_at(data: &Path, options: &[&str]) -> Relay {
+        Self::spawn_with(data, true, "127.0.0.1:0", options)
+    }
+
     /// Starts a relay with the demo school on a PostgreSQL database (its keys in a new data directory).
     pub fn start_demo_on(database: &str) -> Relay {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -32,6 +32,7 @@ impl From<PeerFault> for AppError {
             PeerFault::Malformed(reason) => AppError::BadRequest(reason),
             PeerFault::Relay(detail) => AppError::Internal(detail),
             PeerFault::Unavailable(detail) => AppError::Unavailable(detail),
+            PeerFault::CannotStore(detail) => AppError::CannotStore(detail),
         }
     }
 }
@@ -61,6 +62,7 @@ pub async fn index(
 ) -> Result<Response, AppError> {
     let device = who.device.id.clone();
     let side = SessionSide::new(app.clone(), who, 0)?.ok_or(AppError::Unauthorized)?;
+    app.metrics.synced("http");
     Ok(cbor(encode(&WireMessage::Index {
         sender_id: app.peer_id.clone(),
         target_id: device,
@@ -75,6 +77,7 @@ pub async fn batch(
     Caller(who): Caller,
     body: Bytes,
 ) -> Result<Response, AppError> {
+    app.metrics.received(body.len());
     let request: BatchRequest = decode(&body).map_err(|e| AppError::BadRequest(e.to_string()))?;
     if request.messages.len() > app.limits.max_documents_per_session {
         return Err(AppError::BadRequest(format!(
@@ -115,7 +118,9 @@ pub async fn batch(
         time::OffsetDateTime::now_utc().unix_timestamp(),
         synced,
     )?;
-    Ok(cbor(encode(&BatchResponse { messages, deferred })))
+    let reply = encode(&BatchResponse { messages, deferred });
+    app.metrics.sent(reply.len());
+    Ok(cbor(reply))
 }
 
 #[cfg(test)]

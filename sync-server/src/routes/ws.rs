@@ -12,7 +12,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use journal_core::sync::peer::{Closing, ServerPeer};
+use journal_core::sync::peer::{CANNOT_STORE, Closing, DATABASE_UNAVAILABLE, ServerPeer};
 use journal_core::sync::protocol::{WireMessage, decode, encode};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -25,6 +25,7 @@ use crate::services::accounts::REVOKED;
 use crate::services::events::RelayEvent;
 use crate::sessions::Ticket;
 use crate::side::SessionSide;
+use crate::store::StoreError;
 
 /// Bytes a session reads from its socket at a time.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
@@ -92,9 +93,18 @@ async fn send(socket: &mut WebSocket, message: &WireMessage) -> Result<(), End> 
         .map_err(|_| End::Closed)
 }
 
-async fn send_all(socket: &mut WebSocket, messages: Vec<WireMessage>) -> Result<(), End> {
+async fn send_all(
+    socket: &mut WebSocket,
+    messages: Vec<WireMessage>,
+    app: &App,
+) -> Result<(), End> {
     for message in &messages {
-        send(socket, message).await?;
+        let bytes = encode(message);
+        app.metrics.sent(bytes.len());
+        socket
+            .send(Message::Binary(bytes.into()))
+            .await
+            .map_err(|_| End::Closed)?;
     }
     Ok(())
 }
@@ -112,7 +122,26 @@ async fn run(app: Arc<App>, who: Principal, mut socket: WebSocket) {
     let session_id = match store.start_session(&who.account.id, &who.device.id, now()) {
         Ok(id) => id,
         Err(e) => {
+            // Said, not just dropped: a silent close reads as "no connection" on the tablet.
             tracing::error!(error = %e, "could not log a session");
+            let (message, reason) = match e {
+                StoreError::CannotWrite(_) => (CANNOT_STORE, "cannot_store"),
+                StoreError::Unavailable(_) => (DATABASE_UNAVAILABLE, "database_unavailable"),
+                _ => ("the relay failed; reconnect later", "relay_failed"),
+            };
+            app.metrics.refused(reason);
+            let _ = send(
+                &mut socket,
+                &WireMessage::Error {
+                    message: message.into(),
+                },
+            )
+            .await;
+            let frame = CloseFrame {
+                code: close_code::AGAIN,
+                reason: "".into(),
+            };
+            let _ = socket.send(Message::Close(Some(frame))).await;
             return;
         }
     };
@@ -134,12 +163,24 @@ async fn run(app: Arc<App>, who: Principal, mut socket: WebSocket) {
             }
         };
         info!("session started");
+        app.metrics.synced("websocket");
+        let _open = app.metrics.session_opened();
         let mut peer = ServerPeer::new(app.peer_id.clone(), app.limits.max_documents_per_session);
         let end = serve(&app, &mut peer, &mut side, origin, &mut socket, &mut ticket).await;
         let (code, reason) = match end {
             End::Closed => (close_code::NORMAL, None),
-            End::Error(message) => (close_code::POLICY, Some(message)),
-            End::TooLarge(message) => (close_code::SIZE, Some(message)),
+            End::Error(message) => {
+                app.metrics.refused(match message.as_str() {
+                    CANNOT_STORE => "cannot_store",
+                    DATABASE_UNAVAILABLE => "database_unavailable",
+                    _ => "session_error",
+                });
+                (close_code::POLICY, Some(message))
+            }
+            End::TooLarge(message) => {
+                app.metrics.refused("too_large");
+                (close_code::SIZE, Some(message))
+            }
         };
         if let Some(message) = &reason {
             info!(reason = %message, "closing the session with an error");
@@ -214,7 +255,10 @@ async fn serve(
                     Some(Ok(message)) => message,
                 };
                 let bytes = match message {
-                    Message::Binary(bytes) => bytes,
+                    Message::Binary(bytes) => {
+                        app.metrics.received(bytes.len());
+                        bytes
+                    }
                     Message::Text(_) => return End::Error("messages must be binary CBOR frames".into()),
                     Message::Close(_) => return End::Closed,
                     Message::Ping(_) | Message::Pong(_) => continue,
@@ -272,7 +316,7 @@ async fn serve(
         };
         match out {
             Ok(messages) => {
-                if let Err(end) = send_all(socket, messages).await {
+                if let Err(end) = send_all(socket, messages, app).await {
                     return end;
                 }
             }

@@ -23,6 +23,9 @@ pub enum StoreError {
     /// The database cannot be reached now; the relay retries by itself.
     #[error("the relay's database is unavailable: {0}")]
     Unavailable(String),
+    /// The database cannot take writes now (its disk is full, or read-only); nothing was written.
+    #[error("the relay's database cannot store anything now: {0}")]
+    CannotWrite(String),
     /// A document was written from a copy that missed changes stored since; nothing was written.
     #[error("document {0} changed in the store since this copy was read")]
     Stale(String),
@@ -434,6 +437,12 @@ pub trait DirectoryStore: Send + Sync {
 
 /// The administration's log of what was done to the directory, and the log of sync sessions.
 pub trait LogStore: Send + Sync {
+    /// Writes one small row (the time of this check), to learn whether the store takes writes now.
+    fn probe_write(&self, now: i64) -> StoreResult<()>;
+
+    /// Bytes the store's data occupies.
+    fn stored_bytes(&self) -> StoreResult<u64>;
+
     /// Appends to the administration's audit log.
     fn log_admin(&self, entry: &AdminLogEntry) -> StoreResult<()>;
 

@@ -169,6 +169,11 @@ impl From<tokio_postgres::Error> for StoreError {
         let lost = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
         if e.is_closed() || lost {
             StoreError::Unavailable(e.to_string())
+        } else if e.code().is_some_and(|code| {
+            // Class 53, insufficient resources (disk full, out of memory), and a read-only server.
+            code.code().starts_with("53") || code == &SqlState::READ_ONLY_SQL_TRANSACTION
+        }) {
+            StoreError::CannotWrite(e.to_string())
         } else {
             StoreError::Database(Box::new(e))
         }
@@ -1680,6 +1685,31 @@ impl DirectoryStore for PostgresStore {
 }
 
 impl LogStore for PostgresStore {
+    fn probe_write(&self, now: i64) -> StoreResult<()> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            client
+                .execute(
+                    "INSERT INTO relay_meta (key, value) VALUES ('health_probe', $1)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    &[&now.to_string()],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn stored_bytes(&self) -> StoreResult<u64> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            let bytes: i64 = client
+                .query_one("SELECT pg_database_size(current_database())", &[])
+                .await?
+                .get(0);
+            Ok(u64::try_from(bytes).unwrap_or(0))
+        })
+    }
+
     fn log_admin(&self, entry: &AdminLogEntry) -> StoreResult<()> {
         self.run(async {
             let client = self.pool.get().await?;

@@ -38,7 +38,13 @@ const SECRETS_KEYED: &str = "secrets_keyed";
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Database(Box::new(e))
+        use rusqlite::ErrorCode::{CannotOpen, DiskFull, ReadOnly, SystemIoFailure};
+        match e.sqlite_error_code() {
+            Some(DiskFull | SystemIoFailure | ReadOnly | CannotOpen) => {
+                StoreError::CannotWrite(e.to_string())
+            }
+            _ => StoreError::Database(Box::new(e)),
+        }
     }
 }
 
@@ -1080,6 +1086,22 @@ impl DirectoryStore for SqliteStore {
 }
 
 impl LogStore for SqliteStore {
+    fn probe_write(&self, now: i64) -> StoreResult<()> {
+        self.conn().execute(
+            "INSERT INTO relay_meta (key, value) VALUES ('health_probe', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![now.to_string()],
+        )?;
+        Ok(())
+    }
+
+    fn stored_bytes(&self) -> StoreResult<u64> {
+        let conn = self.conn();
+        let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        Ok(u64::try_from(pages.saturating_mul(page)).unwrap_or(0))
+    }
+
     fn log_admin(&self, entry: &AdminLogEntry) -> StoreResult<()> {
         let conn = self.conn();
         conn.execute(

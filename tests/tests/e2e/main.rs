@@ -10,6 +10,7 @@ mod district;
 mod durability;
 mod flows;
 mod messages;
+mod operations;
 mod reports;
 mod stock;
 mod tls;

@@ -16,6 +16,6 @@ pub use client::{ClientPeer, DocStatus, RELAY_PEER, SyncError, SyncEvent};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryRelay;
 pub use server::{
-    Ask, BatchFault, BatchPeer, Closing, DATABASE_UNAVAILABLE, Outcome, PeerFault, RelaySide,
-    ServerPeer,
+    Ask, BatchFault, BatchPeer, CANNOT_STORE, Closing, DATABASE_UNAVAILABLE, Outcome, PeerFault,
+    RelaySide, ServerPeer,
 };

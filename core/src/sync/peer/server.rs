@@ -61,11 +61,19 @@ pub enum PeerFault {
     /// The relay's database cannot be reached now; the client keeps its edits and comes back later.
     #[error("{0}")]
     Unavailable(String),
+    /// The relay's database cannot take writes now (its disk is full); the client keeps its edits and
+    /// comes back later. The detail is for the relay's log.
+    #[error("{0}")]
+    CannotStore(String),
 }
 
 /// What a client is told when the relay's database cannot be reached.
 pub const DATABASE_UNAVAILABLE: &str =
     "the relay's database is unavailable; your edits are saved and will sync later";
+
+/// What a client is told when the relay cannot store what it sent.
+pub const CANNOT_STORE: &str =
+    "the relay cannot store edits right now; yours are saved on this device and will go out later";
 
 /// What the peer needs from the relay for one session: the account's rights, the documents as the relay
 /// judges and keeps them, and this device's sync states.
@@ -125,6 +133,7 @@ impl From<PeerFault> for Closing {
             PeerFault::Malformed(reason) => Closing::Error(reason),
             PeerFault::Relay(_) => Closing::Error("the relay failed; reconnect later".into()),
             PeerFault::Unavailable(_) => Closing::Error(DATABASE_UNAVAILABLE.into()),
+            PeerFault::CannotStore(_) => Closing::Error(CANNOT_STORE.into()),
         }
     }
 }

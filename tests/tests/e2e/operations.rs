@@ -1,0 +1,189 @@
+//! Running the relay on a school's server (issue 18): honest health, metrics, and a disk that fills up
+//! while teachers sync.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use journal_core::sync::client::{ClientError, NoListener, sync_now};
+use journal_core::sync::peer::CANNOT_STORE;
+use journal_e2e::{Device, Relay};
+
+use crate::{lesson_5a, mark, student, student_doc, year_of};
+
+/// A small disk of its own (a tmpfs), unmounted when dropped.
+struct SmallDisk {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> SmallDisk {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("disk");
+        std::fs::create_dir(&path).expect("mount point");
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(&path)
+            .output()
+            .expect("run mount");
+        assert!(
+            mounted.status.success(),
+            "this test mounts a small tmpfs, which needs root: {}",
+            String::from_utf8_lossy(&mounted.stderr)
+        );
+        SmallDisk { _dir: dir, path }
+    }
+
+    /// Fills the disk to the last byte with one file, whose path it returns.
+    fn fill(&self) -> PathBuf {
+        let ballast = self.path.join("ballast");
+        let mut file = std::fs::File::create(&ballast).expect("ballast");
+        for chunk in [1 << 20, 4096, 1] {
+            let bytes = vec![0u8; chunk];
+            while file.write_all(&bytes).is_ok() {}
+        }
+        let _ = file.sync_all();
+        ballast
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+async fn get(relay: &Relay, path: &str) -> (u16, String) {
+    let response = relay
+        .http()
+        .get(format!("{}{path}", relay.url))
+        .send()
+        .await
+        .expect("an answer");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("a body"))
+}
+
+/// The value of one metric line (`name{labels} value`).
+fn metric(text: &str, line_start: &str) -> Option<f64> {
+    text.lines()
+        .find(|line| line.starts_with(line_start))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+fn restart_after_clean_stop(relay: &mut Relay, data: &Path) -> Relay {
+    assert!(relay.terminate(), "the relay stops cleanly");
+    Relay::start_at(data, relay.tokens.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_reported_honestly_and_edits_wait_on_the_tablet_until_it_has_room() {
+    let disk = SmallDisk::mount(16);
+    let data = disk.path.join("data");
+    let mut seeded = Relay::start_demo_at(&data, &[]);
+    // A clean stop folds the write-ahead log into the database, as on a server that ran for a while.
+    let relay = restart_after_clean_stop(&mut seeded, &data);
+
+    let mut teacher = Device::new(&relay, &relay.token("t-5a"));
+    teacher.sync().await;
+    let (status, health) = get(&relay, "/healthz").await;
+    assert_eq!(status, 200, "{health}");
+    let (status, metrics) = get(&relay, "/metrics").await;
+    assert_eq!(status, 200, "{metrics}");
+    assert!(
+        metric(&metrics, "journal_syncs_total{transport=\"websocket\"}") >= Some(1.0),
+        "{metrics}"
+    );
+    assert!(
+        metric(&metrics, "journal_store_bytes") > Some(0.0),
+        "{metrics}"
+    );
+    assert!(
+        metric(&metrics, "journal_disk_free_bytes") > Some(0.0),
+        "{metrics}"
+    );
+
+    let ballast = disk.fill();
+    let (status, health) = get(&relay, "/healthz").await;
+    assert_eq!(status, 503, "{health}");
+    assert!(health.contains("nearly full"), "{health}");
+
+    // The teacher's mark is refused in words, over either transport, and kept on the tablet.
+    let lesson = lesson_5a(&mut teacher, 11, 1, "russian", "t-5a");
+    teacher
+        .journal
+        .put_mark(&student("s5a3"), &lesson, &mark(4, "oral"))
+        .expect("mark");
+    let doc = student_doc(year_of(&teacher), "s5a3");
+    for transport in [
+        journal_core::sync::client::Transport::WebSocket,
+        journal_core::sync::client::Transport::HttpBatch,
+    ] {
+        let mut config = teacher.config.clone();
+        config.transport = transport;
+        let error = sync_now(&mut teacher.journal, &config, &NoListener)
+            .await
+            .expect_err("the relay cannot store the mark");
+        let said = error.to_string();
+        assert!(
+            matches!(error, ClientError::Sync(_)) && said.contains(CANNOT_STORE),
+            "{transport:?}: {said}"
+        );
+        assert!(
+            !said.contains("disk is full") && !said.contains("database"),
+            "{said}"
+        );
+    }
+    let (_, metrics) = get(&relay, "/metrics").await;
+    assert!(
+        metric(&metrics, "journal_refusals_total{reason=\"cannot_store\"}") >= Some(2.0),
+        "{metrics}"
+    );
+
+    // Room again: healthy, and the waiting mark goes out.
+    std::fs::remove_file(ballast).expect("remove the ballast");
+    let (status, health) = get(&relay, "/healthz").await;
+    assert_eq!(status, 200, "{health}");
+    let report = teacher.sync().await;
+    assert!(report.sent.contains(&doc), "{report:?}");
+    let (status, _) = get(&relay, "/readyz").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_syncs_and_refusals_and_say_nothing_personal() {
+    let relay = Relay::start_demo();
+    let mut parent = Device::new(&relay, &relay.token("parent-s5a1")).over_http();
+    parent.sync().await;
+    let refused = relay
+        .http()
+        .get(format!("{}/v1/index", relay.url))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(refused.status(), 401);
+    let (status, metrics) = get(&relay, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        metric(&metrics, "journal_syncs_total{transport=\"http\"}") >= Some(1.0),
+        "{metrics}"
+    );
+    assert!(
+        metric(&metrics, "journal_refusals_total{reason=\"unauthorized\"}") >= Some(1.0),
+        "{metrics}"
+    );
+    assert!(
+        metric(&metrics, "journal_sync_message_seconds_count") >= Some(1.0),
+        "{metrics}"
+    );
+    assert!(
+        metric(&metrics, "journal_received_bytes_total") > Some(0.0),
+        "{metrics}"
+    );
+    for personal in ["s5a1", "parent", "5a", &relay.token("parent-s5a1")] {
+        assert!(!metrics.contains(personal), "{personal} in the metrics");
+    }
+}
