@@ -15,7 +15,13 @@ use thiserror::Error;
 
 use crate::secrets::HashKey;
 
-const MAGIC: &[u8; 8] = b"JRNLBAK1";
+/// Snapshots whose manifest is inside the file, authenticated with it: the file alone can be verified
+/// and restored.
+const MAGIC: &[u8; 8] = b"JRNLBAK2";
+/// Older snapshots, whose manifest is only in the `.manifest.json` beside them.
+const MAGIC_V1: &[u8; 8] = b"JRNLBAK1";
+/// The longest manifest a snapshot may carry (a district's documents and heads fit many times over).
+const MAX_MANIFEST_BYTES: u32 = 256 << 20;
 const KEY_FILE: &str = "backup.key";
 const DB_FILE: &str = "relay.db";
 
@@ -127,6 +133,29 @@ pub fn load_or_create_key(data_dir: &Path) -> Result<[u8; 32], BackupError> {
     Ok(key)
 }
 
+/// Makes `key` the backup key of `data_dir` (after a restore with the key the IT officer kept), so that
+/// the relay's next snapshots are sealed with the key already in the safe. Returns whether it changed.
+pub fn keep_key(data_dir: &Path, key: &[u8; 32]) -> Result<bool, BackupError> {
+    let path = data_dir.join(KEY_FILE);
+    if std::fs::read(&path).is_ok_and(|kept| kept == key) {
+        return Ok(false);
+    }
+    let partial = data_dir.join(format!(".{KEY_FILE}.partial"));
+    let _ = std::fs::remove_file(&partial);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&partial)
+        .map_err(io(format!("cannot create {}", partial.display())))?;
+    file.write_all(key)
+        .and_then(|()| file.sync_all())
+        .map_err(io("cannot write the key file"))?;
+    std::fs::rename(&partial, &path).map_err(io(format!("cannot write {}", path.display())))?;
+    Ok(true)
+}
+
 /// Reads a key from a file (for verify and restore on another machine).
 pub fn read_key(path: &Path) -> Result<[u8; 32], BackupError> {
     let bytes =
@@ -189,28 +218,36 @@ pub fn backup_now(
         .write_all(&database)
         .map_err(io("cannot compress"))?;
     let mut sealed = compressor.finish().map_err(io("cannot compress"))?;
+    let mut manifest = Manifest {
+        created_at: now,
+        file: name.clone(),
+        sealed_sha256: String::new(),
+        database_sha256: sha256(&database),
+        database_bytes: database.len() as u64,
+        documents,
+    };
+    // The header (magic, manifest) travels in clear and is authenticated with the sealed database.
+    let carried = serde_json::to_vec(&manifest).expect("manifests serialise");
+    let mut file = Vec::with_capacity(sealed.len() + carried.len() + 40);
+    file.extend_from_slice(MAGIC);
+    file.extend_from_slice(
+        &u32::try_from(carried.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
+    file.extend_from_slice(&carried);
     let mut nonce = [0u8; 12];
     SystemRandom::new().fill(&mut nonce).expect("random source");
     sealing_key(key)
         .seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
-            Aad::from(MAGIC),
+            Aad::from(&file[..]),
             &mut sealed,
         )
         .map_err(|_| BackupError::Undecryptable(name.clone()))?;
-    let mut file = Vec::with_capacity(sealed.len() + 20);
-    file.extend_from_slice(MAGIC);
     file.extend_from_slice(&nonce);
     file.extend_from_slice(&sealed);
-
-    let manifest = Manifest {
-        created_at: now,
-        file: name.clone(),
-        sealed_sha256: sha256(&file),
-        database_sha256: sha256(&database),
-        database_bytes: database.len() as u64,
-        documents,
-    };
+    manifest.sealed_sha256 = sha256(&file);
     // Write to temporary names and rename, so a crash never leaves a half-written snapshot.
     let final_path = backups.join(&name);
     let partial = backups.join(format!(".{name}.partial"));
@@ -262,26 +299,71 @@ pub fn list(backups: &Path) -> Result<Vec<(PathBuf, Manifest)>, BackupError> {
     Ok(out)
 }
 
-fn read_manifest(snapshot: &Path) -> Result<Manifest, BackupError> {
-    let text = std::fs::read(manifest_path(snapshot))
-        .map_err(|_| BackupError::Manifest(snapshot.display().to_string()))?;
-    serde_json::from_slice(&text).map_err(|_| BackupError::Manifest(snapshot.display().to_string()))
+/// A snapshot's manifest as written beside it, if it is there and readable.
+fn sidecar_manifest(snapshot: &Path) -> Option<Manifest> {
+    let text = std::fs::read(manifest_path(snapshot)).ok()?;
+    serde_json::from_slice(&text).ok()
 }
 
-/// Decrypts and checks a snapshot; returns its database bytes and manifest. Writes nothing.
+/// The manifest a snapshot carries in its header (`None` for an older snapshot without one), read
+/// without reading the rest of the file.
+fn carried_manifest(snapshot: &Path) -> Result<Option<Manifest>, BackupError> {
+    let unreadable = || BackupError::Manifest(snapshot.display().to_string());
+    let mut file =
+        std::fs::File::open(snapshot).map_err(io(format!("cannot read {}", snapshot.display())))?;
+    let mut head = [0u8; 12];
+    file.read_exact(&mut head).map_err(|_| unreadable())?;
+    if &head[..8] != MAGIC {
+        return Ok(None);
+    }
+    let length = u32::from_le_bytes(head[8..12].try_into().expect("4 bytes"));
+    if length > MAX_MANIFEST_BYTES {
+        return Err(unreadable());
+    }
+    let mut carried = vec![0u8; length as usize];
+    file.read_exact(&mut carried).map_err(|_| unreadable())?;
+    serde_json::from_slice(&carried)
+        .map(Some)
+        .map_err(|_| unreadable())
+}
+
+/// A snapshot's manifest: the one it carries, else the one beside it.
+fn read_manifest(snapshot: &Path) -> Result<Manifest, BackupError> {
+    match carried_manifest(snapshot)? {
+        Some(manifest) => Ok(manifest),
+        None => sidecar_manifest(snapshot)
+            .ok_or_else(|| BackupError::Manifest(snapshot.display().to_string())),
+    }
+}
+
+/// Decrypts and checks a snapshot; returns its database bytes and manifest. Writes nothing. A snapshot
+/// that carries its manifest needs nothing beside it; an older one needs its `.manifest.json`.
 pub fn open(snapshot: &Path, key: &[u8; 32]) -> Result<(Vec<u8>, Manifest), BackupError> {
     let name = snapshot.display().to_string();
-    let manifest = read_manifest(snapshot)?;
     let file = std::fs::read(snapshot).map_err(io(format!("cannot read {name}")))?;
-    if file.len() < MAGIC.len() + 12 + 16 || &file[..8] != MAGIC {
+    let (mut manifest, header) = if file.starts_with(MAGIC) {
+        let carried =
+            carried_manifest(snapshot)?.ok_or_else(|| BackupError::Manifest(name.clone()))?;
+        let header = 12
+            + usize::try_from(u32::from_le_bytes(file[8..12].try_into().expect("4 bytes")))
+                .unwrap_or(usize::MAX);
+        (carried, header)
+    } else if file.starts_with(MAGIC_V1) {
+        let beside =
+            sidecar_manifest(snapshot).ok_or_else(|| BackupError::Manifest(name.clone()))?;
+        (beside, MAGIC_V1.len())
+    } else {
+        return Err(BackupError::Undecryptable(name));
+    };
+    if file.len() < header + 12 + 16 {
         return Err(BackupError::Undecryptable(name));
     }
-    let nonce: [u8; 12] = file[8..20].try_into().expect("12 bytes");
-    let mut sealed = file[20..].to_vec();
+    let nonce: [u8; 12] = file[header..header + 12].try_into().expect("12 bytes");
+    let mut sealed = file[header + 12..].to_vec();
     let compressed = sealing_key(key)
         .open_in_place(
             Nonce::assume_unique_for_key(nonce),
-            Aad::from(MAGIC),
+            Aad::from(&file[..header]),
             &mut sealed,
         )
         .map_err(|_| BackupError::Undecryptable(name.clone()))?;
@@ -289,9 +371,16 @@ pub fn open(snapshot: &Path, key: &[u8; 32]) -> Result<(Vec<u8>, Manifest), Back
     flate2::read::GzDecoder::new(&compressed[..])
         .read_to_end(&mut database)
         .map_err(|_| BackupError::Mismatch(name.clone()))?;
-    if sha256(&file) != manifest.sealed_sha256 || sha256(&database) != manifest.database_sha256 {
+    let sealed_sha256 = sha256(&file);
+    // The manifest beside a snapshot, when there is one, must be this snapshot's.
+    let beside = sidecar_manifest(snapshot).map(|m| m.sealed_sha256);
+    if sha256(&database) != manifest.database_sha256
+        || beside.is_some_and(|hash| hash != sealed_sha256)
+        || (file.starts_with(MAGIC_V1) && manifest.sealed_sha256 != sealed_sha256)
+    {
         return Err(BackupError::Mismatch(name));
     }
+    manifest.sealed_sha256 = sealed_sha256;
     Ok((database, manifest))
 }
 
@@ -494,6 +583,66 @@ mod tests {
             documents: Vec::new(),
         };
         (PathBuf::from(&manifest.file), manifest)
+    }
+
+    /// A data directory with an empty relay database, and a snapshot of it in `backups`.
+    fn snapshot_taken(dir: &Path) -> (PathBuf, [u8; 32]) {
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data).expect("data");
+        drop(crate::store::sqlite::SqliteStore::open(&data.join(DB_FILE)).expect("store"));
+        let key = load_or_create_key(&data).expect("key");
+        let manifest =
+            backup_now(&data, &dir.join("backups"), &key, 1_764_000_000, None).expect("backup");
+        (dir.join("backups").join(manifest.file), key)
+    }
+
+    #[test]
+    fn a_snapshot_copied_alone_verifies_and_restores() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (snapshot, key) = snapshot_taken(dir.path());
+        let usb = dir.path().join("usb");
+        std::fs::create_dir(&usb).expect("usb");
+        let alone = usb.join("copy.jbak");
+        std::fs::copy(&snapshot, &alone).expect("copy");
+        let verified = verify(&alone, &key).expect("verified alone");
+        assert_eq!(list(&usb).expect("list")[0].1.created_at, 1_764_000_000);
+        let restored = restore(&alone, &key, &dir.path().join("restored"), false).expect("restore");
+        assert_eq!(restored.database_sha256, verified.database_sha256);
+    }
+
+    #[test]
+    fn a_snapshot_whose_carried_manifest_was_edited_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (snapshot, key) = snapshot_taken(dir.path());
+        let bytes = std::fs::read(&snapshot).expect("read");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let at = text.find("1764000000").expect("the time in the header");
+        let mut edited = bytes.clone();
+        edited[at] = b'2';
+        let forged = dir.path().join("forged.jbak");
+        std::fs::write(&forged, edited).expect("write");
+        assert!(matches!(
+            verify(&forged, &key),
+            Err(BackupError::Undecryptable(_))
+        ));
+        let wrong_key = [7u8; 32];
+        assert!(matches!(
+            verify(&snapshot, &wrong_key),
+            Err(BackupError::Undecryptable(_))
+        ));
+    }
+
+    #[test]
+    fn a_restore_keeps_the_key_it_was_given() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("restored");
+        std::fs::create_dir(&target).expect("target");
+        let created = load_or_create_key(&target).expect("a key of its own");
+        let kept = [9u8; 32];
+        assert!(keep_key(&target, &kept).expect("kept"));
+        assert!(!keep_key(&target, &kept).expect("already kept"));
+        assert_ne!(created, kept);
+        assert_eq!(load_or_create_key(&target).expect("key"), kept);
     }
 
     #[test]

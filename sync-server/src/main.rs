@@ -89,7 +89,7 @@ enum Command {
     },
     /// Restore a snapshot into a new data directory (refuses a live one unless --force).
     Restore {
-        /// The snapshot (`.jbak`, with its `.manifest.json` beside it).
+        /// The snapshot (`.jbak`; it carries its manifest, so the file alone will do).
         snapshot: PathBuf,
         /// The data directory to restore into (with --database: where the relay's hashing key goes).
         #[arg(long)]
@@ -97,7 +97,8 @@ enum Command {
         /// Restore into this PostgreSQL database (empty, unless --force) instead of SQLite in --to.
         #[arg(long, env = "JOURNAL_DATABASE")]
         database: Option<String>,
-        /// The backup key file (default: `backup.key` in the target directory).
+        /// The backup key file (default: `backup.key` in the target directory). It becomes the restored
+        /// relay's backup key, so its next snapshots open with the copy you keep.
         #[arg(long)]
         key: Option<PathBuf>,
         /// Overwrite a data directory or database that already holds a school's data.
@@ -379,6 +380,7 @@ fn main() -> Result<()> {
             key,
             force,
         } => {
+            let given = key.is_some();
             let key = match key {
                 Some(path) => backup::read_key(&path)?,
                 None => backup::read_key(&to.join("backup.key")).context(
@@ -404,6 +406,12 @@ fn main() -> Result<()> {
                 manifest.documents.len(),
                 snapshot.display(),
             );
+            if given && backup::keep_key(&to, &key)? {
+                println!(
+                    "{} is now the key you gave: the relay's next snapshots open with the copy you keep",
+                    to.join("backup.key").display()
+                );
+            }
             Ok(())
         }
         Command::Directory { data, action } => {
@@ -496,12 +504,18 @@ fn backup_command(data: &DataDir, backups: &Path, action: BackupAction) -> Resul
             );
         }
         BackupAction::List => {
-            for (path, manifest) in backup::list(backups)? {
+            let snapshots = backup::list(backups)?;
+            if snapshots.is_empty() {
+                println!("no snapshots in {}", backups.display());
+            }
+            for (path, manifest) in snapshots {
+                let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 println!(
-                    "{}\t{}\t{} documents",
+                    "{}  {:>9}  {:>6} documents  {}",
+                    local_time(manifest.created_at),
+                    human_size(bytes),
+                    manifest.documents.len(),
                     path.display(),
-                    manifest.created_at,
-                    manifest.documents.len()
                 );
             }
         }
@@ -521,6 +535,45 @@ fn backup_command(data: &DataDir, backups: &Path, action: BackupAction) -> Resul
         }
     }
     Ok(())
+}
+
+/// A moment as the server's clock shows it: `2026-12-01 08:15 (UTC+03:00)`.
+fn local_time(unix: i64) -> String {
+    let utc =
+        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    // Known only while the process has one thread, as the command line does here.
+    let offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
+    let local = utc.to_offset(offset);
+    let (hours, minutes, _) = offset.as_hms();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} (UTC{}{:02}:{:02})",
+        local.year(),
+        u8::from(local.month()),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        if offset.is_negative() { '-' } else { '+' },
+        hours.unsigned_abs(),
+        minutes.unsigned_abs()
+    )
+}
+
+/// Bytes as people read them: `812 KB`, `3.4 MB`.
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["bytes", "KB", "MB", "GB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1000.0 && unit < UNITS.len() - 1 {
+        size /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else if size < 10.0 {
+        format!("{size:.1} {}", UNITS[unit])
+    } else {
+        format!("{size:.0} {}", UNITS[unit])
+    }
 }
 
 /// Takes a snapshot every `hours` and applies the retention (7 daily, 4 weekly, 12 monthly).

@@ -275,14 +275,27 @@ pub async fn redeem_code(
         if let Some(secret) = &secret {
             body["secret"] = serde_json::Value::String(secret.clone());
         }
-        let mut request = client.post(format!("{url}/v1/redeem")).json(&body);
-        if let Some(token) = signed_in {
-            request = request.bearer_auth(token);
-        }
-        match request.send().await.map_err(http_error) {
-            Ok(response) => return json_reply(response).await,
+        let send = |token: Option<&str>| {
+            let mut request = client.post(format!("{url}/v1/redeem")).json(&body);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request.send()
+        };
+        let answer = match send(signed_in).await.map_err(http_error) {
+            Ok(response) => json_reply(response).await,
+            Err(e) => Err(e),
+        };
+        match answer {
+            // The device's old sign-in is gone (revoked, or the relay was restored from a snapshot older
+            // than it): the code signs it in afresh, and its unsent edits go out under the new sign-in.
+            Err(ClientError::Unauthorized) if signed_in.is_some() => {
+                tracing::info!("the old sign-in was refused; redeeming the code as a new device");
+                let response = send(None).await.map_err(http_error)?;
+                return json_reply(response).await;
+            }
             Err(e) if unreachable(&e) => last = Some(e),
-            Err(e) => return Err(e),
+            done => return done,
         }
     }
     Err(last.unwrap_or_else(|| ClientError::Offline("no relay address is configured".into())))

@@ -2,6 +2,9 @@
 //! snapshot into a new data directory. Every document comes back with the snapshot's heads, and devices
 //! send in everything newer: nothing is lost. A damaged snapshot is refused and nothing is written.
 
+use journal_core::sync::client::{
+    ClientError, NoListener, RelayConfig, issue_code, redeem_code, sync_now,
+};
 use journal_e2e::{Device, Relay};
 
 use crate::{lesson_5a, mark, student, year_of};
@@ -59,13 +62,65 @@ async fn a_restored_relay_gets_back_everything_newer_from_the_devices() {
         .put_mark(&student("s5a1"), &lessons[2], &mark(3, "oral"))
         .expect("mark");
 
-    // The server is lost. The IT officer restores into a new directory with the key kept elsewhere.
+    // Then a second tablet signs in, and its three marks reach the relay (and no other tablet).
+    let code = issue_code(
+        &RelayConfig::new(&relay.url, &relay.token("director")),
+        "staff".parse().expect("role"),
+        Some("t-5a"),
+        None,
+        None,
+    )
+    .await
+    .expect("a code");
+    let mut late = Device::new(&relay, "");
+    let signed_in = redeem_code(
+        &relay.url,
+        &code,
+        "второй планшет",
+        None,
+        None,
+        Some(&mut late.journal),
+    )
+    .await
+    .expect("signed in");
+    late.config.token = signed_in.token.expect("token");
+    relay.secret(&late.config.token);
+    late.sync().await;
+    for (i, kid) in ["s5a2", "s5a3", "s5a2"].iter().enumerate() {
+        let lesson = lesson_5a(&mut late, 20 + i as u8, 2, "russian", "t-5a");
+        late.journal
+            .put_mark(&student(kid), &lesson, &mark(4, "oral"))
+            .expect("mark");
+    }
+    assert!(late.sync().await.refused.is_empty());
+
+    // The server is lost. The IT officer restores into a new directory from the USB stick, where the
+    // snapshot was copied alone, beside the key kept there.
     relay.kill();
     let restored = data.with_file_name("restored");
-    let key = data.join("backup.key");
+    let usb = data.with_file_name("usb");
+    std::fs::create_dir(&usb).expect("usb");
+    let key = usb.join("backup.key");
+    std::fs::copy(data.join("backup.key"), &key).expect("the key on the stick");
+    let alone = usb.join("school.jbak");
+    std::fs::copy(&snapshot, &alone).expect("the snapshot on the stick");
     let key_arg = key.to_str().expect("path");
     let restored_arg = restored.to_str().expect("path");
     let snapshot_arg = snapshot.to_str().expect("path");
+    let verified = Relay::cli(&[
+        "backup",
+        "--data-dir",
+        data_arg,
+        "verify",
+        alone.to_str().expect("path"),
+        "--key",
+        key_arg,
+    ]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
     // Not over a directory that holds a relay database…
     let refused = Relay::cli(&["restore", snapshot_arg, "--to", data_arg, "--key", key_arg]);
     assert!(!refused.status.success());
@@ -73,7 +128,7 @@ async fn a_restored_relay_gets_back_everything_newer_from_the_devices() {
     // …but into a new one.
     let out = Relay::cli(&[
         "restore",
-        snapshot_arg,
+        alone.to_str().expect("path"),
         "--to",
         restored_arg,
         "--key",
@@ -84,7 +139,6 @@ async fn a_restored_relay_gets_back_everything_newer_from_the_devices() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::copy(&key, restored.join("backup.key")).expect("the key goes with the data");
     let restored_relay = Relay::start_at(&restored, relay.tokens.clone());
 
     // Every document is back with the snapshot's heads.
@@ -127,6 +181,58 @@ async fn a_restored_relay_gets_back_everything_newer_from_the_devices() {
         .expect("marks");
     let values: Vec<String> = marks.iter().map(|m| m.mark.value.to_string()).collect();
     assert_eq!(values, ["5", "4", "3"], "nothing is lost");
+    assert_eq!(
+        std::fs::read(restored.join("backup.key")).expect("key"),
+        std::fs::read(&key).expect("key"),
+        "the restored relay seals its snapshots with the key on the stick"
+    );
+
+    // The tablet signed in after the snapshot is unknown to the restored relay: it is told to sign in
+    // again, does so with a new code, and its three marks go out.
+    late.config.url = restored_relay.url.clone();
+    let refused = sync_now(&mut late.journal, &late.config, &NoListener).await;
+    assert!(
+        matches!(refused, Err(ClientError::Unauthorized)),
+        "{refused:?}"
+    );
+    let code = issue_code(
+        &RelayConfig::new(&restored_relay.url, &restored_relay.token("director")),
+        "staff".parse().expect("role"),
+        Some("t-5a"),
+        None,
+        None,
+    )
+    .await
+    .expect("a code");
+    let again = redeem_code(
+        &restored_relay.url,
+        &code,
+        "второй планшет",
+        Some(&late.config.token),
+        None,
+        Some(&mut late.journal),
+    )
+    .await
+    .expect("the stale sign-in does not stand in the way");
+    late.config.token = again.token.expect("a new token");
+    restored_relay.secret(&late.config.token);
+    let report = late.sync().await;
+    assert!(
+        report.refused.is_empty() && report.sent.len() >= 2,
+        "{report:?}"
+    );
+    let mut director = Device::new(&restored_relay, &restored_relay.token("director"));
+    director.sync().await;
+    for kid in ["s5a2", "s5a3"] {
+        assert!(
+            !director
+                .journal
+                .student_marks(year, &student(kid), None, None)
+                .expect("marks")
+                .is_empty(),
+            "{kid}'s mark from the late tablet is back"
+        );
+    }
 
     // A damaged snapshot is refused by verify and by restore, and restore writes nothing.
     let mut bytes = std::fs::read(&snapshot).expect("snapshot");
