@@ -319,7 +319,19 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn main() -> Result<()> {
+/// Runs the command; an error is printed as one message, never with a backtrace, whatever
+/// `RUST_BACKTRACE` says: it is the user's to act on, not a crash.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     data_dir::private_files_from_now_on();
     let cli = Cli::parse();
     match cli.command {
@@ -732,14 +744,20 @@ async fn serve(
     ));
     let router = build_router(app.clone());
     let acceptor = tls.map(|tls| tls.acceptor);
-    journal_relay::serve::serve(listener, router, &app.limits, acceptor, async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down: finishing in-flight work");
-        let _ = stop.send(true);
-    })
-    .await;
-    // Sessions were told to close; give them a moment to finish their current transaction and say goodbye.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Sessions are told to close with the shutdown; serving returns once they have (or after a bound).
+    let still_open =
+        journal_relay::serve::serve(listener, router, &app.limits, acceptor, async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight work");
+            let _ = stop.send(true);
+        })
+        .await;
+    if still_open > 0 {
+        tracing::warn!(
+            connections = still_open,
+            "stopped with connections still open"
+        );
+    }
     tracing::info!("relay stopped");
     Ok(())
 }

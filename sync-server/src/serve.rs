@@ -110,14 +110,15 @@ impl AsyncWrite for Counted {
 const DRAIN: Duration = Duration::from_secs(5);
 
 /// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` completes, then lets
-/// open requests finish.
+/// open requests and sessions finish for at most [`DRAIN`]. Returns how many connections were still open
+/// when it gave up waiting.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: &Limits,
     tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
-) {
+) -> usize {
     let counts: Counts = Arc::default();
     let (stop, stopping) = watch::channel(false);
     tokio::pin!(shutdown);
@@ -172,11 +173,17 @@ pub async fn serve(
     }
     let _ = stop.send(true);
     let deadline = tokio::time::Instant::now() + DRAIN;
-    while !counts.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
-        && tokio::time::Instant::now() < deadline
-    {
+    let open = || {
+        counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .sum::<usize>()
+    };
+    while open() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    open()
 }
 
 async fn connection(

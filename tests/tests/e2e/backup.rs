@@ -286,20 +286,42 @@ async fn a_frozen_year_refuses_writes_and_its_signed_bundle_verifies_until_tampe
     let data_arg = data.to_str().expect("path");
     let bundle_arg = bundle.to_str().expect("path");
     let year_arg = year.to_string();
-    let out = Relay::cli(&[
-        "archive",
-        "--data-dir",
-        data_arg,
-        "freeze",
-        "--year",
-        &year_arg,
-        "--out",
-        bundle_arg,
-    ]);
+    let freeze = |extra: &[&str]| {
+        let mut args = vec![
+            "archive",
+            "--data-dir",
+            data_arg,
+            "freeze",
+            "--year",
+            &year_arg,
+            "--out",
+            bundle_arg,
+        ];
+        args.extend_from_slice(extra);
+        Relay::cli(&args)
+    };
+    // The year is still running: freezing it needs --force; and a script must say --yes.
+    let early = freeze(&["--yes"]);
+    assert!(!early.status.success());
+    let said = String::from_utf8_lossy(&early.stderr);
+    assert!(
+        said.contains(&format!("{year} runs until")) && said.contains("--force"),
+        "{said}"
+    );
+    let unconfirmed = freeze(&["--force"]);
+    assert!(!unconfirmed.status.success());
+    assert!(String::from_utf8_lossy(&unconfirmed.stdout).contains("read-only for everyone"));
+    assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains("--yes"));
+    assert!(!bundle.exists(), "nothing was frozen or written");
+    let out = freeze(&["--force", "--yes"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("5А"),
+        "the outline names the classes"
     );
     assert!(
         bundle
@@ -366,6 +388,15 @@ async fn rollover_makes_5a_into_6a_with_its_students_and_guardians_and_keeps_las
     let heads_before = teacher.journal.heads_hex(&last_year_doc);
 
     let data_arg = data.to_str().expect("path");
+    let unconfirmed = Relay::cli(&[
+        "archive",
+        "--data-dir",
+        data_arg,
+        "rollover",
+        "--from",
+        &year.to_string(),
+    ]);
+    assert!(!unconfirmed.status.success(), "a script must say --yes");
     let out = Relay::cli(&[
         "archive",
         "--data-dir",
@@ -373,6 +404,7 @@ async fn rollover_makes_5a_into_6a_with_its_students_and_guardians_and_keeps_las
         "rollover",
         "--from",
         &year.to_string(),
+        "--yes",
     ]);
     assert!(
         out.status.success(),

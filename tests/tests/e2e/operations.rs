@@ -187,3 +187,22 @@ async fn metrics_count_syncs_and_refusals_and_say_nothing_personal() {
         assert!(!metrics.contains(personal), "{personal} in the metrics");
     }
 }
+
+#[test]
+fn a_users_mistake_is_one_line_without_a_backtrace_whatever_rust_backtrace_says() {
+    let relay = Relay::start_demo();
+    let out = tempfile::tempdir().expect("dir");
+    let output = Command::new(journal_e2e::relay_binary())
+        .env("RUST_BACKTRACE", "full")
+        .args(["report", "--data-dir"])
+        .arg(relay.data_dir())
+        .args(["progress", "--class", "5a", "--out"])
+        .arg(out.path().join("progress.pdf"))
+        .output()
+        .expect("run journal-relay");
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.starts_with("error: "), "{said}");
+    assert!(!said.to_lowercase().contains("backtrace"), "{said}");
+    assert_eq!(said.trim_end().lines().count(), 1, "{said}");
+}
