@@ -206,3 +206,92 @@ fn a_users_mistake_is_one_line_without_a_backtrace_whatever_rust_backtrace_says(
     assert!(!said.to_lowercase().contains("backtrace"), "{said}");
     assert_eq!(said.trim_end().lines().count(), 1, "{said}");
 }
+
+/// The unit in `deploy/`, its `ExecStart` pointed at the relay this test run built.
+fn unit_for_this_build(dir: &Path) -> (PathBuf, String) {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("deploy")
+        .join("journal-relay.service");
+    let text = std::fs::read_to_string(&shipped)
+        .expect("deploy/journal-relay.service")
+        .replace(
+            "/usr/local/bin/journal-relay",
+            journal_e2e::relay_binary().to_str().expect("path"),
+        );
+    let unit = dir.join("journal-relay.service");
+    std::fs::write(&unit, &text).expect("write the unit");
+    (unit, text)
+}
+
+#[test]
+fn the_systemd_unit_verifies_is_hardened_and_its_settings_start_a_relay_over_https() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (unit, text) = unit_for_this_build(dir.path());
+    let verified = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .expect("systemd-analyze (Debian's systemd package)");
+    assert!(
+        verified.status.success() && verified.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    for setting in [
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "StateDirectory=journal-relay",
+    ] {
+        assert!(text.lines().any(|l| l == setting), "{setting}");
+    }
+    let security = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&unit)
+        .output()
+        .expect("systemd-analyze security");
+    let report = String::from_utf8_lossy(&security.stdout);
+    let exposure: f64 = report
+        .lines()
+        .find_map(|l| l.split("journal-relay.service: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|level| level.parse().ok())
+        .unwrap_or_else(|| panic!("an exposure level in:\n{report}"));
+    assert!(
+        exposure < 2.0,
+        "exposure {exposure} (systemd calls 2 and above 'medium')"
+    );
+
+    // The unit's own settings (its Environment= lines) start a relay over HTTPS.
+    let data = dir.path().join("state");
+    let mut relay = Command::new(journal_e2e::relay_binary());
+    relay.arg("serve");
+    for line in text.lines() {
+        if let Some((name, value)) = line
+            .strip_prefix("Environment=")
+            .and_then(|setting| setting.split_once('='))
+        {
+            relay.env(name, value);
+        }
+    }
+    let mut child = relay
+        .env("JOURNAL_DATA_DIR", &data)
+        .env("JOURNAL_LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the relay");
+    let stdout = child.stdout.take().expect("stdout");
+    let listening = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .map_while(Result::ok)
+        .find(|line| line.starts_with("journal-relay listening on "));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        listening
+            .as_deref()
+            .is_some_and(|l| l.contains("https://127.0.0.1:")),
+        "{listening:?}"
+    );
+    assert!(data.join(journal_relay::tls::SELF_SIGNED_CERT).exists());
+}
