@@ -561,11 +561,23 @@ impl Hub {
                 None => return Ok(Outcome::Unavailable),
             },
         };
-        if writes && self.store.is_frozen(id.year())? {
+        // A reader's device holds changes the relay lacks when the relay lost them (restored from an older
+        // snapshot) and the reader had received them before. When the audit trail gives their authors as
+        // other accounts, they are not the reader's edits: the relay, read-only to this device for the
+        // document, leaves them aside without refusing anyone, and tells the device, which stops offering
+        // them. Their authors' devices bring them back.
+        let others_offered = writes
+            && !grants.can_write(id)
+            && self.offered_by_other_authors(grants, id, message)?;
+        if others_offered {
+            info!(doc = %id, "a reader's device offered other authors' changes the relay lacks; left aside");
+            state.set_read_only(true);
+        }
+        if writes && !others_offered && self.store.is_frozen(id.year())? {
             info!(doc = %id, "refused a write to an archived year");
             return Ok(archived(id));
         }
-        if writes && !grants.can_write(id) {
+        if writes && !others_offered && !grants.can_write(id) {
             info!(doc = %id, "refused a write from an account that may only read");
             return Ok(Outcome::Refused(format!(
                 "document {id}: your account may read this document but not change it"
@@ -629,6 +641,37 @@ impl Hub {
             self.forget_unsaved(id, &entry);
         }
         outcome
+    }
+
+    /// Whether every author of the changes `message` offers to a stored document is, by the audit trail,
+    /// an account other than the caller's.
+    fn offered_by_other_authors(
+        &self,
+        grants: &Grants,
+        id: &DocId,
+        message: &[u8],
+    ) -> Result<bool, HubError> {
+        let Some(entry) = self.entry(id)? else {
+            return Ok(false);
+        };
+        let actors = {
+            let slot = entry.lock().unwrap_or_else(|p| p.into_inner());
+            slot.doc
+                .actors_offered(message)
+                .map_err(|e| HubError::Malformed(e.to_string()))?
+        };
+        if actors.is_empty() {
+            return Ok(false);
+        }
+        let trail = self.store.audit_trail(&id.to_string())?;
+        let caller = &grants.account().id;
+        Ok(actors.iter().all(|actor| {
+            let delivered: Vec<_> = trail
+                .iter()
+                .filter(|d| d.actor == actor.to_bytes())
+                .collect();
+            !delivered.is_empty() && delivered.iter().all(|d| &d.account != caller)
+        }))
     }
 
     /// Applies a checked sync message to a document in memory and stores what it adds, in one step: a

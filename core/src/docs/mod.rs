@@ -278,6 +278,26 @@ impl Document {
         }
     }
 
+    /// The authors (actors) of the changes a sync message carries that this document lacks, found on a
+    /// copy: the document itself is not changed.
+    pub fn actors_offered(&self, message: &[u8]) -> Result<Vec<ActorId>> {
+        let message = decode_sync_message(message)?;
+        let mut fork = self.doc.clone();
+        let before = fork.get_heads();
+        for chunk in message.changes.iter() {
+            guarded("sync message", || fork.load_incremental(chunk))?
+                .map_err(|e| InputError::Invalid(format!("malformed sync message: {e}")))?;
+        }
+        let mut actors: Vec<ActorId> = fork
+            .get_changes(&before)
+            .iter()
+            .map(|change| change.actor_id().clone())
+            .collect();
+        actors.sort();
+        actors.dedup();
+        Ok(actors)
+    }
+
     /// Applies an Automerge sync message from a peer. Changes it carries are adopted only if the document
     /// still passes the validator; otherwise neither the document nor `state` changes.
     pub fn receive_sync_message(

@@ -5,7 +5,7 @@
 use journal_core::sync::client::{
     ClientError, NoListener, RelayConfig, issue_code, redeem_code, sync_now,
 };
-use journal_e2e::{Device, Relay};
+use journal_e2e::{Access, Device, RawClient, Relay, raw_sync};
 
 use crate::{lesson_5a, mark, student, year_of};
 
@@ -57,6 +57,9 @@ async fn a_restored_relay_gets_back_everything_newer_from_the_devices() {
         .put_mark(&student("s5a1"), &lessons[1], &mark(4, "oral"))
         .expect("mark");
     teacher.sync().await;
+    // A parent's phone receives that mark too.
+    let mut phone = Device::new(&relay, &relay.token("parent-s5a1"));
+    phone.sync().await;
     teacher
         .journal
         .put_mark(&student("s5a1"), &lessons[2], &mark(3, "oral"))
@@ -168,6 +171,64 @@ async fn a_restored_relay_gets_back_everything_newer_from_the_devices() {
             .len(),
         1
     );
+
+    // The parent's phone holds a mark the restored relay lacks. It is the teacher's, not the parent's:
+    // the phone does not offer it, keeps it, and its feed repeats nothing.
+    phone.config.url = restored_relay.url.clone();
+    let feed = phone.journal.news().expect("news").len();
+    let report = phone.sync().await;
+    assert!(
+        report.refused.is_empty() && report.sent.is_empty(),
+        "{report:?}"
+    );
+    assert!(phone.journal.refused_edits().expect("list").is_empty());
+    assert_eq!(
+        phone.journal.news().expect("news").len(),
+        feed,
+        "the feed repeats nothing"
+    );
+    let s5a1 = crate::student_doc(year, "s5a1");
+    assert_eq!(
+        phone
+            .journal
+            .student_marks(year, &student("s5a1"), None, None)
+            .expect("marks")
+            .len(),
+        2,
+        "the phone keeps the mark the relay lost"
+    );
+    // A client that does offer it (an older app, a stock Automerge peer) is not refused either: the
+    // audit trail gives the change to the teacher, so the relay leaves it aside for the teacher's tablet.
+    let held = phone.journal.document(&s5a1).expect("held").snapshot();
+    let mut replica =
+        journal_core::docs::Document::load(s5a1.clone(), &held, &automerge::ActorId::random())
+            .expect("replica");
+    let (mut offering, _) = RawClient::join(&restored_relay, &parent_token).await;
+    assert_eq!(
+        raw_sync(&mut offering, &mut replica, false).await,
+        Access::Granted
+    );
+    // A parent's own edit is still refused (in a new session: in this one, the relay has told the
+    // client it takes nothing from it, and Automerge's client then offers nothing).
+    let own_lesson = "l-own".parse().expect("id");
+    replica
+        .put_attendance(
+            &own_lesson,
+            &journal_core::Attendance {
+                subject: "math".parse().expect("id"),
+                date: time::Date::from_calendar_date(i32::from(year.0), time::Month::September, 7)
+                    .expect("date"),
+                period: 1,
+                code: None,
+                note: "the parent's own".into(),
+            },
+        )
+        .expect("local edit");
+    let (mut editing, _) = RawClient::join(&restored_relay, &parent_token).await;
+    assert!(matches!(
+        raw_sync(&mut editing, &mut replica, false).await,
+        Access::Refused(reason) if reason.contains("not change")
+    ));
 
     // The tablet syncs: the relay gets back the synced-after-snapshot mark and the offline one.
     teacher.config.url = restored_relay.url.clone();
