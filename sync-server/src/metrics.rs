@@ -55,8 +55,8 @@ impl Drop for OpenSession {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("journal");
-        let metrics = Metrics {
+        let mut metrics = Metrics {
+            registry: Registry::with_prefix("journal"),
             sessions_open: Gauge::default(),
             syncs: Family::default(),
             refusals: Family::default(),
@@ -67,8 +67,8 @@ impl Default for Metrics {
             store_bytes: Gauge::default(),
             disk_free_bytes: Gauge::default(),
             backup_age_seconds: Gauge::default(),
-            registry: Registry::default(),
         };
+        let registry = &mut metrics.registry;
         registry.register(
             "sessions_open",
             "Open WebSocket sync sessions",
@@ -114,10 +114,7 @@ impl Default for Metrics {
             "Seconds since the newest backup snapshot was taken (since 1970 when there is none)",
             metrics.backup_age_seconds.clone(),
         );
-        Metrics {
-            registry,
-            ..metrics
-        }
+        metrics
     }
 }
 

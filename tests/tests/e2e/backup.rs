@@ -9,6 +9,21 @@ use journal_e2e::{Access, Device, RawClient, Relay, raw_sync};
 
 use crate::{lesson_5a, mark, student, year_of};
 
+/// A new access code for the class teacher of 5a, issued by the director.
+async fn class_teacher_code(relay: &Relay) -> String {
+    let code = issue_code(
+        &RelayConfig::new(&relay.url, &relay.token("director")),
+        "staff".parse().expect("role"),
+        Some("t-5a"),
+        None,
+        None,
+    )
+    .await
+    .expect("a code");
+    relay.secret(&code);
+    code
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restored_relay_gets_back_everything_newer_from_the_devices() {
     let mut relay = Relay::start_demo();
@@ -66,15 +81,7 @@ async fn a_restored_relay_gets_back_everything_newer_from_the_devices() {
         .expect("mark");
 
     // Then a second tablet signs in, and its three marks reach the relay (and no other tablet).
-    let code = issue_code(
-        &RelayConfig::new(&relay.url, &relay.token("director")),
-        "staff".parse().expect("role"),
-        Some("t-5a"),
-        None,
-        None,
-    )
-    .await
-    .expect("a code");
+    let code = class_teacher_code(&relay).await;
     let mut late = Device::new(&relay, "");
     let signed_in = redeem_code(
         &relay.url,
@@ -256,15 +263,7 @@ async fn a_restored_relay_gets_back_everything_newer_from_the_devices() {
         matches!(refused, Err(ClientError::Unauthorized)),
         "{refused:?}"
     );
-    let code = issue_code(
-        &RelayConfig::new(&restored_relay.url, &restored_relay.token("director")),
-        "staff".parse().expect("role"),
-        Some("t-5a"),
-        None,
-        None,
-    )
-    .await
-    .expect("a code");
+    let code = class_teacher_code(&restored_relay).await;
     let again = redeem_code(
         &restored_relay.url,
         &code,
