@@ -261,6 +261,7 @@ async fn a_conversation_id_reused_in_another_year_grants_nothing() {
         "rollover",
         "--from",
         &year.to_string(),
+        "--yes",
     ]);
     assert!(
         out.status.success(),
