@@ -2,7 +2,7 @@
 //! tables, and working with no relay running.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use journal_e2e::{Relay, journal_binary};
 
@@ -247,7 +247,6 @@ async fn messages_are_written_offline_on_the_command_line_and_answered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_prints_new_items_as_they_arrive_and_attendance_has_totals() {
     use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
 
     let relay = Relay::start_demo();
     let home = tempfile::tempdir().expect("home");
@@ -601,4 +600,32 @@ async fn a_relay_address_without_its_scheme_is_explained() {
         "teacher",
         &["login", &relay.url, &relay.codes["t-5a"]],
     ));
+}
+
+#[test]
+fn a_listing_whose_reader_stops_early_ends_quietly() {
+    let relay = Relay::start_demo();
+    let home = tempfile::tempdir().expect("home");
+    ok(journal(
+        home.path(),
+        "teacher",
+        &["login", &relay.url, &relay.codes["t-5a"]],
+    ));
+    // As `journal lessons | head -0`: the reader is gone before the first line is written.
+    let mut lessons = Command::new(journal_binary())
+        .arg("--home")
+        .arg(home.path())
+        .args(["--profile", "teacher", "lessons"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run journal");
+    drop(lessons.stdout.take());
+    let output = lessons.wait_with_output().expect("journal ends");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        !said.contains("panicked") && !said.contains("Broken pipe"),
+        "{said}"
+    );
 }

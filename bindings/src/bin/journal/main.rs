@@ -1,6 +1,14 @@
 //! `journal`: the school journal on the command line. A newcomer's demo and the IT officer's tool: it holds
 //! one local journal per profile, works offline, and syncs with the relay when it can.
 
+/// Prints a line on standard output. A reader that went away (`journal lessons | head -5`) ends the
+/// program quietly, as it does any Unix tool, instead of a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::write_line(format_args!($($arg)*))
+    };
+}
+
 mod messages;
 mod profile;
 
@@ -233,6 +241,18 @@ fn main() {
     }
 }
 
+/// Writes one line to standard output; see [`say!`].
+fn write_line(line: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(line).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("journal: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn today() -> Date {
     time::OffsetDateTime::now_utc().date()
 }
@@ -312,11 +332,11 @@ fn pick_students(
 /// the same serialised rows, so they always agree.
 fn emit<T: Serialize>(json: bool, rows: &[T], columns: &[(&str, &str)]) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(rows)?);
+        say!("{}", serde_json::to_string_pretty(rows)?);
         return Ok(());
     }
     if rows.is_empty() {
-        println!("(nothing)");
+        say!("(nothing)");
         return Ok(());
     }
     let mut table = Table::new();
@@ -340,7 +360,7 @@ fn emit<T: Serialize>(json: bool, rows: &[T], columns: &[(&str, &str)]) -> Resul
                 .collect::<Vec<_>>(),
         );
     }
-    println!("{table}");
+    say!("{table}");
     Ok(())
 }
 
@@ -443,15 +463,17 @@ fn print_report(
         bytes_received: report.bytes_received,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        say!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(());
     }
-    println!(
+    say!(
         "synced {} documents ({} bytes out, {} bytes in)",
-        summary.documents, summary.bytes_sent, summary.bytes_received
+        summary.documents,
+        summary.bytes_sent,
+        summary.bytes_received
     );
     if !report.sent.is_empty() {
-        println!(
+        say!(
             "went out: your edits in {}",
             describe_documents(&report.sent)
         );
@@ -464,9 +486,9 @@ fn print_report(
     };
     if summary.came_in.is_empty() {
         if report.received.is_empty() {
-            println!("came in: nothing new");
+            say!("came in: nothing new");
         } else {
-            println!(
+            say!(
                 "came in: changes in {}",
                 describe_documents(&report.received)
             );
@@ -477,14 +499,14 @@ fn print_report(
             .iter()
             .map(|(kind, n)| plural(kind, *n))
             .collect();
-        println!("came in: {} (see `journal news`)", items.join(", "));
+        say!("came in: {} (see `journal news`)", items.join(", "));
     }
     for doc in &summary.refused {
-        println!("the relay refused your edits in {doc}; they are kept in the refused list");
+        say!("the relay refused your edits in {doc}; they are kept in the refused list");
     }
     let refused = journal.refused_edits()?;
     if !refused.is_empty() && !summary.refused.is_empty() {
-        println!("{} refused edit(s) kept on this device", refused.len());
+        say!("{} refused edit(s) kept on this device", refused.len());
     }
     Ok(())
 }
@@ -503,7 +525,7 @@ impl SyncListener for Watcher {
                 id,
                 status: DocStatus::Refused(reason),
             } => {
-                println!("refused: {id}: {reason}");
+                say!("refused: {id}: {reason}");
                 let _ = std::io::stdout().flush();
             }
             _ => {}
@@ -550,11 +572,11 @@ fn print_new_items(
             continue;
         }
         if json {
-            println!("{key}");
+            say!("{key}");
         } else {
             let field = |name: &str| row[name].as_str().unwrap_or_default().to_owned();
             let date = field("date");
-            println!(
+            say!(
                 "new {}: {}{}, {}: {}",
                 field("kind"),
                 field("student"),
@@ -667,9 +689,11 @@ async fn run(cli: Cli) -> Result<()> {
                 pin,
             };
             profile.save_sign_in(&sign_in)?;
-            println!(
+            say!(
                 "signed in as {} ({}) on profile {:?}",
-                sign_in.name, sign_in.role, cli.profile
+                sign_in.name,
+                sign_in.role,
+                cli.profile
             );
             sync(&mut journal, &sign_in, json).await
         }
@@ -802,7 +826,7 @@ async fn run(cli: Cli) -> Result<()> {
                         .collect()
                 }
                 None => {
-                    println!(
+                    say!(
                         "{} {}: Enter for present, or a code (н, б, у, о)",
                         class,
                         format_date(date)
@@ -826,7 +850,7 @@ async fn run(cli: Cli) -> Result<()> {
             };
             journal.mark_attendance(&lesson, &entries)?;
             let missing = entries.iter().filter(|e| e.code.is_some()).count();
-            println!(
+            say!(
                 "attendance saved for {} students ({missing} absent or late); run `journal sync` to send it",
                 entries.len()
             );
@@ -862,7 +886,7 @@ async fn run(cli: Cli) -> Result<()> {
                 comment,
             };
             journal.put_mark(id, &lesson, &input)?;
-            println!(
+            say!(
                 "mark {} saved for {name}; run `journal sync` to send it",
                 input.value
             );
@@ -880,7 +904,7 @@ async fn run(cli: Cli) -> Result<()> {
                 let text = text.context("write the homework after the lesson id")?;
                 let due = due.as_deref().map(parse_date).transpose()?;
                 journal.set_homework(&lesson.parse()?, &text, due)?;
-                println!("homework saved; run `journal sync` to send it");
+                say!("homework saved; run `journal sync` to send it");
                 return Ok(());
             }
             let year = year(&journal)?;
@@ -1009,7 +1033,7 @@ async fn run(cli: Cli) -> Result<()> {
             };
             std::fs::write(&out, &bytes)
                 .with_context(|| format!("cannot write {}", out.display()))?;
-            println!("{}: {} ({} bytes)", doc.title, out.display(), bytes.len());
+            say!("{}: {} ({} bytes)", doc.title, out.display(), bytes.len());
             Ok(())
         }
         Command::Conflicts => {
@@ -1087,7 +1111,7 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&output)?);
+                say!("{}", serde_json::to_string_pretty(&output)?);
                 return Ok(());
             }
             emit(
@@ -1151,7 +1175,7 @@ async fn run(cli: Cli) -> Result<()> {
             )?;
             if !json {
                 for line in absence_totals(&rows) {
-                    println!("{line}");
+                    say!("{line}");
                 }
             }
             Ok(())

@@ -226,14 +226,14 @@ pub fn send(
     match recipient(journal, to)? {
         Recipient::Thread(thread) => {
             journal.send_message(&thread, text, files)?;
-            println!("saved in conversation {thread}; it goes out with the next `journal sync`");
+            say!("saved in conversation {thread}; it goes out with the next `journal sync`");
         }
         Recipient::People(people) => {
             let subject = subject
                 .map(str::to_owned)
                 .unwrap_or_else(|| text.chars().take(60).collect());
             let thread = journal.start_conversation(&people, &subject, text, files)?;
-            println!("started conversation {thread}; it goes out with the next `journal sync`");
+            say!("started conversation {thread}; it goes out with the next `journal sync`");
         }
     }
     Ok(())
@@ -255,7 +255,7 @@ pub fn announce(
         Audience::Parents
     };
     let threads = journal.announce(year, &class, audience, subject, text)?;
-    println!(
+    say!(
         "announcement saved for {} {}; it goes out with the next `journal sync`",
         threads.len(),
         if students { "students" } else { "families" }
@@ -272,7 +272,7 @@ pub fn digest(journal: &mut Journal, class: &str, day: Option<&str>) -> Result<(
         None => today(),
     };
     let sent = journal.weekly_digest(year, &class, day)?;
-    println!(
+    say!(
         "weekly digest saved for {} families; it goes out with the next `journal sync`",
         sent.len()
     );
