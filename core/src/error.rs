@@ -16,7 +16,7 @@ pub enum InputError {
         value: String,
     },
     /// A mark outside 1–5, pass and fail.
-    #[error("mark {0:?} is not valid: a mark is 1, 2, 3, 4, 5, \"pass\" or \"fail\"")]
+    #[error("mark {0:?} is not valid: a mark is 1, 2, 3, 4, 5, «зач» (pass) or «незач» (fail)")]
     InvalidMark(String),
     /// An attendance code the school's list does not have.
     #[error("attendance code {code:?} is not in the school's list ({known})")]

@@ -35,7 +35,8 @@ impl MarkValue {
 impl FromStr for MarkValue {
     type Err = InputError;
     fn from_str(s: &str) -> Result<Self, InputError> {
-        match s.trim() {
+        // Typed on a tablet, «Зач» with a capital is as good as «зач».
+        match s.trim().to_lowercase().as_str() {
             "1" => Ok(MarkValue::Grade(1)),
             "2" => Ok(MarkValue::Grade(2)),
             "3" => Ok(MarkValue::Grade(3)),
@@ -43,7 +44,7 @@ impl FromStr for MarkValue {
             "5" => Ok(MarkValue::Grade(5)),
             "pass" | "зач" | "зачёт" | "зачет" => Ok(MarkValue::Pass),
             "fail" | "незач" | "незачёт" | "незачет" => Ok(MarkValue::Fail),
-            other => Err(InputError::InvalidMark(other.chars().take(20).collect())),
+            _ => Err(InputError::InvalidMark(s.trim().chars().take(20).collect())),
         }
     }
 }
@@ -286,9 +287,12 @@ mod tests {
     fn marks_parse_and_refuse_out_of_range_values() {
         assert_eq!("5".parse::<MarkValue>().ok(), Some(MarkValue::Grade(5)));
         assert_eq!("зачёт".parse::<MarkValue>().ok(), Some(MarkValue::Pass));
+        assert_eq!("Зач".parse::<MarkValue>().ok(), Some(MarkValue::Pass));
+        assert_eq!("НЕЗАЧ".parse::<MarkValue>().ok(), Some(MarkValue::Fail));
         for bad in ["0", "6", "7", "4.5", "", "A"] {
             let err = bad.parse::<MarkValue>().expect_err(bad);
-            assert!(err.to_string().contains("1, 2, 3, 4, 5"), "{err}");
+            // Named as the journal prints them.
+            assert!(err.to_string().contains("1, 2, 3, 4, 5, «зач»"), "{err}");
         }
     }
 
