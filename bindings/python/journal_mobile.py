@@ -2496,6 +2496,27 @@ class JournalError:  # type: ignore
         def __repr__(self):
             return "JournalError.Refused({})".format(repr(str(self)))
     _UniffiTempJournalError.Refused = Refused # type: ignore
+    class TooMany(_UniffiTempJournalError):
+        """
+        Too many attempts (a code typed again and again); nothing was spent.
+"""
+        def __repr__(self):
+            return "JournalError.TooMany({})".format(repr(str(self)))
+    _UniffiTempJournalError.TooMany = TooMany # type: ignore
+    class Certificate(_UniffiTempJournalError):
+        """
+        The relay's certificate is not the one this device trusts; nothing was sent.
+"""
+        def __repr__(self):
+            return "JournalError.Certificate({})".format(repr(str(self)))
+    _UniffiTempJournalError.Certificate = Certificate # type: ignore
+    class OtherAccount(_UniffiTempJournalError):
+        """
+        The code signs in another account than the one this device is signed in as; nothing was spent.
+"""
+        def __repr__(self):
+            return "JournalError.OtherAccount({})".format(repr(str(self)))
+    _UniffiTempJournalError.OtherAccount = OtherAccount # type: ignore
     class Storage(_UniffiTempJournalError):
         """
         The device's storage failed.
@@ -2541,6 +2562,18 @@ class _UniffiFfiConverterTypeJournalError(_UniffiConverterRustBuffer):
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 8:
+            return JournalError.TooMany(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 9:
+            return JournalError.Certificate(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 10:
+            return JournalError.OtherAccount(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 11:
             return JournalError.Storage(
                 _UniffiFfiConverterString.read(buf),
             )
@@ -2562,6 +2595,12 @@ class _UniffiFfiConverterTypeJournalError(_UniffiConverterRustBuffer):
             return
         if isinstance(value, JournalError.Refused):
             return
+        if isinstance(value, JournalError.TooMany):
+            return
+        if isinstance(value, JournalError.Certificate):
+            return
+        if isinstance(value, JournalError.OtherAccount):
+            return
         if isinstance(value, JournalError.Storage):
             return
 
@@ -2581,8 +2620,14 @@ class _UniffiFfiConverterTypeJournalError(_UniffiConverterRustBuffer):
             buf.write_i32(6)
         if isinstance(value, JournalError.Refused):
             buf.write_i32(7)
-        if isinstance(value, JournalError.Storage):
+        if isinstance(value, JournalError.TooMany):
             buf.write_i32(8)
+        if isinstance(value, JournalError.Certificate):
+            buf.write_i32(9)
+        if isinstance(value, JournalError.OtherAccount):
+            buf.write_i32(10)
+        if isinstance(value, JournalError.Storage):
+            buf.write_i32(11)
 
 
 

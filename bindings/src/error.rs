@@ -50,6 +50,26 @@ pub enum JournalError {
         /// The relay's reason.
         message: String,
     },
+    /// Too many attempts (a code typed again and again); nothing was spent.
+    #[error("{message}")]
+    TooMany {
+        /// Details.
+        message: String,
+        /// Seconds to wait before trying again.
+        retry_after_seconds: u64,
+    },
+    /// The relay's certificate is not the one this device trusts; nothing was sent.
+    #[error("{message}")]
+    Certificate {
+        /// Which certificate, and what to do.
+        message: String,
+    },
+    /// The code signs in another account than the one this device is signed in as; nothing was spent.
+    #[error("{message}")]
+    OtherAccount {
+        /// Whose code it is.
+        message: String,
+    },
     /// The device's storage failed.
     #[error("{message}")]
     Storage {
@@ -71,6 +91,7 @@ impl From<Error> for JournalError {
         let message = e.to_string();
         match e {
             Error::Input(InputError::Unknown { .. }) => JournalError::NotFound { message },
+            Error::Input(InputError::NotSignedIn) => JournalError::SignInRequired { message },
             Error::Input(_) | Error::Schema(_) => JournalError::Invalid { message },
             Error::Store(StoreError::WrongKey | StoreError::KeyNeeded | StoreError::BadKey(_)) => {
                 JournalError::WrongKey { message }
@@ -93,10 +114,57 @@ impl From<ClientError> for JournalError {
             ClientError::Offline(_) | ClientError::Timeout => JournalError::Offline { message },
             ClientError::Unauthorized => JournalError::Unauthorized { message },
             ClientError::Code(_) | ClientError::Address(_) => JournalError::Invalid { message },
-            ClientError::Refused(_) | ClientError::TooMany(_) | ClientError::Certificate(_) => {
-                JournalError::Refused { message }
-            }
+            ClientError::Refused(_) => JournalError::Refused { message },
+            ClientError::TooMany(seconds) => JournalError::TooMany {
+                message,
+                retry_after_seconds: seconds,
+            },
+            ClientError::Certificate(_) => JournalError::Certificate { message },
+            ClientError::OtherAccount(_) => JournalError::OtherAccount { message },
             ClientError::Sync(_) => JournalError::Storage { message },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_errors_keep_what_the_app_needs_to_act_on() {
+        match JournalError::from(ClientError::TooMany(42)) {
+            JournalError::TooMany {
+                retry_after_seconds,
+                message,
+            } => {
+                assert_eq!(retry_after_seconds, 42);
+                assert!(message.contains("42 s"), "{message}");
+            }
+            other => panic!("too many attempts became {other:?}"),
+        }
+        assert!(matches!(
+            JournalError::from(ClientError::Certificate("not the pinned one".into())),
+            JournalError::Certificate { .. }
+        ));
+        assert!(matches!(
+            JournalError::from(ClientError::OtherAccount("a student's code".into())),
+            JournalError::OtherAccount { .. }
+        ));
+        assert!(matches!(
+            JournalError::from(ClientError::Refused("no".into())),
+            JournalError::Refused { .. }
+        ));
+    }
+
+    #[test]
+    fn a_device_that_never_signed_in_is_told_to_sign_in() {
+        assert!(matches!(
+            JournalError::from(InputError::NotSignedIn),
+            JournalError::SignInRequired { .. }
+        ));
+        assert!(matches!(
+            JournalError::from(InputError::Invalid("bad".into())),
+            JournalError::Invalid { .. }
+        ));
     }
 }

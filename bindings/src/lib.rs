@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use journal_core::certificate_pin::CertificatePin;
 use journal_core::reports::{ReportKind, ReportRequest};
-use journal_core::sync::client::{RelayConfig, redeem_code, run_live, sync_now};
+use journal_core::sync::client::{
+    ClientError, RelayConfig, SignedIn, redeem_code, run_live, sync_now,
+};
 use journal_core::{
     AttendanceInput, ClassId, DateRange, Journal, LessonId, MarkId, MarkInput, Participant,
     StudentId, ThreadId,
@@ -113,33 +115,24 @@ impl JournalHandle {
             .spawn(async move {
                 let token = signed_in.as_ref().map(|c| c.token.clone());
                 let mut journal = journal.lock().await;
-                redeem_code(
+                let redeemed = redeem_code(
                     &server_for_task,
                     &code,
                     &label,
-                    token.as_deref(),
+                    token.as_deref().map(|token| SignedIn {
+                        token,
+                        keep_account: None,
+                    }),
                     pin.as_ref(),
                     Some(&mut journal),
                 )
-                .await
+                .await?;
+                let token = redeemed.device_token(token.as_deref())?;
+                Ok::<_, ClientError>((redeemed, token))
             })
             .await
             .map_err(JournalError::from_join)??;
-        let token = match (
-            &redeemed.token,
-            self.relay
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_ref(),
-        ) {
-            (Some(token), _) => token.clone(),
-            (None, Some(config)) => config.token.clone(),
-            (None, None) => {
-                return Err(JournalError::Refused {
-                    message: "the relay sent no device token".into(),
-                });
-            }
-        };
+        let (redeemed, token) = redeemed;
         *self.relay.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(RelayConfig::new(&server, &token).pinned(pin));
         Ok(SignIn {

@@ -109,12 +109,6 @@ impl Journal {
         self.my_directory()?
             .map(|d| d.account)
             .filter(|a| !a.is_empty())
-            .ok_or_else(|| {
-                InputError::Invalid(
-                    "this device does not know its account yet: sign in (redeem an access code) first"
-                        .to_owned(),
-                )
-                .into()
-            })
+            .ok_or_else(|| InputError::NotSignedIn.into())
     }
 }

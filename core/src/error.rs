@@ -69,6 +69,9 @@ pub enum InputError {
     /// Something that must be unique already exists.
     #[error("{0}")]
     Duplicate(String),
+    /// The device has not signed in, so it does not know whose journal it is.
+    #[error("this device does not know its account yet: sign in (redeem an access code) first")]
+    NotSignedIn,
     /// A malformed value (date, time, text too long, …).
     #[error("{0}")]
     Invalid(String),

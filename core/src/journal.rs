@@ -994,16 +994,25 @@ impl Journal {
         let (year, class, found) = self.lesson(lesson)?;
         let found = found.clone();
         let policy = &self.settings(year)?.policy;
-        for entry in entries {
-            if let Some(code) = &entry.code {
-                policy.attendance_code(code)?;
-            }
-        }
-        for entry in entries {
+        // Codes are kept as the school lists them, whichever case or keyboard layout they were typed in.
+        let entries = entries
+            .iter()
+            .map(|entry| {
+                let code = match &entry.code {
+                    Some(typed) => Some(policy.read_attendance_code(typed)?.code.clone()),
+                    None => None,
+                };
+                Ok(AttendanceInput {
+                    code,
+                    ..entry.clone()
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for entry in &entries {
             self.check_on_roster(year, &class, &entry.student, found.date)?;
         }
         self.change(|j, touched| {
-            for entry in entries {
+            for entry in &entries {
                 let attendance = Attendance {
                     subject: found.subject.clone(),
                     date: found.date,

@@ -6,7 +6,7 @@ use time::Date;
 
 use crate::docs::FinalMarkKey;
 use crate::domain::calendar::DateRange;
-use crate::domain::model::{Lesson, Mark, MarkPeriod, PeriodMark};
+use crate::domain::model::{Lesson, Mark, MarkPeriod, PeriodMark, PlannedTopic};
 use crate::domain::policy::MarkValue;
 use crate::error::{InputError, Result};
 use crate::ids::{ClassId, DocId, LessonId, MarkId, StudentId, SubjectId, TermId, YearId};
@@ -21,6 +21,25 @@ pub struct MarkRow {
     pub mark: Mark,
     /// Values other devices set concurrently, if any.
     pub competing: Vec<MarkValue>,
+}
+
+/// A student's weighted average in one subject, as the school's marking policy weighs the kinds of work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubjectAverage {
+    /// The subject.
+    pub subject: SubjectId,
+    /// The average in hundredths (460 = 4,60); `None` when no mark counts (only «зач»).
+    pub average: Option<u16>,
+    /// How many marks it is drawn from.
+    pub marks: usize,
+}
+
+impl SubjectAverage {
+    /// The average with two decimals ("4.60"), or "—".
+    pub fn shown(&self) -> String {
+        self.average
+            .map_or_else(|| "—".to_owned(), |a| format!("{}.{:02}", a / 100, a % 100))
+    }
 }
 
 /// Missed lessons under one attendance code.
@@ -200,6 +219,57 @@ impl Journal {
         Ok(rows)
     }
 
+    /// The students whose records this device holds, with their names from the class lists on `on` (the
+    /// id where no list names them), by id.
+    pub fn students_held(&self, year: YearId, on: Date) -> Vec<(StudentId, String)> {
+        let ids = self.document_ids(year);
+        let mut names = BTreeMap::new();
+        for id in &ids {
+            if let DocId::Class(_, class) = id
+                && let Ok(roster) = self.roster(year, class, on)
+            {
+                names.extend(roster);
+            }
+        }
+        ids.into_iter()
+            .filter_map(|id| match id {
+                DocId::Student(_, student) => {
+                    let name = names
+                        .remove(&student)
+                        .unwrap_or_else(|| student.to_string());
+                    Some((student, name))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A student's weighted average in each subject over a period (or the whole year), by subject.
+    pub fn subject_averages(
+        &self,
+        year: YearId,
+        student: &StudentId,
+        period: Option<DateRange>,
+        subject: Option<&SubjectId>,
+    ) -> Result<Vec<SubjectAverage>> {
+        let policy = &self.settings(year)?.policy;
+        let mut by_subject: BTreeMap<SubjectId, Vec<Mark>> = BTreeMap::new();
+        for row in self.student_marks(year, student, period, subject)? {
+            by_subject
+                .entry(row.mark.subject.clone())
+                .or_default()
+                .push(row.mark);
+        }
+        Ok(by_subject
+            .into_iter()
+            .map(|(subject, marks)| SubjectAverage {
+                average: policy.weighted_average(marks.iter().map(|m| (m.value, &m.kind))),
+                marks: marks.len(),
+                subject,
+            })
+            .collect())
+    }
+
     /// A student's attendance totals over a period, per code, in lessons and minutes.
     pub fn attendance_totals(
         &self,
@@ -301,6 +371,22 @@ impl Journal {
                 .held += 1;
         }
         Ok(progress.into_values().collect())
+    }
+
+    /// The thematic plan of a subject in a class for a term: topics and the lessons each is given, in order.
+    pub fn thematic_plan(
+        &self,
+        year: YearId,
+        class: &ClassId,
+        subject: &SubjectId,
+        term: &TermId,
+    ) -> Result<Vec<PlannedTopic>> {
+        Ok(self
+            .class_doc(year, class)?
+            .plan
+            .get(&(subject.clone(), term.clone()))
+            .map(|cell| cell.value.clone())
+            .unwrap_or_default())
     }
 
     /// Lessons of a class in a period, in date and period order.

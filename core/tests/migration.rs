@@ -150,3 +150,27 @@ fn a_version_5_database_upgrades_with_no_session_left_unsettled() {
 
     assert_schema_is_fresh(&dir, &old);
 }
+
+#[test]
+fn a_version_6_database_keeps_its_refused_edits_readable_but_not_sendable_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = fixture_copy(&dir, "device-v6.db", 6);
+
+    let mut journal = Journal::open(&old).expect("upgrade and open");
+    assert_eq!(version_of(&old), CURRENT_VERSION);
+    let refused = journal.refused_edits().expect("list");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].edits[0].starts_with("marks/m1"), "{refused:?}");
+    let err = journal
+        .retry_refused_edit(refused[0].id)
+        .expect_err("kept as text only");
+    assert!(
+        err.to_string().contains("can be read, not sent again"),
+        "{err}"
+    );
+    journal.discard_refused_edit(refused[0].id).expect("let go");
+    assert!(journal.refused_edits().expect("list").is_empty());
+    drop(journal);
+
+    assert_schema_is_fresh(&dir, &old);
+}

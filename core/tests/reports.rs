@@ -169,6 +169,45 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 #[test]
+fn lateness_is_counted_in_lessons_and_never_as_hours_missed() {
+    let (mut j, class) = hand_class();
+    let range = journal_core::DateRange::new(day(Month::September, 1), day(Month::November, 30))
+        .expect("range");
+    let lesson = j.lessons(YEAR, &class, range).expect("lessons")[2]
+        .id
+        .clone();
+    j.mark_attendance(
+        &lesson,
+        &[AttendanceInput {
+            student: id("e"),
+            code: Some("о".into()),
+            note: String::new(),
+        }],
+    )
+    .expect("late");
+    let report = j.term_report(YEAR, &class, &t1()).expect("report");
+    assert_eq!(
+        (report.lessons_missed, report.minutes_missed),
+        (3, 135),
+        "lateness is no missed lesson"
+    );
+    let doc = report.to_doc(&j, YEAR, day(Month::November, 30));
+    let absences = doc
+        .sections
+        .iter()
+        .find(|s| s.heading == "Пропуски")
+        .expect("section");
+    let late = absences
+        .table
+        .rows
+        .iter()
+        .find(|row| row[0].to_string().starts_with("о — опоздал"))
+        .expect("a row for lateness, named");
+    assert_eq!(late[1], Value::Int(1));
+    assert_eq!(late[2], Value::Empty, "no hours for lateness: {late:?}");
+}
+
+#[test]
 fn the_term_report_matches_the_hand_computation() {
     let (j, class) = hand_class();
     let report = j.term_report(YEAR, &class, &t1()).expect("report");
@@ -279,7 +318,9 @@ fn report_cards_summary_and_control_follow_the_same_marks() {
     assert_eq!(row("Дмитриев Денис"), Some(vec![None, None]));
 
     let today = day(Month::November, 30);
-    let control = j.keeping_control(YEAR, &t1(), today).expect("control");
+    let control = j
+        .keeping_control(YEAR, None, &t1(), today)
+        .expect("control");
     let russian = control
         .iter()
         .find(|r| r.subject.as_str() == "russian")
@@ -302,7 +343,7 @@ fn report_cards_summary_and_control_follow_the_same_marks() {
     assert_eq!(math.students, 4, "the exempt student is not counted");
     assert!(close(math.marks_per_student(), 3.0));
 
-    let review = j.profile_review(YEAR, today);
+    let review = j.profile_review(YEAR, None, today);
     assert_eq!(review.len(), 5, "nobody's profile was ever reviewed");
 
     // Reviewed 30 days ago is still recent; 31 days ago is not.
@@ -326,7 +367,7 @@ fn report_cards_summary_and_control_follow_the_same_marks() {
     )
     .expect("profile");
     let review: Vec<(String, Option<Date>)> = j
-        .profile_review(YEAR, today)
+        .profile_review(YEAR, None, today)
         .into_iter()
         .map(|row| (row.student.to_string(), row.last_reviewed))
         .collect();
@@ -587,12 +628,20 @@ fn the_xlsx_reads_back_as_the_computed_table_and_csv_too() {
     for (section, name) in doc.sections.iter().zip(&sheets) {
         let range = workbook.worksheet_range(name).expect("sheet");
         let mut rows = range.rows();
-        let header: Vec<String> = rows
-            .next()
-            .expect("header")
-            .iter()
-            .map(ToString::to_string)
+        // Above the table, as on paper: the school, the report's title, the class and year.
+        let above: Vec<String> = rows
+            .by_ref()
+            .take(3)
+            .map(|row| row[0].to_string())
             .collect();
+        assert_eq!(above[0], doc.school);
+        assert_eq!(above[1], doc.title);
+        assert!(above[2].contains("Класс 5Б"), "{above:?}");
+        let header: Vec<String> = rows
+            .by_ref()
+            .map(|row| row.iter().map(ToString::to_string).collect::<Vec<_>>())
+            .find(|row| row.iter().any(|cell| !cell.is_empty()) && row[0] != section.heading)
+            .expect("header");
         assert_eq!(header, section.table.columns);
         for (expected, got) in section.table.rows.iter().zip(rows) {
             for (value, cell) in expected.iter().zip(got) {
@@ -603,11 +652,16 @@ fn the_xlsx_reads_back_as_the_computed_table_and_csv_too() {
                     Value::Number { value, .. } => {
                         assert!(close(cell.get_float().expect("number"), *value), "{cell:?}")
                     }
+                    Value::Date(_) => assert!(cell.is_datetime(), "a date cell: {cell:?}"),
                 }
             }
         }
     }
     let csv = String::from_utf8(report_csv(&doc).expect("csv")).expect("utf-8");
+    assert!(
+        csv.starts_with('\u{feff}'),
+        "a byte-order mark, for Excel on Windows"
+    );
     assert!(
         csv.contains("math,4,1,1,1,1,0,75.0,50.0,54.0,3.50"),
         "{csv}"

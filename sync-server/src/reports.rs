@@ -2,10 +2,8 @@
 //! apps use, and the activity report from the session log; rendered as PDF, XLSX or CSV. Also sheets of
 //! access-code slips for a class.
 
-use std::str::FromStr;
-
-use journal_core::reports::export::{report_csv, report_xlsx};
-use journal_core::reports::pdf::{AccessSlip, PrintError, access_slips_pdf, report_pdf};
+pub use journal_core::reports::format::ReportFormat;
+use journal_core::reports::pdf::{AccessSlip, PrintError, access_slips_pdf};
 use journal_core::reports::{
     ActivityAccount, ReportDoc, ReportKind, ReportRequest, activity_report,
 };
@@ -36,53 +34,6 @@ pub enum ReportError {
     /// Issuing codes for slips failed.
     #[error(transparent)]
     Code(#[from] CodeError),
-}
-
-/// File formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReportFormat {
-    /// Print-ready PDF.
-    Pdf,
-    /// Excel workbook.
-    Xlsx,
-    /// Comma-separated text.
-    Csv,
-}
-
-impl ReportFormat {
-    /// The HTTP content type.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            ReportFormat::Pdf => "application/pdf",
-            ReportFormat::Xlsx => {
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-            }
-            ReportFormat::Csv => "text/csv; charset=utf-8",
-        }
-    }
-
-    /// The file extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            ReportFormat::Pdf => "pdf",
-            ReportFormat::Xlsx => "xlsx",
-            ReportFormat::Csv => "csv",
-        }
-    }
-}
-
-impl FromStr for ReportFormat {
-    type Err = ReportError;
-    fn from_str(s: &str) -> Result<Self, ReportError> {
-        match s {
-            "pdf" => Ok(ReportFormat::Pdf),
-            "xlsx" => Ok(ReportFormat::Xlsx),
-            "csv" => Ok(ReportFormat::Csv),
-            other => Err(ReportError::Invalid(format!(
-                "format {other:?} is not one of pdf, xlsx, csv"
-            ))),
-        }
-    }
 }
 
 /// What to report on.
@@ -191,11 +142,7 @@ pub fn build(
 
 /// Writes a report in a format.
 pub fn render(doc: &ReportDoc, format: ReportFormat) -> Result<Vec<u8>, ReportError> {
-    Ok(match format {
-        ReportFormat::Pdf => report_pdf(doc)?,
-        ReportFormat::Xlsx => report_xlsx(doc)?,
-        ReportFormat::Csv => report_csv(doc)?,
-    })
+    Ok(format.render(doc)?)
 }
 
 /// Which class's slips to print, and for how long their codes hold.

@@ -64,6 +64,8 @@ fun main(args: Array<String>) = runBlocking {
 
     // The parent signs in and listens to the Flow of sync events.
     val parent = Journal.open(File(dir, "parent.db").path, parentKey)
+    val early = runCatching { parent.startConversation(listOf("account:t-5a"), "Вопрос", "Здравствуйте") }.exceptionOrNull()
+    check(early is JournalException.SignInRequired) { "a phone that never signed in: $early" }
     check(parent.redeem(url, parentCode, "phone").role == "parent") { "parent role" }
     val events = Channel<SyncEventFfi>(Channel.UNLIMITED)
     val listening = launch { parent.syncEvents().collect { events.send(it) } }

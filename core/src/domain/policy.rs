@@ -202,6 +202,25 @@ impl MarkingPolicy {
             })
     }
 
+    /// The school's attendance code for what a teacher typed: in either case (Caps Lock), or as the letter
+    /// on the same key of the other keyboard layout ("y" for «н»). An error lists the school's codes.
+    pub fn read_attendance_code(&self, typed: &str) -> Result<&AttendanceCode, InputError> {
+        let typed = typed.trim();
+        let lower = typed.to_lowercase();
+        let candidates = [
+            lower.clone(),
+            lower.chars().map(other_layout).collect::<String>(),
+        ];
+        candidates
+            .iter()
+            .find_map(|candidate| {
+                self.attendance_codes
+                    .iter()
+                    .find(|c| c.code.to_lowercase() == *candidate)
+            })
+            .map_or_else(|| self.attendance_code(typed), Ok)
+    }
+
     /// The kind of work `id`, or an error that lists the school's kinds.
     pub fn work_kind(&self, id: &WorkKindId) -> Result<&WorkKind, InputError> {
         self.work_kinds
@@ -273,6 +292,60 @@ impl MarkingPolicy {
         let hundredths = (sum * 100.0 / weights).round();
         Some(hundredths.clamp(0.0, 500.0) as u16)
     }
+}
+
+/// Keys of the Russian ЙЦУКЕН layout and the Latin QWERTY layout, letter for letter, as on a keyboard that
+/// carries both.
+const KEYBOARD: [(char, char); 33] = [
+    ('й', 'q'),
+    ('ц', 'w'),
+    ('у', 'e'),
+    ('к', 'r'),
+    ('е', 't'),
+    ('н', 'y'),
+    ('г', 'u'),
+    ('ш', 'i'),
+    ('щ', 'o'),
+    ('з', 'p'),
+    ('х', '['),
+    ('ъ', ']'),
+    ('ф', 'a'),
+    ('ы', 's'),
+    ('в', 'd'),
+    ('а', 'f'),
+    ('п', 'g'),
+    ('р', 'h'),
+    ('о', 'j'),
+    ('л', 'k'),
+    ('д', 'l'),
+    ('ж', ';'),
+    ('э', '\''),
+    ('я', 'z'),
+    ('ч', 'x'),
+    ('с', 'c'),
+    ('м', 'v'),
+    ('и', 'b'),
+    ('т', 'n'),
+    ('ь', 'm'),
+    ('б', ','),
+    ('ю', '.'),
+    ('ё', '`'),
+];
+
+/// The letter on the same key in the other layout (Latin for Cyrillic and back); anything else unchanged.
+fn other_layout(c: char) -> char {
+    KEYBOARD
+        .iter()
+        .find_map(|&(russian, latin)| {
+            if c == russian {
+                Some(latin)
+            } else if c == latin {
+                Some(russian)
+            } else {
+                None
+            }
+        })
+        .unwrap_or(c)
 }
 
 #[cfg(test)]
@@ -358,6 +431,24 @@ mod tests {
             },
         );
         assert!(policy.check().is_err());
+    }
+
+    #[test]
+    fn attendance_codes_are_read_in_either_case_and_either_layout() {
+        let policy = MarkingPolicy::default();
+        let read = |typed: &str| policy.read_attendance_code(typed).map(|c| c.code.as_str());
+        assert_eq!(read("н").ok(), Some("н"));
+        assert_eq!(read("Н").ok(), Some("н"), "Caps Lock");
+        assert_eq!(read(" Б ").ok(), Some("б"));
+        assert_eq!(read("y").ok(), Some("н"), "the Latin layout left on");
+        assert_eq!(read("Y").ok(), Some("н"), "and Caps Lock as well");
+        assert_eq!(read(",").ok(), Some("б"));
+        assert_eq!(read("j").ok(), Some("о"));
+        let err = read("x").expect_err("ч is not a code");
+        assert_eq!(
+            err.to_string(),
+            "attendance code \"x\" is not in the school's list (н, б, у, о)"
+        );
     }
 
     #[test]

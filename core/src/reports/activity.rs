@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use time::Date;
 
-use super::{ReportDoc, ReportKind, Section, Table, Value, full_date};
+use super::{ReportDoc, ReportKind, Section, Table, Value};
 use crate::ids::{ClassId, YearId};
 
 /// An account as the activity report needs it.
@@ -202,7 +202,7 @@ impl ActivityReport {
                                     Value::text(role(&s.role)),
                                     Value::Int(i64::from(s.sessions)),
                                     Value::Int(i64::from(s.days)),
-                                    s.last.map_or(Value::Empty, |d| Value::text(full_date(d))),
+                                    s.last.map_or(Value::Empty, Value::Date),
                                 ]
                             })
                             .collect(),

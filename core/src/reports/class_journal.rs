@@ -3,7 +3,7 @@
 
 use time::Date;
 
-use super::{ReportDoc, ReportKind, Section, Table, Value, day_month, full_date, term_name};
+use super::{ReportDoc, ReportKind, Section, Table, Value, day_month, term_name};
 use crate::domain::model::Lesson;
 use crate::domain::policy::MarkValue;
 use crate::error::Result;
@@ -131,7 +131,7 @@ impl ClassJournal {
                     .iter()
                     .map(|l| {
                         vec![
-                            Value::text(full_date(l.date)),
+                            Value::Date(l.date),
                             Value::Int(i64::from(l.period)),
                             Value::text(&l.topic),
                             Value::text(match l.homework_due {

@@ -70,6 +70,7 @@ impl Journal {
     pub fn keeping_control(
         &self,
         year: YearId,
+        only: Option<&ClassId>,
         term: &TermId,
         today: Date,
     ) -> Result<Vec<KeepingRow>> {
@@ -81,7 +82,7 @@ impl Journal {
             .document_ids(year)
             .into_iter()
             .filter_map(|id| match id {
-                DocId::Class(_, class) => Some(class),
+                DocId::Class(_, class) if only.is_none_or(|c| *c == class) => Some(class),
                 _ => None,
             })
             .collect();
@@ -154,17 +155,18 @@ impl Journal {
     pub(super) fn keeping_control_doc(
         &self,
         year: YearId,
+        only: Option<&ClassId>,
         term: &TermId,
         today: Date,
     ) -> Result<ReportDoc> {
-        let rows = self.keeping_control(year, term, today)?;
+        let rows = self.keeping_control(year, only, term, today)?;
         let settings = self.settings(year)?;
         let term_name = term_of(settings, term)?.name.clone();
         let mut doc = self.report_frame(
             year,
             ReportKind::Control,
             format!("Контроль ведения журнала: {term_name}"),
-            None,
+            only,
             today,
         );
         doc.landscape = true;
@@ -200,8 +202,7 @@ impl Journal {
                             Value::Int(i64::from(r.no_homework)),
                             Value::Int(i64::from(r.marks)),
                             Value::one_decimal(r.marks_per_student()),
-                            r.last_entry
-                                .map_or(Value::Empty, |d| Value::text(full_date(d))),
+                            r.last_entry.map_or(Value::Empty, Value::Date),
                             Value::text(r.too_few_marks.join(", ")),
                         ]
                     })
@@ -261,14 +262,19 @@ impl Journal {
     }
 
     /// Students whose profile was not reviewed by the class teacher in the last 30 days.
-    pub fn profile_review(&self, year: YearId, today: Date) -> Vec<ProfileReviewRow> {
+    pub fn profile_review(
+        &self,
+        year: YearId,
+        only: Option<&ClassId>,
+        today: Date,
+    ) -> Vec<ProfileReviewRow> {
         let since = today - Duration::days(PROFILE_REVIEW_DAYS);
         let mut rows = Vec::new();
         for (id, doc) in &self.docs {
             let (DocId::Class(y, class), View::Class(view)) = (id, doc.view()) else {
                 continue;
             };
-            if *y != year {
+            if *y != year || only.is_some_and(|c| c != class) {
                 continue;
             }
             for (student, entry) in &view.roster {
@@ -297,13 +303,18 @@ impl Journal {
         rows
     }
 
-    pub(super) fn profile_review_doc(&self, year: YearId, today: Date) -> Result<ReportDoc> {
-        let rows = self.profile_review(year, today);
+    pub(super) fn profile_review_doc(
+        &self,
+        year: YearId,
+        only: Option<&ClassId>,
+        today: Date,
+    ) -> Result<ReportDoc> {
+        let rows = self.profile_review(year, only, today);
         let mut doc = self.report_frame(
             year,
             ReportKind::ProfileReview,
             format!("Анкетные данные, не проверенные за {PROFILE_REVIEW_DAYS} дней"),
-            None,
+            only,
             today,
         );
         doc.signatures = super::signature_lines(&["Заместитель директора"]);

@@ -13,6 +13,8 @@ mod performance;
 #[cfg(feature = "print")]
 pub mod export;
 #[cfg(feature = "print")]
+pub mod format;
+#[cfg(feature = "print")]
 pub mod pdf;
 
 use std::fmt;
@@ -52,6 +54,8 @@ pub enum Value {
         /// Digits after the point.
         decimals: u8,
     },
+    /// A day: printed as 01.09.2026, a date cell in a spreadsheet.
+    Date(Date),
 }
 
 impl Value {
@@ -77,6 +81,7 @@ impl fmt::Display for Value {
             Value::Empty => Ok(()),
             Value::Text(t) => f.write_str(t),
             Value::Int(n) => write!(f, "{n}"),
+            Value::Date(date) => f.write_str(&full_date(*date)),
             Value::Number { value, decimals } => {
                 // Russian documents write the decimal comma.
                 let text = format!("{value:.prec$}", prec = usize::from(*decimals));
@@ -234,6 +239,18 @@ impl Journal {
                 .ok_or_else(|| missing("--class", kind))
         };
         let term = || request.term.as_ref().ok_or_else(|| missing("--term", kind));
+        // Families print their child's report card; the journal's other reports are the staff's.
+        if let Some(me) = self.my_directory()?
+            && me.role.is_family()
+            && kind != ReportKind::ReportCard
+        {
+            return Err(InputError::Invalid(format!(
+                "a {} may print the report card only; {} is for the school's staff",
+                me.role,
+                kind.name()
+            ))
+            .into());
+        }
         match kind {
             ReportKind::ClassJournal => {
                 let subject = request
@@ -257,9 +274,13 @@ impl Journal {
             ReportKind::TermReport => Ok(self
                 .term_report(year, class()?, term()?)?
                 .to_doc(self, year, today)),
-            ReportKind::Control => self.keeping_control_doc(year, term()?, today),
+            ReportKind::Control => {
+                self.keeping_control_doc(year, request.class.as_ref(), term()?, today)
+            }
             ReportKind::Progress => self.progress_doc(year, class()?, term()?, today),
-            ReportKind::ProfileReview => self.profile_review_doc(year, today),
+            ReportKind::ProfileReview => {
+                self.profile_review_doc(year, request.class.as_ref(), today)
+            }
             ReportKind::Activity => Err(InputError::Invalid(
                 "the activity report is made on the relay, from its session log".to_owned(),
             )

@@ -336,14 +336,28 @@ impl TermReport {
                 "По предмету N не включает освобождённых. % успеваемости = (n5+n4+n3)/N·100; % качества = (n5+n4)/N·100; СОУ = (100·n5+64·n4+36·n3+16·n2+7·n_н/а)/N.".into(),
             ],
         });
+        let codes = journal
+            .school_settings(year)
+            .map(|s| s.policy.attendance_codes.clone())
+            .unwrap_or_default();
+        // Lateness is not a missed lesson: it is counted in lessons, and has no hours.
         let mut absence_rows: Vec<Vec<Value>> = self
             .absences
             .iter()
             .map(|(code, (lessons, minutes))| {
+                let listed = codes.iter().find(|c| &c.code == code);
+                let missed = listed.is_none_or(|c| c.missed);
                 vec![
-                    Value::text(code),
+                    Value::text(match listed {
+                        Some(c) => format!("{} — {}", c.code, c.name),
+                        None => code.clone(),
+                    }),
                     Value::Int(i64::from(*lessons)),
-                    hours(*minutes),
+                    if missed {
+                        hours(*minutes)
+                    } else {
+                        Value::Empty
+                    },
                 ]
             })
             .collect();

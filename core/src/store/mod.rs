@@ -46,6 +46,30 @@ impl ChunkStats {
     }
 }
 
+/// One row of the refused-edits list, opened.
+#[derive(Clone, Debug)]
+pub struct StoredRefusal {
+    /// Its number.
+    pub id: i64,
+    /// The document.
+    pub doc_id: String,
+    /// The relay's reason.
+    pub reason: String,
+    /// When (Unix seconds).
+    pub refused_at: i64,
+    /// The readable lines, as a JSON array.
+    pub edits_json: String,
+}
+
+/// The changes of one refused-edits row, to put back.
+#[derive(Clone, Debug)]
+pub struct RefusedChanges {
+    /// The document.
+    pub doc_id: String,
+    /// The changes; `None` when an earlier version kept the edits as text only.
+    pub changes: Option<Vec<u8>>,
+}
+
 impl Store {
     /// Opens (creating and migrating as needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -226,31 +250,56 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Refused edits, oldest first: document, reason, time, edits as JSON.
-    pub fn refused_edits(&self) -> Result<Vec<(String, String, i64, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT doc_id, reason, refused_at, edits FROM refused_edits ORDER BY id")?;
+    /// Refused edits, oldest first.
+    pub fn refused_edits(&self) -> Result<Vec<StoredRefusal>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, doc_id, reason, refused_at, edits FROM refused_edits ORDER BY id",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok((
-                r.get::<_, String>(0)?,
+                r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, String>(3)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (doc, reason, at, edits) = row?;
+            let (id, doc, reason, refused_at, edits) = row?;
             let aad = format!("refused:{doc}");
-            out.push((
-                doc,
-                self.open_text(&aad, reason)?,
-                at,
-                self.open_text(&aad, edits)?,
-            ));
+            out.push(StoredRefusal {
+                id,
+                reason: self.open_text(&aad, reason)?,
+                refused_at,
+                edits_json: self.open_text(&aad, edits)?,
+                doc_id: doc,
+            });
         }
         Ok(out)
+    }
+
+    /// The document and the changes of refused edits number `id`; `None` when there is no such number.
+    /// The changes are `None` for edits an earlier version kept as text only.
+    pub fn refused_changes(&self, id: i64) -> Result<Option<RefusedChanges>, StoreError> {
+        let row: Option<(String, Option<Vec<u8>>)> = self
+            .conn
+            .query_row(
+                "SELECT doc_id, changes FROM refused_edits WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((doc, changes)) = row else {
+            return Ok(None);
+        };
+        let changes = changes
+            .map(|bytes| self.open_value(&format!("refused-changes:{doc}"), bytes))
+            .transpose()?;
+        Ok(Some(RefusedChanges {
+            doc_id: doc,
+            changes,
+        }))
     }
 
     /// Runs `PRAGMA integrity_check` and returns its verdict (`ok` when sound).
@@ -354,25 +403,36 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Records edits the relay refused.
+    /// Records edits the relay refused: readable lines and the changes themselves.
     pub fn add_refused_edit(
         &mut self,
         doc_id: &str,
         reason: &str,
         refused_at: i64,
         edits_json: &str,
+        changes: &[u8],
     ) -> Result<(), StoreError> {
         let aad = format!("refused:{doc_id}");
         self.tx.execute(
-            "INSERT INTO refused_edits (doc_id, reason, refused_at, edits) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO refused_edits (doc_id, reason, refused_at, edits, changes) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 doc_id,
                 self.seal_text(&aad, reason),
                 refused_at,
-                self.seal_text(&aad, edits_json)
+                self.seal_text(&aad, edits_json),
+                self.seal_value(&format!("refused-changes:{doc_id}"), changes)
             ],
         )?;
         Ok(())
+    }
+
+    /// Forgets refused edits number `id`; whether there were such.
+    pub fn delete_refused_edit(&mut self, id: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .tx
+            .execute("DELETE FROM refused_edits WHERE id = ?1", [id])?
+            > 0)
     }
 
     /// Records where the user last looked at a document.
@@ -460,19 +520,25 @@ fn seal_existing(conn: &mut Connection, sealer: &Sealer) -> Result<(), StoreErro
                 [writer.seal_text("directory", &json)],
             )?;
         }
-        let refused: Vec<(i64, String, String, String)> = writer
+        type RefusedRow = (i64, String, String, String, Option<Vec<u8>>);
+        let refused: Vec<RefusedRow> = writer
             .tx
-            .prepare("SELECT id, doc_id, reason, edits FROM refused_edits")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .prepare("SELECT id, doc_id, reason, edits, changes FROM refused_edits")?
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
             .collect::<Result<_, _>>()?;
-        for (id, doc, reason, edits) in refused {
+        for (id, doc, reason, edits, changes) in refused {
             let aad = format!("refused:{doc}");
+            let changes =
+                changes.map(|bytes| writer.seal_value(&format!("refused-changes:{doc}"), &bytes));
             writer.tx.execute(
-                "UPDATE refused_edits SET reason = ?2, edits = ?3 WHERE id = ?1",
+                "UPDATE refused_edits SET reason = ?2, edits = ?3, changes = ?4 WHERE id = ?1",
                 params![
                     id,
                     writer.seal_text(&aad, &reason),
-                    writer.seal_text(&aad, &edits)
+                    writer.seal_text(&aad, &edits),
+                    changes
                 ],
             )?;
         }

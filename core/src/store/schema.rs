@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_sealed_store.sql"),
     include_str!("migrations/005_device_secret.sql"),
     include_str!("migrations/006_unsettled_sessions.sql"),
+    include_str!("migrations/007_refused_changes.sql"),
 ];
 
 /// The schema version this build creates and reads.

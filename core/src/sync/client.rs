@@ -164,6 +164,9 @@ pub enum ClientError {
     /// nothing was sent.
     #[error("{0}")]
     Certificate(String),
+    /// The code is for another account than the one this device is signed in as; nothing was spent.
+    #[error("{0}")]
+    OtherAccount(String),
     /// A relay address that is not a web address.
     #[error(
         "relay address {0:?} is not a web address: write it as http://host:port or https://host"
@@ -238,26 +241,48 @@ async fn json_reply<T: serde::de::DeserializeOwned>(
         return Err(ClientError::Unauthorized);
     }
     if !status.is_success() {
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        let message = body["error"]
-            .as_str()
-            .unwrap_or("the relay refused the request")
-            .to_owned();
-        return Err(ClientError::Refused(message));
+        return Err(ClientError::Refused(error_message(response).await));
     }
     response.json().await.map_err(http_error)
 }
 
+/// The relay's answer to a redemption; `409` is a code for another account than the one kept.
+async fn redemption_reply(response: reqwest::Response) -> Result<Redeemed, ClientError> {
+    if response.status() == reqwest::StatusCode::CONFLICT {
+        return Err(ClientError::OtherAccount(error_message(response).await));
+    }
+    json_reply(response).await
+}
+
+/// What the relay said in a refusal's `error` field.
+async fn error_message(response: reqwest::Response) -> String {
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    body["error"]
+        .as_str()
+        .unwrap_or("the relay refused the request")
+        .to_owned()
+}
+
+/// The sign-in a device already has when it redeems another code.
+#[derive(Clone, Copy, Debug)]
+pub struct SignedIn<'a> {
+    /// The device token.
+    pub token: &'a str,
+    /// The account to stay signed in as: the relay then refuses, unspent, a code for any other account
+    /// ([`ClientError::OtherAccount`]) instead of switching. `None` lets the code switch the account.
+    pub keep_account: Option<&'a str>,
+}
+
 /// Redeems an access code typed on this device at `urls` (one relay, or several separated by commas,
 /// tried in order until one answers). A typo is reported before any request is made. A device already
-/// signed in passes its token, so a parent's second child joins the same account. `journal`, when given,
+/// signed in passes its sign-in, so a parent's second child joins the same account. `journal`, when given,
 /// proposes the device's token secret for this code ([`Journal::redemption_secret`]), so that sending the
 /// code again after a lost reply signs the device in instead of "already used".
 pub async fn redeem_code(
     urls: &str,
     typed: &str,
     label: &str,
-    signed_in: Option<&str>,
+    signed_in: Option<SignedIn<'_>>,
     pin: Option<&CertificatePin>,
     journal: Option<&mut Journal>,
 ) -> Result<Redeemed, ClientError> {
@@ -275,6 +300,9 @@ pub async fn redeem_code(
         if let Some(secret) = &secret {
             body["secret"] = serde_json::Value::String(secret.clone());
         }
+        if let Some(kept) = signed_in.and_then(|s| s.keep_account) {
+            body["keep_account"] = serde_json::Value::String(kept.to_owned());
+        }
         let send = |token: Option<&str>| {
             let mut request = client.post(format!("{url}/v1/redeem")).json(&body);
             if let Some(token) = token {
@@ -282,8 +310,8 @@ pub async fn redeem_code(
             }
             request.send()
         };
-        let answer = match send(signed_in).await.map_err(http_error) {
-            Ok(response) => json_reply(response).await,
+        let answer = match send(signed_in.map(|s| s.token)).await.map_err(http_error) {
+            Ok(response) => redemption_reply(response).await,
             Err(e) => Err(e),
         };
         match answer {
@@ -292,13 +320,24 @@ pub async fn redeem_code(
             Err(ClientError::Unauthorized) if signed_in.is_some() => {
                 tracing::info!("the old sign-in was refused; redeeming the code as a new device");
                 let response = send(None).await.map_err(http_error)?;
-                return json_reply(response).await;
+                return redemption_reply(response).await;
             }
             Err(e) if unreachable(&e) => last = Some(e),
             done => return done,
         }
     }
     Err(last.unwrap_or_else(|| ClientError::Offline("no relay address is configured".into())))
+}
+
+impl Redeemed {
+    /// The device token to keep: the new one, or, when a signed-in device only gained a child, the token it
+    /// already had (`signed_in`).
+    pub fn device_token(&self, signed_in: Option<&str>) -> Result<String, ClientError> {
+        self.token
+            .clone()
+            .or_else(|| signed_in.map(str::to_owned))
+            .ok_or_else(|| ClientError::Refused("the relay sent no device token".into()))
+    }
 }
 
 /// Issues an access code (administration: anyone; a class teacher: the students and parents of their

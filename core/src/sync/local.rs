@@ -13,6 +13,8 @@ use crate::validate::ValidationContext;
 /// Edits the relay refused, kept so nothing disappears silently; the app shows and exports them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefusedEdit {
+    /// Its number on this device, to retry or discard it.
+    pub id: i64,
     /// The document the edits were in.
     pub document: String,
     /// The relay's reason.
@@ -364,7 +366,9 @@ impl Journal {
             kind: "document",
             id: id.to_string(),
         })?;
+        let changes = doc.automerge().save_after(&shared);
         let refused = RefusedEdit {
+            id: 0,
             document: id.to_string(),
             reason: reason.to_owned(),
             refused_at: OffsetDateTime::now_utc().unix_timestamp(),
@@ -374,7 +378,7 @@ impl Journal {
         let edits = serde_json::to_string(&refused.edits).expect("strings serialise");
         self.store.write(|w| -> Result<(), StoreError> {
             if !refused.edits.is_empty() {
-                w.add_refused_edit(&key, &refused.reason, refused.refused_at, &edits)?;
+                w.add_refused_edit(&key, &refused.reason, refused.refused_at, &edits, &changes)?;
             }
             w.delete_document(&key)
         })?;
@@ -391,13 +395,74 @@ impl Journal {
             .store
             .refused_edits()?
             .into_iter()
-            .map(|(document, reason, refused_at, edits)| RefusedEdit {
-                document,
-                reason,
-                refused_at,
-                edits: serde_json::from_str(&edits).unwrap_or_else(|_| vec![edits]),
+            .map(|row| RefusedEdit {
+                id: row.id,
+                document: row.doc_id,
+                reason: row.reason,
+                refused_at: row.refused_at,
+                edits: serde_json::from_str(&row.edits_json)
+                    .unwrap_or_else(|_| vec![row.edits_json]),
             })
             .collect())
+    }
+}
+
+impl Journal {
+    /// Puts refused edits number `number` back into their document, to go out at the next sync (after the
+    /// school changed what refused them; refused again, they come back to the list). Returns the document.
+    /// The device must hold the document again, which the sync after the refusal brings.
+    pub fn retry_refused_edit(&mut self, number: i64) -> Result<DocId> {
+        let crate::store::RefusedChanges {
+            doc_id: document,
+            changes,
+        } = self
+            .store
+            .refused_changes(number)?
+            .ok_or_else(|| InputError::Unknown {
+                kind: "refused edits",
+                id: number.to_string(),
+            })?;
+        let changes = changes.ok_or_else(|| {
+            InputError::Invalid(format!(
+                "refused edits №{number} were kept as text only, by an earlier version of the app: they can be read, not sent again"
+            ))
+        })?;
+        let id: DocId = document.parse()?;
+        if !self.docs.contains_key(&id) {
+            return Err(InputError::Invalid(format!(
+                "this device does not hold {id} now: sync first, then retry (if the relay no longer shares it, these edits cannot go out)"
+            ))
+            .into());
+        }
+        let settings = match &id {
+            DocId::School(_) => None,
+            _ => self.school_settings(id.year()).cloned(),
+        };
+        let ctx = ValidationContext {
+            settings: settings.as_ref(),
+            ..ValidationContext::default()
+        };
+        self.change(|j, touched| {
+            j.doc_mut(&id, touched)?.merge_bytes(&changes, &ctx)?;
+            Ok(())
+        })?;
+        self.reindex(&id);
+        // Forgotten only once the edits are back in the document: a crash in between leaves them in both,
+        // and putting the same changes back twice changes nothing.
+        self.store.write(|w| w.delete_refused_edit(number))?;
+        Ok(id)
+    }
+
+    /// Lets refused edits number `number` go.
+    pub fn discard_refused_edit(&mut self, number: i64) -> Result<()> {
+        if !self.store.write(|w| w.delete_refused_edit(number))? {
+            return Err(InputError::Unknown {
+                kind: "refused edits",
+                id: number.to_string(),
+            }
+            .into());
+        }
+        Ok(())
     }
 }
 

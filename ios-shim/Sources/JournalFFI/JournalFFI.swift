@@ -3244,6 +3244,21 @@ enum JournalError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Refused(message: String)
     
     /**
+     * Too many attempts (a code typed again and again); nothing was spent.
+     */
+    case TooMany(message: String)
+    
+    /**
+     * The relay's certificate is not the one this device trusts; nothing was sent.
+     */
+    case Certificate(message: String)
+    
+    /**
+     * The code signs in another account than the one this device is signed in as; nothing was spent.
+     */
+    case OtherAccount(message: String)
+    
+    /**
      * The device's storage failed.
      */
     case Storage(message: String)
@@ -3305,7 +3320,19 @@ public struct FfiConverterTypeJournalError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 8: return .Storage(
+        case 8: return .TooMany(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 9: return .Certificate(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 10: return .OtherAccount(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 11: return .Storage(
             message: try FfiConverterString.read(from: &buf)
         )
         
@@ -3334,8 +3361,14 @@ public struct FfiConverterTypeJournalError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(6))
         case .Refused(_ /* message is ignored*/):
             writeInt(&buf, Int32(7))
-        case .Storage(_ /* message is ignored*/):
+        case .TooMany(_ /* message is ignored*/):
             writeInt(&buf, Int32(8))
+        case .Certificate(_ /* message is ignored*/):
+            writeInt(&buf, Int32(9))
+        case .OtherAccount(_ /* message is ignored*/):
+            writeInt(&buf, Int32(10))
+        case .Storage(_ /* message is ignored*/):
+            writeInt(&buf, Int32(11))
 
         
         }

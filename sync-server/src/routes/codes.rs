@@ -62,6 +62,9 @@ pub struct RedeemBody {
     /// The token secret the device proposes, so that sending the code again gets the same answer.
     #[serde(default)]
     secret: Option<String>,
+    /// The account the device is signed in as: a code for another account is refused unspent.
+    #[serde(default)]
+    keep_account: Option<String>,
 }
 
 /// `POST /v1/redeem`: trades a code for a device token. Limited per client address and per code family
@@ -96,6 +99,7 @@ pub async fn redeem(
         code: &body.code,
         label,
         secret: body.secret.as_deref(),
+        keep_account: body.keep_account.as_deref(),
     };
     let redeemed = app.services.redeem_code(&typed, signed_in.as_ref())?;
     Ok(Json(json!({

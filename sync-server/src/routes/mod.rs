@@ -140,6 +140,8 @@ pub enum AppError {
     BadRequest(String),
     /// A missing record.
     NotFound(String),
+    /// A request that conflicts with what is there.
+    Conflict(String),
     /// Too many requests; retry after this many seconds.
     TooMany(u64),
     /// A request that failed checks, with every reason.
@@ -191,6 +193,7 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::BadRequest(_) => "bad_request",
             AppError::NotFound(_) => "not_found",
+            AppError::Conflict(_) => "conflict",
             AppError::TooMany(_) => "rate_limited",
             AppError::Unprocessable(_) => "invalid_rows",
             AppError::Unavailable(_) => "database_unavailable",
@@ -216,6 +219,7 @@ impl AppError {
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            AppError::Conflict(m) => (StatusCode::CONFLICT, m),
             AppError::TooMany(seconds) => {
                 let mut response = (
                     StatusCode::TOO_MANY_REQUESTS,
@@ -289,6 +293,7 @@ impl From<crate::services::codes::CodeError> for AppError {
             CodeError::NotAllowed(m) => AppError::Forbidden(m),
             CodeError::Invalid(m) => AppError::BadRequest(m),
             CodeError::Refused => AppError::BadRequest(CodeError::Refused.to_string()),
+            other @ CodeError::OtherAccount { .. } => AppError::Conflict(other.to_string()),
             CodeError::Store(e) => e.into(),
         }
     }

@@ -77,7 +77,12 @@ pub async fn report(
     let kind: journal_core::reports::ReportKind = kind
         .parse()
         .map_err(|e: journal_core::InputError| AppError::NotFound(e.to_string()))?;
-    let format: ReportFormat = params.format.as_deref().unwrap_or("pdf").parse()?;
+    let format: ReportFormat = params
+        .format
+        .as_deref()
+        .unwrap_or("pdf")
+        .parse()
+        .map_err(|e: journal_core::InputError| AppError::BadRequest(e.to_string()))?;
     let month = params
         .month
         .map(|m| {

@@ -27,6 +27,14 @@ pub enum CodeError {
     /// The request names something wrong.
     #[error("{0}")]
     Invalid(String),
+    /// A valid code for another account than the one the device asked to keep; nothing was spent.
+    #[error(
+        "this code signs in another account ({role}) than the one this device is signed in as; nothing was changed and the code is still valid"
+    )]
+    OtherAccount {
+        /// The other account's role, for the device to say whose code it is.
+        role: AccountRole,
+    },
     /// Wrong, expired or spent: deliberately one message.
     #[error("this access code is not valid (mistyped, expired or already used); ask for a new one")]
     Refused,
@@ -236,6 +244,9 @@ pub struct TypedCode<'a> {
     /// The token secret the device proposes (64 hex digits, the same each time it sends this code), so
     /// that a retry after a lost reply gets the same answer instead of "already used".
     pub secret: Option<&'a str>,
+    /// The account the device is signed in as and means to stay: a code for any other account is refused
+    /// unspent, instead of switching the device's account silently.
+    pub keep_account: Option<&'a str>,
 }
 
 /// Whether a device's proposed token secret is well formed: 64 lowercase hexadecimal digits.
@@ -342,6 +353,11 @@ pub fn redeem(
             }
         }
     };
+    if let Some(kept) = typed.keep_account
+        && kept != account.id
+    {
+        return Err(CodeError::OtherAccount { role: account.role });
+    }
     let keeps_device = matches!(signed_in, Some(who) if who.account.id == account.id);
     let token = (!keeps_device).then(|| new_device(key, &account.id, &label, at, secret));
     let redemption = Redemption {
@@ -440,6 +456,7 @@ mod tests {
             code,
             label,
             secret: None,
+            keep_account: None,
         }
     }
 
@@ -480,6 +497,34 @@ mod tests {
             student: Some("kid".parse().expect("id")),
             valid_days,
         }
+    }
+
+    #[test]
+    fn a_code_for_another_account_is_refused_unspent_when_the_device_keeps_its_own() {
+        let store = store_with_kid();
+        let admin = principal(&store, "director", AccountRole::Administration);
+        let parent = principal(&store, "parent-1", AccountRole::Parent);
+        let issued = issue(&store, &key(), &admin, &kid_code(CodeRole::Student, 7)).expect("issue");
+        let code = issued.code.to_string();
+        let keeping = TypedCode {
+            keep_account: Some("parent-1"),
+            ..typed(&code, "phone")
+        };
+        let err = redeem(&store, &key(), &keeping, Some(&parent)).expect_err("another account");
+        assert!(
+            matches!(
+                err,
+                CodeError::OtherAccount {
+                    role: AccountRole::Student
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("student"), "{err}");
+        // Nothing was spent: the same code still signs in the student on purpose.
+        let switched =
+            redeem(&store, &key(), &typed(&code, "phone"), Some(&parent)).expect("redeem");
+        assert_eq!(switched.account.role, AccountRole::Student);
     }
 
     #[test]
@@ -653,6 +698,7 @@ mod tests {
                     code: &code,
                     label: "мамин телефон",
                     secret,
+                    keep_account: None,
                 },
                 None,
             )

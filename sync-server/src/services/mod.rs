@@ -274,6 +274,7 @@ mod tests {
                     code: &code.code.to_string(),
                     label: "phone",
                     secret: None,
+                    keep_account: None,
                 },
                 None,
             )

@@ -268,7 +268,10 @@ async fn a_restored_relay_gets_back_everything_newer_from_the_devices() {
         &restored_relay.url,
         &code,
         "второй планшет",
-        Some(&late.config.token),
+        Some(journal_core::sync::client::SignedIn {
+            token: &late.config.token,
+            keep_account: None,
+        }),
         None,
         Some(&mut late.journal),
     )

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use journal_e2e::{Relay, journal_binary};
 
-fn journal(home: &Path, profile: &str, args: &[&str]) -> Output {
+pub fn journal(home: &Path, profile: &str, args: &[&str]) -> Output {
     Command::new(journal_binary())
         .arg("--home")
         .arg(home)
@@ -16,7 +16,7 @@ fn journal(home: &Path, profile: &str, args: &[&str]) -> Output {
         .expect("run journal")
 }
 
-fn ok(output: Output) -> String {
+pub fn ok(output: Output) -> String {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -78,7 +78,11 @@ async fn the_quick_start_story_works_offline_first_and_json_matches_the_tables()
         &["mark", "s5a1", &lesson, "5", "--kind", "oral"],
     ));
     let offline = journal(home, "teacher", &["sync"]);
-    assert!(offline.status.success(), "offline is not an error");
+    assert_eq!(
+        offline.status.code(),
+        Some(3),
+        "offline is not an error, but a script must tell it from a sync"
+    );
     assert!(
         String::from_utf8_lossy(&offline.stderr)
             .contains("your edits are saved and will sync later")

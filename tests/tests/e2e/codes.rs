@@ -164,7 +164,10 @@ async fn a_code_signs_in_once_and_a_parent_adds_a_second_child_on_the_same_devic
         &relay.url,
         &second,
         "мамин телефон",
-        Some(&token),
+        Some(journal_core::sync::client::SignedIn {
+            token: &token,
+            keep_account: None,
+        }),
         None,
         None,
     )

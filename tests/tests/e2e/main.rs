@@ -5,6 +5,8 @@ mod access;
 mod backup;
 mod bad_input;
 mod cli;
+mod cli_sign_in;
+mod cli_teacher;
 mod codes;
 mod district;
 mod durability;

@@ -64,7 +64,7 @@ async fn the_administration_gets_reports_over_http_and_slips_whose_codes_sign_in
     .await;
     assert_eq!(csv.status(), 200);
     let csv = csv.text().await.expect("text");
-    assert!(csv.starts_with("№,Ученик,"), "{csv}");
+    assert!(csv.starts_with("\u{feff}№,Ученик,"), "{csv}");
     assert!(csv.contains("Кузнецов Пётр"), "{csv}");
 
     // The month's activity comes from the session log. 5a has four parent accounts (p-ivanova has a child

@@ -77,6 +77,43 @@ impl Profile {
             .context("this profile is not signed in: run `journal login SERVER CODE` with the code from your school")
     }
 
+    /// Sets the profile's journal and sign-in aside, to sign it in as another account: the journal file is
+    /// renamed (with `account` and the time in its name), never deleted. Returns where it went.
+    pub fn set_journal_aside(&self, account: &str) -> Result<PathBuf> {
+        let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+        let safe: String = account
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let kept = self.dir.join(format!("journal-{safe}-{stamp}.db"));
+        let journal = self.dir.join("journal.db");
+        if journal.exists() {
+            std::fs::rename(&journal, &kept)
+                .with_context(|| format!("cannot set {} aside", journal.display()))?;
+            // SQLite's companions go with it, so the kept file opens with everything it held.
+            for suffix in ["-wal", "-shm"] {
+                let companion = self.dir.join(format!("journal.db{suffix}"));
+                if companion.exists() {
+                    std::fs::rename(
+                        &companion,
+                        self.dir.join(format!("journal-{safe}-{stamp}.db{suffix}")),
+                    )?;
+                }
+            }
+        }
+        let sign_in = self.dir.join("sign-in.json");
+        if sign_in.exists() {
+            std::fs::remove_file(&sign_in)?;
+        }
+        Ok(kept)
+    }
+
     /// Saves the sign-in.
     pub fn save_sign_in(&self, sign_in: &SignIn) -> Result<()> {
         let path = self.dir.join("sign-in.json");

@@ -4047,6 +4047,21 @@ sealed class JournalException(message: String): kotlin.Exception(message) {
         class Refused(message: String) : JournalException(message)
         
     /**
+     * Too many attempts (a code typed again and again); nothing was spent.
+     */
+        class TooMany(message: String) : JournalException(message)
+        
+    /**
+     * The relay's certificate is not the one this device trusts; nothing was sent.
+     */
+        class Certificate(message: String) : JournalException(message)
+        
+    /**
+     * The code signs in another account than the one this device is signed in as; nothing was spent.
+     */
+        class OtherAccount(message: String) : JournalException(message)
+        
+    /**
      * The device's storage failed.
      */
         class Storage(message: String) : JournalException(message)
@@ -4071,7 +4086,10 @@ public object FfiConverterTypeJournalError : FfiConverterRustBuffer<JournalExcep
             5 -> JournalException.Unauthorized(FfiConverterString.read(buf))
             6 -> JournalException.WrongKey(FfiConverterString.read(buf))
             7 -> JournalException.Refused(FfiConverterString.read(buf))
-            8 -> JournalException.Storage(FfiConverterString.read(buf))
+            8 -> JournalException.TooMany(FfiConverterString.read(buf))
+            9 -> JournalException.Certificate(FfiConverterString.read(buf))
+            10 -> JournalException.OtherAccount(FfiConverterString.read(buf))
+            11 -> JournalException.Storage(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -4111,8 +4129,20 @@ public object FfiConverterTypeJournalError : FfiConverterRustBuffer<JournalExcep
                 buf.putInt(7)
                 Unit
             }
-            is JournalException.Storage -> {
+            is JournalException.TooMany -> {
                 buf.putInt(8)
+                Unit
+            }
+            is JournalException.Certificate -> {
+                buf.putInt(9)
+                Unit
+            }
+            is JournalException.OtherAccount -> {
+                buf.putInt(10)
+                Unit
+            }
+            is JournalException.Storage -> {
+                buf.putInt(11)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }

@@ -9,7 +9,8 @@ use journal_core::messages::Audience;
 use journal_core::{Attachment, ClassId, Journal, Participant, ThreadId, parse_date};
 use serde::Serialize;
 
-use crate::{emit, today, year};
+use super::{today, year};
+use crate::output::emit;
 
 #[derive(Serialize)]
 struct ThreadRow {
