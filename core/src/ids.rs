@@ -33,7 +33,7 @@ pub(crate) fn random_id() -> String {
     SystemRandom::new()
         .fill(&mut bytes)
         .expect("the operating system's random source is available");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 macro_rules! entity_id {

@@ -313,7 +313,7 @@ impl Journal {
             &key,
             format!("journal access code v1\0{}", code.canonical()).as_bytes(),
         );
-        Ok(tag.as_ref().iter().map(|b| format!("{b:02x}")).collect())
+        Ok(hex::encode(tag.as_ref()))
     }
 
     /// This device's id (its Automerge actor, hex): the storage id the relay keeps sync state under.

@@ -38,10 +38,6 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ArchiveError {
     move |e| ArchiveError::Io(what, e)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// One file of the bundle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BundleFile {
@@ -88,7 +84,7 @@ pub fn signing_key(data_dir: &Path) -> Result<Ed25519KeyPair, ArchiveError> {
 
 /// The hex public key of the relay's archive signing key, for the IT officer to record.
 pub fn public_key(data_dir: &Path) -> Result<String, ArchiveError> {
-    Ok(hex(signing_key(data_dir)?.public_key().as_ref()))
+    Ok(hex::encode(signing_key(data_dir)?.public_key().as_ref()))
 }
 
 fn file_name(id: &DocId) -> String {
@@ -138,14 +134,14 @@ pub fn freeze_and_export(
                 .map_err(io(format!("cannot write {path}")))?;
             files.push(BundleFile {
                 path,
-                sha256: hex(digest(&SHA256, &content).as_ref()),
+                sha256: hex::encode(digest(&SHA256, &content).as_ref()),
             });
         }
     }
     let manifest = ArchiveManifest {
         year: year.to_string(),
         created_at: now,
-        public_key: hex(key.public_key().as_ref()),
+        public_key: hex::encode(key.public_key().as_ref()),
         files,
     };
     let manifest_bytes = serde_json::to_vec_pretty(&manifest).expect("manifests serialise");
@@ -154,16 +150,6 @@ pub fn freeze_and_export(
     std::fs::write(out.join("manifest.sig"), key.sign(&manifest_bytes).as_ref())
         .map_err(io("cannot write the signature"))?;
     Ok(manifest)
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-        })
-        .collect()
 }
 
 /// Checks a bundle: the signature over the manifest (by `expected_key` when given), every file's hash,
@@ -181,15 +167,16 @@ pub fn verify(bundle: &Path, expected_key: Option<&str>) -> Result<ArchiveManife
     {
         return Err(bad("it was signed by another key than this relay's".into()));
     }
-    let public =
-        unhex(&manifest.public_key).ok_or_else(|| bad("the public key is malformed".into()))?;
+    let public = hex::decode(&manifest.public_key)
+        .ok()
+        .ok_or_else(|| bad("the public key is malformed".into()))?;
     UnparsedPublicKey::new(&ED25519, public)
         .verify(&manifest_bytes, &signature)
         .map_err(|_| bad("the signature does not match the manifest".into()))?;
     for file in &manifest.files {
         let content = std::fs::read(bundle.join(&file.path))
             .map_err(|_| bad(format!("{} is missing", file.path)))?;
-        if hex(digest(&SHA256, &content).as_ref()) != file.sha256 {
+        if hex::encode(digest(&SHA256, &content).as_ref()) != file.sha256 {
             return Err(bad(format!("{} was changed", file.path)));
         }
         if file.path.ends_with(".automerge") {

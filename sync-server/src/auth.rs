@@ -43,7 +43,7 @@ pub fn random_hex(bytes: usize) -> String {
     SystemRandom::new()
         .fill(&mut buf)
         .expect("the operating system's random source is available");
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(buf)
 }
 
 /// A new device for an account with its token and the hash to store (not stored yet). The token's secret

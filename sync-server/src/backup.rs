@@ -69,12 +69,8 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackupError {
     move |source| BackupError::Io { what, source }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn sha256(bytes: &[u8]) -> String {
-    hex(digest(&SHA256, bytes).as_ref())
+    hex::encode(digest(&SHA256, bytes).as_ref())
 }
 
 /// One document in a manifest.
@@ -404,7 +400,7 @@ fn tempfile_path(snapshot: &Path) -> PathBuf {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        hex(&bytes)
+        hex::encode(bytes)
     ))
 }
 

@@ -308,7 +308,7 @@ fn open_services(data: &DataDir) -> Result<Services> {
     let bus: Arc<dyn EventBus> = match postgres {
         Some(postgres) => Arc::new(PostgresBus::for_command(
             postgres,
-            format!("command-{}", uuid_like()),
+            format!("command-{}", journal_relay::auth::random_hex(8)),
         )),
         None => Arc::new(MailboxBus::new(store.clone())),
     };
@@ -524,7 +524,7 @@ fn backup_command(data: &DataDir, backups: &Path, action: BackupAction) -> Resul
                 let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 println!(
                     "{}  {:>9}  {:>6} documents  {}",
-                    local_time(manifest.created_at),
+                    commands::local_time(manifest.created_at),
                     human_size(bytes),
                     manifest.documents.len(),
                     path.display(),
@@ -547,27 +547,6 @@ fn backup_command(data: &DataDir, backups: &Path, action: BackupAction) -> Resul
         }
     }
     Ok(())
-}
-
-/// A moment as the server's clock shows it: `2026-12-01 08:15 (UTC+03:00)`.
-fn local_time(unix: i64) -> String {
-    let utc =
-        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    // Known only while the process has one thread, as the command line does here.
-    let offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
-    let local = utc.to_offset(offset);
-    let (hours, minutes, _) = offset.as_hms();
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} (UTC{}{:02}:{:02})",
-        local.year(),
-        u8::from(local.month()),
-        local.day(),
-        local.hour(),
-        local.minute(),
-        if offset.is_negative() { '-' } else { '+' },
-        hours.unsigned_abs(),
-        minutes.unsigned_abs()
-    )
 }
 
 /// Bytes as people read them: `812 KB`, `3.4 MB`.
@@ -645,7 +624,7 @@ async fn serve(
     // Created on first run, so the IT officer can copy it away at once.
     backup::load_or_create_key(dir)?;
     let (stop, shutdown) = watch::channel(false);
-    let peer_id = format!("relay-{}", &uuid_like());
+    let peer_id = format!("relay-{}", &journal_relay::auth::random_hex(8));
     let app = match &postgres {
         Some(postgres) => {
             let bus = Arc::new(PostgresBus::for_relay(postgres.clone(), peer_id.clone()));
@@ -768,13 +747,6 @@ fn self_signed_pin(
     tls: Option<&ServerTls>,
 ) -> Option<journal_core::certificate_pin::CertificatePin> {
     tls.filter(|tls| tls.self_signed).map(|tls| tls.fingerprint)
-}
-
-fn uuid_like() -> String {
-    use ring::rand::{SecureRandom, SystemRandom};
-    let mut bytes = [0u8; 8];
-    SystemRandom::new().fill(&mut bytes).expect("random source");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The school year running today (a year starts on 1 September).

@@ -708,7 +708,7 @@ pub async fn relay_heads(relay: &Relay, token: &str, doc: &DocId) -> Option<Vec<
                 .heads
                 .expect("a device without sync history gets every document's heads")
                 .iter()
-                .map(|h| h.iter().map(|b| format!("{b:02x}")).collect())
+                .map(hex::encode)
                 .collect();
             heads.sort();
             heads

@@ -177,13 +177,26 @@ pub fn run(services: &Services, action: DirectoryAction) -> Result<()> {
             );
         }
         DirectoryAction::Devices { account } => {
-            for d in services.devices_of(&cli, &account)? {
-                let state = if d.revoked_at.is_some() {
-                    "revoked"
-                } else {
-                    "active"
+            let devices = services.devices_of(&cli, &account)?;
+            if devices.is_empty() {
+                println!("{account} has no devices");
+            } else {
+                println!("device\tstate\tadded\tlast seen\tlabel");
+            }
+            for d in devices {
+                let state = match d.revoked_at {
+                    Some(at) => format!("revoked {}", super::local_time(at)),
+                    None => "active".to_owned(),
                 };
-                println!("{}\t{}\t{}", d.id, state, d.label);
+                let seen = services
+                    .device_last_seen(&d.id)?
+                    .map_or_else(|| "never".to_owned(), super::local_time);
+                println!(
+                    "{}\t{state}\t{}\t{seen}\t{}",
+                    d.id,
+                    super::local_time(d.created_at),
+                    d.label
+                );
             }
         }
         DirectoryAction::IssueCode {

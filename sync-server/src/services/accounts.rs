@@ -126,6 +126,11 @@ impl Services {
         Ok(self.store().devices_of(account)?)
     }
 
+    /// When a device last started a sync session; `None` if it never synced.
+    pub fn device_last_seen(&self, device: &str) -> ServiceResult<Option<i64>> {
+        Ok(self.store().last_seen(device)?)
+    }
+
     /// Revokes a device (the administration any, a user one of their own); its live sessions close,
     /// on this relay and on any other serving the same store.
     pub fn revoke_device(&self, by: &Principal, device: &str) -> ServiceResult<()> {

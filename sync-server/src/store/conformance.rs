@@ -563,6 +563,11 @@ pub fn sessions_are_logged(store: &dyn RelayStore) {
             .map(|s| s.id),
         Some(other)
     );
+    let again = store.start_session("a", "d", 300).expect("start");
+    store.end_session(again, 310, 0).expect("end");
+    assert_eq!(store.last_seen("d").expect("d"), Some(300));
+    assert_eq!(store.last_seen("e").expect("e"), Some(200));
+    assert_eq!(store.last_seen("never").expect("never"), None);
 }
 
 fn code(id: &str, student: &str, issued_at: i64) -> CodeRecord {

@@ -457,6 +457,9 @@ pub trait LogStore: Send + Sync {
 
     /// Sessions that started in `[from, to)`.
     fn sessions_between(&self, from: i64, to: i64) -> StoreResult<Vec<SessionRecord>>;
+
+    /// When a device last started a session (Unix seconds); `None` if it never synced.
+    fn last_seen(&self, device: &str) -> StoreResult<Option<i64>>;
 }
 
 /// The mailbox through which commands run beside a serving relay tell it what they changed.

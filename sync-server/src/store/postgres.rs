@@ -1800,6 +1800,19 @@ impl LogStore for PostgresStore {
                 .collect())
         })
     }
+
+    fn last_seen(&self, device: &str) -> StoreResult<Option<i64>> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            Ok(client
+                .query_one(
+                    "SELECT max(started_at) FROM sessions WHERE device_id = $1",
+                    &[&device],
+                )
+                .await?
+                .get(0))
+        })
+    }
 }
 
 impl LimitStore for PostgresStore {

@@ -1170,6 +1170,14 @@ impl LogStore for SqliteStore {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    fn last_seen(&self, device: &str) -> StoreResult<Option<i64>> {
+        Ok(self.conn().query_row(
+            "SELECT max(started_at) FROM sessions WHERE device_id = ?1",
+            [device],
+            |r| r.get(0),
+        )?)
+    }
 }
 
 impl LimitStore for SqliteStore {

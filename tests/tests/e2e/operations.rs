@@ -295,3 +295,43 @@ fn the_systemd_unit_verifies_is_hardened_and_its_settings_start_a_relay_over_htt
     );
     assert!(data.join(journal_relay::tls::SELF_SIGNED_CERT).exists());
 }
+
+/// The IT officer's list of an account's devices has a header, and says when each was added and last
+/// synced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accounts_devices_are_listed_with_a_header_and_when_they_last_synced() {
+    let mut relay = Relay::start_demo();
+    let mut tablet = Device::new(&relay, &relay.token("t-5a"));
+    tablet.sync().await;
+    let data = relay.data_dir().to_str().expect("path").to_owned();
+    assert!(relay.terminate());
+    let listed = Relay::cli(&[
+        "directory",
+        "--data-dir",
+        &data,
+        "devices",
+        "--account",
+        "t-5a",
+    ]);
+    let out = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("device\tstate\tadded\tlast seen\tlabel"),
+        "{out}"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split('\t').collect()).collect();
+    assert!(!rows.is_empty(), "{out}");
+    let today = time::OffsetDateTime::now_utc().date().year().to_string();
+    let seen: Vec<_> = rows.iter().filter(|row| row[3] != "never").collect();
+    assert_eq!(seen.len(), 1, "the tablet that synced: {out}");
+    assert!(
+        seen[0][1] == "active" && seen[0][2].starts_with(&today) && seen[0][3].starts_with(&today),
+        "{out}"
+    );
+}
