@@ -63,6 +63,17 @@ struct Slot {
 
 type Entry = Arc<std::sync::Mutex<Slot>>;
 
+/// What a sync message offers the relay of a document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Offer {
+    /// No change the relay lacks.
+    Nothing,
+    /// Changes the relay lacks, all written by accounts other than the sender's.
+    OtherAuthors,
+    /// Changes the relay lacks that are, or may be, the sender's own edits.
+    Own,
+}
+
 /// Every stored document's heads, read from the store once and kept in step with each write.
 #[derive(Debug)]
 struct HeadsCache {
@@ -561,23 +572,27 @@ impl Hub {
                 None => return Ok(Outcome::Unavailable),
             },
         };
-        // A reader's device holds changes the relay lacks when the relay lost them (restored from an older
-        // snapshot) and the reader had received them before. When the audit trail gives their authors as
-        // other accounts, they are not the reader's edits: the relay, read-only to this device for the
-        // document, leaves them aside without refusing anyone, and tells the device, which stops offering
-        // them. Their authors' devices bring them back.
-        let others_offered = writes
-            && !grants.can_write(id)
-            && self.offered_by_other_authors(grants, id, message)?;
-        if others_offered {
+        // Whether the changes a message carries may be taken is judged only where they would be refused:
+        // from a reader, or for an archived year. Changes the relay already holds are no edit at all (a
+        // device that never heard the relay's answer offers them again) and are never refused.
+        let frozen = writes && self.store.is_frozen(id.year())?;
+        let offer = if !writes {
+            Offer::Nothing
+        } else if grants.can_write(id) && !frozen {
+            Offer::Own
+        } else {
+            self.judge_offer(grants, id, message)?
+        };
+        let writes = offer != Offer::Nothing;
+        if offer == Offer::OtherAuthors {
             info!(doc = %id, "a reader's device offered other authors' changes the relay lacks; left aside");
             state.set_read_only(true);
         }
-        if writes && !others_offered && self.store.is_frozen(id.year())? {
+        if offer == Offer::Own && frozen {
             info!(doc = %id, "refused a write to an archived year");
             return Ok(archived(id));
         }
-        if writes && !others_offered && !grants.can_write(id) {
+        if offer == Offer::Own && !grants.can_write(id) {
             info!(doc = %id, "refused a write from an account that may only read");
             return Ok(Outcome::Refused(format!(
                 "document {id}: your account may read this document but not change it"
@@ -643,16 +658,12 @@ impl Hub {
         outcome
     }
 
-    /// Whether every author of the changes `message` offers to a stored document is, by the audit trail,
-    /// an account other than the caller's.
-    fn offered_by_other_authors(
-        &self,
-        grants: &Grants,
-        id: &DocId,
-        message: &[u8],
-    ) -> Result<bool, HubError> {
+    /// What `message` offers of a document, against the relay's copy and its audit trail: nothing new,
+    /// to a reader only changes the relay lacks whose authors are other accounts (its device received
+    /// them before the relay lost them), or the caller's own edits.
+    fn judge_offer(&self, grants: &Grants, id: &DocId, message: &[u8]) -> Result<Offer, HubError> {
         let Some(entry) = self.entry(id)? else {
-            return Ok(false);
+            return Ok(Offer::Own);
         };
         let actors = {
             let slot = entry.lock().unwrap_or_else(|p| p.into_inner());
@@ -661,17 +672,26 @@ impl Hub {
                 .map_err(|e| HubError::Malformed(e.to_string()))?
         };
         if actors.is_empty() {
-            return Ok(false);
+            return Ok(Offer::Nothing);
+        }
+        // A writer (here: to an archived year) answers for whatever it offers.
+        if grants.can_write(id) {
+            return Ok(Offer::Own);
         }
         let trail = self.store.audit_trail(&id.to_string())?;
         let caller = &grants.account().id;
-        Ok(actors.iter().all(|actor| {
+        let others = actors.iter().all(|actor| {
             let delivered: Vec<_> = trail
                 .iter()
                 .filter(|d| d.actor == actor.to_bytes())
                 .collect();
             !delivered.is_empty() && delivered.iter().all(|d| &d.account != caller)
-        }))
+        });
+        Ok(if others {
+            Offer::OtherAuthors
+        } else {
+            Offer::Own
+        })
     }
 
     /// Applies a checked sync message to a document in memory and stores what it adds, in one step: a

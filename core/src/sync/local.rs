@@ -339,18 +339,24 @@ impl Journal {
         Ok(true)
     }
 
-    /// Whether `peer` last said it has exactly this device's heads of the document.
-    pub fn is_synced_with(&self, id: &DocId, peer: &str) -> bool {
+    /// Whether `peer` last said it has exactly this device's heads of the document; if so, those are kept
+    /// as the heads the two share. Automerge keeps them only from a message whose heads the device knew,
+    /// and the one that said so may have come before the document arrived whole.
+    pub fn confirm_synced_with(&mut self, id: &DocId, peer: &str) -> Result<bool> {
         let Some(state) = self.sync_states.get(&(id.clone(), peer.to_owned())) else {
-            return false;
+            return Ok(false);
         };
         let mut ours = self.docs.get(id).map(Document::heads).unwrap_or_default();
         ours.sort();
-        state.their_heads.as_ref().is_some_and(|theirs| {
+        let synced = state.their_heads.as_ref().is_some_and(|theirs| {
             let mut theirs = theirs.clone();
             theirs.sort();
             theirs == ours
-        })
+        });
+        if synced {
+            self.note_shared(id, peer)?;
+        }
+        Ok(synced)
     }
 
     /// Drops the device's copy of a document the relay refused or no longer shares, after recording the

@@ -225,10 +225,11 @@ impl ClientPeer {
         )))
     }
 
-    fn settle(&mut self, journal: &Journal, id: &DocId) {
-        if journal.is_synced_with(id, RELAY_PEER) {
+    fn settle(&mut self, journal: &mut Journal, id: &DocId) -> Result<(), SyncError> {
+        if journal.confirm_synced_with(id, RELAY_PEER)? {
             self.set_status(id, DocStatus::InSync);
         }
+        Ok(())
     }
 
     /// Starts syncing the documents whose heads differ from the index, and offers the relay every local
@@ -460,7 +461,7 @@ impl ClientPeer {
         }
         self.status.entry(id.clone()).or_insert(DocStatus::Syncing);
         let reply = self.message_for(journal, id, false)?;
-        self.settle(journal, id);
+        self.settle(journal, id)?;
         Ok(reply.into_iter().collect())
     }
 
@@ -671,6 +672,43 @@ mod tests {
         assert!(
             first.changes.is_empty(),
             "the usual opening: heads and have only"
+        );
+    }
+
+    /// A document the relay announced before sending it whole (news pushed while the device asked for
+    /// it) ends the session in step: the next session, told "unchanged", sends nothing about it.
+    #[test]
+    fn a_document_announced_before_it_arrived_whole_is_shared_at_its_heads() {
+        let mut relay = relay_journal();
+        let school = relay
+            .documents()
+            .find(|d| matches!(d.id(), DocId::School(_)))
+            .expect("school");
+        let id = school.id().clone();
+        let sent_whole = whole(school);
+        let announced = relay
+            .generate_sync_message(&id, "device")
+            .expect("generated")
+            .expect("a message");
+        let mut device = Journal::open_in_memory().expect("device");
+        let mut peer = ClientPeer::new("device");
+        peer.handle(
+            &mut device,
+            WireMessage::Sync {
+                document_id: id.to_string(),
+                sender_id: "relay".into(),
+                target_id: "device".into(),
+                data: announced,
+            },
+        )
+        .expect("announced");
+        peer.handle(&mut device, sent_whole).expect("whole");
+        assert_eq!(peer.statuses().get(&id), Some(&DocStatus::InSync));
+
+        device.begin_sync_session(RELAY_PEER);
+        assert!(
+            device.is_current_with(&id, RELAY_PEER, None),
+            "the heads the relay confirmed are the ones the two share"
         );
     }
 

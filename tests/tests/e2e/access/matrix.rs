@@ -330,3 +330,65 @@ async fn every_role_reads_and_writes_exactly_what_the_directory_allows() {
         "exactly the two staff writes landed: {written:?}"
     );
 }
+
+/// A reader's device that offers again what the relay already holds (it never heard the answer that said
+/// so) is answered, not refused: nothing it sends is an edit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_offering_changes_the_relay_holds_is_not_refused() {
+    use automerge::sync::{ChunkList, Have, Message as SyncMessage, MessageVersion};
+
+    let relay = Relay::start_demo();
+    let token = relay.token("parent-s5a1");
+    let (mut reading, index) = RawClient::join(&relay, &token).await;
+    let school: DocId = format!("{}/school", year_now(&index)).parse().expect("id");
+    let mut replica =
+        Document::create(school.clone(), &automerge::ActorId::random()).expect("replica");
+    assert_eq!(
+        raw_sync(&mut reading, &mut replica, false).await,
+        Access::Granted
+    );
+    let held = replica.heads();
+
+    let (mut offering, _) = RawClient::join(&relay, &token).await;
+    let everything: Vec<Vec<u8>> = replica
+        .automerge()
+        .get_changes(&[])
+        .iter()
+        .map(|change| change.raw_bytes().to_vec())
+        .collect();
+    assert!(everything.len() > 1, "the school's settings and subjects");
+    let resent = SyncMessage {
+        heads: held.clone(),
+        need: Vec::new(),
+        have: vec![Have::default()],
+        changes: ChunkList::from(everything),
+        flags: None,
+        version: MessageVersion::V1,
+    };
+    offering
+        .send(&WireMessage::Sync {
+            document_id: school.to_string(),
+            sender_id: "raw".into(),
+            target_id: "relay".into(),
+            data: resent.encode(),
+        })
+        .await;
+    let mut answered = false;
+    while let Some(message) = offering.next().await {
+        match message {
+            WireMessage::Refused { reason, .. } => panic!("refused: {reason}"),
+            WireMessage::Sync { document_id, .. } if document_id == school.to_string() => {
+                answered = true;
+            }
+            _ => {}
+        }
+    }
+    assert!(answered, "the relay answers the offer");
+    let mut after = Document::create(school.clone(), &automerge::ActorId::random()).expect("copy");
+    let (mut checking, _) = RawClient::join(&relay, &token).await;
+    assert_eq!(
+        raw_sync(&mut checking, &mut after, false).await,
+        Access::Granted
+    );
+    assert_eq!(after.heads(), held, "the relay's copy is as it was");
+}
