@@ -252,74 +252,131 @@ fn column_chunks(widths: &[f32], frozen: usize, available: f32) -> Vec<Vec<usize
         .collect()
 }
 
-fn draw_table(sheet: &mut Sheet, fonts: &Fonts, table: &Table) {
+/// Rows of a table kept together at its end, so that none stands alone at the top of a page.
+const ROWS_KEPT_TOGETHER: usize = 2;
+
+/// Draws `table`; `trailer` is the height of what must stay on the page of its last rows (the notes under
+/// it, the signatures after the last table).
+fn draw_table(sheet: &mut Sheet, fonts: &Fonts, table: &Table, trailer: f32) {
     let widths = natural_widths(fonts, table);
     let line_height = TABLE_SIZE * 1.25;
-    for columns in column_chunks(&widths, table.frozen_columns, sheet.content_width()) {
+    let chunks = column_chunks(&widths, table.frozen_columns, sheet.content_width());
+    let last_chunk = chunks.len() - 1;
+    for (chunk, columns) in chunks.into_iter().enumerate() {
         let wrap = |text: &str, c: usize, bold: bool| {
             fonts.wrap(text, TABLE_SIZE, bold, widths[c] - 2.0 * PAD)
+        };
+        let text_height = |cells: &[Vec<String>]| {
+            cells.iter().map(Vec::len).max().unwrap_or(1) as f32 * line_height
         };
         let header: Vec<Vec<String>> = columns
             .iter()
             .map(|&c| wrap(&table.columns[c], c, true))
             .collect();
-        let header_height =
-            header.iter().map(Vec::len).max().unwrap_or(1) as f32 * line_height + 2.0 * PAD;
-        let draw_row = |sheet: &mut Sheet, cells: &[Vec<String>], height: f32, bold: bool| {
-            let top = sheet.y;
-            let mut x = MARGIN;
-            if bold {
-                let w = columns.iter().map(|&c| widths[c]).sum();
-                sheet.push(Op::Shade {
-                    x,
-                    y: top,
-                    w,
-                    h: height,
-                });
-            }
-            for (i, &c) in columns.iter().enumerate() {
-                for (l, line) in cells[i].iter().enumerate() {
-                    sheet.text(
-                        x + PAD,
-                        top + PAD + line_height * (l as f32 + 1.0) - TABLE_SIZE * 0.25,
-                        TABLE_SIZE,
-                        bold,
-                        line.clone(),
-                    );
+        let header_height = text_height(&header) + 2.0 * PAD;
+        let rows: Vec<Vec<Vec<String>>> = table
+            .rows
+            .iter()
+            .map(|row| {
+                columns
+                    .iter()
+                    .map(|&c| {
+                        let text = row.get(c).map(ToString::to_string).unwrap_or_default();
+                        wrap(&text, c, false)
+                    })
+                    .collect()
+            })
+            .collect();
+        let text_heights: Vec<f32> = rows.iter().map(|cells| text_height(cells)).collect();
+        let tail = if chunk == last_chunk { trailer } else { 0.0 };
+        let kept = rows.len().min(ROWS_KEPT_TOGETHER);
+        let opening: f32 = text_heights[..kept]
+            .iter()
+            .map(|h| h + 2.0 * PAD)
+            .sum::<f32>()
+            + if kept == rows.len() { tail } else { 0.0 };
+        let draw_row =
+            |sheet: &mut Sheet, cells: &[Vec<String>], height: f32, pad: f32, bold: bool| {
+                let top = sheet.y;
+                let mut x = MARGIN;
+                if bold {
+                    let w = columns.iter().map(|&c| widths[c]).sum();
+                    sheet.push(Op::Shade {
+                        x,
+                        y: top,
+                        w,
+                        h: height,
+                    });
+                }
+                for (i, &c) in columns.iter().enumerate() {
+                    for (l, line) in cells[i].iter().enumerate() {
+                        sheet.text(
+                            x + PAD,
+                            top + pad + line_height * (l as f32 + 1.0) - TABLE_SIZE * 0.25,
+                            TABLE_SIZE,
+                            bold,
+                            line.clone(),
+                        );
+                    }
+                    sheet.line((x, top), (x, top + height), 0.4);
+                    x += widths[c];
                 }
                 sheet.line((x, top), (x, top + height), 0.4);
-                x += widths[c];
-            }
-            sheet.line((x, top), (x, top + height), 0.4);
-            sheet.line((MARGIN, top), (x, top), 0.4);
-            sheet.line((MARGIN, top + height), (x, top + height), 0.4);
-            sheet.y = top + height;
+                sheet.line((MARGIN, top), (x, top), 0.4);
+                sheet.line((MARGIN, top + height), (x, top + height), 0.4);
+                sheet.y = top + height;
+            };
+        sheet.ensure(header_height + opening);
+        draw_row(sheet, &header, header_height, PAD, true);
+        // A table a little too long for the page is set a little tighter, rather than leave its last
+        // rows and the signatures for a page of their own (a class of 25 on the 1,000-student school).
+        let room = sheet.bottom() - sheet.y;
+        let loose = text_heights.iter().map(|h| h + 2.0 * PAD).sum::<f32>() + tail;
+        let pad = if loose > room && loose - rows.len() as f32 * PAD <= room {
+            PAD / 2.0
+        } else {
+            PAD
         };
-        sheet.ensure(header_height + line_height + 2.0 * PAD);
-        draw_row(sheet, &header, header_height, true);
-        for row in &table.rows {
-            let cells: Vec<Vec<String>> = columns
-                .iter()
-                .map(|&c| {
-                    let text = row.get(c).map(ToString::to_string).unwrap_or_default();
-                    wrap(&text, c, false)
-                })
-                .collect();
-            let height =
-                cells.iter().map(Vec::len).max().unwrap_or(1) as f32 * line_height + 2.0 * PAD;
-            if sheet.y + height > sheet.bottom() {
+        let heights: Vec<f32> = text_heights.iter().map(|h| h + 2.0 * pad).collect();
+        let mut on_page = 0;
+        for (i, cells) in rows.iter().enumerate() {
+            let fits = sheet.y + heights[i] <= sheet.bottom();
+            // The last rows go over together, with what must follow them, unless that would leave a
+            // row alone on this page instead.
+            let keeps_the_end = i + ROWS_KEPT_TOGETHER != rows.len()
+                || on_page < ROWS_KEPT_TOGETHER
+                || sheet.y + heights[i..].iter().sum::<f32>() + tail <= sheet.bottom();
+            if on_page > 0 && !(fits && keeps_the_end) {
                 sheet.new_page();
-                draw_row(sheet, &header, header_height, true);
+                draw_row(sheet, &header, header_height, PAD, true);
+                on_page = 0;
             }
-            draw_row(sheet, &cells, height, false);
+            draw_row(sheet, cells, heights[i], pad, false);
+            on_page += 1;
         }
-        sheet.y += 4.0 * MM;
+        sheet.y += TABLE_GAP;
     }
 }
 
+/// Space after a table.
+const TABLE_GAP: f32 = 4.0 * MM;
+/// Space after a section.
+const SECTION_GAP: f32 = 3.0 * MM;
+/// Type size of the notes under a table.
+const NOTE_SIZE: f32 = 7.5;
+
+/// Height of the signature lines for `count` signatories.
+fn signatures_height(count: usize) -> f32 {
+    count as f32 * 10.0 * MM + 4.0 * MM
+}
+
+/// Height of `text` set as a paragraph across the page.
+fn paragraph_height(sheet: &Sheet, fonts: &Fonts, text: &str, size: f32, bold: bool) -> f32 {
+    fonts.wrap(text, size, bold, sheet.content_width()).len() as f32 * size * 1.25 + size * 0.4
+}
+
 fn draw_signatures(sheet: &mut Sheet, fonts: &Fonts, signatures: &[String]) {
-    let block = signatures.len() as f32 * 10.0 * MM + 4.0 * MM;
-    sheet.ensure(block);
+    sheet.ensure(signatures_height(signatures.len()));
     sheet.y += 4.0 * MM;
     let label_width = signatures
         .iter()
@@ -456,20 +513,7 @@ fn finish(
 /// The report as a PDF file.
 pub fn report_pdf(doc: &ReportDoc) -> Result<Vec<u8>, PrintError> {
     let fonts = Fonts::load()?;
-    let mut sheet = Sheet::new(doc.landscape);
-    for section in &doc.sections {
-        if !section.heading.is_empty() {
-            sheet.ensure(12.0 * MM);
-            sheet.paragraph(&fonts, &section.heading, 10.0, true);
-            sheet.y += 1.0 * MM;
-        }
-        draw_table(&mut sheet, &fonts, &section.table);
-        for note in &section.notes {
-            sheet.paragraph(&fonts, note, 7.5, false);
-        }
-        sheet.y += 3.0 * MM;
-    }
-    draw_signatures(&mut sheet, &fonts, &doc.signatures);
+    let sheet = lay_out(doc, &fonts);
     let mut facts = vec![format!("Учебный год {}", doc.year)];
     if let Some(class) = &doc.class {
         facts.push(format!("Класс {class}"));
@@ -481,6 +525,41 @@ pub fn report_pdf(doc: &ReportDoc) -> Result<Vec<u8>, PrintError> {
         (facts.join(" · "), 8.0, false),
     ];
     finish(sheet, &fonts, &header, &doc.title)
+}
+
+/// The report's sections and signatures placed on pages.
+fn lay_out(doc: &ReportDoc, fonts: &Fonts) -> Sheet {
+    let mut sheet = Sheet::new(doc.landscape);
+    let last = doc.sections.len().saturating_sub(1);
+    for (i, section) in doc.sections.iter().enumerate() {
+        if !section.heading.is_empty() {
+            sheet.ensure(12.0 * MM);
+            sheet.paragraph(fonts, &section.heading, 10.0, true);
+            sheet.y += 1.0 * MM;
+        }
+        let notes: f32 = section
+            .notes
+            .iter()
+            .map(|note| paragraph_height(&sheet, fonts, note, NOTE_SIZE, false))
+            .sum();
+        let signatures = if i == last {
+            SECTION_GAP + signatures_height(doc.signatures.len())
+        } else {
+            0.0
+        };
+        draw_table(
+            &mut sheet,
+            fonts,
+            &section.table,
+            TABLE_GAP + notes + signatures,
+        );
+        for note in &section.notes {
+            sheet.paragraph(fonts, note, NOTE_SIZE, false);
+        }
+        sheet.y += SECTION_GAP;
+    }
+    draw_signatures(&mut sheet, fonts, &doc.signatures);
+    sheet
 }
 
 /// One access-code slip: who it is for and the code to type.
@@ -600,6 +679,7 @@ pub fn access_slips_pdf(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reports::{Section, Value};
 
     #[test]
     fn wide_tables_split_into_chunks_that_each_repeat_the_frozen_columns() {
@@ -608,6 +688,98 @@ mod tests {
         assert_eq!(chunks, vec![vec![0, 1, 2, 3], vec![0, 4, 5]]);
         let every: std::collections::BTreeSet<usize> = chunks.iter().flatten().copied().collect();
         assert_eq!(every.len(), widths.len(), "no column is lost");
+    }
+
+    /// A landscape report of one table of `rows` students, with a legend under it and `signatures`.
+    fn class_sheet(rows: usize, signatures: &[&str]) -> ReportDoc {
+        ReportDoc {
+            kind: crate::reports::ReportKind::ClassJournal,
+            title: "Классный журнал: Математика, 1 триместр".into(),
+            school: "Школа № 1".into(),
+            year: crate::YearId(2026),
+            class: Some("5А".into()),
+            printed: Date::from_calendar_date(2026, time::Month::November, 30).expect("date"),
+            landscape: true,
+            sections: vec![Section {
+                heading: "Отметки".into(),
+                table: Table {
+                    columns: vec!["№".into(), "Ученик".into(), "Оценки".into()],
+                    rows: (1..=rows)
+                        .map(|i| {
+                            vec![
+                                Value::Int(i as i64),
+                                Value::Text(format!("Ученик {i}")),
+                                Value::Text("5 4 5".into()),
+                            ]
+                        })
+                        .collect(),
+                    frozen_columns: 2,
+                },
+                notes: vec!["н — не был, о — опоздал".into()],
+            }],
+            signatures: signatures.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    /// Per page: the students' rows on it, and whether it holds the signature lines.
+    fn pages_of(sheet: &Sheet) -> Vec<(usize, bool)> {
+        sheet
+            .pages
+            .iter()
+            .map(|ops| {
+                let texts: Vec<&str> = ops
+                    .iter()
+                    .filter_map(|op| match op {
+                        Op::Text { text, .. } => Some(text.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                let rows = texts.iter().filter(|t| t.starts_with("Ученик ")).count();
+                (rows, texts.contains(&"Директор"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_page_holds_a_tables_last_row_alone_nor_only_the_signatures() {
+        let fonts = Fonts::load().expect("fonts");
+        for rows in 2..=80 {
+            let sheet = lay_out(&class_sheet(rows, &["Учитель", "Директор"]), &fonts);
+            let pages = pages_of(&sheet);
+            assert_eq!(
+                pages.iter().map(|(r, _)| r).sum::<usize>(),
+                rows,
+                "every student once"
+            );
+            for (page, (on_page, signed)) in pages.iter().enumerate() {
+                assert!(
+                    *on_page >= 2 || (*on_page == 0 && !signed && page + 1 < pages.len()),
+                    "{rows} students: page {} holds {on_page} of them{}",
+                    page + 1,
+                    if *signed { " and the signatures" } else { "" }
+                );
+            }
+            assert!(pages.last().is_some_and(|(_, signed)| *signed));
+        }
+    }
+
+    #[test]
+    fn a_table_a_row_too_long_for_the_page_is_set_tighter_on_one_page() {
+        let fonts = Fonts::load().expect("fonts");
+        // The rows that fit one page at the usual spacing, below the report's header, the section's
+        // heading and the table's header.
+        let sheet = Sheet::new(true);
+        let row = TABLE_SIZE * 1.25 + 2.0 * PAD;
+        let above = 10.0 * 1.25 + 10.0 * 0.4 + 1.0 * MM + row;
+        let below = TABLE_GAP
+            + paragraph_height(&sheet, &fonts, "н — не был, о — опоздал", NOTE_SIZE, false)
+            + SECTION_GAP
+            + signatures_height(0);
+        let usual = ((sheet.bottom() - sheet.y - above - below) / row).floor() as usize;
+        let one_more = lay_out(&class_sheet(usual + 1, &[]), &fonts);
+        assert_eq!(pages_of(&one_more).len(), 1, "{} students", usual + 1);
+        let many_more = lay_out(&class_sheet(usual * 2, &[]), &fonts);
+        assert_eq!(pages_of(&many_more).len(), 2, "{} students", usual * 2);
     }
 
     #[test]
