@@ -533,6 +533,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_conflicts() != 38111:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_journal_mobile_checksum_method_journalhandle_discard_refused_edit() != 3733:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_homework() != 52527:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_lesson_students() != 29450:
@@ -563,6 +565,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_resolve_conflict() != 50473:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_journal_mobile_checksum_method_journalhandle_retry_refused_edit() != 53893:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_send_message() != 62965:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_set_homework() != 3899:
@@ -576,6 +580,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_start_live_sync() != 60309:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_stop_live_sync() != 20558:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_journal_mobile_checksum_method_journalhandle_subject_averages() != 43079:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_sync_now() != 18570:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -630,6 +636,9 @@ _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_children.restype 
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_conflicts.argtypes = (
 )
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_conflicts.restype = ctypes.c_uint16
+_UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_discard_refused_edit.argtypes = (
+)
+_UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_discard_refused_edit.restype = ctypes.c_uint16
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_homework.argtypes = (
 )
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_homework.restype = ctypes.c_uint16
@@ -675,6 +684,9 @@ _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_report_pdf.restyp
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_resolve_conflict.argtypes = (
 )
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_resolve_conflict.restype = ctypes.c_uint16
+_UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_retry_refused_edit.argtypes = (
+)
+_UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_retry_refused_edit.restype = ctypes.c_uint16
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_send_message.argtypes = (
 )
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_send_message.restype = ctypes.c_uint16
@@ -696,6 +708,9 @@ _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_start_live_sync.r
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_stop_live_sync.argtypes = (
 )
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_stop_live_sync.restype = ctypes.c_uint16
+_UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_subject_averages.argtypes = (
+)
+_UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_subject_averages.restype = ctypes.c_uint16
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_sync_now.argtypes = (
 )
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_sync_now.restype = ctypes.c_uint16
@@ -741,6 +756,12 @@ _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_conflicts.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_conflicts.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_discard_refused_edit.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_discard_refused_edit.restype = None
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_homework.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -845,6 +866,12 @@ _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_resolve_conflict.argtyp
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_resolve_conflict.restype = None
+_UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_retry_refused_edit.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_retry_refused_edit.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_send_message.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -896,6 +923,15 @@ _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_stop_live_sync.argtypes
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_stop_live_sync.restype = None
+_UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_subject_averages.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_subject_averages.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_sync_now.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -2083,7 +2119,8 @@ class RefusedEditInfo:
     """
     Edits the relay refused.
 """
-    def __init__(self, *, document:str, reason:str, refused_at:int, edits:typing.List[str]):
+    def __init__(self, *, number:int, document:str, reason:str, refused_at:int, edits:typing.List[str]):
+        self.number = number
         self.document = document
         self.reason = reason
         self.refused_at = refused_at
@@ -2093,8 +2130,10 @@ class RefusedEditInfo:
 
     
     def __str__(self):
-        return "RefusedEditInfo(document={}, reason={}, refused_at={}, edits={})".format(self.document, self.reason, self.refused_at, self.edits)
+        return "RefusedEditInfo(number={}, document={}, reason={}, refused_at={}, edits={})".format(self.number, self.document, self.reason, self.refused_at, self.edits)
     def __eq__(self, other):
+        if self.number != other.number:
+            return False
         if self.document != other.document:
             return False
         if self.reason != other.reason:
@@ -2109,6 +2148,7 @@ class _UniffiFfiConverterTypeRefusedEditInfo(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
         return RefusedEditInfo(
+            number=_UniffiFfiConverterInt64.read(buf),
             document=_UniffiFfiConverterString.read(buf),
             reason=_UniffiFfiConverterString.read(buf),
             refused_at=_UniffiFfiConverterInt64.read(buf),
@@ -2117,6 +2157,7 @@ class _UniffiFfiConverterTypeRefusedEditInfo(_UniffiConverterRustBuffer):
 
     @staticmethod
     def check_lower(value):
+        _UniffiFfiConverterInt64.check_lower(value.number)
         _UniffiFfiConverterString.check_lower(value.document)
         _UniffiFfiConverterString.check_lower(value.reason)
         _UniffiFfiConverterInt64.check_lower(value.refused_at)
@@ -2124,6 +2165,7 @@ class _UniffiFfiConverterTypeRefusedEditInfo(_UniffiConverterRustBuffer):
 
     @staticmethod
     def write(value, buf):
+        _UniffiFfiConverterInt64.write(value.number, buf)
         _UniffiFfiConverterString.write(value.document, buf)
         _UniffiFfiConverterString.write(value.reason, buf)
         _UniffiFfiConverterInt64.write(value.refused_at, buf)
@@ -2225,6 +2267,70 @@ class _UniffiFfiConverterTypeStudentInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.id, buf)
         _UniffiFfiConverterString.write(value.name, buf)
 
+class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u32"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**32
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u32()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u32(value)
+
+@dataclass
+class SubjectAverageInfo:
+    """
+    A student's average in one subject.
+"""
+    def __init__(self, *, subject:str, subject_name:str, average:str, marks:int):
+        self.subject = subject
+        self.subject_name = subject_name
+        self.average = average
+        self.marks = marks
+        
+        
+
+    
+    def __str__(self):
+        return "SubjectAverageInfo(subject={}, subject_name={}, average={}, marks={})".format(self.subject, self.subject_name, self.average, self.marks)
+    def __eq__(self, other):
+        if self.subject != other.subject:
+            return False
+        if self.subject_name != other.subject_name:
+            return False
+        if self.average != other.average:
+            return False
+        if self.marks != other.marks:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeSubjectAverageInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return SubjectAverageInfo(
+            subject=_UniffiFfiConverterString.read(buf),
+            subject_name=_UniffiFfiConverterString.read(buf),
+            average=_UniffiFfiConverterString.read(buf),
+            marks=_UniffiFfiConverterUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.subject)
+        _UniffiFfiConverterString.check_lower(value.subject_name)
+        _UniffiFfiConverterString.check_lower(value.average)
+        _UniffiFfiConverterUInt32.check_lower(value.marks)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.subject, buf)
+        _UniffiFfiConverterString.write(value.subject_name, buf)
+        _UniffiFfiConverterString.write(value.average, buf)
+        _UniffiFfiConverterUInt32.write(value.marks, buf)
+
 class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
     CLASS_NAME = "u64"
     VALUE_MIN = 0
@@ -2306,19 +2412,6 @@ class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.write(value.round_trips, buf)
         _UniffiFfiConverterUInt64.write(value.bytes_sent, buf)
         _UniffiFfiConverterUInt64.write(value.bytes_received, buf)
-
-class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
-    CLASS_NAME = "u32"
-    VALUE_MIN = 0
-    VALUE_MAX = 2**32
-
-    @staticmethod
-    def read(buf):
-        return buf.read_u32()
-
-    @staticmethod
-    def write(value, buf):
-        buf.write_u32(value)
 
 @dataclass
 class ThreadSummaryInfo:
@@ -3280,6 +3373,29 @@ class _UniffiFfiConverterTypeSyncListenerFfi:
     def write(cls, value: SyncListenerFfi, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+class _UniffiFfiConverterSequenceTypeSubjectAverageInfo(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeSubjectAverageInfo.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeSubjectAverageInfo.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeSubjectAverageInfo.read(buf) for i in range(count)
+        ]
+
 class _UniffiFfiConverterOptionalTypeSyncListenerFfi(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -3378,6 +3494,11 @@ class JournalHandleProtocol(typing.Protocol):
         Cells two devices set differently; the first value is the one every device shows now.
 """
         raise NotImplementedError
+    def discard_refused_edit(self, number: int) -> None:
+        """
+        Lets refused edit `number` go: it is no longer kept on the device.
+"""
+        raise NotImplementedError
     def homework(self, student: str,_from: str,to: str) -> typing.List[HomeworkInfo]:
         """
         A student's homework in a period.
@@ -3456,6 +3577,12 @@ class JournalHandleProtocol(typing.Protocol):
         Keeps value `choice` of the conflict `key` (from [`JournalHandle::conflicts`]).
 """
         raise NotImplementedError
+    def retry_refused_edit(self, number: int) -> str:
+        """
+        Puts refused edit `number` back to go out at the next sync (after the school changed what made the
+        relay refuse it); returns the document it is in.
+"""
+        raise NotImplementedError
     def send_message(self, thread: str,text: str,attachments: typing.List[AttachmentInfo]) -> None:
         """
         Writes in a conversation, with files if any; delivered at the next sync.
@@ -3492,6 +3619,12 @@ class JournalHandleProtocol(typing.Protocol):
     def stop_live_sync(self, ) -> None:
         """
         Stops the background sync.
+"""
+        raise NotImplementedError
+    def subject_averages(self, student: str,_from: str,to: str,subject: typing.Optional[str]) -> typing.List[SubjectAverageInfo]:
+        """
+        A student's average per subject in a period, optionally of one subject, as the journal weighs
+        the marks.
 """
         raise NotImplementedError
     async def sync_now(self, listener: typing.Optional[SyncListenerFfi]) -> SyncSummary:
@@ -3643,6 +3776,24 @@ class JournalHandle(JournalHandleProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_conflicts,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def discard_refused_edit(self, number: int) -> None:
+        """
+        Lets refused edit `number` go: it is no longer kept on the device.
+"""
+        
+        _UniffiFfiConverterInt64.check_lower(number)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterInt64.lower(number),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeJournalError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_discard_refused_edit,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -3968,6 +4119,25 @@ class JournalHandle(JournalHandleProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def retry_refused_edit(self, number: int) -> str:
+        """
+        Puts refused edit `number` back to go out at the next sync (after the school changed what made the
+        relay refuse it); returns the document it is in.
+"""
+        
+        _UniffiFfiConverterInt64.check_lower(number)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterInt64.lower(number),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeJournalError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_retry_refused_edit,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def send_message(self, thread: str,text: str,attachments: typing.List[AttachmentInfo]) -> None:
         """
         Writes in a conversation, with files if any; delivered at the next sync.
@@ -4126,6 +4296,34 @@ class JournalHandle(JournalHandleProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def subject_averages(self, student: str,_from: str,to: str,subject: typing.Optional[str]) -> typing.List[SubjectAverageInfo]:
+        """
+        A student's average per subject in a period, optionally of one subject, as the journal weighs
+        the marks.
+"""
+        
+        _UniffiFfiConverterString.check_lower(student)
+
+        _UniffiFfiConverterString.check_lower(_from)
+
+        _UniffiFfiConverterString.check_lower(to)
+
+        _UniffiFfiConverterOptionalString.check_lower(subject)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(student),
+            _UniffiFfiConverterString.lower(_from),
+            _UniffiFfiConverterString.lower(to),
+            _UniffiFfiConverterOptionalString.lower(subject),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeSubjectAverageInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeJournalError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_subject_averages,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     async def sync_now(self, listener: typing.Optional[SyncListenerFfi]) -> SyncSummary:
         """
         Syncs every document once. Offline is not an error for the journal: edits stay and go out later.
@@ -4250,6 +4448,7 @@ __all__ = [
     "RefusedEditInfo",
     "SignIn",
     "StudentInfo",
+    "SubjectAverageInfo",
     "SyncSummary",
     "ThreadSummaryInfo",
     "SyncListenerFfiImpl",

@@ -5,7 +5,7 @@ use journal_core::directory::{Child, MyDirectory};
 use journal_core::messages::Audience;
 use journal_core::messages::{ThreadMessage, ThreadSummary};
 use journal_core::news::NewsItem;
-use journal_core::queries::{AbsenceRow, HomeworkItem, MarkRow};
+use journal_core::queries::{AbsenceRow, HomeworkItem, MarkRow, SubjectAverage};
 use journal_core::sync::RefusedEdit;
 use journal_core::sync::client::SyncReport;
 use journal_core::{
@@ -174,6 +174,30 @@ impl MarkInfo {
     }
 }
 
+/// A student's average in one subject.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SubjectAverageInfo {
+    /// Subject id.
+    pub subject: String,
+    /// Subject name.
+    pub subject_name: String,
+    /// The average with two decimals ("4.60"), or "—" when no mark counts (only «зач»).
+    pub average: String,
+    /// How many marks it is drawn from.
+    pub marks: u32,
+}
+
+impl SubjectAverageInfo {
+    pub(crate) fn new(j: &Journal, year: YearId, average: SubjectAverage) -> Self {
+        SubjectAverageInfo {
+            subject_name: j.subject_name(year, &average.subject),
+            subject: average.subject.to_string(),
+            average: average.shown(),
+            marks: u32::try_from(average.marks).unwrap_or(u32::MAX),
+        }
+    }
+}
+
 /// A missed lesson or a late arrival.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct AbsenceInfo {
@@ -258,6 +282,8 @@ impl From<Conflict> for ConflictInfo {
 /// Edits the relay refused.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct RefusedEditInfo {
+    /// Its number, to retry or discard it.
+    pub number: i64,
     /// Document.
     pub document: String,
     /// The relay's reason.
@@ -271,6 +297,7 @@ pub struct RefusedEditInfo {
 impl From<RefusedEdit> for RefusedEditInfo {
     fn from(r: RefusedEdit) -> Self {
         RefusedEditInfo {
+            number: r.id,
             document: r.document,
             reason: r.reason,
             refused_at: r.refused_at,

@@ -332,6 +332,29 @@ impl JournalHandle {
         })
     }
 
+    /// A student's average per subject in a period, optionally of one subject, as the journal weighs
+    /// the marks.
+    pub fn subject_averages(
+        &self,
+        student: String,
+        from: String,
+        to: String,
+        subject: Option<String>,
+    ) -> Outcome<Vec<SubjectAverageInfo>> {
+        let student: StudentId = parse(&student)?;
+        let range = period(&from, &to)?;
+        let subject = subject.as_deref().map(parse).transpose()?;
+        self.with(|j| {
+            let year = j.current_year()?;
+            Ok(
+                j.subject_averages(year, &student, Some(range), subject.as_ref())?
+                    .into_iter()
+                    .map(|average| SubjectAverageInfo::new(j, year, average))
+                    .collect(),
+            )
+        })
+    }
+
     /// A student's absences and late arrivals in a period.
     pub fn absences(&self, student: String, from: String, to: String) -> Outcome<Vec<AbsenceInfo>> {
         let student: StudentId = parse(&student)?;
@@ -371,6 +394,17 @@ impl JournalHandle {
                 .map(RefusedEditInfo::from)
                 .collect())
         })
+    }
+
+    /// Puts refused edit `number` back to go out at the next sync (after the school changed what made the
+    /// relay refuse it); returns the document it is in.
+    pub fn retry_refused_edit(&self, number: i64) -> Outcome<String> {
+        self.with(|j| Ok(j.retry_refused_edit(number)?.to_string()))
+    }
+
+    /// Lets refused edit `number` go: it is no longer kept on the device.
+    pub fn discard_refused_edit(&self, number: i64) -> Outcome<()> {
+        self.with(|j| j.discard_refused_edit(number))
     }
 
     /// What is new since the user last looked.

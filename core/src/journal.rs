@@ -272,14 +272,8 @@ impl Journal {
     /// A copy that would break the document schema is refused and nothing changes.
     pub fn merge_document(&mut self, other: &Document) -> Result<()> {
         let id = other.id().clone();
-        let settings = match &id {
-            DocId::School(_) => None,
-            _ => self.school_settings(id.year()).cloned(),
-        };
-        let ctx = ValidationContext {
-            settings: settings.as_ref(),
-            ..ValidationContext::default()
-        };
+        let settings = self.settings_for(&id);
+        let ctx = ValidationContext::with_settings(settings.as_ref());
         self.change(|j, touched| {
             match j.docs.get_mut(&id) {
                 Some(doc) => doc.merge(other, &ctx)?,

@@ -94,6 +94,10 @@ fun main(args: Array<String>) = runBlocking {
     val marks = parent.marks("s5a1", day, day)
     check(marks.map { it.value } == listOf("5")) { "the child's marks: $marks" }
     check(marks[0].comment == "Отличный ответ") { "comment: ${marks[0]}" }
+    val averages = parent.subjectAverages("s5a1", day, day)
+    check(averages.map { Triple(it.subject, it.average, it.marks) } == listOf(Triple(marks[0].subject, "5.00", 1u))) {
+        "the subject's average: $averages"
+    }
     val children = parent.children()
     check(children.map { it.student } == listOf("s5a1")) { "children: $children" }
     val foreign = runCatching { parent.marks("s5a3", day, day) }.exceptionOrNull()

@@ -58,6 +58,15 @@ async def main(url, teacher_code, parent_code, scratch):
     assert any(isinstance(e, j.SyncEventFfi.PROGRESS) for e in events.seen), events.seen
     marks = parent.marks("s5a1", day, day, None)
     assert [m.value for m in marks] == ["4"], marks
+    averages = parent.subject_averages("s5a1", day, day, None)
+    assert [(a.subject, a.average, a.marks) for a in averages] == [(marks[0].subject, "4.00", 1)], averages
+    assert parent.refused_edits() == []
+    for act in (parent.retry_refused_edit, parent.discard_refused_edit):
+        try:
+            act(1)
+            raise AssertionError("there is no refused edit 1 to act on")
+        except j.JournalError.NotFound:
+            pass
     try:
         parent.marks("s5a3", day, day, None)
         raise AssertionError("another family's child must not be on the phone")

@@ -104,7 +104,7 @@ impl Journal {
     }
 
     /// The school settings a document is validated against (none for the school document itself).
-    fn settings_for(&self, id: &DocId) -> Option<crate::docs::SchoolSettings> {
+    pub(crate) fn settings_for(&self, id: &DocId) -> Option<crate::docs::SchoolSettings> {
         match id {
             DocId::School(_) => None,
             _ => self.school_settings(id.year()).cloned(),
@@ -178,10 +178,7 @@ impl Journal {
     /// A message whose changes would break the document's rules is refused and nothing changes.
     pub fn receive_sync_message(&mut self, id: &DocId, peer: &str, message: &[u8]) -> Result<()> {
         let settings = self.settings_for(id);
-        let ctx = ValidationContext {
-            settings: settings.as_ref(),
-            ..ValidationContext::default()
-        };
+        let ctx = ValidationContext::with_settings(settings.as_ref());
         let mut state = self.sync_state(id, peer)?.clone();
         let existed = self.docs.contains_key(id);
         let mut doc = match self.docs.remove(id) {
@@ -440,14 +437,8 @@ impl Journal {
             ))
             .into());
         }
-        let settings = match &id {
-            DocId::School(_) => None,
-            _ => self.school_settings(id.year()).cloned(),
-        };
-        let ctx = ValidationContext {
-            settings: settings.as_ref(),
-            ..ValidationContext::default()
-        };
+        let settings = self.settings_for(&id);
+        let ctx = ValidationContext::with_settings(settings.as_ref());
         self.change(|j, touched| {
             j.doc_mut(&id, touched)?.merge_bytes(&changes, &ctx)?;
             Ok(())
@@ -484,9 +475,6 @@ fn load_snapshot(
     if held {
         return Document::load(id.clone(), bytes, actor);
     }
-    let ctx = ValidationContext {
-        settings,
-        ..ValidationContext::default()
-    };
+    let ctx = ValidationContext::with_settings(settings);
     Document::load_checked(id.clone(), bytes, actor, &ctx)
 }

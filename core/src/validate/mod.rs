@@ -39,6 +39,16 @@ pub struct ValidationContext<'a> {
     pub writer: Option<WriterGuard<'a>>,
 }
 
+impl<'a> ValidationContext<'a> {
+    /// The context of a device: the year's settings, no writer to check.
+    pub fn with_settings(settings: Option<&'a SchoolSettings>) -> Self {
+        ValidationContext {
+            settings,
+            writer: None,
+        }
+    }
+}
+
 /// Checks one message's text and attachments.
 pub fn check_message(id: &DocId, message: &Message) -> Result<(), SchemaError> {
     check_text(id, "a message", &message.text)?;

@@ -650,6 +650,11 @@ public protocol JournalHandleProtocol: AnyObject, Sendable {
     func conflicts() throws  -> [ConflictInfo]
     
     /**
+     * Lets refused edit `number` go: it is no longer kept on the device.
+     */
+    func discardRefusedEdit(number: Int64) throws 
+    
+    /**
      * A student's homework in a period.
      */
     func homework(student: String, from: String, to: String) throws  -> [HomeworkInfo]
@@ -728,6 +733,12 @@ public protocol JournalHandleProtocol: AnyObject, Sendable {
     func resolveConflict(key: String, choice: UInt32) throws 
     
     /**
+     * Puts refused edit `number` back to go out at the next sync (after the school changed what made the
+     * relay refuse it); returns the document it is in.
+     */
+    func retryRefusedEdit(number: Int64) throws  -> String
+    
+    /**
      * Writes in a conversation, with files if any; delivered at the next sync.
      */
     func sendMessage(thread: String, text: String, attachments: [AttachmentInfo]) throws 
@@ -764,6 +775,12 @@ public protocol JournalHandleProtocol: AnyObject, Sendable {
      * Stops the background sync.
      */
     func stopLiveSync() 
+    
+    /**
+     * A student's average per subject in a period, optionally of one subject, as the journal weighs
+     * the marks.
+     */
+    func subjectAverages(student: String, from: String, to: String, subject: String?) throws  -> [SubjectAverageInfo]
     
     /**
      * Syncs every document once. Offline is not an error for the journal: edits stay and go out later.
@@ -910,6 +927,18 @@ open func conflicts()throws  -> [ConflictInfo]  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Lets refused edit `number` go: it is no longer kept on the device.
+     */
+open func discardRefusedEdit(number: Int64)throws   {try rustCallWithError(FfiConverterTypeJournalError_lift) {
+        uniffiCallStatus in
+    uniffi_journal_mobile_fn_method_journalhandle_discard_refused_edit(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(number),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -1124,6 +1153,20 @@ open func resolveConflict(key: String, choice: UInt32)throws   {try rustCallWith
 }
     
     /**
+     * Puts refused edit `number` back to go out at the next sync (after the school changed what made the
+     * relay refuse it); returns the document it is in.
+     */
+open func retryRefusedEdit(number: Int64)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeJournalError_lift) {
+        uniffiCallStatus in
+    uniffi_journal_mobile_fn_method_journalhandle_retry_refused_edit(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(number),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Writes in a conversation, with files if any; delivered at the next sync.
      */
 open func sendMessage(thread: String, text: String, attachments: [AttachmentInfo])throws   {try rustCallWithError(FfiConverterTypeJournalError_lift) {
@@ -1218,6 +1261,23 @@ open func stopLiveSync()  {try! rustCall() {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * A student's average per subject in a period, optionally of one subject, as the journal weighs
+     * the marks.
+     */
+open func subjectAverages(student: String, from: String, to: String, subject: String?)throws  -> [SubjectAverageInfo]  {
+    return try  FfiConverterSequenceTypeSubjectAverageInfo.lift(try rustCallWithError(FfiConverterTypeJournalError_lift) {
+        uniffiCallStatus in
+    uniffi_journal_mobile_fn_method_journalhandle_subject_averages(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(student),
+        FfiConverterString.lower(from),
+        FfiConverterString.lower(to),
+        FfiConverterOptionString.lower(subject),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -2653,6 +2713,10 @@ public func FfiConverterTypeNewsInfo_lower(_ value: NewsInfo) -> RustBuffer {
  */
 public struct RefusedEditInfo: Equatable, Hashable {
     /**
+     * Its number, to retry or discard it.
+     */
+    public var number: Int64
+    /**
      * Document.
      */
     public var document: String
@@ -2673,6 +2737,9 @@ public struct RefusedEditInfo: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
+         * Its number, to retry or discard it.
+         */number: Int64, 
+        /**
          * Document.
          */document: String, 
         /**
@@ -2684,6 +2751,7 @@ public struct RefusedEditInfo: Equatable, Hashable {
         /**
          * The edits, one line each.
          */edits: [String]) {
+        self.number = number
         self.document = document
         self.reason = reason
         self.refusedAt = refusedAt
@@ -2706,6 +2774,7 @@ public struct FfiConverterTypeRefusedEditInfo: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RefusedEditInfo {
         return
             try RefusedEditInfo(
+                number: FfiConverterInt64.read(from: &buf), 
                 document: FfiConverterString.read(from: &buf), 
                 reason: FfiConverterString.read(from: &buf), 
                 refusedAt: FfiConverterInt64.read(from: &buf), 
@@ -2714,6 +2783,7 @@ public struct FfiConverterTypeRefusedEditInfo: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: RefusedEditInfo, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.number, into: &buf)
         FfiConverterString.write(value.document, into: &buf)
         FfiConverterString.write(value.reason, into: &buf)
         FfiConverterInt64.write(value.refusedAt, into: &buf)
@@ -2904,6 +2974,95 @@ public func FfiConverterTypeStudentInfo_lift(_ buf: RustBuffer) throws -> Studen
 #endif
 public func FfiConverterTypeStudentInfo_lower(_ value: StudentInfo) -> RustBuffer {
     return FfiConverterTypeStudentInfo.lower(value)
+}
+
+
+/**
+ * A student's average in one subject.
+ */
+public struct SubjectAverageInfo: Equatable, Hashable {
+    /**
+     * Subject id.
+     */
+    public var subject: String
+    /**
+     * Subject name.
+     */
+    public var subjectName: String
+    /**
+     * The average with two decimals ("4.60"), or "—" when no mark counts (only «зач»).
+     */
+    public var average: String
+    /**
+     * How many marks it is drawn from.
+     */
+    public var marks: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Subject id.
+         */subject: String, 
+        /**
+         * Subject name.
+         */subjectName: String, 
+        /**
+         * The average with two decimals ("4.60"), or "—" when no mark counts (only «зач»).
+         */average: String, 
+        /**
+         * How many marks it is drawn from.
+         */marks: UInt32) {
+        self.subject = subject
+        self.subjectName = subjectName
+        self.average = average
+        self.marks = marks
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SubjectAverageInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSubjectAverageInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SubjectAverageInfo {
+        return
+            try SubjectAverageInfo(
+                subject: FfiConverterString.read(from: &buf), 
+                subjectName: FfiConverterString.read(from: &buf), 
+                average: FfiConverterString.read(from: &buf), 
+                marks: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SubjectAverageInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.subject, into: &buf)
+        FfiConverterString.write(value.subjectName, into: &buf)
+        FfiConverterString.write(value.average, into: &buf)
+        FfiConverterUInt32.write(value.marks, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSubjectAverageInfo_lift(_ buf: RustBuffer) throws -> SubjectAverageInfo {
+    return try FfiConverterTypeSubjectAverageInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSubjectAverageInfo_lower(_ value: SubjectAverageInfo) -> RustBuffer {
+    return FfiConverterTypeSubjectAverageInfo.lower(value)
 }
 
 
@@ -3921,6 +4080,31 @@ fileprivate struct FfiConverterSequenceTypeStudentInfo: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeSubjectAverageInfo: FfiConverterRustBuffer {
+    typealias SwiftType = [SubjectAverageInfo]
+
+    public static func write(_ value: [SubjectAverageInfo], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSubjectAverageInfo.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SubjectAverageInfo] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SubjectAverageInfo]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSubjectAverageInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeThreadSummaryInfo: FfiConverterRustBuffer {
     typealias SwiftType = [ThreadSummaryInfo]
 
@@ -4018,6 +4202,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_journal_mobile_checksum_method_journalhandle_conflicts() != 38111) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_journal_mobile_checksum_method_journalhandle_discard_refused_edit() != 3733) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_journal_mobile_checksum_method_journalhandle_homework() != 52527) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4063,6 +4250,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_journal_mobile_checksum_method_journalhandle_resolve_conflict() != 50473) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_journal_mobile_checksum_method_journalhandle_retry_refused_edit() != 53893) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_journal_mobile_checksum_method_journalhandle_send_message() != 62965) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4082,6 +4272,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_journal_mobile_checksum_method_journalhandle_stop_live_sync() != 20558) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_journal_mobile_checksum_method_journalhandle_subject_averages() != 43079) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_journal_mobile_checksum_method_journalhandle_sync_now() != 18570) {

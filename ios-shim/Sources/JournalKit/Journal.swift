@@ -145,6 +145,9 @@ public final class Journal {
     public func marks(student: String, from: String, to: String, subject: String? = nil) async throws -> [MarkInfo] {
         try await io { try self.handle.marks(student: student, from: from, to: to, subject: subject) }
     }
+    public func subjectAverages(student: String, from: String, to: String, subject: String? = nil) async throws -> [SubjectAverageInfo] {
+        try await io { try self.handle.subjectAverages(student: student, from: from, to: to, subject: subject) }
+    }
     public func absences(student: String, from: String, to: String) async throws -> [AbsenceInfo] {
         try await io { try self.handle.absences(student: student, from: from, to: to) }
     }
@@ -152,6 +155,10 @@ public final class Journal {
         try await io { try self.handle.homework(student: student, from: from, to: to) }
     }
     public func refusedEdits() async throws -> [RefusedEditInfo] { try await io { try self.handle.refusedEdits() } }
+    public func retryRefusedEdit(number: Int64) async throws -> String {
+        try await io { try self.handle.retryRefusedEdit(number: number) }
+    }
+    public func discardRefusedEdit(number: Int64) async throws { try await io { try self.handle.discardRefusedEdit(number: number) } }
     public func news() async throws -> [NewsInfo] { try await io { try self.handle.news() } }
     public func markNewsSeen() async throws { try await io { try self.handle.markNewsSeen() } }
     public func threads() async throws -> [ThreadSummaryInfo] { try await io { try self.handle.threads() } }

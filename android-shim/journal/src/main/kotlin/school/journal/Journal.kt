@@ -23,6 +23,7 @@ import school.journal.ffi.NewsInfo
 import school.journal.ffi.RefusedEditInfo
 import school.journal.ffi.SignIn
 import school.journal.ffi.StudentInfo
+import school.journal.ffi.SubjectAverageInfo
 import school.journal.ffi.SyncEventFfi
 import school.journal.ffi.SyncListenerFfi
 import school.journal.ffi.SyncSummary
@@ -112,6 +113,10 @@ class Journal private constructor(private val handle: JournalHandle) : AutoClose
     suspend fun marks(student: String, from: String, to: String, subject: String? = null): List<MarkInfo> =
         io { handle.marks(student, from, to, subject) }
 
+    /** A student's average per subject in a period. */
+    suspend fun subjectAverages(student: String, from: String, to: String, subject: String? = null): List<SubjectAverageInfo> =
+        io { handle.subjectAverages(student, from, to, subject) }
+
     /** A student's absences in a period. */
     suspend fun absences(student: String, from: String, to: String): List<AbsenceInfo> =
         io { handle.absences(student, from, to) }
@@ -122,6 +127,12 @@ class Journal private constructor(private val handle: JournalHandle) : AutoClose
 
     /** Edits the relay refused. */
     suspend fun refusedEdits(): List<RefusedEditInfo> = io { handle.refusedEdits() }
+
+    /** Puts a refused edit back to go out at the next sync; returns its document. */
+    suspend fun retryRefusedEdit(number: Long): String = io { handle.retryRefusedEdit(number) }
+
+    /** Lets a refused edit go. */
+    suspend fun discardRefusedEdit(number: Long) = io { handle.discardRefusedEdit(number) }
 
     /** What is new since the user last looked. */
     suspend fun news(): List<NewsInfo> = io { handle.news() }

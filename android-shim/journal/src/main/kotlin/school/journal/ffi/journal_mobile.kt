@@ -712,6 +712,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_journal_mobile_checksum_method_journalhandle_conflicts(
     ): Int
+    external fun uniffi_journal_mobile_checksum_method_journalhandle_discard_refused_edit(
+    ): Int
     external fun uniffi_journal_mobile_checksum_method_journalhandle_homework(
     ): Int
     external fun uniffi_journal_mobile_checksum_method_journalhandle_lesson_students(
@@ -742,6 +744,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_journal_mobile_checksum_method_journalhandle_resolve_conflict(
     ): Int
+    external fun uniffi_journal_mobile_checksum_method_journalhandle_retry_refused_edit(
+    ): Int
     external fun uniffi_journal_mobile_checksum_method_journalhandle_send_message(
     ): Int
     external fun uniffi_journal_mobile_checksum_method_journalhandle_set_homework(
@@ -755,6 +759,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_journal_mobile_checksum_method_journalhandle_start_live_sync(
     ): Int
     external fun uniffi_journal_mobile_checksum_method_journalhandle_stop_live_sync(
+    ): Int
+    external fun uniffi_journal_mobile_checksum_method_journalhandle_subject_averages(
     ): Int
     external fun uniffi_journal_mobile_checksum_method_journalhandle_sync_now(
     ): Int
@@ -803,6 +809,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_journal_mobile_fn_method_journalhandle_conflicts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_journal_mobile_fn_method_journalhandle_discard_refused_edit(`ptr`: Long,`number`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_journal_mobile_fn_method_journalhandle_homework(`ptr`: Long,`student`: RustBuffer.ByValue,`from`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_journal_mobile_fn_method_journalhandle_lesson_students(`ptr`: Long,`lesson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -833,6 +841,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_journal_mobile_fn_method_journalhandle_resolve_conflict(`ptr`: Long,`key`: RustBuffer.ByValue,`choice`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_journal_mobile_fn_method_journalhandle_retry_refused_edit(`ptr`: Long,`number`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_journal_mobile_fn_method_journalhandle_send_message(`ptr`: Long,`thread`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`attachments`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_journal_mobile_fn_method_journalhandle_set_homework(`ptr`: Long,`lesson`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`due`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -847,6 +857,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_journal_mobile_fn_method_journalhandle_stop_live_sync(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_journal_mobile_fn_method_journalhandle_subject_averages(`ptr`: Long,`student`: RustBuffer.ByValue,`from`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,`subject`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_journal_mobile_fn_method_journalhandle_sync_now(`ptr`: Long,`listener`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_journal_mobile_fn_method_journalhandle_thread_messages(`ptr`: Long,`thread`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -994,6 +1006,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_conflicts() and 0xFFFF) != 38111) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_discard_refused_edit() and 0xFFFF) != 3733) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_homework() and 0xFFFF) != 52527) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1039,6 +1054,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_resolve_conflict() and 0xFFFF) != 50473) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_retry_refused_edit() and 0xFFFF) != 53893) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_send_message() and 0xFFFF) != 62965) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1058,6 +1076,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_stop_live_sync() and 0xFFFF) != 20558) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_subject_averages() and 0xFFFF) != 43079) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_sync_now() and 0xFFFF) != 18570) {
@@ -1624,6 +1645,11 @@ public interface JournalHandleInterface {
     fun `conflicts`(): List<ConflictInfo>
     
     /**
+     * Lets refused edit `number` go: it is no longer kept on the device.
+     */
+    fun `discardRefusedEdit`(`number`: kotlin.Long)
+    
+    /**
      * A student's homework in a period.
      */
     fun `homework`(`student`: kotlin.String, `from`: kotlin.String, `to`: kotlin.String): List<HomeworkInfo>
@@ -1702,6 +1728,12 @@ public interface JournalHandleInterface {
     fun `resolveConflict`(`key`: kotlin.String, `choice`: kotlin.UInt)
     
     /**
+     * Puts refused edit `number` back to go out at the next sync (after the school changed what made the
+     * relay refuse it); returns the document it is in.
+     */
+    fun `retryRefusedEdit`(`number`: kotlin.Long): kotlin.String
+    
+    /**
      * Writes in a conversation, with files if any; delivered at the next sync.
      */
     fun `sendMessage`(`thread`: kotlin.String, `text`: kotlin.String, `attachments`: List<AttachmentInfo>)
@@ -1738,6 +1770,12 @@ public interface JournalHandleInterface {
      * Stops the background sync.
      */
     fun `stopLiveSync`()
+    
+    /**
+     * A student's average per subject in a period, optionally of one subject, as the journal weighs
+     * the marks.
+     */
+    fun `subjectAverages`(`student`: kotlin.String, `from`: kotlin.String, `to`: kotlin.String, `subject`: kotlin.String?): List<SubjectAverageInfo>
     
     /**
      * Syncs every document once. Offline is not an error for the journal: edits stay and go out later.
@@ -1941,6 +1979,23 @@ open class JournalHandle: Disposable, AutoCloseable, JournalHandleInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Lets refused edit `number` go: it is no longer kept on the device.
+     */
+    @Throws(JournalException::class)override fun `discardRefusedEdit`(`number`: kotlin.Long)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JournalException) { _status ->
+    UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_discard_refused_edit(
+        it,
+        
+        FfiConverterLong.lower(`number`),_status)
+}
+    }
+    
     
 
     
@@ -2235,6 +2290,25 @@ open class JournalHandle: Disposable, AutoCloseable, JournalHandleInterface
 
     
     /**
+     * Puts refused edit `number` back to go out at the next sync (after the school changed what made the
+     * relay refuse it); returns the document it is in.
+     */
+    @Throws(JournalException::class)override fun `retryRefusedEdit`(`number`: kotlin.Long): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(JournalException) { _status ->
+    UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_retry_refused_edit(
+        it,
+        
+        FfiConverterLong.lower(`number`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Writes in a conversation, with files if any; delivered at the next sync.
      */
     @Throws(JournalException::class)override fun `sendMessage`(`thread`: kotlin.String, `text`: kotlin.String, `attachments`: List<AttachmentInfo>)
@@ -2362,6 +2436,28 @@ open class JournalHandle: Disposable, AutoCloseable, JournalHandleInterface
 }
     }
     
+    
+
+    
+    /**
+     * A student's average per subject in a period, optionally of one subject, as the journal weighs
+     * the marks.
+     */
+    @Throws(JournalException::class)override fun `subjectAverages`(`student`: kotlin.String, `from`: kotlin.String, `to`: kotlin.String, `subject`: kotlin.String?): List<SubjectAverageInfo> {
+            return FfiConverterSequenceTypeSubjectAverageInfo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(JournalException) { _status ->
+    UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_subject_averages(
+        it,
+        
+        FfiConverterString.lower(`student`),
+        FfiConverterString.lower(`from`),
+        FfiConverterString.lower(`to`),
+        FfiConverterOptionalString.lower(`subject`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -3626,6 +3722,11 @@ public object FfiConverterTypeNewsInfo: FfiConverterRustBuffer<NewsInfo> {
  */
 data class RefusedEditInfo (
     /**
+     * Its number, to retry or discard it.
+     */
+    var `number`: kotlin.Long
+    , 
+    /**
      * Document.
      */
     var `document`: kotlin.String
@@ -3660,6 +3761,7 @@ data class RefusedEditInfo (
 public object FfiConverterTypeRefusedEditInfo: FfiConverterRustBuffer<RefusedEditInfo> {
     override fun read(buf: ByteBuffer): RefusedEditInfo {
         return RefusedEditInfo(
+            FfiConverterLong.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterLong.read(buf),
@@ -3668,6 +3770,7 @@ public object FfiConverterTypeRefusedEditInfo: FfiConverterRustBuffer<RefusedEdi
     }
 
     override fun allocationSize(value: RefusedEditInfo) = (
+            FfiConverterLong.allocationSize(value.`number`) +
             FfiConverterString.allocationSize(value.`document`) +
             FfiConverterString.allocationSize(value.`reason`) +
             FfiConverterLong.allocationSize(value.`refusedAt`) +
@@ -3675,6 +3778,7 @@ public object FfiConverterTypeRefusedEditInfo: FfiConverterRustBuffer<RefusedEdi
     )
 
     override fun write(value: RefusedEditInfo, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`number`, buf)
             FfiConverterString.write(value.`document`, buf)
             FfiConverterString.write(value.`reason`, buf)
             FfiConverterLong.write(value.`refusedAt`, buf)
@@ -3798,6 +3902,69 @@ public object FfiConverterTypeStudentInfo: FfiConverterRustBuffer<StudentInfo> {
     override fun write(value: StudentInfo, buf: ByteBuffer) {
             FfiConverterString.write(value.`id`, buf)
             FfiConverterString.write(value.`name`, buf)
+    }
+}
+
+
+
+/**
+ * A student's average in one subject.
+ */
+data class SubjectAverageInfo (
+    /**
+     * Subject id.
+     */
+    var `subject`: kotlin.String
+    , 
+    /**
+     * Subject name.
+     */
+    var `subjectName`: kotlin.String
+    , 
+    /**
+     * The average with two decimals ("4.60"), or "—" when no mark counts (only «зач»).
+     */
+    var `average`: kotlin.String
+    , 
+    /**
+     * How many marks it is drawn from.
+     */
+    var `marks`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSubjectAverageInfo: FfiConverterRustBuffer<SubjectAverageInfo> {
+    override fun read(buf: ByteBuffer): SubjectAverageInfo {
+        return SubjectAverageInfo(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SubjectAverageInfo) = (
+            FfiConverterString.allocationSize(value.`subject`) +
+            FfiConverterString.allocationSize(value.`subjectName`) +
+            FfiConverterString.allocationSize(value.`average`) +
+            FfiConverterUInt.allocationSize(value.`marks`)
+    )
+
+    override fun write(value: SubjectAverageInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`subject`, buf)
+            FfiConverterString.write(value.`subjectName`, buf)
+            FfiConverterString.write(value.`average`, buf)
+            FfiConverterUInt.write(value.`marks`, buf)
     }
 }
 
@@ -4785,6 +4952,34 @@ public object FfiConverterSequenceTypeStudentInfo: FfiConverterRustBuffer<List<S
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeStudentInfo.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSubjectAverageInfo: FfiConverterRustBuffer<List<SubjectAverageInfo>> {
+    override fun read(buf: ByteBuffer): List<SubjectAverageInfo> {
+        val len = buf.getInt()
+        return List<SubjectAverageInfo>(len) {
+            FfiConverterTypeSubjectAverageInfo.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SubjectAverageInfo>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSubjectAverageInfo.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SubjectAverageInfo>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSubjectAverageInfo.write(it, buf)
         }
     }
 }
