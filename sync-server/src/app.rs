@@ -115,8 +115,12 @@ impl App {
         secrets: HashKey,
     ) -> Self {
         App {
-            redeem_limits: RedeemLimits::new(limits.redeem_per_address, limits.redeem_per_family),
-            message_limits: KeyedLimit::new(limits.messages),
+            redeem_limits: RedeemLimits::new(
+                limits.redeem_per_address,
+                limits.redeem_per_family,
+                hub.clock().clone(),
+            ),
+            message_limits: KeyedLimit::new(limits.messages, hub.clock().clone()),
             sessions: Sessions::new(limits.sessions_per_device),
             services: Services::new(hub.clone(), secrets.clone()),
             hub,

@@ -248,7 +248,7 @@ pub fn seed(
     if !store.document_heads()?.is_empty() {
         return Ok(None);
     }
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = app.hub.clock().now();
     let mut accounts: Vec<Account> = vec![
         account(
             "director",
@@ -307,7 +307,7 @@ pub fn seed(
     store.put_class_staff(&id("6b")?, "t-6b", true)?;
     store.put_class_staff(&id("5a")?, "t-math", false)?;
     store.put_class_staff(&id("6b")?, "t-math", false)?;
-    let by = attribution("director", "relay-demo");
+    let by = attribution("director", "relay-demo", now);
     for doc in documents(year, class_size)? {
         app.hub.import(&doc, &by)?;
     }
@@ -344,7 +344,7 @@ pub fn seed(
             student,
             valid_days: codes::DEFAULT_VALID_DAYS,
         };
-        let code = codes::issue(store.as_ref(), &app.secrets, &issuer, &request)?;
+        let code = codes::issue(store.as_ref(), &app.secrets, &issuer, &request, now)?;
         out.push(DemoAccount {
             id: a.id,
             role: a.role,

@@ -20,6 +20,7 @@ use thiserror::Error;
 use tracing::{debug, info, warn};
 
 use crate::acl::Grants;
+use crate::clock::{Clock, SystemClock};
 use crate::services::events::{EventBus, RelayEvent};
 use crate::store::{Attribution, FirstChanges, RelayStore, StoreError, stored_heads};
 
@@ -116,16 +117,14 @@ pub struct Hub {
     /// One permit per core for the work that takes milliseconds of CPU or disk (loading, merging and
     /// storing documents), handed out in arrival order.
     heavy: tokio::sync::Semaphore,
+    /// What time it is (a test sets its own).
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Hub")
     }
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// The size limit of a document.
@@ -163,7 +162,19 @@ impl Hub {
             snapshots: std::sync::Mutex::new(HashMap::new()),
             bus,
             actor: ActorId::random(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same hub on `clock` instead of the system's.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// What time it is for the relay.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The store.
@@ -1012,12 +1023,12 @@ fn evict_idle(docs: &mut HashMap<DocId, Entry>) {
     }
 }
 
-/// Attribution of a delivery now.
-pub fn attribution(account: &str, device: &str) -> Attribution {
+/// Attribution of a delivery at `at`.
+pub fn attribution(account: &str, device: &str, at: i64) -> Attribution {
     Attribution {
         account: account.to_owned(),
         device: device.to_owned(),
-        at: now(),
+        at,
     }
 }
 

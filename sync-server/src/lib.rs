@@ -7,6 +7,7 @@ pub mod app;
 pub mod archive;
 pub mod auth;
 pub mod backup;
+pub mod clock;
 pub mod data_dir;
 pub mod demo;
 pub mod fuzzing;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use journal_relay::backup;
+use journal_relay::clock::{Clock, SystemClock};
 use journal_relay::hub::Hub;
 use journal_relay::secrets::HashKey;
 use journal_relay::services::Services;
@@ -315,10 +316,6 @@ fn open_services(data: &DataDir) -> Result<Services> {
     Ok(Services::new(Arc::new(Hub::new(store, bus)), key))
 }
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// Runs the command; an error is printed as one message, never with a backtrace, whatever
 /// `RUST_BACKTRACE` says: it is the user's to act on, not a crash.
 fn main() -> std::process::ExitCode {
@@ -444,7 +441,7 @@ fn run() -> Result<()> {
         } => {
             let Opened { store, key, .. } = open_store(&data)?;
             let store = store.as_ref();
-            let today = time::OffsetDateTime::now_utc().date();
+            let today = SystemClock.today();
             let year = year.map(journal_core::YearId);
             let class: Option<journal_core::ClassId> = class.map(|c| c.parse()).transpose()?;
             let (bytes, what) = if kind == "slips" {
@@ -461,7 +458,7 @@ fn run() -> Result<()> {
                     &key,
                     &journal_relay::services::command_line(),
                     &request,
-                    today,
+                    &SystemClock,
                 )?;
                 (bytes, format!("{count} access-code slips for {class}"))
             } else {
@@ -506,7 +503,8 @@ fn backup_command(data: &DataDir, backups: &Path, action: BackupAction) -> Resul
                 None => None,
             };
             let spinner = spinner("taking a snapshot".into());
-            let manifest = backup::backup_now(dir, backups, &key, now(), postgres.as_deref())?;
+            let manifest =
+                backup::backup_now(dir, backups, &key, SystemClock.now(), postgres.as_deref())?;
             spinner.finish_and_clear();
             println!(
                 "snapshot {} written: {} documents, {} bytes of database",
@@ -585,7 +583,8 @@ async fn scheduled_backups(
         let (dir, backups, postgres) = (dir.clone(), backups.clone(), postgres.clone());
         let outcome = tokio::task::spawn_blocking(move || -> Result<String> {
             let key = backup::load_or_create_key(&dir)?;
-            let manifest = backup::backup_now(&dir, &backups, &key, now(), postgres.as_deref())?;
+            let manifest =
+                backup::backup_now(&dir, &backups, &key, SystemClock.now(), postgres.as_deref())?;
             for old in backup::expired(&backup::list(&backups)?, 7, 4, 12) {
                 let _ = std::fs::remove_file(old.with_extension("manifest.json"));
                 std::fs::remove_file(&old)?;
@@ -643,6 +642,7 @@ async fn serve(
             app.redeem_limits = journal_relay::ratelimit::RedeemLimits::shared(
                 limits.redeem_per_address,
                 limits.redeem_per_family,
+                app.hub.clock().clone(),
                 store.clone(),
             );
             Arc::new(app)
@@ -751,7 +751,7 @@ fn self_signed_pin(
 
 /// The school year running today (a year starts on 1 September).
 fn current_school_year() -> u16 {
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = SystemClock.today();
     let year = u16::try_from(today.year()).unwrap_or(2026);
     if u8::from(today.month()) >= 8 {
         year

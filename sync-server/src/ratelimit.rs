@@ -1,18 +1,16 @@
-//! Rate limits, all on one keyed token bucket (governor's GCRA): code redemption per client address and per
-//! code family, and sync messages per device, shared by its WebSocket sessions and HTTP batches.
+//! Rate limits, all on one keyed token bucket ([`gcra`]): code redemption per client address and per code
+//! family, and sync messages per device, shared by its WebSocket sessions and HTTP batches. The buckets
+//! live in this relay's memory, or for redemption in the store every relay of a district shares.
 
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use std::sync::Arc;
-
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
-
-use crate::store::RelayStore;
+use crate::clock::Clock;
+use crate::store::{RelayStore, gcra};
 
 /// A rate: `per_minute` sustained, `burst` at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,32 +22,39 @@ pub struct Rate {
 }
 
 impl Rate {
-    fn quota(self) -> Quota {
-        let burst = NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN);
-        let period = Duration::from_secs(60) / self.per_minute.max(1);
-        Quota::with_period(period)
-            .expect("a positive period")
-            .allow_burst(burst)
+    /// Milliseconds between two requests at the sustained rate.
+    fn interval_ms(self) -> i64 {
+        60_000 / i64::from(self.per_minute.max(1))
     }
 }
 
 /// How many checks pass between sweeps of keys whose bucket has refilled.
 const SWEEP_EVERY: u64 = 4096;
 
-/// A token bucket per key.
+/// What a request beyond the burst waits: it never fits, so a full minute.
+const BEYOND_THE_BURST: Duration = Duration::from_secs(60);
+
+fn wait(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// A token bucket per key, in this relay's memory.
 #[derive(Debug)]
 pub struct KeyedLimit<K: Hash + Eq + Clone> {
-    limiter: DefaultKeyedRateLimiter<K>,
-    clock: DefaultClock,
+    rate: Rate,
+    clock: Arc<dyn Clock>,
+    /// Each key's theoretical arrival time (ms): when its bucket is full again.
+    due: Mutex<HashMap<K, i64>>,
     checks: AtomicU64,
 }
 
 impl<K: Hash + Eq + Clone> KeyedLimit<K> {
-    /// A limit of `rate` for every key.
-    pub fn new(rate: Rate) -> Self {
+    /// A limit of `rate` for every key, on `clock`.
+    pub fn new(rate: Rate, clock: Arc<dyn Clock>) -> Self {
         KeyedLimit {
-            limiter: DefaultKeyedRateLimiter::keyed(rate.quota()),
-            clock: DefaultClock::default(),
+            rate,
+            clock,
+            due: Mutex::new(HashMap::new()),
             checks: AtomicU64::new(0),
         }
     }
@@ -57,16 +62,25 @@ impl<K: Hash + Eq + Clone> KeyedLimit<K> {
     /// Takes `n` tokens of `key`'s bucket, or says how long until they are there. More than the burst
     /// never fits; it waits a full minute.
     pub fn take(&self, key: &K, n: u32) -> Result<(), Duration> {
+        if n > self.rate.burst.max(1) {
+            return Err(BEYOND_THE_BURST);
+        }
+        let now = self.clock.now_ms();
+        let mut due = self.due.lock().unwrap_or_else(|p| p.into_inner());
         if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             // Forget keys whose bucket has refilled: they are no different from keys never seen.
-            self.limiter.retain_recent();
+            due.retain(|_, tat| *tat > now);
         }
-        let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
-        match self.limiter.check_key_n(key, n) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(not_until)) => Err(not_until.wait_time_from(self.clock.now())),
-            Err(_) => Err(Duration::from_secs(60)),
-        }
+        let next = gcra(
+            due.get(key).copied(),
+            now,
+            self.rate.interval_ms(),
+            self.rate.burst,
+            n.max(1),
+        )
+        .map_err(wait)?;
+        due.insert(key.clone(), next);
+        Ok(())
     }
 }
 
@@ -81,6 +95,7 @@ pub struct RedeemLimits {
     per_address: KeyedLimit<IpAddr>,
     per_family: KeyedLimit<String>,
     rates: (Rate, Rate),
+    clock: Arc<dyn Clock>,
     /// The store all relays of one database share: the limits hold across them.
     shared: Option<Arc<dyn RelayStore>>,
 }
@@ -96,21 +111,27 @@ impl std::fmt::Debug for RedeemLimits {
 
 impl RedeemLimits {
     /// Limits with these rates, kept in this relay's memory.
-    pub fn new(per_address: Rate, per_family: Rate) -> Self {
+    pub fn new(per_address: Rate, per_family: Rate, clock: Arc<dyn Clock>) -> Self {
         RedeemLimits {
-            per_address: KeyedLimit::new(per_address),
-            per_family: KeyedLimit::new(per_family),
+            per_address: KeyedLimit::new(per_address, clock.clone()),
+            per_family: KeyedLimit::new(per_family, clock.clone()),
             rates: (per_address, per_family),
+            clock,
             shared: None,
         }
     }
 
     /// Limits with these rates kept in `store`, which every relay of a district shares, so a guesser gets
     /// no more attempts by spreading them over the relays.
-    pub fn shared(per_address: Rate, per_family: Rate, store: Arc<dyn RelayStore>) -> Self {
+    pub fn shared(
+        per_address: Rate,
+        per_family: Rate,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn RelayStore>,
+    ) -> Self {
         RedeemLimits {
             shared: Some(store),
-            ..RedeemLimits::new(per_address, per_family)
+            ..RedeemLimits::new(per_address, per_family, clock)
         }
     }
 
@@ -122,24 +143,15 @@ impl RedeemLimits {
             self.per_address.take(&client, 1)?;
             return self.per_family.take(&family, 1);
         };
-        let now_ms = i64::try_from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis(),
-        )
-        .unwrap_or(i64::MAX);
+        let now_ms = self.clock.now_ms();
         let (address_rate, family_rate) = self.rates;
         for (key, rate) in [
             (format!("redeem-address:{client}"), address_rate),
             (format!("redeem-family:{family}"), family_rate),
         ] {
-            let interval_ms = 60_000 / i64::from(rate.per_minute.max(1));
-            match store.take_token(&key, now_ms, interval_ms, rate.burst) {
+            match store.take_token(&key, now_ms, rate.interval_ms(), rate.burst) {
                 Ok(None) => {}
-                Ok(Some(wait_ms)) => {
-                    return Err(Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)));
-                }
+                Ok(Some(wait_ms)) => return Err(wait(wait_ms)),
                 // No attempt is admitted unchecked; the database being away refuses redemption anyway.
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot check the code redemption limits");
@@ -154,23 +166,37 @@ impl RedeemLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
 
     #[test]
-    fn a_key_beyond_its_burst_waits_and_other_keys_are_not_affected() {
-        let limit = KeyedLimit::new(Rate {
-            per_minute: 6,
-            burst: 3,
-        });
+    fn a_key_beyond_its_burst_waits_until_its_bucket_refills_and_other_keys_are_not_affected() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let limit = KeyedLimit::new(
+            Rate {
+                per_minute: 6,
+                burst: 3,
+            },
+            clock.clone(),
+        );
         for _ in 0..3 {
             limit.take(&"a", 1).expect("within the burst");
         }
         let wait = limit.take(&"a", 1).expect_err("over the limit");
-        assert!(
-            wait > Duration::from_secs(5) && wait <= Duration::from_secs(10),
-            "{wait:?}"
-        );
+        assert_eq!(wait, Duration::from_secs(10), "one request every 10 s");
         limit.take(&"b", 1).expect("another key is not limited");
-        assert!(limit.take(&"c", 4).is_err(), "more than the burst at once");
+        assert_eq!(
+            limit.take(&"c", 4),
+            Err(BEYOND_THE_BURST),
+            "more than the burst at once"
+        );
+        clock.advance(Duration::from_secs(9));
+        assert_eq!(limit.take(&"a", 1), Err(Duration::from_secs(1)));
+        clock.advance(Duration::from_secs(1));
+        limit.take(&"a", 1).expect("one token back after 10 s");
+        clock.advance(Duration::from_secs(30));
+        limit
+            .take(&"a", 3)
+            .expect("the whole burst back after 30 s");
     }
 
     #[test]
@@ -184,6 +210,7 @@ mod tests {
                 per_minute: 5,
                 burst: 10,
             },
+            Arc::new(ManualClock::starting_now()),
         );
         // 14 addresses guess 10 times each, in many families.
         for address in 1..=14u8 {

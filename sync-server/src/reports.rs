@@ -12,6 +12,7 @@ use thiserror::Error;
 use time::Date;
 
 use crate::auth::Principal;
+use crate::clock::Clock;
 use crate::read_model::{ReadModel, Scope};
 use crate::services::codes::{self, CodeError, CodeRequest};
 use crate::store::{AccountRole, CodeRole, RelayStore, StoreError};
@@ -166,8 +167,9 @@ pub fn access_slips(
     key: &crate::secrets::HashKey,
     issuer: &Principal,
     request: &SlipRequest,
-    today: Date,
+    clock: &dyn Clock,
 ) -> Result<(Vec<u8>, usize), ReportError> {
+    let today = clock.today();
     let SlipRequest {
         year,
         class,
@@ -224,6 +226,7 @@ pub fn access_slips(
                 student: Some(student.clone()),
                 valid_days,
             },
+            clock.now(),
         )?;
         slips.push(AccessSlip {
             name,

@@ -138,7 +138,11 @@ impl RelaySide for SessionSide {
         ask: Ask,
     ) -> Result<Outcome, PeerFault> {
         let _span = info_span!("sync", doc = %doc).entered();
-        let by = attribution(&self.who.account.id, &self.who.device.id);
+        let by = attribution(
+            &self.who.account.id,
+            &self.who.device.id,
+            self.app.hub.clock().now(),
+        );
         let started = std::time::Instant::now();
         let outcome = self
             .app

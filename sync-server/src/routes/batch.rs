@@ -92,8 +92,7 @@ pub async fn batch(
         return Err(AppError::TooMany(wait.as_secs().max(1)));
     }
     let store = app.store().clone();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let session = store.start_session(&who.account.id, &who.device.id, now)?;
+    let session = store.start_session(&who.account.id, &who.device.id, app.hub.clock().now())?;
     let span = info_span!("batch", session, account = %who.account.id, device = %who.device.id);
     let mut side = SessionSide::new(app.clone(), who, 0)?.ok_or(AppError::Unauthorized)?;
     async {
@@ -113,11 +112,7 @@ pub async fn batch(
         );
     }
     let synced = i64::try_from(messages.len()).unwrap_or(i64::MAX);
-    store.end_session(
-        session,
-        time::OffsetDateTime::now_utc().unix_timestamp(),
-        synced,
-    )?;
+    store.end_session(session, app.hub.clock().now(), synced)?;
     let reply = encode(&BatchResponse { messages, deferred });
     app.metrics.sent(reply.len());
     Ok(cbor(reply))

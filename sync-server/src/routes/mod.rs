@@ -23,10 +23,6 @@ use crate::hub::HubError;
 use crate::services::ServiceError;
 use crate::store::{AccountRole, StoreError};
 
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// `GET /healthz`: `200` when the store takes writes and the disk is not nearly full, else `503` with
 /// the reasons; either way the free disk and the age of the newest backup.
 pub async fn healthz(State(app): State<Arc<App>>) -> Response {
@@ -37,7 +33,7 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
             checked.store().as_ref(),
             dir,
             checked.min_free_disk,
-            unix_now(),
+            checked.hub.clock().now(),
         );
         let disk = dir.and_then(crate::health::disk_space);
         let backup = dir.and_then(|d| crate::health::newest_backup(&d.join("backups")));
@@ -50,7 +46,7 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
     let mut body = json!({
         "status": if problems.is_empty() { "ok" } else { "unhealthy" },
         "disk_free_bytes": disk.map(|d| d.free),
-        "last_backup_age_seconds": backup.map(|at| unix_now() - at),
+        "last_backup_age_seconds": backup.map(|at| app.hub.clock().now() - at),
     });
     if problems.is_empty() {
         Json(body).into_response()
@@ -72,7 +68,9 @@ pub async fn readyz(State(app): State<Arc<App>>) -> Response {
             .into_response();
     }
     let probed = app.clone();
-    let writes = tokio::task::spawn_blocking(move || probed.store().probe_write(unix_now())).await;
+    let writes =
+        tokio::task::spawn_blocking(move || probed.store().probe_write(probed.hub.clock().now()))
+            .await;
     match writes {
         Ok(Ok(())) => Json(json!({ "status": "ready" })).into_response(),
         _ => (
@@ -103,7 +101,8 @@ pub async fn metrics(
             store_bytes: read.store().stored_bytes().ok(),
             disk_free_bytes: dir.and_then(crate::health::disk_space).map(|d| d.free),
             backup_age_seconds: dir.map(|d| {
-                unix_now() - crate::health::newest_backup(&d.join("backups")).unwrap_or(0)
+                read.hub.clock().now()
+                    - crate::health::newest_backup(&d.join("backups")).unwrap_or(0)
             }),
         }
     })

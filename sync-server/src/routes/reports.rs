@@ -63,10 +63,6 @@ fn file(bytes: Vec<u8>, format: ReportFormat, name: &str) -> Response {
     response
 }
 
-fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
-}
-
 /// `GET /v1/admin/reports/{kind}?class=&subject=&term=&student=&year=&month=YYYY-MM&format=pdf|xlsx|csv`.
 pub async fn report(
     State(app): State<Arc<App>>,
@@ -102,9 +98,10 @@ pub async fn report(
     };
     let store = app.store().clone();
     let model = app.read_model.clone();
+    let clock = app.hub.clock().clone();
     // Reading documents and rendering is CPU work: it runs off the async runtime.
     let bytes = tokio::task::spawn_blocking(move || {
-        let doc = reports::build(store.as_ref(), &model, kind, &query, today())?;
+        let doc = reports::build(store.as_ref(), &model, kind, &query, clock.today())?;
         reports::render(&doc, format)
     })
     .await
@@ -130,9 +127,10 @@ pub async fn slips(
     };
     let store = app.store().clone();
     let model = app.read_model.clone();
+    let clock = app.hub.clock().clone();
     let key = app.secrets.clone();
     let (bytes, count) = tokio::task::spawn_blocking(move || {
-        reports::access_slips(store.as_ref(), &model, &key, &who, &request, today())
+        reports::access_slips(store.as_ref(), &model, &key, &who, &request, clock.as_ref())
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))??;

@@ -82,10 +82,6 @@ impl From<Closing> for End {
     }
 }
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 async fn send(socket: &mut WebSocket, message: &WireMessage) -> Result<(), End> {
     socket
         .send(Message::Binary(encode(message).into()))
@@ -119,32 +115,33 @@ fn too_large(error: axum::Error) -> bool {
 
 async fn run(app: Arc<App>, who: Principal, mut socket: WebSocket) {
     let store = app.store().clone();
-    let session_id = match store.start_session(&who.account.id, &who.device.id, now()) {
-        Ok(id) => id,
-        Err(e) => {
-            // Said, not just dropped: a silent close reads as "no connection" on the tablet.
-            tracing::error!(error = %e, "could not log a session");
-            let (message, reason) = match e {
-                StoreError::CannotWrite(_) => (CANNOT_STORE, "cannot_store"),
-                StoreError::Unavailable(_) => (DATABASE_UNAVAILABLE, "database_unavailable"),
-                _ => ("the relay failed; reconnect later", "relay_failed"),
-            };
-            app.metrics.refused(reason);
-            let _ = send(
-                &mut socket,
-                &WireMessage::Error {
-                    message: message.into(),
-                },
-            )
-            .await;
-            let frame = CloseFrame {
-                code: close_code::AGAIN,
-                reason: "".into(),
-            };
-            let _ = socket.send(Message::Close(Some(frame))).await;
-            return;
-        }
-    };
+    let session_id =
+        match store.start_session(&who.account.id, &who.device.id, app.hub.clock().now()) {
+            Ok(id) => id,
+            Err(e) => {
+                // Said, not just dropped: a silent close reads as "no connection" on the tablet.
+                tracing::error!(error = %e, "could not log a session");
+                let (message, reason) = match e {
+                    StoreError::CannotWrite(_) => (CANNOT_STORE, "cannot_store"),
+                    StoreError::Unavailable(_) => (DATABASE_UNAVAILABLE, "database_unavailable"),
+                    _ => ("the relay failed; reconnect later", "relay_failed"),
+                };
+                app.metrics.refused(reason);
+                let _ = send(
+                    &mut socket,
+                    &WireMessage::Error {
+                        message: message.into(),
+                    },
+                )
+                .await;
+                let frame = CloseFrame {
+                    code: close_code::AGAIN,
+                    reason: "".into(),
+                };
+                let _ = socket.send(Message::Close(Some(frame))).await;
+                return;
+            }
+        };
     let span = info_span!("session", session = session_id, account = %who.account.id, device = %who.device.id);
     async move {
         let origin = u64::try_from(session_id).unwrap_or(0);
@@ -203,7 +200,7 @@ async fn run(app: Arc<App>, who: Principal, mut socket: WebSocket) {
         };
         let _ = socket.send(Message::Close(Some(frame))).await;
         let synced = i64::try_from(peer.touched()).unwrap_or(i64::MAX);
-        if let Err(e) = store.end_session(session_id, now(), synced) {
+        if let Err(e) = store.end_session(session_id, app.hub.clock().now(), synced) {
             warn!(error = %e, "could not log the end of a session");
         }
         info!(documents = synced, "session ended");

@@ -4,7 +4,7 @@
 use journal_core::StudentId;
 
 use super::events::RelayEvent;
-use super::{ServiceError, ServiceResult, Services, administration_only, now};
+use super::{ServiceError, ServiceResult, Services, administration_only};
 use crate::auth::{IssuedToken, Principal, issue_device};
 use crate::store::{Account, AccountRole, Device};
 
@@ -108,7 +108,7 @@ impl Services {
             }
             None => return Err(ServiceError::NotFound(format!("account {account}"))),
         }
-        let issued = issue_device(self.store(), self.secrets(), account, label, now())?;
+        let issued = issue_device(self.store(), self.secrets(), account, label, self.now())?;
         self.record(
             by,
             "add-device",
@@ -145,7 +145,7 @@ impl Services {
             // Someone else's device reads as one that does not exist.
             return Err(ServiceError::NotFound(format!("device {device}")));
         }
-        if !self.store().revoke_device(device, now())? {
+        if !self.store().revoke_device(device, self.now())? {
             return Err(ServiceError::NotFound(format!("device {device}")));
         }
         let detail = if by.account.id == "cli" {

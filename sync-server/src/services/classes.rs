@@ -6,7 +6,7 @@ use std::path::Path;
 use journal_core::{DocId, Journal, Promotion, YearId};
 
 use super::events::RelayEvent;
-use super::{ServiceError, ServiceResult, Services, administration_only, now};
+use super::{ServiceError, ServiceResult, Services, administration_only};
 use crate::archive::{self, ArchiveManifest};
 use crate::auth::Principal;
 use crate::store::Attribution;
@@ -22,7 +22,7 @@ impl Services {
         out: &Path,
     ) -> ServiceResult<ArchiveManifest> {
         administration_only(by, "freezes a school year")?;
-        let manifest = archive::freeze_and_export(self.store(), data_dir, year, out, now())?;
+        let manifest = archive::freeze_and_export(self.store(), data_dir, year, out, self.now())?;
         self.record(
             by,
             "freeze-year",
@@ -67,7 +67,7 @@ impl Services {
         let attribution = Attribution {
             account: by.account.id.clone(),
             device: by.device.id.clone(),
-            at: now(),
+            at: self.now(),
         };
         for doc in journal.documents().filter(|d| d.id().year() == next) {
             self.hub().import(doc, &attribution)?;

@@ -65,19 +65,16 @@ pub struct IssuedCode {
     pub record: CodeRecord,
 }
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 fn log(
     store: &dyn RelayStore,
+    at: i64,
     actor: &str,
     action: &str,
     target: String,
     detail: String,
 ) -> Result<(), StoreError> {
     store.log_admin(&AdminLogEntry {
-        at: now(),
+        at,
         actor: actor.to_owned(),
         action: action.to_owned(),
         target,
@@ -85,12 +82,13 @@ fn log(
     })
 }
 
-/// Issues a code if `issuer` may.
+/// Issues a code at `at` if `issuer` may.
 pub fn issue(
     store: &dyn RelayStore,
     key: &HashKey,
     issuer: &Principal,
     request: &CodeRequest,
+    at: i64,
 ) -> Result<IssuedCode, CodeError> {
     let admin = issuer.account.role == AccountRole::Administration;
     if !(1..=90).contains(&request.valid_days) {
@@ -170,7 +168,6 @@ pub fn issue(
         }
     }
     let code = AccessCode::generate();
-    let at = now();
     let record = CodeRecord {
         id: crate::auth::random_hex(8),
         role: request.role,
@@ -196,7 +193,7 @@ pub fn issue(
     if let Some(links) = links {
         detail = format!("{detail}; {links}");
     }
-    log(store, &issuer.account.id, "issue-code", target, detail)?;
+    log(store, at, &issuer.account.id, "issue-code", target, detail)?;
     Ok(IssuedCode { code, record })
 }
 
@@ -207,7 +204,7 @@ impl super::Services {
         issuer: &Principal,
         request: &CodeRequest,
     ) -> super::ServiceResult<IssuedCode> {
-        let issued = issue(self.store(), self.secrets(), issuer, request)?;
+        let issued = issue(self.store(), self.secrets(), issuer, request, self.now())?;
         tracing::info!(code = %issued.record.id, role = issued.record.role.as_str(), "issued an access code");
         Ok(issued)
     }
@@ -218,7 +215,7 @@ impl super::Services {
         typed: &TypedCode<'_>,
         signed_in: Option<&Principal>,
     ) -> super::ServiceResult<Redeemed> {
-        let redeemed = redeem(self.store(), self.secrets(), typed, signed_in)?;
+        let redeemed = redeem(self.store(), self.secrets(), typed, signed_in, self.now())?;
         self.publish(super::events::RelayEvent::DirectoryChanged);
         tracing::info!(account = %redeemed.account.id, "redeemed an access code");
         Ok(redeemed)
@@ -257,7 +254,7 @@ pub fn valid_secret(secret: &str) -> bool {
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// Redeems a code typed on a device. `signed_in` is the device's current identity, if it has one: a
+/// Redeems a code typed on a device at `at`. `signed_in` is the device's current identity, if it has one: a
 /// parent who redeems a second child's code keeps their account and device. Sent again by the device that
 /// spent it (the reply was lost), a code gets the same answer.
 pub fn redeem(
@@ -265,6 +262,7 @@ pub fn redeem(
     key: &HashKey,
     typed: &TypedCode<'_>,
     signed_in: Option<&Principal>,
+    at: i64,
 ) -> Result<Redeemed, CodeError> {
     let code: AccessCode = typed.code.parse().map_err(|_| CodeError::Refused)?;
     let (record, stored) = store
@@ -282,9 +280,8 @@ pub fn redeem(
         other => other,
     };
     if record.spent_at.is_some() {
-        return answer_again(store, key, &record, secret, signed_in)?.ok_or(CodeError::Refused);
+        return answer_again(store, key, &record, secret, signed_in, at)?.ok_or(CodeError::Refused);
     }
-    let at = now();
     if record.expires_at <= at {
         return Err(CodeError::Refused);
     }
@@ -379,6 +376,7 @@ pub fn redeem(
         .unwrap_or_default();
     log(
         store,
+        at,
         &account.id,
         "redeem-code",
         format!("code {}", record.id),
@@ -400,6 +398,7 @@ fn answer_again(
     record: &CodeRecord,
     secret: Option<&str>,
     signed_in: Option<&Principal>,
+    at: i64,
 ) -> Result<Option<Redeemed>, CodeError> {
     if let (Some(device_id), Some(secret)) = (&record.spent_by_device, secret) {
         let Some((device, stored)) = store.device_auth(device_id)? else {
@@ -413,6 +412,7 @@ fn answer_again(
         };
         log(
             store,
+            at,
             &account.id,
             "redeem-code",
             format!("code {} (sent again)", record.id),
@@ -448,6 +448,11 @@ fn answer_again(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{Clock, SystemClock};
+
+    fn now() -> i64 {
+        SystemClock.now()
+    }
     use crate::store::sqlite::SqliteStore;
     use crate::store::{DirectoryStore, LogStore};
 
@@ -504,13 +509,21 @@ mod tests {
         let store = store_with_kid();
         let admin = principal(&store, "director", AccountRole::Administration);
         let parent = principal(&store, "parent-1", AccountRole::Parent);
-        let issued = issue(&store, &key(), &admin, &kid_code(CodeRole::Student, 7)).expect("issue");
+        let issued = issue(
+            &store,
+            &key(),
+            &admin,
+            &kid_code(CodeRole::Student, 7),
+            now(),
+        )
+        .expect("issue");
         let code = issued.code.to_string();
         let keeping = TypedCode {
             keep_account: Some("parent-1"),
             ..typed(&code, "phone")
         };
-        let err = redeem(&store, &key(), &keeping, Some(&parent)).expect_err("another account");
+        let err =
+            redeem(&store, &key(), &keeping, Some(&parent), now()).expect_err("another account");
         assert!(
             matches!(
                 err,
@@ -523,7 +536,7 @@ mod tests {
         assert!(err.to_string().contains("student"), "{err}");
         // Nothing was spent: the same code still signs in the student on purpose.
         let switched =
-            redeem(&store, &key(), &typed(&code, "phone"), Some(&parent)).expect("redeem");
+            redeem(&store, &key(), &typed(&code, "phone"), Some(&parent), now()).expect("redeem");
         assert_eq!(switched.account.role, AccountRole::Student);
     }
 
@@ -532,7 +545,7 @@ mod tests {
         let store = store_with_kid();
         let admin = principal(&store, "director", AccountRole::Administration);
         let request = kid_code(CodeRole::Student, 1);
-        let issued = issue(&store, &key(), &admin, &request).expect("issue");
+        let issued = issue(&store, &key(), &admin, &request, now()).expect("issue");
         // A code for another student that expired a second ago.
         let mut expired = issued.record.clone();
         expired.id = "expired".into();
@@ -542,11 +555,18 @@ mod tests {
         store
             .put_code(&expired, &key().code_hash(&other.canonical()))
             .expect("put");
-        let err =
-            redeem(&store, &key(), &typed(&other.to_string(), "d"), None).expect_err("expired");
+        let err = redeem(&store, &key(), &typed(&other.to_string(), "d"), None, now())
+            .expect_err("expired");
         assert!(matches!(err, CodeError::Refused));
         assert!(
-            redeem(&store, &key(), &typed(&issued.code.to_string(), "d"), None).is_ok(),
+            redeem(
+                &store,
+                &key(),
+                &typed(&issued.code.to_string(), "d"),
+                None,
+                now()
+            )
+            .is_ok(),
             "the live code still works"
         );
         let log = store.admin_log(0, i64::MAX).expect("log");
@@ -563,19 +583,19 @@ mod tests {
         let teacher = principal(&store, "t", AccountRole::Teacher);
         let request = kid_code(CodeRole::Parent, 14);
         assert!(matches!(
-            issue(&store, &key(), &teacher, &request),
+            issue(&store, &key(), &teacher, &request, now()),
             Err(CodeError::NotAllowed(_))
         ));
         store
             .put_class_staff(&"5a".parse().expect("id"), "t", true)
             .expect("class teacher");
-        assert!(issue(&store, &key(), &teacher, &request).is_ok());
+        assert!(issue(&store, &key(), &teacher, &request, now()).is_ok());
         let too_long = CodeRequest {
             valid_days: 365,
             ..request
         };
         assert!(matches!(
-            issue(&store, &key(), &teacher, &too_long),
+            issue(&store, &key(), &teacher, &too_long, now()),
             Err(CodeError::Invalid(_))
         ));
     }
@@ -620,12 +640,14 @@ mod tests {
     #[test]
     fn a_class_teacher_names_only_their_own_familys_accounts() {
         let (store, teacher, _) = two_classes();
-        issue(&store, &key(), &teacher, &naming("mum", "kid")).expect("a new code for kid's mum");
+        issue(&store, &key(), &teacher, &naming("mum", "kid"), now())
+            .expect("a new code for kid's mum");
         for (account, why) in [
             ("dad", "not a guardian of kid"),
             ("aunt", "also the guardian of a child in 6b"),
         ] {
-            let err = issue(&store, &key(), &teacher, &naming(account, "kid")).expect_err(why);
+            let err =
+                issue(&store, &key(), &teacher, &naming(account, "kid"), now()).expect_err(why);
             assert!(matches!(err, CodeError::NotAllowed(_)), "{why}: {err}");
         }
         assert!(
@@ -643,7 +665,8 @@ mod tests {
     fn the_administration_links_an_existing_account_and_the_log_says_so() {
         let (store, _, _) = two_classes();
         let head = principal(&store, "head", AccountRole::Administration);
-        let issued = issue(&store, &key(), &head, &naming("dad", "kid")).expect("admin links");
+        let issued =
+            issue(&store, &key(), &head, &naming("dad", "kid"), now()).expect("admin links");
         let line = store
             .admin_log(0, i64::MAX)
             .expect("log")
@@ -659,6 +682,7 @@ mod tests {
             &key(),
             &typed(&issued.code.to_string(), "phone"),
             None,
+            now(),
         )
         .expect("redeem");
         assert_eq!(redeemed.account.id, "dad");
@@ -667,13 +691,14 @@ mod tests {
     #[test]
     fn a_code_naming_an_account_signs_in_that_account_only() {
         let (store, teacher, _) = two_classes();
-        let issued = issue(&store, &key(), &teacher, &naming("mum", "kid")).expect("issue");
+        let issued = issue(&store, &key(), &teacher, &naming("mum", "kid"), now()).expect("issue");
         let dad = principal(&store, "dad", AccountRole::Parent);
         let redeemed = redeem(
             &store,
             &key(),
             &typed(&issued.code.to_string(), "phone"),
             Some(&dad),
+            now(),
         )
         .expect("redeem");
         assert_eq!(
@@ -687,7 +712,14 @@ mod tests {
     fn a_code_sent_again_by_the_device_that_spent_it_gets_the_same_answer() {
         let store = store_with_kid();
         let admin = principal(&store, "director", AccountRole::Administration);
-        let issued = issue(&store, &key(), &admin, &kid_code(CodeRole::Parent, 7)).expect("issue");
+        let issued = issue(
+            &store,
+            &key(),
+            &admin,
+            &kid_code(CodeRole::Parent, 7),
+            now(),
+        )
+        .expect("issue");
         let code = issued.code.to_string();
         let mine = "ab".repeat(32);
         let sent = |secret: Option<&str>| {
@@ -701,6 +733,7 @@ mod tests {
                     keep_account: None,
                 },
                 None,
+                now(),
             )
         };
         let first = sent(Some(&mine)).expect("redeemed");
@@ -733,18 +766,27 @@ mod tests {
         let store = store_with_kid();
         let admin = principal(&store, "director", AccountRole::Administration);
         let gran = principal(&store, "gran", AccountRole::Parent);
-        let issued = issue(&store, &key(), &admin, &kid_code(CodeRole::Parent, 7)).expect("issue");
+        let issued = issue(
+            &store,
+            &key(),
+            &admin,
+            &kid_code(CodeRole::Parent, 7),
+            now(),
+        )
+        .expect("issue");
         let code = issued.code.to_string();
-        let first = redeem(&store, &key(), &typed(&code, "phone"), Some(&gran)).expect("linked");
+        let first =
+            redeem(&store, &key(), &typed(&code, "phone"), Some(&gran), now()).expect("linked");
         assert!(first.token.is_none(), "gran keeps her device");
-        let again = redeem(&store, &key(), &typed(&code, "phone"), Some(&gran)).expect("again");
+        let again =
+            redeem(&store, &key(), &typed(&code, "phone"), Some(&gran), now()).expect("again");
         assert_eq!(
             (again.account.id.as_str(), again.token.is_none()),
             ("gran", true)
         );
         let dad = principal(&store, "dad", AccountRole::Parent);
         assert!(matches!(
-            redeem(&store, &key(), &typed(&code, "phone"), Some(&dad)),
+            redeem(&store, &key(), &typed(&code, "phone"), Some(&dad), now()),
             Err(CodeError::Refused)
         ));
     }

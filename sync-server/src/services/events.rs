@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use tracing::{debug, warn};
 
+use crate::clock::{Clock, SystemClock};
 use crate::store::RelayStore;
 use crate::store::postgres::PostgresStore;
 
@@ -170,20 +171,17 @@ impl MailboxBus {
     }
 }
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 impl EventBus for MailboxBus {
     fn publish(&self, event: RelayEvent) {
         if let Some(mail) = Mail::of(&event) {
             let payload = serde_json::to_string(&mail).expect("mail serializes");
             // The change itself is stored; a relay that misses this mail catches up at its sessions' next
             // sync, so a failure here is logged rather than undoing the command.
-            if let Err(e) = self
-                .store
-                .post_mail(&payload, now(), now() - MAIL_KEPT_SECONDS)
-            {
+            if let Err(e) = self.store.post_mail(
+                &payload,
+                SystemClock.now(),
+                SystemClock.now() - MAIL_KEPT_SECONDS,
+            ) {
                 warn!(error = %e, "could not tell a running relay about a change");
             }
         }

@@ -16,6 +16,7 @@ use thiserror::Error;
 
 use crate::archive::ArchiveError;
 use crate::auth::Principal;
+use crate::clock::{Clock, SystemClock};
 use crate::hub::{Hub, HubError};
 use crate::roster::RowError;
 use crate::secrets::HashKey;
@@ -79,14 +80,10 @@ pub fn command_line() -> Principal {
             id: "cli".into(),
             account: "cli".into(),
             label: "command line".into(),
-            created_at: now(),
+            created_at: SystemClock.now(),
             revoked_at: None,
         },
     }
-}
-
-pub(crate) fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 impl Services {
@@ -110,6 +107,11 @@ impl Services {
         &self.secrets
     }
 
+    /// Now, in Unix seconds, on the relay's clock.
+    pub fn now(&self) -> i64 {
+        self.hub.clock().now()
+    }
+
     /// Writes one line of the administration's log.
     fn record(
         &self,
@@ -119,7 +121,7 @@ impl Services {
         detail: String,
     ) -> ServiceResult<()> {
         self.store().log_admin(&AdminLogEntry {
-            at: now(),
+            at: self.now(),
             actor: by.account.id.clone(),
             action: action.to_owned(),
             target,
@@ -161,9 +163,14 @@ mod tests {
 
     /// The demo school behind services, and the bus they publish on.
     fn school() -> (Services, Arc<LocalBus>) {
+        school_on(Arc::new(SystemClock))
+    }
+
+    /// The demo school behind services whose relay runs on `clock`.
+    fn school_on(clock: Arc<dyn Clock>) -> (Services, Arc<LocalBus>) {
         let store: Arc<dyn RelayStore> = Arc::new(SqliteStore::open_in_memory().expect("store"));
         let bus = Arc::new(LocalBus::default());
-        let hub = Arc::new(Hub::new(store, bus.clone()));
+        let hub = Arc::new(Hub::new(store, bus.clone()).with_clock(clock));
         let (_, shutdown) = tokio::sync::watch::channel(false);
         let app = crate::App::new(
             hub.clone(),
@@ -174,6 +181,56 @@ mod tests {
         );
         crate::demo::seed(&app, YEAR, crate::demo::DEMO_CLASS_SIZE).expect("demo school");
         (app.services.clone(), bus)
+    }
+
+    /// A code is good for the days it was issued for, on the relay's clock, and not a second longer; the
+    /// device it signs in is added at the relay's time.
+    #[test]
+    fn a_code_expires_when_its_days_are_up_on_the_relays_clock() {
+        let clock = Arc::new(crate::clock::ManualClock::starting_now());
+        let (services, _) = school_on(clock.clone());
+        let issued_at = clock.now();
+        // One code each: a new code for the same person replaces the old.
+        let issue = |account: &str| {
+            services
+                .issue_code(
+                    &command_line(),
+                    &CodeRequest {
+                        role: CodeRole::Staff,
+                        account: Some(account.into()),
+                        student: None,
+                        valid_days: 14,
+                    },
+                )
+                .expect("issued")
+                .code
+                .to_string()
+        };
+        let (in_time, too_late) = (issue("t-5a"), issue("t-6b"));
+        fn typed(code: &str) -> codes::TypedCode<'_> {
+            codes::TypedCode {
+                code,
+                label: "планшет",
+                secret: None,
+                keep_account: None,
+            }
+        }
+        clock.advance(std::time::Duration::from_secs(14 * 86_400 - 1));
+        let redeemed = services
+            .redeem_code(&typed(&in_time), None)
+            .expect("a second before the end");
+        let device = services
+            .devices_of(&command_line(), &redeemed.account.id)
+            .expect("devices")
+            .into_iter()
+            .find(|d| d.label == "планшет")
+            .expect("the new device");
+        assert_eq!(device.created_at, issued_at + 14 * 86_400 - 1);
+        clock.advance(std::time::Duration::from_secs(1));
+        assert!(matches!(
+            services.redeem_code(&typed(&too_late), None),
+            Err(ServiceError::Code(CodeError::Refused))
+        ));
     }
 
     fn signed_in(services: &Services, account: &str) -> Principal {

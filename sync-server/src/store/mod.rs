@@ -489,15 +489,23 @@ pub trait LimitStore: Send + Sync {
     ) -> StoreResult<Option<i64>>;
 }
 
-/// The GCRA decision for a key whose next request was due at `tat_ms` (its theoretical arrival time):
-/// the new arrival time when admitted, or the wait in milliseconds.
-pub fn gcra(tat_ms: Option<i64>, now_ms: i64, interval_ms: i64, burst: u32) -> Result<i64, i64> {
-    let tolerance = interval_ms * i64::from(burst.max(1) - 1);
+/// The GCRA decision for `cost` requests of a key whose next request was due at `tat_ms` (its theoretical
+/// arrival time), at a rate of one per `interval_ms` with `burst` at once: the new arrival time when
+/// admitted, or the wait in milliseconds. The one rate limiter of the relay, in memory and in the store.
+pub fn gcra(
+    tat_ms: Option<i64>,
+    now_ms: i64,
+    interval_ms: i64,
+    burst: u32,
+    cost: u32,
+) -> Result<i64, i64> {
     let tat = tat_ms.unwrap_or(now_ms).max(now_ms);
-    if tat - now_ms > tolerance {
-        Err(tat - tolerance - now_ms)
+    let next = tat + interval_ms * i64::from(cost);
+    let limit = now_ms + interval_ms * i64::from(burst.max(1));
+    if next > limit {
+        Err(next - limit)
     } else {
-        Ok(tat + interval_ms)
+        Ok(next)
     }
 }
 

@@ -1845,7 +1845,7 @@ impl LimitStore for PostgresStore {
                 )
                 .await?
                 .get(0);
-            let outcome = match gcra(Some(tat), now_ms, interval_ms, burst) {
+            let outcome = match gcra(Some(tat), now_ms, interval_ms, burst, 1) {
                 Ok(next) => {
                     tx.execute(
                         "UPDATE rate_limits SET tat_ms = $2 WHERE key = $1",

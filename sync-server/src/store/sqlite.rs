@@ -1201,7 +1201,7 @@ impl LimitStore for SqliteStore {
                 |r| r.get(0),
             )
             .optional()?;
-        let outcome = match gcra(tat, now_ms, interval_ms, burst) {
+        let outcome = match gcra(tat, now_ms, interval_ms, burst, 1) {
             Ok(next) => {
                 tx.execute(
                     "INSERT INTO rate_limits (key, tat_ms) VALUES (?1, ?2)
