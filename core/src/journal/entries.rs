@@ -1,0 +1,157 @@
+//! What teachers enter for their students: attendance, marks, term and year marks.
+
+use super::*;
+
+/// One student's attendance at a lesson, as the teacher enters it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttendanceInput {
+    /// The student.
+    pub student: StudentId,
+    /// The school's code, or `None` for present.
+    pub code: Option<String>,
+    /// Why (a sick note); may be empty.
+    pub note: String,
+}
+
+impl Journal {
+    fn check_on_roster(
+        &self,
+        year: YearId,
+        class: &ClassId,
+        student: &StudentId,
+        date: Date,
+    ) -> Result<()> {
+        let on_roster = self
+            .class_doc(year, class)?
+            .roster
+            .get(student)
+            .is_some_and(|entry| entry.value.active_on(date));
+        if on_roster {
+            Ok(())
+        } else {
+            Err(InputError::StudentNotInClass {
+                student: student.to_string(),
+                class: class.to_string(),
+                date: format_date(date),
+            }
+            .into())
+        }
+    }
+
+    /// Records attendance at a lesson for the given students, in one transaction over all their documents.
+    pub fn mark_attendance(
+        &mut self,
+        lesson: &LessonId,
+        entries: &[AttendanceInput],
+    ) -> Result<()> {
+        let (year, class, found) = self.lesson(lesson)?;
+        let found = found.clone();
+        let policy = &self.settings(year)?.policy;
+        // Codes are kept as the school lists them, whichever case or keyboard layout they were typed in.
+        let entries = entries
+            .iter()
+            .map(|entry| {
+                let code = match &entry.code {
+                    Some(typed) => Some(policy.read_attendance_code(typed)?.code.clone()),
+                    None => None,
+                };
+                Ok(AttendanceInput {
+                    code,
+                    ..entry.clone()
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for entry in &entries {
+            self.check_on_roster(year, &class, &entry.student, found.date)?;
+        }
+        self.change(|j, touched| {
+            for entry in &entries {
+                let attendance = Attendance {
+                    subject: found.subject.clone(),
+                    date: found.date,
+                    period: found.period,
+                    code: entry.code.clone(),
+                    note: entry.note.trim().to_owned(),
+                };
+                j.doc_mut(&DocId::Student(year, entry.student.clone()), touched)?
+                    .put_attendance(lesson, &attendance)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Puts a mark for a student in a lesson (one per lesson and kind of work; a second put changes it).
+    pub fn put_mark(
+        &mut self,
+        student: &StudentId,
+        lesson: &LessonId,
+        input: &MarkInput,
+    ) -> Result<MarkId> {
+        let (year, class, found) = self.lesson(lesson)?;
+        let found = found.clone();
+        self.settings(year)?.policy.work_kind(&input.kind)?;
+        self.check_on_roster(year, &class, student, found.date)?;
+        let mark = Mark {
+            lesson: lesson.clone(),
+            subject: found.subject.clone(),
+            date: found.date,
+            value: input.value,
+            kind: input.kind.clone(),
+            comment: input.comment.trim().to_owned(),
+            teacher: self.mark_signer(&found.teacher)?,
+        };
+        let mark_id = crate::docs::mark_id(lesson, &input.kind);
+        let id = DocId::Student(year, student.clone());
+        self.change(|j, touched| j.doc_mut(&id, touched)?.put_mark(&mark_id, &mark))?;
+        Ok(mark_id)
+    }
+
+    /// Who signs a mark given in a lesson: the signed-in staff member (the relay accepts a mark signed by its
+    /// author), or the lesson's teacher on a device that has not signed in.
+    fn mark_signer(&mut self, lesson_teacher: &StaffId) -> Result<StaffId> {
+        if self.signer.is_none() {
+            let staff = self
+                .my_directory()?
+                .filter(|d| matches!(d.role.as_str(), "teacher" | "administration"));
+            self.signer = Some(staff.map(|me| StaffId::new(me.account)).transpose()?);
+        }
+        Ok(self
+            .signer
+            .clone()
+            .flatten()
+            .unwrap_or_else(|| lesson_teacher.clone()))
+    }
+
+    /// Removes a mark.
+    pub fn remove_mark(&mut self, year: YearId, student: &StudentId, mark: &MarkId) -> Result<()> {
+        let exists = self
+            .student_doc(year, student)
+            .is_some_and(|s| s.marks.contains_key(mark));
+        if !exists {
+            return Err(unknown("mark", mark));
+        }
+        let id = DocId::Student(year, student.clone());
+        self.change(|j, touched| j.doc_mut(&id, touched)?.delete_mark(mark))
+    }
+
+    /// Sets a student's term or year mark in a subject.
+    pub fn set_final_mark(
+        &mut self,
+        year: YearId,
+        student: &StudentId,
+        key: &FinalMarkKey,
+        mark: &PeriodMark,
+    ) -> Result<()> {
+        self.known_subject(year, &key.subject)?;
+        if let MarkPeriod::Term(term) = &key.period {
+            self.settings(year)?
+                .year
+                .term(term)
+                .ok_or_else(|| unknown("term", term))?;
+        }
+        self.student_doc(year, student)
+            .ok_or_else(|| unknown("student", student))?;
+        let id = DocId::Student(year, student.clone());
+        self.change(|j, touched| j.doc_mut(&id, touched)?.put_final_mark(key, mark))
+    }
+}
