@@ -1,7 +1,11 @@
-//! The relay's commands besides `serve`, one module per command.
+//! The relay's commands, one module per command, and the data directory they open.
 
 pub mod archive;
+pub mod backup;
 pub mod directory;
+pub mod report;
+pub mod serve;
+pub mod store;
 
 /// A spinner on a terminal, nothing otherwise.
 pub fn spinner(message: String) -> indicatif::ProgressBar {
