@@ -666,6 +666,31 @@ fn the_xlsx_reads_back_as_the_computed_table_and_csv_too() {
         csv.contains("math,4,1,1,1,1,0,75.0,50.0,54.0,3.50"),
         "{csv}"
     );
+    // One table to a CSV file: the first, or the one asked for.
+    assert_eq!(doc.table_names(), ["Успеваемость", "Пропуски"]);
+    assert!(!csv.contains("Пропущено всего"), "{csv}");
+    assert_eq!(
+        csv.lines().filter(|l| l.contains("«5»")).count(),
+        1,
+        "one header: {csv}"
+    );
+    let absences = doc.with_table(2).expect("the second table");
+    let csv = String::from_utf8(report_csv(&absences).expect("csv")).expect("utf-8");
+    assert!(
+        csv.starts_with("\u{feff}Отметка,Уроков,Часов") && csv.contains("Пропущено всего"),
+        "{csv}"
+    );
+    assert!(!csv.contains("math"), "{csv}");
+    let none = doc.with_table(3).expect_err("two tables only");
+    assert!(
+        none.to_string()
+            .contains("its tables: 1 «Успеваемость», 2 «Пропуски»"),
+        "{none}"
+    );
+    assert!(
+        doc.one_table_note()
+            .is_some_and(|note| note.contains("2 tables")),
+    );
 }
 
 #[test]

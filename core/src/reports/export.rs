@@ -101,19 +101,14 @@ fn report_heading(doc: &ReportDoc) -> Vec<String> {
 /// Cyrillic comes out garbled.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// The report as CSV (UTF-8 with a byte-order mark, comma-separated; figures with a decimal point).
+/// The report's first table as CSV (UTF-8 with a byte-order mark, comma-separated; figures with a decimal
+/// point). A CSV file holds one table: another of the report's is had with [`ReportDoc::with_table`].
 pub fn report_csv(doc: &ReportDoc) -> Result<Vec<u8>, PrintError> {
     let bad = |e: csv::Error| PrintError::Csv(e.to_string());
     let mut writer = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer(UTF8_BOM.to_vec());
-    for (index, section) in doc.sections.iter().enumerate() {
-        if doc.sections.len() > 1 {
-            if index > 0 {
-                writer.write_record([""]).map_err(bad)?;
-            }
-            writer.write_record([&section.heading]).map_err(bad)?;
-        }
+    if let Some(section) = doc.sections.first() {
         writer.write_record(&section.table.columns).map_err(bad)?;
         for row in &section.table.rows {
             writer

@@ -136,6 +136,54 @@ pub struct ReportDoc {
     pub signatures: Vec<String>,
 }
 
+impl ReportDoc {
+    /// The headings of the report's tables, in order (table 1 first).
+    pub fn table_names(&self) -> Vec<String> {
+        self.sections.iter().map(|s| s.heading.clone()).collect()
+    }
+
+    /// The same report with only its table `number` (from 1): what one CSV file holds.
+    pub fn with_table(&self, number: usize) -> Result<ReportDoc, InputError> {
+        let Some(section) = number.checked_sub(1).and_then(|i| self.sections.get(i)) else {
+            return Err(InputError::Invalid(format!(
+                "{} has no table {number}; its tables: {}",
+                self.title,
+                self.table_list()
+            )));
+        };
+        Ok(ReportDoc {
+            sections: vec![section.clone()],
+            ..self.clone()
+        })
+    }
+
+    /// What a command line says when it writes this report as one CSV file and the report has more
+    /// tables than the one it holds; `None` for a report of one table.
+    pub fn one_table_note(&self) -> Option<String> {
+        (self.sections.len() > 1).then(|| {
+            format!(
+                "{} has {} tables: {}; a CSV file holds one, table 1 here (--table N for another)",
+                self.title,
+                self.sections.len(),
+                self.table_list()
+            )
+        })
+    }
+
+    /// "1 «Успеваемость», 2 «Пропуски»".
+    pub fn table_list(&self) -> String {
+        self.table_names()
+            .iter()
+            .enumerate()
+            .map(|(i, name)| match name.as_str() {
+                "" => (i + 1).to_string(),
+                name => format!("{} «{name}»", i + 1),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// The signature lines every printed document carries (teacher, class teacher, director, as the regulation
 /// asks), with `extra` (a deputy director who checks the journal) before the director.
 pub(crate) fn signature_lines(extra: &[&str]) -> Vec<String> {

@@ -36,6 +36,9 @@ pub struct ReportArgs {
     /// Slips: days the codes stay valid.
     #[arg(long, default_value_t = journal_relay::services::codes::DEFAULT_VALID_DAYS)]
     pub valid_days: u32,
+    /// Only this table of the report (from 1); a CSV holds one table, the first unless this says.
+    #[arg(long)]
+    pub table: Option<usize>,
     /// Where to write the file.
     #[arg(short, long)]
     pub out: PathBuf,
@@ -53,6 +56,7 @@ pub fn run(data: &DataDir, args: ReportArgs) -> Result<()> {
         month,
         format,
         valid_days,
+        table,
         out,
     } = args;
     let Opened { store, key, .. } = open_store(data)?;
@@ -96,6 +100,17 @@ pub fn run(data: &DataDir, args: ReportArgs) -> Result<()> {
         };
         let model = journal_relay::read_model::ReadModel::default();
         let doc = journal_relay::reports::build(store, &model, kind, &query, today)?;
+        let doc = match table {
+            Some(number) => doc.with_table(number)?,
+            None => {
+                if format == journal_relay::reports::ReportFormat::Csv
+                    && let Some(note) = doc.one_table_note()
+                {
+                    eprintln!("{note}");
+                }
+                doc
+            }
+        };
         (
             journal_relay::reports::render(&doc, format)?,
             doc.title.clone(),

@@ -22,6 +22,8 @@ pub struct ReportParams {
     year: Option<u16>,
     month: Option<String>,
     format: Option<String>,
+    /// Only this table of the report (from 1); a CSV holds the first unless this says.
+    table: Option<usize>,
     valid_days: Option<u32>,
 }
 
@@ -99,9 +101,15 @@ pub async fn report(
     let store = app.store().clone();
     let model = app.read_model.clone();
     let clock = app.hub.clock().clone();
+    let table = params.table;
     // Reading documents and rendering is CPU work: it runs off the async runtime.
     let bytes = tokio::task::spawn_blocking(move || {
-        let doc = reports::build(store.as_ref(), &model, kind, &query, clock.today())?;
+        let mut doc = reports::build(store.as_ref(), &model, kind, &query, clock.today())?;
+        if let Some(number) = table {
+            doc = doc
+                .with_table(number)
+                .map_err(|e| ReportError::Core(e.into()))?;
+        }
         reports::render(&doc, format)
     })
     .await

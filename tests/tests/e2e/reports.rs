@@ -66,6 +66,35 @@ async fn the_administration_gets_reports_over_http_and_slips_whose_codes_sign_in
     let csv = csv.text().await.expect("text");
     assert!(csv.starts_with("\u{feff}№,Ученик,"), "{csv}");
     assert!(csv.contains("Кузнецов Пётр"), "{csv}");
+    // The class journal's lesson records, its second table, as a CSV of their own.
+    let records = get(
+        &relay,
+        &director,
+        "/reports/class-journal?class=5a&subject=russian&term=t1&format=csv&table=2",
+    )
+    .await;
+    assert_eq!(records.status(), 200);
+    let records = records.text().await.expect("text");
+    assert!(
+        records.starts_with("\u{feff}Дата,Урок,Тема урока")
+            && records.contains("Морфологический разбор")
+            && !records.contains("Кузнецов Пётр"),
+        "{records}"
+    );
+    let no_such = get(
+        &relay,
+        &director,
+        "/reports/class-journal?class=5a&subject=russian&term=t1&format=csv&table=3",
+    )
+    .await;
+    assert_eq!(no_such.status(), 400);
+    assert!(
+        no_such
+            .text()
+            .await
+            .expect("text")
+            .contains("«Записи уроков»")
+    );
 
     // The month's activity comes from the session log. 5a has four parent accounts (p-ivanova has a child
     // in 5a and one in 6b); only parent-s5a1 has synced.
@@ -79,7 +108,16 @@ async fn the_administration_gets_reports_over_http_and_slips_whose_codes_sign_in
         .find(|l| l.starts_with("5a,родители,"))
         .unwrap_or_else(|| panic!("no row for the parents of 5a:\n{activity}"));
     assert_eq!(parents_5a, "5a,родители,4,1,25.0", "{activity}");
-    assert!(activity.contains("Сотрудники"), "{activity}");
+    assert!(
+        !activity.contains("Сотрудник,"),
+        "one table to a CSV: {activity}"
+    );
+    let staff = get(&relay, &director, "/reports/activity?format=csv&table=2").await;
+    let staff = staff.text().await.expect("text");
+    assert!(
+        staff.starts_with("\u{feff}Сотрудник,Роль,Сеансов"),
+        "the staff's activity, its second table: {staff}"
+    );
 
     // Nobody but the administration; unknown reports and missing parameters say what is wrong.
     let refused = get(&relay, &relay.token("t-5a"), "/reports/summary?class=5a").await;
@@ -181,8 +219,39 @@ async fn reports_are_made_from_the_relays_data_and_offline_on_a_teachers_laptop(
     );
     let csv = std::fs::read_to_string(&out).expect("csv");
     assert!(
-        csv.contains("Успеваемость") && csv.contains("История"),
-        "{csv}"
+        csv.contains("% успев.") && csv.contains("История") && !csv.contains("Пропущено всего"),
+        "the first table alone: {csv}"
+    );
+    assert!(
+        String::from_utf8_lossy(&made.stderr).contains("2 tables: 1 «Успеваемость», 2 «Пропуски»"),
+        "the command says what the CSV leaves out"
+    );
+    let absences = home.path().join("absences.csv");
+    let made = Relay::cli(&[
+        "report",
+        "--data-dir",
+        relay.data_dir().to_str().expect("utf-8"),
+        "term-report",
+        "--class",
+        "5a",
+        "--term",
+        "t1",
+        "--format",
+        "csv",
+        "--table",
+        "2",
+        "-o",
+        absences.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let csv = std::fs::read_to_string(&absences).expect("csv");
+    assert!(
+        csv.contains("Пропущено всего") && !csv.contains("% успев."),
+        "the second table alone: {csv}"
     );
 
     // Offline: the relay is gone, and the teacher's laptop still prints the class journal.

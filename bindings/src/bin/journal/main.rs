@@ -240,6 +240,9 @@ enum Command {
         /// pdf, xlsx or csv.
         #[arg(long, default_value = "pdf")]
         format: String,
+        /// Only this table of the report (from 1); a CSV holds one table, the first unless this says.
+        #[arg(long)]
+        table: Option<usize>,
         /// Where to write it.
         #[arg(short, long)]
         out: PathBuf,
@@ -404,6 +407,7 @@ async fn run(cli: Cli) -> Result<Exit> {
             term,
             student,
             format,
+            table,
             out,
         } => {
             let args = reports::ReportArgs {
@@ -413,6 +417,7 @@ async fn run(cli: Cli) -> Result<Exit> {
                 term,
                 student,
                 format,
+                table,
                 out,
             };
             reports::report(&profile.journal()?, args)?;

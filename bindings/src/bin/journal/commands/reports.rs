@@ -23,6 +23,8 @@ pub struct ReportArgs {
     pub student: Option<String>,
     /// File format.
     pub format: String,
+    /// Only this table of the report (from 1).
+    pub table: Option<usize>,
     /// Where to write it.
     pub out: PathBuf,
 }
@@ -54,6 +56,17 @@ pub fn report(journal: &Journal, args: ReportArgs) -> Result<()> {
         student,
     };
     let doc = journal.report(year, kind, &request, today())?;
+    let doc = match args.table {
+        Some(number) => doc.with_table(number)?,
+        None => {
+            if format == ReportFormat::Csv
+                && let Some(note) = doc.one_table_note()
+            {
+                eprintln!("{note}");
+            }
+            doc
+        }
+    };
     let bytes = format.render(&doc)?;
     std::fs::write(&args.out, &bytes)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
