@@ -47,6 +47,20 @@ fn parse<T: std::str::FromStr<Err = journal_core::InputError>>(text: &str) -> Ou
     Ok(text.parse()?)
 }
 
+/// A student, a period and maybe a subject, as the marks queries take them.
+fn marks_query(
+    student: &str,
+    from: &str,
+    to: &str,
+    subject: Option<&str>,
+) -> Outcome<(StudentId, DateRange, Option<journal_core::SubjectId>)> {
+    Ok((
+        parse(student)?,
+        period(from, to)?,
+        subject.map(parse).transpose()?,
+    ))
+}
+
 impl JournalHandle {
     fn with<T>(&self, f: impl FnOnce(&mut Journal) -> journal_core::Result<T>) -> Outcome<T> {
         let mut journal = self.journal.blocking_lock();
@@ -318,9 +332,7 @@ impl JournalHandle {
         to: String,
         subject: Option<String>,
     ) -> Outcome<Vec<MarkInfo>> {
-        let student: StudentId = parse(&student)?;
-        let range = period(&from, &to)?;
-        let subject = subject.as_deref().map(parse).transpose()?;
+        let (student, range, subject) = marks_query(&student, &from, &to, subject.as_deref())?;
         self.with(|j| {
             let year = j.current_year()?;
             Ok(
@@ -341,9 +353,7 @@ impl JournalHandle {
         to: String,
         subject: Option<String>,
     ) -> Outcome<Vec<SubjectAverageInfo>> {
-        let student: StudentId = parse(&student)?;
-        let range = period(&from, &to)?;
-        let subject = subject.as_deref().map(parse).transpose()?;
+        let (student, range, subject) = marks_query(&student, &from, &to, subject.as_deref())?;
         self.with(|j| {
             let year = j.current_year()?;
             Ok(

@@ -216,7 +216,7 @@ async fn serve(
     backup::load_or_create_key(dir)?;
     let (stop, shutdown) = watch::channel(false);
     let peer_id = format!("relay-{}", &journal_relay::auth::random_hex(8));
-    let app = match &postgres {
+    let hub = match &postgres {
         Some(postgres) => {
             let bus = Arc::new(PostgresBus::for_relay(postgres.clone(), peer_id.clone()));
             let hub = Arc::new(Hub::new(store.clone(), bus.clone()));
@@ -227,33 +227,31 @@ async fn serve(
                 move || missed.hear(RelayEvent::Missed),
                 shutdown.clone(),
             );
-            let mut app = App::new(hub, limits, shutdown, peer_id, key);
-            app.certificate_pin = self_signed_pin(tls.as_ref());
-            monitoring.apply(&mut app, dir);
-            // Code guessers get no more attempts by spreading them over the district's relays.
-            app.redeem_limits = journal_relay::ratelimit::RedeemLimits::shared(
-                limits.redeem_per_address,
-                limits.redeem_per_family,
-                app.hub.clock().clone(),
-                store.clone(),
-            );
-            Arc::new(app)
+            hub
         }
-        None => {
-            let hub = Arc::new(Hub::new(store.clone(), Arc::new(LocalBus::default())));
-            let mut app = App::new(hub.clone(), limits, shutdown, peer_id, key);
-            app.certificate_pin = self_signed_pin(tls.as_ref());
-            monitoring.apply(&mut app, dir);
-            let app = Arc::new(app);
-            // What the relay's command line changes meanwhile reaches the live sessions.
-            tokio::spawn(read_mail(
-                store,
-                move |event| hub.hear(event),
-                app.shutdown.clone(),
-            ));
-            app
-        }
+        None => Arc::new(Hub::new(store.clone(), Arc::new(LocalBus::default()))),
     };
+    let mut app = App::new(hub.clone(), limits, shutdown, peer_id, key);
+    app.certificate_pin = self_signed_pin(tls.as_ref());
+    monitoring.apply(&mut app, dir);
+    if postgres.is_some() {
+        // Code guessers get no more attempts by spreading them over the district's relays.
+        app.redeem_limits = journal_relay::ratelimit::RedeemLimits::shared(
+            limits.redeem_per_address,
+            limits.redeem_per_family,
+            hub.clock().clone(),
+            store.clone(),
+        );
+    }
+    let app = Arc::new(app);
+    if postgres.is_none() {
+        // What the relay's command line changes meanwhile reaches the live sessions.
+        tokio::spawn(read_mail(
+            store,
+            move |event| hub.hear(event),
+            app.shutdown.clone(),
+        ));
+    }
     if let Some(class_size) = seed_demo {
         let year = journal_core::YearId(current_school_year());
         match demo::seed(&app, year, class_size)? {

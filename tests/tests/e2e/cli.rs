@@ -16,6 +16,17 @@ pub fn journal(home: &Path, profile: &str, args: &[&str]) -> Output {
         .expect("run journal")
 }
 
+/// A fresh home with `profile` signed in as `account` of the demo school, by its access code.
+pub fn signed_in(relay: &Relay, profile: &str, account: &str) -> tempfile::TempDir {
+    let home = tempfile::tempdir().expect("home");
+    ok(journal(
+        home.path(),
+        profile,
+        &["login", &relay.url, &relay.codes[account]],
+    ));
+    home
+}
+
 pub fn ok(output: Output) -> String {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
@@ -163,13 +174,8 @@ async fn the_quick_start_story_works_offline_first_and_json_matches_the_tables()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_are_written_offline_on_the_command_line_and_answered() {
     let relay = Relay::start_demo();
-    let home = tempfile::tempdir().expect("home");
+    let home = signed_in(&relay, "parent", "parent-s5a1");
     let home = home.path();
-    ok(journal(
-        home,
-        "parent",
-        &["login", &relay.url, &relay.codes["parent-s5a1"]],
-    ));
     ok(journal(
         home,
         "teacher",

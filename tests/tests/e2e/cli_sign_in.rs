@@ -4,18 +4,13 @@
 
 use journal_e2e::{Device, Relay};
 
-use crate::cli::{journal, ok};
+use crate::cli::{journal, ok, signed_in};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_profile_keeps_its_account_unless_told_to_replace_it() {
     let relay = Relay::start_demo();
-    let home = tempfile::tempdir().expect("home");
+    let home = signed_in(&relay, "family", "parent-s5a1");
     let home = home.path();
-    ok(journal(
-        home,
-        "family",
-        &["login", &relay.url, &relay.codes["parent-s5a1"]],
-    ));
     let student_code = relay.codes["student-s5a1"].clone();
 
     let refused = journal(home, "family", &["login", &relay.url, &student_code]);
@@ -56,13 +51,8 @@ async fn a_profile_keeps_its_account_unless_told_to_replace_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_edits_set_the_exit_status_and_go_out_again_once_the_right_is_back() {
     let mut relay = Relay::start_demo();
-    let home = tempfile::tempdir().expect("home");
+    let home = signed_in(&relay, "math", "t-math");
     let home = home.path();
-    ok(journal(
-        home,
-        "math",
-        &["login", &relay.url, &relay.codes["t-math"]],
-    ));
     let lessons: serde_json::Value =
         serde_json::from_str(&ok(journal(home, "math", &["--json", "lessons"]))).expect("json");
     let lesson = lessons
@@ -169,13 +159,8 @@ async fn refused_edits_set_the_exit_status_and_go_out_again_once_the_right_is_ba
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_edits_are_discarded_by_number() {
     let relay = Relay::start_demo();
-    let home = tempfile::tempdir().expect("home");
+    let home = signed_in(&relay, "math", "t-math");
     let home = home.path();
-    ok(journal(
-        home,
-        "math",
-        &["login", &relay.url, &relay.codes["t-math"]],
-    ));
     let lessons: serde_json::Value =
         serde_json::from_str(&ok(journal(home, "math", &["--json", "lessons"]))).expect("json");
     let class = lessons[0]["class"].as_str().expect("class").to_owned();

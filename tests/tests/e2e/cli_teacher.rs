@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use journal_e2e::{Relay, journal_binary};
 
-use crate::cli::{journal, ok};
+use crate::cli::{journal, ok, signed_in};
 
 /// The first lesson the teacher's `lessons` shows, with its class and date.
 fn a_lesson(home: &std::path::Path, profile: &str) -> serde_json::Value {
@@ -18,13 +18,8 @@ fn a_lesson(home: &std::path::Path, profile: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attendance_is_read_in_either_case_and_layout_and_a_wrong_code_is_asked_again() {
     let relay = Relay::start_demo();
-    let home = tempfile::tempdir().expect("home");
+    let home = signed_in(&relay, "teacher", "t-5a");
     let home = home.path();
-    ok(journal(
-        home,
-        "teacher",
-        &["login", &relay.url, &relay.codes["t-5a"]],
-    ));
     let lesson = a_lesson(home, "teacher");
     let id = lesson["lesson"].as_str().expect("lesson id");
 
@@ -89,13 +84,8 @@ async fn attendance_is_read_in_either_case_and_layout_and_a_wrong_code_is_asked_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_student_of_another_class_is_named_as_such_and_a_lessons_topic_and_plan_are_set() {
     let relay = Relay::start_demo();
-    let home = tempfile::tempdir().expect("home");
+    let home = signed_in(&relay, "teacher", "t-5a");
     let home = home.path();
-    ok(journal(
-        home,
-        "teacher",
-        &["login", &relay.url, &relay.codes["t-5a"]],
-    ));
     let lesson = a_lesson(home, "teacher");
     let id = lesson["lesson"].as_str().expect("lesson id");
     let date = lesson["date"].as_str().expect("date");
@@ -193,13 +183,8 @@ async fn a_student_of_another_class_is_named_as_such_and_a_lessons_topic_and_pla
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_profile_review_and_control_reports_cover_the_class_asked_for() {
     let relay = Relay::start_demo();
-    let home = tempfile::tempdir().expect("home");
+    let home = signed_in(&relay, "director", "director");
     let home = home.path();
-    ok(journal(
-        home,
-        "director",
-        &["login", &relay.url, &relay.codes["director"]],
-    ));
     let rows = |kind: &str, class: Option<&str>| {
         let out = home.join(format!("{kind}-{}.csv", class.unwrap_or("all")));
         let mut args = vec![

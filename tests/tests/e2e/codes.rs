@@ -455,3 +455,46 @@ async fn a_login_whose_reply_was_lost_is_sent_again_and_signs_the_same_phone_in(
         panic!("a spent code worked without the device's secret");
     };
 }
+
+/// A parent's phone that says it stays the parent's is not switched to the student's account by the
+/// student's code: the relay answers 409 before spending it, and the code still signs in the student's own
+/// device afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_for_another_account_is_refused_unspent_to_a_device_that_keeps_its_account() {
+    let relay = Relay::start_demo();
+    let code = issue(&relay, "t-5a", "student", None, Some("s5a3"))
+        .await
+        .expect("issue");
+    let parent = relay.token("parent-s5a1");
+    let refused = redeem_code(
+        &relay.url,
+        &code,
+        "мамин телефон",
+        Some(journal_core::sync::client::SignedIn {
+            token: &parent,
+            keep_account: Some("parent-s5a1"),
+        }),
+        None,
+        None,
+    )
+    .await;
+    match refused {
+        Err(ClientError::OtherAccount(message)) => assert!(
+            message.contains("student") && message.contains("still valid"),
+            "{message}"
+        ),
+        other => panic!("a code for another account must be refused: {other:?}"),
+    }
+    let parent_devices = my_devices(&config(&relay, "parent-s5a1"))
+        .await
+        .expect("the parent's phone still signed in as the parent");
+    assert!(
+        parent_devices.iter().all(|d| d.label != "мамин телефон"),
+        "nothing was added to the parent's account"
+    );
+    let student = redeem_code(&relay.url, &code, "мой телефон", None, None, None)
+        .await
+        .expect("the code is unspent");
+    assert_eq!(student.role, journal_core::roles::AccountRole::Student);
+    assert!(student.token.is_some(), "a new device for the student");
+}

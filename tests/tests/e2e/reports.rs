@@ -197,58 +197,43 @@ async fn reports_are_made_from_the_relays_data_and_offline_on_a_teachers_laptop(
     assert!(synced.status.success());
 
     // The relay's own command, on its data directory.
-    let out = home.path().join("term.csv");
-    let made = Relay::cli(&[
-        "report",
-        "--data-dir",
-        relay.data_dir().to_str().expect("utf-8"),
-        "term-report",
-        "--class",
-        "5a",
-        "--term",
-        "t1",
-        "--format",
-        "csv",
-        "-o",
-        out.to_str().expect("utf-8"),
-    ]);
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let csv = std::fs::read_to_string(&out).expect("csv");
+    // The term report as CSV, whole or one table: what the file holds, and what the command said.
+    let term_csv = |table: Option<&str>| {
+        let out = home
+            .path()
+            .join(format!("term-{}.csv", table.unwrap_or("all")));
+        let mut args = vec![
+            "report",
+            "--data-dir",
+            relay.data_dir().to_str().expect("utf-8"),
+            "term-report",
+            "--class",
+            "5a",
+            "--term",
+            "t1",
+            "--format",
+            "csv",
+            "-o",
+            out.to_str().expect("utf-8"),
+        ];
+        if let Some(table) = table {
+            args.extend(["--table", table]);
+        }
+        let made = Relay::cli(&args);
+        let said = String::from_utf8_lossy(&made.stderr).into_owned();
+        assert!(made.status.success(), "{said}");
+        (std::fs::read_to_string(&out).expect("csv"), said)
+    };
+    let (csv, said) = term_csv(None);
     assert!(
         csv.contains("% успев.") && csv.contains("История") && !csv.contains("Пропущено всего"),
         "the first table alone: {csv}"
     );
     assert!(
-        String::from_utf8_lossy(&made.stderr).contains("2 tables: 1 «Успеваемость», 2 «Пропуски»"),
-        "the command says what the CSV leaves out"
+        said.contains("2 tables: 1 «Успеваемость», 2 «Пропуски»"),
+        "the command says what the CSV leaves out: {said}"
     );
-    let absences = home.path().join("absences.csv");
-    let made = Relay::cli(&[
-        "report",
-        "--data-dir",
-        relay.data_dir().to_str().expect("utf-8"),
-        "term-report",
-        "--class",
-        "5a",
-        "--term",
-        "t1",
-        "--format",
-        "csv",
-        "--table",
-        "2",
-        "-o",
-        absences.to_str().expect("utf-8"),
-    ]);
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let csv = std::fs::read_to_string(&absences).expect("csv");
+    let (csv, _) = term_csv(Some("2"));
     assert!(
         csv.contains("Пропущено всего") && !csv.contains("% успев."),
         "the second table alone: {csv}"
