@@ -727,6 +727,22 @@ impl Hub {
         if let Some(refused) = merge_checked(&mut slot.doc, &mut next, message, ctx)? {
             return Ok(refused);
         }
+        self.persist(slot, id, by, origin, base.as_deref())?;
+        *state = next;
+        Ok(Outcome::Reply(slot.doc.generate_sync_message(state)))
+    }
+
+    /// Stores what `slot`'s document gained since it was last saved (changes after `base`, the heads
+    /// stored before), and tells live sessions; a store that changed meanwhile forgets the copy and fails
+    /// with `Stale`.
+    fn persist(
+        &self,
+        slot: &mut Slot,
+        id: &DocId,
+        by: &Attribution,
+        origin: u64,
+        base: Option<&[String]>,
+    ) -> Result<(), HubError> {
         let changes = slot.doc.changes_since_saved();
         if !changes.is_empty() {
             let key = id.to_string();
@@ -739,14 +755,10 @@ impl Hub {
             let snapshot = (slot.doc.never_saved()
                 || stored_before + changes.len() as i64 >= SNAPSHOT_AFTER_CHANGES)
                 .then(|| slot.doc.snapshot());
-            if let Err(e) = self.store.append_changes(
-                &key,
-                &changes,
-                &heads,
-                by,
-                snapshot.as_deref(),
-                base.as_deref(),
-            ) {
+            if let Err(e) =
+                self.store
+                    .append_changes(&key, &changes, &heads, by, snapshot.as_deref(), base)
+            {
                 if !matches!(e, StoreError::Stale(_)) {
                     warn!(doc = %id, error = %e, "could not store accepted changes; reloading the document");
                 }
@@ -765,8 +777,50 @@ impl Hub {
                 origin,
             });
         }
-        *state = next;
-        Ok(Outcome::Reply(slot.doc.generate_sync_message(state)))
+        Ok(())
+    }
+
+    /// Merges a document changed on the relay's own behalf (the administration's class lists) into the
+    /// relay's copy, checked by the validator, and stores what it adds; a document the relay lacks is
+    /// stored whole.
+    pub fn merge_in(&self, doc: &Document, by: &Attribution) -> Result<(), HubError> {
+        let id = doc.id().clone();
+        let settings = match &id {
+            DocId::School(_) => None,
+            _ => self.school_settings(id.year())?,
+        };
+        let ctx = ValidationContext::with_settings(settings.as_ref());
+        for attempt in 0..2 {
+            let Some(entry) = self.entry(&id)? else {
+                return self.import(doc, by);
+            };
+            let mut slot = entry.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.doc.never_saved() {
+                drop(slot);
+                self.forget(&id);
+                return self.import(doc, by);
+            }
+            let base = stored_heads(&slot.doc);
+            slot.doc.merge(doc, &ctx).map_err(|e| match e {
+                CoreError::Schema(e) => HubError::Malformed(e.to_string()),
+                other => HubError::Malformed(other.to_string()),
+            })?;
+            match self.persist(&mut slot, &id, by, 0, Some(&base)) {
+                // Another process stored changes meanwhile: merged again into a fresh copy, once.
+                Err(HubError::Store(StoreError::Stale(_))) if attempt == 0 => continue,
+                other => return other,
+            }
+        }
+        Ok(())
+    }
+
+    /// The relay's copy of a document saved whole, if it holds one.
+    pub fn saved_whole(&self, id: &DocId) -> Result<Option<Vec<u8>>, HubError> {
+        let Some(entry) = self.entry(id)? else {
+            return Ok(None);
+        };
+        let slot = entry.lock().unwrap_or_else(|p| p.into_inner());
+        Ok((!slot.doc.never_saved()).then(|| slot.doc.snapshot()))
     }
 
     /// Why a message of `incoming` bytes would make the document too large, if it would. The running

@@ -1,11 +1,15 @@
 //! The school's people in its classes: students placed or moved, class staff, guardians, and whole class
 //! lists imported from a spreadsheet (every row checked; any bad row means nothing is imported).
 
-use journal_core::{ClassId, StudentId};
+use std::collections::{BTreeMap, BTreeSet};
+
+use journal_core::docs::{Document, View};
+use journal_core::{ClassId, DocId, Journal, StudentId, YearId};
 
 use super::events::RelayEvent;
 use super::{ServiceError, ServiceResult, Services, administration_only};
 use crate::auth::Principal;
+use crate::hub::attribution;
 use crate::roster;
 
 /// A class list's file format.
@@ -61,6 +65,7 @@ impl Services {
             None => format!("added to {class}"),
         };
         self.record(by, "place-student", format!("student {student}"), detail)?;
+        self.put_on_class_lists(by, &[(student.clone(), class.clone(), name.to_owned())])?;
         self.publish(RelayEvent::DirectoryChanged);
         Ok(())
     }
@@ -148,6 +153,7 @@ impl Services {
         .map_err(|e| ServiceError::Rows(vec![e]))?;
         let import = roster::validate(&rows, self.store())?.map_err(ServiceError::Rows)?;
         self.store().import_roster(&import)?;
+        self.put_on_class_lists(by, &import.students)?;
         let imported = Imported {
             students: import.students.len(),
             guardians: import.guardians.len(),
@@ -163,5 +169,85 @@ impl Services {
         )?;
         self.publish(RelayEvent::DirectoryChanged);
         Ok(imported)
+    }
+
+    /// Writes students onto their classes' lists in the class documents of the year the directory
+    /// describes, as the relay acting for `by`: a new student enrolled from today (or the year's first
+    /// day), a student now in another class moved from today, keeping their history. Students already on
+    /// their class's list are left alone, so a list imported twice changes nothing the second time.
+    fn put_on_class_lists(
+        &self,
+        by: &Principal,
+        placed: &[(StudentId, ClassId, String)],
+    ) -> ServiceResult<()> {
+        let Some(year) = self.hub().directory_year()? else {
+            return Ok(());
+        };
+        let mut journal = Journal::open_in_memory()?;
+        let actor = automerge::ActorId::random();
+        let load = |journal: &mut Journal, id: DocId| -> ServiceResult<()> {
+            if journal.document(&id).is_none()
+                && let Some(bytes) = self.hub().saved_whole(&id)?
+            {
+                journal.merge_document(&Document::load(id, &bytes, &actor)?)?;
+            }
+            Ok(())
+        };
+        load(&mut journal, DocId::School(year))?;
+        let Some(settings) = journal.school_settings(year).cloned() else {
+            return Ok(());
+        };
+        for (student, class, _) in placed {
+            load(&mut journal, DocId::Class(year, class.clone()))?;
+            load(&mut journal, DocId::Student(year, student.clone()))?;
+            if let Some(old) = class_of(&journal, year, student) {
+                load(&mut journal, DocId::Class(year, old))?;
+            }
+        }
+        let before: BTreeMap<DocId, Vec<String>> = journal
+            .documents()
+            .map(|d| (d.id().clone(), journal.heads_hex(d.id())))
+            .collect();
+        let range = settings.year.range();
+        let from = self.hub().clock().today().clamp(range.from, range.to);
+        let mut missing: BTreeSet<&ClassId> = BTreeSet::new();
+        for (student, class, name) in placed {
+            if journal
+                .document(&DocId::Class(year, class.clone()))
+                .is_none()
+            {
+                missing.insert(class);
+                continue;
+            }
+            match class_of(&journal, year, student) {
+                Some(current) if &current == class => {}
+                Some(_) => journal.move_student(year, student, class, from)?,
+                None => journal.enrol_student(year, class, student, name, from)?,
+            }
+        }
+        if !missing.is_empty() {
+            tracing::warn!(
+                classes = ?missing,
+                "class lists name classes with no class document this year; their students are in the directory only"
+            );
+        }
+        let by = attribution(&by.account.id, &by.device.id, self.now());
+        for doc in journal.documents() {
+            if before.get(doc.id()) != Some(&journal.heads_hex(doc.id())) {
+                self.hub().merge_in(doc, &by)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The class a student's document says they are in.
+fn class_of(journal: &Journal, year: YearId, student: &StudentId) -> Option<ClassId> {
+    match journal
+        .document(&DocId::Student(year, student.clone()))?
+        .view()
+    {
+        View::Student(doc) => doc.class.clone(),
+        _ => None,
     }
 }

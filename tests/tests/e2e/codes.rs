@@ -498,3 +498,81 @@ async fn a_code_for_another_account_is_refused_unspent_to_a_device_that_keeps_it
     assert_eq!(student.role, journal_core::roles::AccountRole::Student);
     assert!(student.token.is_some(), "a new device for the student");
 }
+
+/// A class list imported by the administration reaches the class teachers' tablets at their next sync: a
+/// new student is on the class's list from today, a student moved to another class leaves this list and
+/// joins that one, and the same list imported again changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_class_list_reaches_the_class_teachers_tablets_at_their_next_sync() {
+    let relay = Relay::start_demo();
+    let mut teacher = Device::new(&relay, &relay.token("t-5a"));
+    teacher.sync().await;
+    let mut other = Device::new(&relay, &relay.token("t-6b"));
+    other.sync().await;
+    let year = year_of(&teacher);
+    let range = teacher
+        .journal
+        .school_settings(year)
+        .expect("the year")
+        .year
+        .range();
+    let today = time::OffsetDateTime::now_utc()
+        .date()
+        .clamp(range.from, range.to);
+    let roster = |device: &Device, class: &str| -> Vec<String> {
+        let mut ids: Vec<String> = device
+            .journal
+            .roster(year, &class.parse().expect("class"), today)
+            .expect("roster")
+            .into_iter()
+            .map(|(id, _)| id.to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(roster(&teacher, "5a"), ["s5a1", "s5a2", "s5a3"]);
+
+    let list = "class,student_id,student_name,guardian_id,guardian_name\n\
+                5a,s5a9,Орлова Вера,p-s5a9,Орлов Пётр\n\
+                6b,s5a3,Кузнецов Пётр,,\n";
+    let import = || async {
+        reqwest::Client::new()
+            .post(format!("{}/v1/admin/roster", relay.url))
+            .bearer_auth(relay.token("director"))
+            .header("content-type", "text/csv")
+            .body(list)
+            .send()
+            .await
+            .expect("post")
+    };
+    assert_eq!(import().await.status(), 200);
+    teacher.sync().await;
+    assert_eq!(
+        roster(&teacher, "5a"),
+        ["s5a1", "s5a2", "s5a9"],
+        "the new student in, the moved one out"
+    );
+    assert!(
+        teacher
+            .journal
+            .document(&crate::student_doc(year, "s5a9"))
+            .is_some(),
+        "the new student's own document, for marks"
+    );
+    other.sync().await;
+    assert!(
+        roster(&other, "6b").contains(&"s5a3".to_owned()),
+        "{:?}",
+        roster(&other, "6b")
+    );
+
+    let class_doc: journal_core::DocId = format!("{year}/class/5a").parse().expect("id");
+    let heads = teacher.journal.heads_hex(&class_doc);
+    assert_eq!(import().await.status(), 200);
+    teacher.sync().await;
+    assert_eq!(
+        teacher.journal.heads_hex(&class_doc),
+        heads,
+        "the same list again changes nothing"
+    );
+}
