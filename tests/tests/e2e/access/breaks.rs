@@ -1051,15 +1051,20 @@ async fn a_refused_creation_leaves_nothing_for_readers() {
     assert_eq!(added.status(), 204);
     let (_, index) = RawClient::join(&relay, &relay.token("t-5a")).await;
     let year = year_of_index(&index);
-    let new_student = doc(year, "student/s5a4");
-    let mut bad = Document::create(new_student.clone(), &ActorId::random()).expect("doc");
-    bad.put_raw_cell("marks", "m1", r#"{"lesson":"x","subject":"math","date":"2026-09-07","value":"7","kind":"oral","teacher":"t-5a"}"#)
-        .expect("raw");
+    // Placing the student wrote their own document; their profile is the class teacher's to start.
+    let new_profile = doc(year, "profile/s5a4");
+    let mut bad = Document::create(new_profile.clone(), &ActorId::random()).expect("doc");
+    bad.put_raw_cell(
+        "guardians",
+        "p-x",
+        r#"{"phone":"+7 900 000-00-00","bogus":7}"#,
+    )
+    .expect("raw");
     assert!(matches!(
         write(&relay, &relay.token("t-5a"), &mut bad).await,
         Access::Refused(_)
     ));
-    let (_, access) = read(&relay, &director, &new_student).await;
+    let (_, access) = read(&relay, &director, &new_profile).await;
     assert_eq!(access, Access::Unavailable, "no blank document is served");
 }
 
