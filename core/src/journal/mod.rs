@@ -6,6 +6,7 @@
 mod conflicts;
 mod entries;
 mod lessons;
+mod lookup;
 mod rollover;
 mod setup;
 mod write;

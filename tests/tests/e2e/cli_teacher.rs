@@ -240,3 +240,59 @@ fn the_help_says_which_reports_need_a_term_and_what_the_exit_statuses_mean() {
         "{sync}"
     );
 }
+
+/// A class and a subject are typed as people write them (`5А`, `5а`, `Русский язык`), and `classes`,
+/// `subjects` and `students` list what may be typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classes_and_subjects_are_typed_by_their_names_and_listed() {
+    let relay = Relay::start_demo();
+    let home = signed_in(&relay, "teacher", "t-5a");
+    let home = home.path();
+    let classes: serde_json::Value =
+        serde_json::from_str(&ok(journal(home, "teacher", &["--json", "classes"]))).expect("json");
+    assert_eq!(classes[0]["name"], "5А", "{classes}");
+    assert_eq!(classes[0]["id"], "5a", "{classes}");
+    let subjects = ok(journal(home, "teacher", &["subjects"]));
+    assert!(
+        subjects.contains("Русский язык") && subjects.contains("russian"),
+        "{subjects}"
+    );
+    for typed in ["5А", "5а"] {
+        let students = ok(journal(home, "teacher", &["students", typed]));
+        assert!(
+            students.contains("Иванов Иван") && students.contains("s5a1"),
+            "{typed}: {students}"
+        );
+    }
+    let out = home.join("summary.csv");
+    ok(journal(
+        home,
+        "teacher",
+        &[
+            "report",
+            "class-journal",
+            "--class",
+            "5А",
+            "--subject",
+            "Русский язык",
+            "--term",
+            "t1",
+            "--format",
+            "csv",
+            "--out",
+            out.to_str().expect("path"),
+        ],
+    ));
+    assert!(
+        std::fs::read_to_string(&out)
+            .expect("csv")
+            .contains("Иванов Иван")
+    );
+    let wrong = journal(home, "teacher", &["students", "9Я"]);
+    assert!(!wrong.status.success());
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        said.contains("no class \"9Я\"") && said.contains("5А (5a)"),
+        "{said}"
+    );
+}

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use commands::{lessons, messages, records, refused, reports, sync};
+use commands::{lessons, messages, records, refused, reports, school, sync};
 use exit::{EXIT_STATUSES, Exit};
 use profile::Profile;
 
@@ -247,6 +247,15 @@ enum Command {
         #[arg(short, long)]
         out: PathBuf,
     },
+    /// The classes this profile holds, with what to type for each (`5А`, `5а` and `5a` all do).
+    Classes,
+    /// The school's subjects, with what to type for each (the name or the id).
+    Subjects,
+    /// The students of a class today, or every student this profile holds.
+    Students {
+        /// Class, as its name or id (`5А`).
+        class: Option<String>,
+    },
     /// Absences and lateness, with totals.
     Attendance {
         /// Only this child.
@@ -370,6 +379,11 @@ async fn run(cli: Cli) -> Result<Exit> {
         } => {
             let filter = records::Filter { child, from, to };
             records::marks(&profile.journal()?, filter, subject, json)?;
+        }
+        Command::Classes => school::classes(&profile.journal()?, json)?,
+        Command::Subjects => school::subjects(&profile.journal()?, json)?,
+        Command::Students { class } => {
+            school::students(&profile.journal()?, class.as_deref(), json)?;
         }
         Command::Attendance { child, from, to } => {
             let filter = records::Filter { child, from, to };

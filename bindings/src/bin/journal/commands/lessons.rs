@@ -340,8 +340,8 @@ pub struct PlanArgs {
 /// Shows a thematic plan, or sets it from TOPIC=LESSONS items.
 pub fn plan(journal: &mut Journal, args: PlanArgs, json: bool) -> Result<()> {
     let year = year(journal)?;
-    let class: ClassId = args.class.parse()?;
-    let subject: SubjectId = args.subject.parse()?;
+    let class: ClassId = journal.find_class(year, &args.class)?;
+    let subject: SubjectId = journal.find_subject(year, &args.subject)?;
     let term: TermId = args.term.parse()?;
     if !args.topics.is_empty() {
         let topics = args

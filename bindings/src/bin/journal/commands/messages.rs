@@ -249,7 +249,7 @@ pub fn announce(
     students: bool,
 ) -> Result<()> {
     let year = year(journal)?;
-    let class: ClassId = class.parse()?;
+    let class: ClassId = journal.find_class(year, class)?;
     let audience = if students {
         Audience::Students
     } else {
@@ -267,7 +267,7 @@ pub fn announce(
 /// `journal digest CLASS [DAY]`: the week's digest to every family of the class.
 pub fn digest(journal: &mut Journal, class: &str, day: Option<&str>) -> Result<()> {
     let year = year(journal)?;
-    let class: ClassId = class.parse()?;
+    let class: ClassId = journal.find_class(year, class)?;
     let day = match day {
         Some(text) => parse_date(text)?,
         None => today(),

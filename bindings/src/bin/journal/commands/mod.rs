@@ -6,10 +6,11 @@ pub mod messages;
 pub mod records;
 pub mod refused;
 pub mod reports;
+pub mod school;
 pub mod sync;
 
 use anyhow::{Context, Result, bail};
-use journal_core::{ClassId, DocId, Journal, StudentId, YearId};
+use journal_core::{ClassId, Journal, StudentId, YearId};
 use time::Date;
 
 /// Today.
@@ -27,12 +28,9 @@ pub fn year(journal: &Journal) -> Result<YearId> {
 /// The classes whose documents this device holds.
 pub fn classes(journal: &Journal, year: YearId) -> Vec<ClassId> {
     journal
-        .document_ids(year)
+        .classes(year)
         .into_iter()
-        .filter_map(|id| match id {
-            DocId::Class(_, class) => Some(class),
-            _ => None,
-        })
+        .map(|(class, _)| class)
         .collect()
 }
 

@@ -95,7 +95,9 @@ pub fn marks(journal: &Journal, filter: Filter, subject: Option<String>, json: b
             date_arg(to.as_deref(), settings.year.end)?,
         )?),
     };
-    let subject = subject.map(|s| s.parse()).transpose()?;
+    let subject = subject
+        .map(|s| journal.find_subject(year, &s))
+        .transpose()?;
     let mut output = MarksOutput {
         marks: Vec::new(),
         averages: Vec::new(),

@@ -50,8 +50,14 @@ pub fn report(journal: &Journal, args: ReportArgs) -> Result<()> {
         None => None,
     };
     let request = ReportRequest {
-        class: args.class.map(|c| c.parse()).transpose()?,
-        subject: args.subject.map(|s| s.parse()).transpose()?,
+        class: args
+            .class
+            .map(|c| journal.find_class(year, &c))
+            .transpose()?,
+        subject: args
+            .subject
+            .map(|s| journal.find_subject(year, &s))
+            .transpose()?,
         term: args.term.map(|t| t.parse()).transpose()?,
         student,
     };
