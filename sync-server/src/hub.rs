@@ -401,7 +401,16 @@ impl Hub {
     /// The document, from memory or the store; `None` when it is not stored.
     fn entry(&self, id: &DocId) -> Result<Option<Entry>, HubError> {
         if let Some(entry) = self.cached(id) {
-            return Ok(Some(entry));
+            if !self.stale(id, &entry)? {
+                return Ok(Some(entry));
+            }
+            // A command beside this relay stored changes that its mail has not brought yet: the copy in
+            // memory would answer a device with the document as it was.
+            debug!(doc = %id, "changed by another process; reading it again");
+            self.docs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(id);
         }
         let Some(bytes) = self.store.load_document(&id.to_string())? else {
             return Ok(None);
@@ -419,6 +428,17 @@ impl Hub {
                 bytes: bytes.len(),
             },
         )))
+    }
+
+    /// Whether the store holds other heads for a document than this relay's copy in memory: another
+    /// process wrote to it since (read from the heads, which follow the store's outside writes).
+    fn stale(&self, id: &DocId, entry: &Entry) -> Result<bool, HubError> {
+        let key = id.to_string();
+        let Some(stored) = self.with_heads(|cache| cache.heads.get(&key).cloned())? else {
+            return Ok(false);
+        };
+        let slot = entry.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(!slot.doc.never_saved() && stored_heads(&slot.doc) != stored)
     }
 
     fn cached(&self, id: &DocId) -> Option<Entry> {

@@ -119,6 +119,48 @@ impl Journal {
         })
     }
 
+    /// Takes a student off their class's list after `last_day`: they left the school. Their marks,
+    /// attendance and place on the list until then stay.
+    pub fn withdraw_student(
+        &mut self,
+        year: YearId,
+        student: &StudentId,
+        last_day: Date,
+    ) -> Result<()> {
+        self.check_in_year(year, "leaving", last_day)?;
+        let class = self
+            .student_doc(year, student)
+            .and_then(|s| s.class.clone())
+            .ok_or_else(|| unknown("student", student))?;
+        let mut entry = self
+            .class_doc(year, &class)?
+            .roster
+            .get(student)
+            .map(|c| c.value.clone())
+            .ok_or_else(|| unknown("student", student))?;
+        if let Some(left) = entry.left {
+            return Err(InputError::Duplicate(format!(
+                "student {student} already left class {class} on {}",
+                format_date(left)
+            ))
+            .into());
+        }
+        if last_day < entry.joined {
+            return Err(InputError::Invalid(format!(
+                "student {student} joined class {class} on {}, after {}",
+                format_date(entry.joined),
+                format_date(last_day)
+            ))
+            .into());
+        }
+        entry.left = Some(last_day);
+        let class_id = DocId::Class(year, class);
+        self.change(|j, touched| {
+            j.doc_mut(&class_id, touched)?
+                .put_roster_entry(student, &entry)
+        })
+    }
+
     /// Moves a student to another class from `date` on; their marks and attendance stay in their document.
     pub fn move_student(
         &mut self,
@@ -211,5 +253,60 @@ impl Journal {
             doc.set_student_profile(profile)?;
             doc.set_last_reviewed(reviewed)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+
+    #[test]
+    fn a_student_who_leaves_is_off_the_list_after_their_last_day_and_keeps_their_history() {
+        let mut journal = Journal::open_in_memory().expect("journal");
+        testing::school(&mut journal).expect("school");
+        let class = testing::class_with_students(&mut journal, "5a", 3).expect("class");
+        let leaving = class.students[1].clone();
+        let start = journal
+            .settings(testing::YEAR)
+            .expect("settings")
+            .year
+            .start;
+        let last_day = start.saturating_add(time::Duration::days(30));
+        journal
+            .withdraw_student(testing::YEAR, &leaving, last_day)
+            .expect("leaves");
+        let on = |day: Date| -> Vec<StudentId> {
+            journal
+                .roster(testing::YEAR, &class.class, day)
+                .expect("roster")
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect()
+        };
+        assert!(
+            on(last_day).contains(&leaving),
+            "on the list on their last day"
+        );
+        assert!(!on(last_day.next_day().expect("day")).contains(&leaving));
+        assert!(
+            journal
+                .document(&DocId::Student(testing::YEAR, leaving.clone()))
+                .is_some()
+        );
+        let again = journal
+            .withdraw_student(testing::YEAR, &leaving, last_day)
+            .expect_err("already left")
+            .to_string();
+        assert!(again.contains("already left"), "{again}");
+        let early = journal
+            .withdraw_student(
+                testing::YEAR,
+                &class.students[0],
+                start.previous_day().expect("day"),
+            )
+            .expect_err("before the year")
+            .to_string();
+        assert!(!early.is_empty());
     }
 }

@@ -40,6 +40,16 @@ pub enum DirectoryAction {
         #[arg(long)]
         name: String,
     },
+    /// A student leaves the school: off their class's list after their last day, their account closed;
+    /// their marks and attendance stay.
+    LeaveStudent {
+        /// Student id.
+        #[arg(long)]
+        id: String,
+        /// Their last day at school, YYYY-MM-DD (default: today).
+        #[arg(long)]
+        last_day: Option<String>,
+    },
     /// Put a teacher on a class's staff.
     AddStaff {
         /// Class id.
@@ -139,6 +149,11 @@ pub fn run(services: &Services, action: DirectoryAction) -> Result<()> {
         DirectoryAction::AddStudent { id, class, name } => {
             services.place_student(&cli, &id.parse()?, &class.parse()?, &name)?;
             println!("student {id} is in class {class}");
+        }
+        DirectoryAction::LeaveStudent { id, last_day } => {
+            let last_day = last_day.map(|d| journal_core::parse_date(&d)).transpose()?;
+            services.student_leaves(&cli, &id.parse()?, last_day)?;
+            println!("student {id} has left; their marks and attendance stay in the journal");
         }
         DirectoryAction::AddStaff {
             class,

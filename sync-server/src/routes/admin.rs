@@ -24,6 +24,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/accounts/{id}/deactivate", post(deactivate))
         .route("/accounts/{id}/devices", get(devices))
         .route("/students", post(put_student))
+        .route("/students/{id}/leave", post(student_leaves))
         .route("/class-staff", post(put_staff))
         .route(
             "/class-staff/{class}/{account}",
@@ -115,6 +116,29 @@ async fn put_student(
     let (student, class): (StudentId, ClassId) = (parse(&body.student)?, parse(&body.class)?);
     app.services
         .place_student(&who, &student, &class, &body.name)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, Default)]
+struct Leaving {
+    /// The student's last day at school (`YYYY-MM-DD`; default today).
+    #[serde(default)]
+    last_day: Option<String>,
+}
+
+async fn student_leaves(
+    State(app): State<Arc<App>>,
+    Admin(who): Admin,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Leaving>,
+) -> Result<StatusCode, AppError> {
+    let student: StudentId = parse(&id)?;
+    let last_day = body
+        .last_day
+        .map(|d| journal_core::parse_date(&d))
+        .transpose()
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    app.services.student_leaves(&who, &student, last_day)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

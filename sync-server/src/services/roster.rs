@@ -180,49 +180,34 @@ impl Services {
         by: &Principal,
         placed: &[(StudentId, ClassId, String)],
     ) -> ServiceResult<()> {
-        let Some(year) = self.hub().directory_year()? else {
-            return Ok(());
-        };
-        let mut journal = Journal::open_in_memory()?;
-        let actor = automerge::ActorId::random();
-        let load = |journal: &mut Journal, id: DocId| -> ServiceResult<()> {
-            if journal.document(&id).is_none()
-                && let Some(bytes) = self.hub().saved_whole(&id)?
-            {
-                journal.merge_document(&Document::load(id, &bytes, &actor)?)?;
-            }
-            Ok(())
-        };
-        load(&mut journal, DocId::School(year))?;
-        let Some(settings) = journal.school_settings(year).cloned() else {
+        let Some(mut docs) = self.year_documents()? else {
             return Ok(());
         };
         for (student, class, _) in placed {
-            load(&mut journal, DocId::Class(year, class.clone()))?;
-            load(&mut journal, DocId::Student(year, student.clone()))?;
-            if let Some(old) = class_of(&journal, year, student) {
-                load(&mut journal, DocId::Class(year, old))?;
+            docs.load(self, DocId::Class(docs.year, class.clone()))?;
+            docs.load(self, DocId::Student(docs.year, student.clone()))?;
+            if let Some(old) = docs.class_of(student) {
+                docs.load(self, DocId::Class(docs.year, old))?;
             }
         }
-        let before: BTreeMap<DocId, Vec<String>> = journal
-            .documents()
-            .map(|d| (d.id().clone(), journal.heads_hex(d.id())))
-            .collect();
-        let range = settings.year.range();
-        let from = self.hub().clock().today().clamp(range.from, range.to);
+        let before = docs.heads();
+        let (year, from) = (docs.year, docs.today(self));
         let mut missing: BTreeSet<&ClassId> = BTreeSet::new();
         for (student, class, name) in placed {
-            if journal
+            if docs
+                .journal
                 .document(&DocId::Class(year, class.clone()))
                 .is_none()
             {
                 missing.insert(class);
                 continue;
             }
-            match class_of(&journal, year, student) {
+            match docs.class_of(student) {
                 Some(current) if &current == class => {}
-                Some(_) => journal.move_student(year, student, class, from)?,
-                None => journal.enrol_student(year, class, student, name, from)?,
+                Some(_) => docs.journal.move_student(year, student, class, from)?,
+                None => docs
+                    .journal
+                    .enrol_student(year, class, student, name, from)?,
             }
         }
         if !missing.is_empty() {
@@ -231,10 +216,120 @@ impl Services {
                 "class lists name classes with no class document this year; their students are in the directory only"
             );
         }
-        let by = attribution(&by.account.id, &by.device.id, self.now());
-        for doc in journal.documents() {
-            if before.get(doc.id()) != Some(&journal.heads_hex(doc.id())) {
-                self.hub().merge_in(doc, &by)?;
+        docs.store(self, by, &before)
+    }
+
+    /// A student leaves the school after `last_day` (default: today): off their class's list from the next
+    /// day, their own account (if any) deactivated; their marks and attendance stay.
+    pub fn student_leaves(
+        &self,
+        by: &Principal,
+        student: &StudentId,
+        last_day: Option<time::Date>,
+    ) -> ServiceResult<()> {
+        administration_only(by, "keeps the class lists")?;
+        let (class, _) = self
+            .store()
+            .student(student)?
+            .ok_or_else(|| ServiceError::NotFound(format!("student {student}")))?;
+        if let Some(mut docs) = self.year_documents()? {
+            docs.load(self, DocId::Student(docs.year, student.clone()))?;
+            if let Some(listed) = docs.class_of(student) {
+                docs.load(self, DocId::Class(docs.year, listed))?;
+                let before = docs.heads();
+                let last_day = last_day.unwrap_or_else(|| docs.today(self));
+                docs.journal
+                    .withdraw_student(docs.year, student, last_day)?;
+                docs.store(self, by, &before)?;
+            }
+        }
+        let account = format!("student-{student}");
+        if let Some(mut found) = self.store().account(&account)?
+            && found.active
+        {
+            found.active = false;
+            self.store().put_account(&found)?;
+        }
+        self.record(
+            by,
+            "student-leaves",
+            format!("student {student}"),
+            format!("leaves {class}"),
+        )?;
+        self.publish(RelayEvent::DirectoryChanged);
+        Ok(())
+    }
+
+    /// The relay's documents of the year the directory describes, for the relay to change on the
+    /// administration's behalf; `None` before any year is open.
+    fn year_documents(&self) -> ServiceResult<Option<YearDocuments>> {
+        let Some(year) = self.hub().directory_year()? else {
+            return Ok(None);
+        };
+        let mut docs = YearDocuments {
+            journal: Journal::open_in_memory()?,
+            actor: automerge::ActorId::random(),
+            year,
+        };
+        docs.load(self, DocId::School(year))?;
+        Ok(docs.journal.school_settings(year).is_some().then_some(docs))
+    }
+}
+
+/// Some of a year's documents in an in-memory journal, where the core's rules change them before the
+/// relay stores what they gained.
+struct YearDocuments {
+    journal: Journal,
+    actor: automerge::ActorId,
+    year: YearId,
+}
+
+impl YearDocuments {
+    /// Adds the relay's copy of `id`, if it holds one.
+    fn load(&mut self, services: &Services, id: DocId) -> ServiceResult<()> {
+        if self.journal.document(&id).is_none()
+            && let Some(bytes) = services.hub().saved_whole(&id)?
+        {
+            self.journal
+                .merge_document(&Document::load(id, &bytes, &self.actor)?)?;
+        }
+        Ok(())
+    }
+
+    /// Every document's heads, to tell later what changed.
+    fn heads(&self) -> BTreeMap<DocId, Vec<String>> {
+        self.journal
+            .documents()
+            .map(|d| (d.id().clone(), self.journal.heads_hex(d.id())))
+            .collect()
+    }
+
+    /// Today on the relay's clock, within the school year.
+    fn today(&self, services: &Services) -> time::Date {
+        let range = self
+            .journal
+            .school_settings(self.year)
+            .map(|s| s.year.range());
+        let today = services.hub().clock().today();
+        range.map_or(today, |r| today.clamp(r.from, r.to))
+    }
+
+    /// The class a student's document says they are in.
+    fn class_of(&self, student: &StudentId) -> Option<ClassId> {
+        class_of(&self.journal, self.year, student)
+    }
+
+    /// Stores, as the relay acting for `by`, what each document gained since `before`.
+    fn store(
+        &self,
+        services: &Services,
+        by: &Principal,
+        before: &BTreeMap<DocId, Vec<String>>,
+    ) -> ServiceResult<()> {
+        let by = attribution(&by.account.id, &by.device.id, services.now());
+        for doc in self.journal.documents() {
+            if before.get(doc.id()) != Some(&self.journal.heads_hex(doc.id())) {
+                services.hub().merge_in(doc, &by)?;
             }
         }
         Ok(())

@@ -576,3 +576,73 @@ async fn an_imported_class_list_reaches_the_class_teachers_tablets_at_their_next
         "the same list again changes nothing"
     );
 }
+
+/// A student who leaves the school, entered with the relay's command line while it serves, is off the
+/// class teacher's list after their last day at the next sync, keeps their marks, and their own account
+/// is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_student_who_leaves_is_off_the_list_after_their_last_day_and_their_account_closes() {
+    let relay = Relay::start_demo();
+    let mut teacher = Device::new(&relay, &relay.token("t-5a"));
+    teacher.sync().await;
+    let year = year_of(&teacher);
+    let range = teacher
+        .journal
+        .school_settings(year)
+        .expect("the year")
+        .year
+        .range();
+    let today = time::OffsetDateTime::now_utc()
+        .date()
+        .clamp(range.from.next_day().expect("day"), range.to);
+    let last_day = today.previous_day().expect("day");
+    let roster = |device: &Device, day: time::Date| -> Vec<String> {
+        device
+            .journal
+            .roster(year, &"5a".parse().expect("class"), day)
+            .expect("roster")
+            .into_iter()
+            .map(|(id, _)| id.to_string())
+            .collect()
+    };
+    assert!(roster(&teacher, today).contains(&"s5a2".to_owned()));
+
+    let left = Relay::cli(&[
+        "directory",
+        "--data-dir",
+        relay.data_dir().to_str().expect("utf-8"),
+        "leave-student",
+        "--id",
+        "s5a2",
+        "--last-day",
+        &last_day.to_string(),
+    ]);
+    assert!(
+        left.status.success(),
+        "{}",
+        String::from_utf8_lossy(&left.stderr)
+    );
+    teacher.sync().await;
+    assert!(
+        !roster(&teacher, today).contains(&"s5a2".to_owned()),
+        "{:?}",
+        roster(&teacher, today)
+    );
+    assert!(
+        roster(&teacher, last_day).contains(&"s5a2".to_owned()),
+        "on the list until their last day"
+    );
+    assert!(
+        teacher
+            .journal
+            .document(&crate::student_doc(year, "s5a2"))
+            .is_some(),
+        "their marks and attendance stay"
+    );
+    let closed = RawClient::connect(&relay, &relay.token("student-s5a2")).await;
+    assert_eq!(
+        closed.err(),
+        Some(401),
+        "the student's own account is closed"
+    );
+}
