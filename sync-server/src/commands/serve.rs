@@ -201,6 +201,7 @@ async fn serve(
     tls: &TlsOptions,
     monitoring: &Monitoring,
 ) -> Result<()> {
+    let stop_requested = listen_for_stop().context("cannot listen for SIGTERM")?;
     let dir = data.data_dir.as_path();
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
@@ -316,7 +317,7 @@ async fn serve(
     // Sessions are told to close with the shutdown; serving returns once they have (or after a bound).
     let still_open =
         journal_relay::serve::serve(listener, router, &app.limits, acceptor, async move {
-            shutdown_signal().await;
+            stop_requested.await;
             tracing::info!("shutting down: finishing in-flight work");
             let _ = stop.send(true);
         })
@@ -350,19 +351,25 @@ fn current_school_year() -> u16 {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
+/// Listens for SIGTERM and Ctrl-C from now on: a stop sent while the relay still starts (systemd's,
+/// or a test's) then drains it once serving begins, instead of killing it by the default action.
+#[cfg(unix)]
+fn listen_for_stop() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
         tokio::select! {
-            _ = ctrl_c => {}
             _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
+    })
+}
+
+/// Listens for Ctrl-C.
+#[cfg(not(unix))]
+fn listen_for_stop() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

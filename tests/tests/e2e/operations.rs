@@ -335,3 +335,36 @@ async fn an_accounts_devices_are_listed_with_a_header_and_when_they_last_synced(
         "{out}"
     );
 }
+
+#[test]
+fn a_stop_sent_while_the_relay_starts_lets_it_finish_and_exit_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let relay = Command::new(journal_e2e::relay_binary())
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the relay");
+    // The lock is taken before the demo school is seeded, which takes the relay a while.
+    let lock = data.join("relay.lock");
+    for _ in 0..600 {
+        if lock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(lock.exists(), "the relay took its data directory");
+    let _ = Command::new("kill")
+        .args(["-TERM", &relay.id().to_string()])
+        .status();
+    let output = relay.wait_with_output().expect("the relay ends");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "a stop during start-up drains the relay instead of killing it: {:?}\n{printed}",
+        output.status
+    );
+    assert!(printed.contains("Demo school seeded"), "{printed}");
+}
