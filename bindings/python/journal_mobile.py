@@ -533,6 +533,10 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_conflicts() != 38111:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_journal_mobile_checksum_method_journalhandle_correct_attendance() != 44411:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_journal_mobile_checksum_method_journalhandle_correct_mark() != 27961:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_discard_refused_edit() != 3733:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_journal_mobile_checksum_method_journalhandle_homework() != 52527:
@@ -636,6 +640,12 @@ _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_children.restype 
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_conflicts.argtypes = (
 )
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_conflicts.restype = ctypes.c_uint16
+_UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_correct_attendance.argtypes = (
+)
+_UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_correct_attendance.restype = ctypes.c_uint16
+_UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_correct_mark.argtypes = (
+)
+_UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_correct_mark.restype = ctypes.c_uint16
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_discard_refused_edit.argtypes = (
 )
 _UniffiLib.uniffi_journal_mobile_checksum_method_journalhandle_discard_refused_edit.restype = ctypes.c_uint16
@@ -756,6 +766,25 @@ _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_conflicts.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_conflicts.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_correct_attendance.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_correct_attendance.restype = None
+_UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_correct_mark.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_correct_mark.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_discard_refused_edit.argtypes = (
     ctypes.c_uint64,
     ctypes.c_int64,
@@ -3494,6 +3523,18 @@ class JournalHandleProtocol(typing.Protocol):
         Cells two devices set differently; the first value is the one every device shows now.
 """
         raise NotImplementedError
+    def correct_attendance(self, lesson: str,student: str,code: typing.Optional[str],reason: str) -> None:
+        """
+        Corrects one student's attendance at a lesson with a reason (a sick note); `code` `None` marks
+        them present.
+"""
+        raise NotImplementedError
+    def correct_mark(self, student: str,lesson: str,value: str,kind: str,reason: str) -> str:
+        """
+        Puts or changes a mark as a correction that gives `reason` (the administration's way to change an
+        entry past the edit-lock window); returns its id.
+"""
+        raise NotImplementedError
     def discard_refused_edit(self, number: int) -> None:
         """
         Lets refused edit `number` go: it is no longer kept on the device.
@@ -3776,6 +3817,65 @@ class JournalHandle(JournalHandleProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_conflicts,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def correct_attendance(self, lesson: str,student: str,code: typing.Optional[str],reason: str) -> None:
+        """
+        Corrects one student's attendance at a lesson with a reason (a sick note); `code` `None` marks
+        them present.
+"""
+        
+        _UniffiFfiConverterString.check_lower(lesson)
+
+        _UniffiFfiConverterString.check_lower(student)
+
+        _UniffiFfiConverterOptionalString.check_lower(code)
+
+        _UniffiFfiConverterString.check_lower(reason)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(lesson),
+            _UniffiFfiConverterString.lower(student),
+            _UniffiFfiConverterOptionalString.lower(code),
+            _UniffiFfiConverterString.lower(reason),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeJournalError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_correct_attendance,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def correct_mark(self, student: str,lesson: str,value: str,kind: str,reason: str) -> str:
+        """
+        Puts or changes a mark as a correction that gives `reason` (the administration's way to change an
+        entry past the edit-lock window); returns its id.
+"""
+        
+        _UniffiFfiConverterString.check_lower(student)
+
+        _UniffiFfiConverterString.check_lower(lesson)
+
+        _UniffiFfiConverterString.check_lower(value)
+
+        _UniffiFfiConverterString.check_lower(kind)
+
+        _UniffiFfiConverterString.check_lower(reason)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(student),
+            _UniffiFfiConverterString.lower(lesson),
+            _UniffiFfiConverterString.lower(value),
+            _UniffiFfiConverterString.lower(kind),
+            _UniffiFfiConverterString.lower(reason),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeJournalError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_correct_mark,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)

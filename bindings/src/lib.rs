@@ -62,6 +62,31 @@ fn marks_query(
 }
 
 impl JournalHandle {
+    /// Puts a mark typed as text, as a correction when `reason` is given; returns its id.
+    fn put_mark_giving(
+        &self,
+        student: &str,
+        lesson: &str,
+        value: &str,
+        kind: &str,
+        comment: String,
+        reason: Option<&str>,
+    ) -> Outcome<String> {
+        let student: StudentId = parse(student)?;
+        let lesson: LessonId = parse(lesson)?;
+        let input = MarkInput {
+            value: parse(value)?,
+            kind: parse(kind)?,
+            comment,
+        };
+        let put = |j: &mut Journal| j.put_mark(&student, &lesson, &input);
+        self.with(|j| match reason {
+            Some(reason) => j.with_reason(reason, put),
+            None => put(j),
+        })
+        .map(|id| id.to_string())
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Journal) -> journal_core::Result<T>) -> Outcome<T> {
         let mut journal = self.journal.blocking_lock();
         Ok(f(&mut journal)?)
@@ -268,15 +293,41 @@ impl JournalHandle {
         kind: String,
         comment: String,
     ) -> Outcome<String> {
-        let student: StudentId = parse(&student)?;
+        self.put_mark_giving(&student, &lesson, &value, &kind, comment, None)
+    }
+
+    /// Puts or changes a mark as a correction that gives `reason` (the administration's way to change an
+    /// entry past the edit-lock window); returns its id.
+    pub fn correct_mark(
+        &self,
+        student: String,
+        lesson: String,
+        value: String,
+        kind: String,
+        reason: String,
+    ) -> Outcome<String> {
+        self.put_mark_giving(
+            &student,
+            &lesson,
+            &value,
+            &kind,
+            String::new(),
+            Some(&reason),
+        )
+    }
+
+    /// Corrects one student's attendance at a lesson with a reason (a sick note); `code` `None` marks
+    /// them present.
+    pub fn correct_attendance(
+        &self,
+        lesson: String,
+        student: String,
+        code: Option<String>,
+        reason: String,
+    ) -> Outcome<()> {
         let lesson: LessonId = parse(&lesson)?;
-        let input = MarkInput {
-            value: parse(&value)?,
-            kind: parse(&kind)?,
-            comment,
-        };
-        self.with(|j| j.put_mark(&student, &lesson, &input))
-            .map(|id| id.to_string())
+        let student: StudentId = parse(&student)?;
+        self.with(|j| j.correct_attendance(&lesson, &student, code.as_deref(), &reason))
     }
 
     /// Removes a mark.

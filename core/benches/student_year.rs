@@ -203,6 +203,7 @@ fn benches(c: &mut Criterion) {
                     writer: Some(journal_core::validate::WriterGuard {
                         author: "t-5a",
                         subjects_taught: &taught,
+                        edits: None,
                     }),
                 },
             )

@@ -69,6 +69,19 @@ pub enum InputError {
     /// Something that must be unique already exists.
     #[error("{0}")]
     Duplicate(String),
+    /// An entry past the school's edit-lock window (regulation 2.1), changed without the right to.
+    #[error(
+        "the lesson on {date} is more than {days} days ago: its marks and attendance are changed only by the administration, with a reason (regulation 2.1){}",
+        if *administration { "; give the reason" } else { "" }
+    )]
+    EditLocked {
+        /// The lesson's day.
+        date: String,
+        /// The school's window.
+        days: u16,
+        /// Whether the writer is the administration, who needs only to give a reason.
+        administration: bool,
+    },
     /// The device has not signed in, so it does not know whose journal it is.
     #[error("this device does not know its account yet: sign in (redeem an access code) first")]
     NotSignedIn,

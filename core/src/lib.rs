@@ -51,7 +51,9 @@ pub use domain::model::{
     NewLesson, Participant, PeriodMark, PlannedTopic, Role, RosterEntry, Staff, StudentProfile,
     Subject, SubjectAssignment, ThreadInfo, ThreadKind,
 };
-pub use domain::policy::{AttendanceCode, MarkValue, MarkingPolicy, Thresholds, WorkKind};
+pub use domain::policy::{
+    AttendanceCode, DEFAULT_EDIT_LOCK_DAYS, MarkValue, MarkingPolicy, Thresholds, WorkKind,
+};
 pub use error::{Error, InputError, Result, SchemaError, StoreError};
 pub use ids::{
     ClassId, DocId, DocKind, GuardianId, LessonId, MarkId, MessageId, StaffId, StudentId,

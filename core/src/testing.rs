@@ -69,9 +69,11 @@ pub fn first_day() -> Date {
     Date::from_calendar_date(i32::from(YEAR.0), Month::September, 1).expect("valid date")
 }
 
-/// Sets up the fixture school: standard year, default policy, the [`SUBJECTS`].
+/// Sets up the fixture school: standard year, default policy without the edit-lock window (fixtures write
+/// a term's history at once, on any day the tests run; the lock's own tests turn it on), the [`SUBJECTS`].
 pub fn school(journal: &mut Journal) -> Result<()> {
     let mut setup = SchoolSetup::standard(YEAR, "МОУ СОШ № 5");
+    setup.settings.policy.edit_lock_days = 0;
     setup.subjects = SUBJECTS
         .iter()
         .map(|s| {

@@ -128,6 +128,8 @@ fn class_name(c: usize) -> (String, String, u8) {
 pub fn build_year(journal: &mut Journal, spec: &WorkloadSpec) -> Result<WorkloadSummary> {
     let mut random = Seeded::new(spec.seed);
     let mut setup = SchoolSetup::standard(spec.year, "МОУ СОШ № 1 (нагрузочный тест)");
+    // The year is written at once, whatever day it is generated on, as an imported journal would be.
+    setup.settings.policy.edit_lock_days = 0;
     setup.subjects = SUBJECTS
         .iter()
         .map(|(id, name)| {

@@ -195,6 +195,7 @@ fn a_new_mark_is_signed_by_its_writer_or_a_teacher_of_its_subject() {
                 writer: Some(WriterGuard {
                     author: writer,
                     subjects_taught: &taught,
+                    edits: None,
                 }),
             },
         )
@@ -216,6 +217,7 @@ fn a_new_mark_is_signed_by_its_writer_or_a_teacher_of_its_subject() {
             writer: Some(WriterGuard {
                 author: "someone-else",
                 subjects_taught: &Default::default(),
+                edits: None,
             }),
         },
     )

@@ -88,6 +88,24 @@ const KIDS: [Kid; 6] = [
 /// Students in each demo class unless asked for more: the three with accounts.
 pub const DEMO_CLASS_SIZE: usize = 3;
 
+/// How the demo school is seeded.
+#[derive(Clone, Copy, Debug)]
+pub struct DemoOptions {
+    /// Students in each class.
+    pub class_size: usize,
+    /// The school's edit-lock window, in days (0: off).
+    pub edit_lock_days: u16,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            class_size: DEMO_CLASS_SIZE,
+            edit_lock_days: journal_core::DEFAULT_EDIT_LOCK_DAYS,
+        }
+    }
+}
+
 /// Surnames and first names the demo's further classmates are made of, boys' and girls'.
 const BOYS: ([&str; 10], [&str; 5]) = (
     [
@@ -144,9 +162,11 @@ fn id<T: std::str::FromStr<Err = journal_core::InputError>>(
     Ok(text.parse()?)
 }
 
-fn documents(year: YearId, class_size: usize) -> Result<Vec<Document>, journal_core::Error> {
+fn documents(year: YearId, options: DemoOptions) -> Result<Vec<Document>, journal_core::Error> {
+    let class_size = options.class_size;
     let mut j = Journal::open_in_memory()?;
     let mut setup = SchoolSetup::standard(year, "МОУ СОШ № 5 г. Бежецка");
+    setup.settings.policy.edit_lock_days = options.edit_lock_days;
     setup.subjects = [
         ("math", "Математика"),
         ("russian", "Русский язык"),
@@ -237,12 +257,12 @@ fn demo_week(year: &journal_core::SchoolYear) -> Vec<time::Date> {
         .collect()
 }
 
-/// Seeds the demo school, `class_size` students a class (at least [`DEMO_CLASS_SIZE`]), unless the relay
+/// Seeds the demo school, `options.class_size` students a class (at least [`DEMO_CLASS_SIZE`]), unless the relay
 /// already holds documents; returns the accounts with tokens.
 pub fn seed(
     app: &App,
     year: YearId,
-    class_size: usize,
+    options: DemoOptions,
 ) -> Result<Option<Vec<DemoAccount>>, DemoError> {
     let store = app.store().clone();
     if !store.document_heads()?.is_empty() {
@@ -276,7 +296,7 @@ pub fn seed(
             None,
         ),
     ];
-    for (student, class, name) in students(class_size).iter().skip(KIDS.len()) {
+    for (student, class, name) in students(options.class_size).iter().skip(KIDS.len()) {
         store.put_student(&id(student)?, &id(class)?, name)?;
     }
     for kid in &KIDS {
@@ -308,7 +328,7 @@ pub fn seed(
     store.put_class_staff(&id("5a")?, "t-math", false)?;
     store.put_class_staff(&id("6b")?, "t-math", false)?;
     let by = attribution("director", "relay-demo", now);
-    for doc in documents(year, class_size)? {
+    for doc in documents(year, options)? {
         app.hub.import(&doc, &by)?;
     }
     let issuer = Principal {
@@ -380,7 +400,14 @@ mod tests {
     #[test]
     fn a_larger_demo_fills_each_class_list() {
         let year = YearId(2026);
-        let docs = documents(year, 25).expect("documents");
+        let docs = documents(
+            year,
+            DemoOptions {
+                class_size: 25,
+                ..DemoOptions::default()
+            },
+        )
+        .expect("documents");
         let mut journal = Journal::open_in_memory().expect("journal");
         for doc in &docs {
             journal.merge_document(doc).expect("merge");

@@ -14,7 +14,7 @@ use automerge::sync;
 use journal_core::docs::{Document, SchoolSettings, View, sync_message_has_changes};
 use journal_core::sync::peer::{Ask, Outcome};
 use journal_core::sync::protocol::IndexEntry;
-use journal_core::validate::{ValidationContext, WriterGuard};
+use journal_core::validate::{EditWindow, ValidationContext, WriterGuard};
 use journal_core::{DocId, Error as CoreError, SubjectId, YearId};
 use thiserror::Error;
 use tracing::{debug, info, warn};
@@ -26,6 +26,10 @@ use crate::store::{Attribution, FirstChanges, RelayStore, StoreError, stored_hea
 
 /// Changes stored after a document's snapshot before the relay writes a new snapshot.
 const SNAPSHOT_AFTER_CHANGES: i64 = 256;
+
+/// How long one sync may take from its first contact: contacts this recent do not bound when its edits
+/// were made (see [`EditWindow::previous_contact`]).
+const SYNC_GRACE_SECONDS: i64 = 600;
 
 /// Largest document the relay keeps, saved whole, in bytes: a year of a class's lessons or of a student's
 /// marks takes well under 1 MiB.
@@ -574,7 +578,8 @@ impl Hub {
         message: &[u8],
         ask: Ask,
     ) -> Result<Outcome, HubError> {
-        let create = ask.create;
+        // The administration corrects the student records that exist; the class lists open new ones.
+        let create = ask.create && !(grants.is_admin() && matches!(id, DocId::Student(..)));
         let writes =
             sync_message_has_changes(message).map_err(|e| HubError::Malformed(e.to_string()))?;
         if !grants.can_read(id) {
@@ -662,6 +667,21 @@ impl Hub {
             }
             None => return Ok(Outcome::Unavailable),
         };
+        // Looked up only for a change that reaches back past the edit-lock window. A contact in the last
+        // minutes may be this very sync (over HTTP, each batch is one), which need not have carried it all.
+        let previous_contact = || {
+            self.store
+                .contact_before(&by.device, by.at - SYNC_GRACE_SECONDS)
+                .unwrap_or_else(|e| {
+                    warn!(error = %e, "could not read the device's last contact");
+                    None
+                })
+        };
+        let edits = matches!(id, DocId::Student(..)).then_some(EditWindow {
+            now: by.at,
+            previous_contact: &previous_contact,
+            administration: grants.is_admin(),
+        });
         let mut slot = entry.lock().unwrap_or_else(|p| p.into_inner());
         if slot.doc.never_saved() && !(create && writes) {
             // Someone else's creation, not stored (yet, or ever): nothing to show.
@@ -679,6 +699,7 @@ impl Hub {
                 writer: Some(WriterGuard {
                     author: &grants.account().id,
                     subjects_taught: &subjects_taught,
+                    edits,
                 }),
             },
         );
@@ -901,6 +922,7 @@ impl Hub {
             writer: Some(WriterGuard {
                 author: &grants.account().id,
                 subjects_taught: &none,
+                edits: None,
             }),
         };
         let mut next = state.clone();

@@ -61,6 +61,13 @@ enum Command {
         #[command(flatten)]
         args: ReportArgs,
     },
+    /// Show the school's marking policy, or set its edit-lock window.
+    Policy {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        args: commands::policy::PolicyArgs,
+    },
     /// Provision the directory (accounts, classes, guardians, devices).
     Directory {
         #[command(flatten)]
@@ -103,6 +110,7 @@ fn run() -> Result<()> {
         Command::Directory { data, action } => {
             commands::directory::run(&open_services(&data)?, action)
         }
+        Command::Policy { data, args } => commands::policy::run(&open_services(&data)?, &args),
         Command::Report { data, args } => commands::report::run(&data, args),
     }
 }

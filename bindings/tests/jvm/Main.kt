@@ -59,6 +59,10 @@ fun main(args: Array<String>) = runBlocking {
     teacher.markAttendance(lesson.id, students.map { AttendanceEntry(it.id, if (it.id == "s5a2") "б" else null, "") })
     teacher.putMark("s5a1", lesson.id, "5", "oral", "Отличный ответ")
     teacher.putMark("s5a3", lesson.id, "3", "oral")
+    // A correction gives its reason, which the relay's audit trail keeps; without one it is refused.
+    val noReason = runCatching { teacher.correctAttendance(lesson.id, "s5a3", "о", " ") }.exceptionOrNull()
+    check(noReason is JournalException.Invalid) { "a correction without a reason: $noReason" }
+    teacher.correctAttendance(lesson.id, "s5a3", "о", "опоздал: автобус")
     val bad = runCatching { teacher.putMark("s5a1", lesson.id, "7", "oral") }.exceptionOrNull()
     check(bad is JournalException.Invalid) { "a mark of 7: $bad" }
 

@@ -28,7 +28,7 @@ pub use thread::ThreadDoc;
 
 use crate::error::{InputError, Result, SchemaError};
 use crate::ids::{DocId, DocKind};
-use crate::validate::{ValidationContext, validate_change};
+use crate::validate::{ValidationContext, check_edit_lock, validate_change};
 
 /// Version of the document schema this build writes and reads.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -108,6 +108,10 @@ pub struct Document {
     doc: Automerge,
     view: View,
     saved_heads: Vec<ChangeHash>,
+    /// Why the edits made now are made (a correction's reason), written as their changes' message.
+    reason: Option<String>,
+    /// The time a test set in place of the device's clock for the changes made from now on.
+    pretended_time: Option<i64>,
 }
 
 /// The actor that writes a document's skeleton: the same on every device, so that two devices creating the
@@ -140,6 +144,8 @@ impl Document {
             doc,
             view,
             saved_heads: Vec::new(),
+            reason: None,
+            pretended_time: None,
         })
     }
 
@@ -174,6 +180,8 @@ impl Document {
             doc,
             view,
             saved_heads,
+            reason: None,
+            pretended_time: None,
         })
     }
 
@@ -393,8 +401,35 @@ impl Document {
         out
     }
 
+    /// Gives the edits made from now on `reason` (a correction's), or none.
+    pub fn set_reason(&mut self, reason: Option<&str>) {
+        self.reason = reason.map(str::to_owned);
+    }
+
+    /// Makes the changes made from now on say they were made at `unix_seconds`, as a test needs.
+    #[cfg(feature = "testing")]
+    pub fn pretend_time(&mut self, unix_seconds: i64) {
+        self.pretended_time = Some(unix_seconds);
+    }
+
     fn adopt(&mut self, mut merged: Automerge, ctx: &ValidationContext<'_>) -> Result<()> {
         let view = validate_change(&self.id, &self.view, &merged, ctx)?;
+        if let (Some(window), Some(settings), View::Student(before), View::Student(after)) = (
+            ctx.writer.and_then(|w| w.edits),
+            ctx.settings,
+            &self.view,
+            &view,
+        ) {
+            check_edit_lock(
+                &self.id,
+                before,
+                after,
+                settings.policy.edit_lock_days,
+                &window,
+                &merged,
+                &self.doc.get_heads(),
+            )?;
+        }
         merged.set_actor(self.doc.get_actor().clone());
         self.doc = merged;
         self.view = view;
@@ -416,7 +451,12 @@ impl Document {
     fn edit<T>(&mut self, write: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut tx = self.doc.transaction();
         let out = write(&mut tx)?;
-        tx.commit_with(CommitOptions::default().with_time(now_seconds()));
+        let time = self.pretended_time.unwrap_or_else(now_seconds);
+        let mut options = CommitOptions::default().with_time(time);
+        if let Some(reason) = &self.reason {
+            options = options.with_message(reason.clone());
+        }
+        tx.commit_with(options);
         Ok(out)
     }
 }

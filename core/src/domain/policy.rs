@@ -147,6 +147,28 @@ pub struct MarkingPolicy {
     pub attendance_codes: Vec<AttendanceCode>,
     /// Fewest marks in a term for which a term mark is suggested.
     pub min_marks_for_term: u16,
+    /// The edit-lock window (regulation 2.1): a mark or attendance entry of a lesson more than this many
+    /// days before the edit is changed only by the administration, with a reason; 0 turns the lock off.
+    /// Left out of the document at its default, so that apps that predate it still read the policy.
+    #[serde(
+        default = "default_edit_lock_days",
+        skip_serializing_if = "is_default_edit_lock_days"
+    )]
+    pub edit_lock_days: u16,
+}
+
+/// The edit-lock window a school has until it sets one: a week, as common practice has it.
+pub const DEFAULT_EDIT_LOCK_DAYS: u16 = 7;
+
+/// The longest edit-lock window a school may set: a school year.
+pub const MAX_EDIT_LOCK_DAYS: u16 = 366;
+
+fn default_edit_lock_days() -> u16 {
+    DEFAULT_EDIT_LOCK_DAYS
+}
+
+fn is_default_edit_lock_days(days: &u16) -> bool {
+    *days == DEFAULT_EDIT_LOCK_DAYS
 }
 
 impl Default for MarkingPolicy {
@@ -181,6 +203,7 @@ impl Default for MarkingPolicy {
                 code("о", "опоздал", false),
             ],
             min_marks_for_term: 3,
+            edit_lock_days: DEFAULT_EDIT_LOCK_DAYS,
         }
     }
 }
@@ -252,6 +275,12 @@ impl MarkingPolicy {
             return Err(InputError::Invalid(
                 "thresholds must satisfy 3 ≤ 4 ≤ 5 ≤ 5.00".to_owned(),
             ));
+        }
+        if self.edit_lock_days > MAX_EDIT_LOCK_DAYS {
+            return Err(InputError::Invalid(format!(
+                "the edit-lock window is {} days; it can be at most {MAX_EDIT_LOCK_DAYS} (0 turns it off)",
+                self.edit_lock_days
+            )));
         }
         let mut seen = std::collections::BTreeSet::new();
         for code in &self.attendance_codes {

@@ -13,7 +13,75 @@ pub struct AttendanceInput {
     pub note: String,
 }
 
+/// The longest reason a correction may give, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
 impl Journal {
+    /// Runs `edit` as a correction: its edits are one transaction, and each of their changes gives
+    /// `reason` (a sick note, a parent's note, why an old mark changes), which the relay's audit trail
+    /// keeps. The administration changes entries past the edit-lock window only this way.
+    pub fn with_reason<T>(
+        &mut self,
+        reason: &str,
+        edit: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(InputError::Invalid("a correction needs a reason".to_owned()).into());
+        }
+        if reason.chars().count() > MAX_REASON_CHARS {
+            return Err(InputError::Invalid(format!(
+                "a reason is at most {MAX_REASON_CHARS} characters"
+            ))
+            .into());
+        }
+        let outer = self.reason.replace(reason.to_owned());
+        let result = self.batch(edit);
+        self.reason = outer;
+        for doc in self.docs.values_mut() {
+            doc.set_reason(self.reason.as_deref());
+        }
+        result
+    }
+
+    /// Today on the device's clock (UTC).
+    pub fn today(&self) -> Date {
+        self.pretended_today
+            .unwrap_or_else(|| time::OffsetDateTime::now_utc().date())
+    }
+
+    /// Makes the device take `today` for today, as a test needs.
+    #[cfg(feature = "testing")]
+    pub fn pretend_today(&mut self, today: Date) {
+        self.pretended_today = Some(today);
+    }
+
+    /// Refuses an edit of an entry of the lesson on `date` past the school's edit-lock window, unless the
+    /// administration makes it with a reason; the relay refuses it too, so it is said before anything is
+    /// sent.
+    fn check_edit_window(&mut self, year: YearId, date: Date) -> Result<()> {
+        let days = self.settings(year)?.policy.edit_lock_days;
+        let today = self.today();
+        let Some(open) = crate::validate::first_open_day(today, days) else {
+            return Ok(());
+        };
+        if date >= open {
+            return Ok(());
+        }
+        let administration = self
+            .my_directory()?
+            .is_some_and(|me| me.role == crate::roles::AccountRole::Administration);
+        if administration && self.reason.is_some() {
+            return Ok(());
+        }
+        Err(InputError::EditLocked {
+            date: format_date(date),
+            days,
+            administration,
+        }
+        .into())
+    }
+
     fn check_on_roster(
         &self,
         year: YearId,
@@ -61,6 +129,7 @@ impl Journal {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        self.check_edit_window(year, found.date)?;
         for entry in &entries {
             self.check_on_roster(year, &class, &entry.student, found.date)?;
         }
@@ -80,6 +149,24 @@ impl Journal {
         })
     }
 
+    /// Corrects one student's attendance at a lesson (regulation 4.2: a sick note, a parent's note); `code`
+    /// `None` marks them present. The entry notes the reason and its change gives it, so the relay's audit
+    /// trail keeps who corrected it, when and why; the reports count the corrected code.
+    pub fn correct_attendance(
+        &mut self,
+        lesson: &LessonId,
+        student: &StudentId,
+        code: Option<&str>,
+        reason: &str,
+    ) -> Result<()> {
+        let entry = AttendanceInput {
+            student: student.clone(),
+            code: code.map(str::to_owned),
+            note: reason.trim().to_owned(),
+        };
+        self.with_reason(reason, |j| j.mark_attendance(lesson, &[entry]))
+    }
+
     /// Puts a mark for a student in a lesson (one per lesson and kind of work; a second put changes it).
     pub fn put_mark(
         &mut self,
@@ -90,6 +177,7 @@ impl Journal {
         let (year, class, found) = self.lesson(lesson)?;
         let found = found.clone();
         self.settings(year)?.policy.work_kind(&input.kind)?;
+        self.check_edit_window(year, found.date)?;
         self.check_on_roster(year, &class, student, found.date)?;
         let mark = Mark {
             lesson: lesson.clone(),
@@ -124,12 +212,12 @@ impl Journal {
 
     /// Removes a mark.
     pub fn remove_mark(&mut self, year: YearId, student: &StudentId, mark: &MarkId) -> Result<()> {
-        let exists = self
+        let date = self
             .student_doc(year, student)
-            .is_some_and(|s| s.marks.contains_key(mark));
-        if !exists {
-            return Err(unknown("mark", mark));
-        }
+            .and_then(|s| s.marks.get(mark))
+            .map(|cell| cell.value.date)
+            .ok_or_else(|| unknown("mark", mark))?;
+        self.check_edit_window(year, date)?;
         let id = DocId::Student(year, student.clone());
         self.change(|j, touched| j.doc_mut(&id, touched)?.delete_mark(mark))
     }

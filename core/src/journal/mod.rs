@@ -59,6 +59,10 @@ pub struct Journal {
     batch: Option<Vec<DocId>>,
     /// Who signs the marks given on this device (the signed-in staff member), once looked up.
     pub(crate) signer: Option<Option<StaffId>>,
+    /// The reason the edits made now give, inside [`Journal::with_reason`].
+    pub(crate) reason: Option<String>,
+    /// The day a test set in place of the device's clock.
+    pretended_today: Option<Date>,
 }
 
 pub(crate) fn unknown(kind: &'static str, id: impl ToString) -> Error {
@@ -97,6 +101,8 @@ impl Journal {
             dirty: Default::default(),
             batch: None,
             signer: None,
+            reason: None,
+            pretended_today: None,
         };
         let stored = journal.store.load_all()?;
         // Each document parses on its own: opening a teacher's year is mostly this, spread over the cores.

@@ -46,6 +46,15 @@ impl Journal {
         })
     }
 
+    /// Sets the school's marking policy for a year (the edit-lock window among it), checked first.
+    pub fn set_policy(&mut self, year: YearId, policy: &MarkingPolicy) -> Result<()> {
+        policy.check()?;
+        let mut settings = self.settings(year)?.clone();
+        settings.policy = policy.clone();
+        let id = DocId::School(year);
+        self.change(|j, touched| j.doc_mut(&id, touched)?.set_school_settings(&settings))
+    }
+
     /// Adds a class or changes its name, grade or class teacher.
     pub fn put_class(&mut self, year: YearId, class: &ClassId, info: &ClassInfo) -> Result<()> {
         self.settings(year)?;

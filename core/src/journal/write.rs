@@ -111,6 +111,11 @@ impl Journal {
             self.docs.insert(id.clone(), doc);
         }
         push_once(touched, id);
-        self.docs.get_mut(id).ok_or_else(|| unknown("document", id))
+        let doc = self
+            .docs
+            .get_mut(id)
+            .ok_or_else(|| unknown("document", id))?;
+        doc.set_reason(self.reason.as_deref());
+        Ok(doc)
     }
 }

@@ -6,6 +6,7 @@
 //! and the school's rules (marks, codes, dates inside the year), and what the writer may change
 //! (`writer`: their own messages, marks signed by themselves or in a subject they teach).
 
+mod edit_lock;
 mod shape;
 mod writer;
 
@@ -18,6 +19,8 @@ use crate::domain::model::{Message, Participant};
 use crate::error::SchemaError;
 use crate::ids::DocId;
 
+pub(crate) use edit_lock::check_edit_lock;
+pub use edit_lock::{EditWindow, day_of, first_open_day, reason_of};
 pub use shape::{
     MAX_ENTRY_BYTES, MAX_KEY_BYTES, MAX_MESSAGE_BYTES, MAX_PLAN_BYTES, MAX_SETTINGS_BYTES,
     check_shape,

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use crate::docs::{Cell, StudentDoc, ThreadDoc, View};
 use crate::error::SchemaError;
 use crate::ids::{DocId, SubjectId};
+use crate::validate::EditWindow;
 
 /// Who delivers a change, judged against the document before it.
 #[derive(Clone, Copy, Debug)]
@@ -16,6 +17,8 @@ pub struct WriterGuard<'a> {
     /// Subjects the author teaches in the class of the student whose record this is (from the class
     /// document's subject assignments); empty for other documents.
     pub subjects_taught: &'a BTreeSet<SubjectId>,
+    /// When the delivery's edits were made, for the edit-lock window; `None` checks no window.
+    pub edits: Option<EditWindow<'a>>,
 }
 
 impl WriterGuard<'_> {

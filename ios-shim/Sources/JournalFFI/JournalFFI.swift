@@ -650,6 +650,18 @@ public protocol JournalHandleProtocol: AnyObject, Sendable {
     func conflicts() throws  -> [ConflictInfo]
     
     /**
+     * Corrects one student's attendance at a lesson with a reason (a sick note); `code` `None` marks
+     * them present.
+     */
+    func correctAttendance(lesson: String, student: String, code: String?, reason: String) throws 
+    
+    /**
+     * Puts or changes a mark as a correction that gives `reason` (the administration's way to change an
+     * entry past the edit-lock window); returns its id.
+     */
+    func correctMark(student: String, lesson: String, value: String, kind: String, reason: String) throws  -> String
+    
+    /**
      * Lets refused edit `number` go: it is no longer kept on the device.
      */
     func discardRefusedEdit(number: Int64) throws 
@@ -925,6 +937,40 @@ open func conflicts()throws  -> [ConflictInfo]  {
         uniffiCallStatus in
     uniffi_journal_mobile_fn_method_journalhandle_conflicts(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Corrects one student's attendance at a lesson with a reason (a sick note); `code` `None` marks
+     * them present.
+     */
+open func correctAttendance(lesson: String, student: String, code: String?, reason: String)throws   {try rustCallWithError(FfiConverterTypeJournalError_lift) {
+        uniffiCallStatus in
+    uniffi_journal_mobile_fn_method_journalhandle_correct_attendance(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(lesson),
+        FfiConverterString.lower(student),
+        FfiConverterOptionString.lower(code),
+        FfiConverterString.lower(reason),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Puts or changes a mark as a correction that gives `reason` (the administration's way to change an
+     * entry past the edit-lock window); returns its id.
+     */
+open func correctMark(student: String, lesson: String, value: String, kind: String, reason: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeJournalError_lift) {
+        uniffiCallStatus in
+    uniffi_journal_mobile_fn_method_journalhandle_correct_mark(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(student),
+        FfiConverterString.lower(lesson),
+        FfiConverterString.lower(value),
+        FfiConverterString.lower(kind),
+        FfiConverterString.lower(reason),uniffiCallStatus
     )
 })
 }
@@ -4200,6 +4246,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_journal_mobile_checksum_method_journalhandle_conflicts() != 38111) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_journal_mobile_checksum_method_journalhandle_correct_attendance() != 44411) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_journal_mobile_checksum_method_journalhandle_correct_mark() != 27961) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_journal_mobile_checksum_method_journalhandle_discard_refused_edit() != 3733) {

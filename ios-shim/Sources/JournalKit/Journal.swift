@@ -129,6 +129,12 @@ public final class Journal {
     public func putMark(student: String, lesson: String, value: String, kind: String, comment: String = "") async throws -> String {
         try await io { try self.handle.putMark(student: student, lesson: lesson, value: value, kind: kind, comment: comment) }
     }
+    public func correctMark(student: String, lesson: String, value: String, kind: String, reason: String) async throws -> String {
+        try await io { try self.handle.correctMark(student: student, lesson: lesson, value: value, kind: kind, reason: reason) }
+    }
+    public func correctAttendance(lesson: String, student: String, code: String?, reason: String) async throws {
+        try await io { try self.handle.correctAttendance(lesson: lesson, student: student, code: code, reason: reason) }
+    }
     public func removeMark(student: String, mark: String) async throws {
         try await io { try self.handle.removeMark(student: student, mark: mark) }
     }

@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod backup;
 pub mod directory;
+pub mod policy;
 pub mod report;
 pub mod serve;
 pub mod store;

@@ -32,6 +32,10 @@ pub struct ServeArgs {
     #[arg(long, requires = "demo", default_value_t = demo::DEMO_CLASS_SIZE as u16,
           value_parser = clap::value_parser!(u16).range(3..=40))]
     pub demo_class_size: u16,
+    /// The demo school's edit-lock window in days (0: off), for a demo that enters last month's lessons.
+    #[arg(long, requires = "demo", default_value_t = journal_core::DEFAULT_EDIT_LOCK_DAYS,
+          value_parser = clap::value_parser!(u16).range(0..=366))]
+    pub demo_edit_lock_days: u16,
     /// Hours between backup snapshots (0: none).
     #[arg(long, env = "JOURNAL_BACKUP_HOURS", default_value_t = 24)]
     pub backup_hours: u64,
@@ -126,6 +130,7 @@ pub fn run(data: &DataDir, args: ServeArgs) -> Result<()> {
         log,
         demo,
         demo_class_size,
+        demo_edit_lock_days,
         backup_hours,
         max_connections_per_address,
         header_timeout,
@@ -145,7 +150,10 @@ pub fn run(data: &DataDir, args: ServeArgs) -> Result<()> {
         header_timeout: std::time::Duration::from_secs(header_timeout.max(1)),
         ..Limits::default()
     };
-    let demo = demo.then_some(usize::from(demo_class_size));
+    let demo = demo.then_some(demo::DemoOptions {
+        class_size: usize::from(demo_class_size),
+        edit_lock_days: demo_edit_lock_days,
+    });
     runtime.block_on(serve(
         data,
         listen,
@@ -195,7 +203,7 @@ async fn scheduled_backups(
 async fn serve(
     data: &DataDir,
     listen: SocketAddr,
-    seed_demo: Option<usize>,
+    seed_demo: Option<demo::DemoOptions>,
     backup_hours: u64,
     limits: Limits,
     tls: &TlsOptions,
@@ -253,9 +261,9 @@ async fn serve(
             app.shutdown.clone(),
         ));
     }
-    if let Some(class_size) = seed_demo {
+    if let Some(options) = seed_demo {
         let year = journal_core::YearId(current_school_year());
-        match demo::seed(&app, year, class_size)? {
+        match demo::seed(&app, year, options)? {
             Some(accounts) => {
                 println!("Demo school seeded for {year}.");
                 println!("Access codes to sign in a new device (POST /v1/redeem), valid 14 days:");

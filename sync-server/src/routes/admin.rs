@@ -35,6 +35,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/devices", post(add_device))
         .route("/devices/{id}/revoke", post(revoke))
         .route("/audit", get(audit))
+        .route("/policy", get(policy))
+        .route("/policy/edit-lock-days", post(set_edit_lock_days))
         .route("/log", get(admin_log))
         .route("/roster", post(import_roster))
         .route("/reports/slips", post(super::reports::slips))
@@ -280,6 +282,25 @@ async fn import_roster(
 #[derive(Deserialize)]
 struct AuditQuery {
     doc: String,
+}
+
+async fn policy(State(app): State<Arc<App>>, Admin(_who): Admin) -> Result<Json<Value>, AppError> {
+    let (year, policy) = app.services.marking_policy()?;
+    Ok(Json(json!({ "year": year.to_string(), "policy": policy })))
+}
+
+#[derive(Deserialize)]
+struct EditLockDays {
+    days: u16,
+}
+
+async fn set_edit_lock_days(
+    State(app): State<Arc<App>>,
+    Admin(who): Admin,
+    JsonBody(body): JsonBody<EditLockDays>,
+) -> Result<Json<Value>, AppError> {
+    let replaced = app.services.set_edit_lock_days(&who, body.days)?;
+    Ok(Json(json!({ "replaced": replaced, "days": body.days })))
 }
 
 async fn audit(

@@ -63,6 +63,7 @@ fn attribute(
                 account: delivery.account.clone(),
                 device: delivery.device.clone(),
                 received_at: delivery.at,
+                reason: journal_core::validate::reason_of(change.message()).map(str::to_owned),
             },
         ));
     }

@@ -8,6 +8,7 @@ pub mod classes;
 pub mod codes;
 pub mod conversations;
 pub mod events;
+pub mod policy;
 pub mod roster;
 
 use std::sync::Arc;
@@ -179,7 +180,7 @@ mod tests {
             "relay".into(),
             HashKey::random(),
         );
-        crate::demo::seed(&app, YEAR, crate::demo::DEMO_CLASS_SIZE).expect("demo school");
+        crate::demo::seed(&app, YEAR, crate::demo::DemoOptions::default()).expect("demo school");
         (app.services.clone(), bus)
     }
 

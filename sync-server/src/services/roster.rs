@@ -262,7 +262,7 @@ impl Services {
 
     /// The relay's documents of the year the directory describes, for the relay to change on the
     /// administration's behalf; `None` before any year is open.
-    fn year_documents(&self) -> ServiceResult<Option<YearDocuments>> {
+    pub(super) fn year_documents(&self) -> ServiceResult<Option<YearDocuments>> {
         let Some(year) = self.hub().directory_year()? else {
             return Ok(None);
         };
@@ -278,10 +278,10 @@ impl Services {
 
 /// Some of a year's documents in an in-memory journal, where the core's rules change them before the
 /// relay stores what they gained.
-struct YearDocuments {
-    journal: Journal,
+pub(super) struct YearDocuments {
+    pub(super) journal: Journal,
     actor: automerge::ActorId,
-    year: YearId,
+    pub(super) year: YearId,
 }
 
 impl YearDocuments {
@@ -297,7 +297,7 @@ impl YearDocuments {
     }
 
     /// Every document's heads, to tell later what changed.
-    fn heads(&self) -> BTreeMap<DocId, Vec<String>> {
+    pub(super) fn heads(&self) -> BTreeMap<DocId, Vec<String>> {
         self.journal
             .documents()
             .map(|d| (d.id().clone(), self.journal.heads_hex(d.id())))
@@ -320,7 +320,7 @@ impl YearDocuments {
     }
 
     /// Stores, as the relay acting for `by`, what each document gained since `before`.
-    fn store(
+    pub(super) fn store(
         &self,
         services: &Services,
         by: &Principal,

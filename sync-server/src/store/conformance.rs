@@ -568,6 +568,9 @@ pub fn sessions_are_logged(store: &dyn RelayStore) {
     assert_eq!(store.last_seen("d").expect("d"), Some(300));
     assert_eq!(store.last_seen("e").expect("e"), Some(200));
     assert_eq!(store.last_seen("never").expect("never"), None);
+    assert_eq!(store.contact_before("d", 300).expect("d"), Some(100));
+    assert_eq!(store.contact_before("d", 301).expect("d"), Some(300));
+    assert_eq!(store.contact_before("d", 100).expect("d"), None);
 }
 
 fn code(id: &str, student: &str, issued_at: i64) -> CodeRecord {

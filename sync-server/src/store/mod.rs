@@ -123,6 +123,9 @@ pub struct AuditEntry {
     pub device: String,
     /// When it arrived (Unix seconds).
     pub received_at: i64,
+    /// Why it was made, when its author gave a reason (a correction's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// One sync session, for the activity report.
@@ -460,6 +463,9 @@ pub trait LogStore: Send + Sync {
 
     /// When a device last started a session (Unix seconds); `None` if it never synced.
     fn last_seen(&self, device: &str) -> StoreResult<Option<i64>>;
+
+    /// When a device last started a session before `before` (Unix seconds); `None` if it had none.
+    fn contact_before(&self, device: &str, before: i64) -> StoreResult<Option<i64>>;
 }
 
 /// The mailbox through which commands run beside a serving relay tell it what they changed.

@@ -1813,6 +1813,19 @@ impl LogStore for PostgresStore {
                 .get(0))
         })
     }
+
+    fn contact_before(&self, device: &str, before: i64) -> StoreResult<Option<i64>> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            Ok(client
+                .query_one(
+                    "SELECT max(started_at) FROM sessions WHERE device_id = $1 AND started_at < $2",
+                    &[&device, &before],
+                )
+                .await?
+                .get(0))
+        })
+    }
 }
 
 impl LimitStore for PostgresStore {

@@ -1178,6 +1178,14 @@ impl LogStore for SqliteStore {
             |r| r.get(0),
         )?)
     }
+
+    fn contact_before(&self, device: &str, before: i64) -> StoreResult<Option<i64>> {
+        Ok(self.conn().query_row(
+            "SELECT max(started_at) FROM sessions WHERE device_id = ?1 AND started_at < ?2",
+            params![device, before],
+            |r| r.get(0),
+        )?)
+    }
 }
 
 impl LimitStore for SqliteStore {

@@ -10,6 +10,7 @@ mod cli_teacher;
 mod codes;
 mod district;
 mod durability;
+mod edit_lock;
 mod flows;
 mod messages;
 mod operations;

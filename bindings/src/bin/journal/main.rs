@@ -107,6 +107,22 @@ enum Command {
         /// A comment.
         #[arg(long, default_value = "")]
         comment: String,
+        /// Why the mark changes, as a correction: the administration changes a lesson past the school's
+        /// edit-lock window only with one.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Correct one student's attendance at a lesson, with the reason (a sick note, a parent's note).
+    Correct {
+        /// Lesson id.
+        lesson: String,
+        /// Student id or the start of their name.
+        student: String,
+        /// The school's code (н, б, у, о…), or `present`.
+        code: String,
+        /// Why: the audit trail keeps it with who corrected it and when.
+        #[arg(long)]
+        reason: String,
     },
     /// Set a lesson's homework (LESSON TEXT), or list homework (no arguments).
     Homework {
@@ -320,6 +336,7 @@ async fn run(cli: Cli) -> Result<Exit> {
             value,
             kind,
             comment,
+            reason,
         } => {
             let args = lessons::MarkArgs {
                 student,
@@ -327,9 +344,16 @@ async fn run(cli: Cli) -> Result<Exit> {
                 value,
                 kind,
                 comment,
+                reason,
             };
             lessons::mark(&mut profile.journal()?, args)?;
         }
+        Command::Correct {
+            lesson,
+            student,
+            code,
+            reason,
+        } => lessons::correct(&mut profile.journal()?, &lesson, &student, &code, &reason)?,
         Command::Topic { lesson, text } => lessons::topic(&mut profile.journal()?, &lesson, &text)?,
         Command::Plan {
             class,

@@ -132,6 +132,7 @@ impl RelaySide for MemoryRelay {
             writer: Some(WriterGuard {
                 author: &self.author,
                 subjects_taught: &self.subjects_taught,
+                edits: None,
             }),
         };
         let target = self.documents.get_mut(doc).expect("inserted above");

@@ -182,6 +182,43 @@ pub struct MarkArgs {
     pub kind: String,
     /// A comment.
     pub comment: String,
+    /// Why, when the mark is a correction.
+    pub reason: Option<String>,
+}
+
+/// Corrects one student's attendance at a lesson, giving the reason.
+pub fn correct(
+    journal: &mut Journal,
+    lesson: &str,
+    student: &str,
+    code: &str,
+    reason: &str,
+) -> Result<()> {
+    let lesson: LessonId = lesson.parse()?;
+    let (year, class, found) = journal.lesson(&lesson)?;
+    let date = found.date;
+    let roster = journal.roster(year, &class, date)?;
+    let (id, name) = find_in_class(&roster, student, &class, date)?;
+    let code = match code.trim() {
+        "present" | "-" => None,
+        typed => Some(
+            journal
+                .school_settings(year)
+                .context("the school's settings have not arrived yet: run `journal sync`")?
+                .policy
+                .read_attendance_code(typed)?
+                .code
+                .clone(),
+        ),
+    };
+    journal.correct_attendance(&lesson, &id, code.as_deref(), reason)?;
+    let shown = code.as_deref().unwrap_or("present");
+    say!(
+        "attendance of {name} on {} corrected to {shown} ({}); run `journal sync` to send it",
+        format_date(date),
+        reason.trim()
+    );
+    Ok(())
 }
 
 /// Puts or changes a mark.
@@ -196,7 +233,10 @@ pub fn mark(journal: &mut Journal, args: MarkArgs) -> Result<()> {
         kind: WorkKindId::new(args.kind)?,
         comment: args.comment,
     };
-    journal.put_mark(&id, &lesson, &input)?;
+    match &args.reason {
+        Some(reason) => journal.with_reason(reason, |j| j.put_mark(&id, &lesson, &input))?,
+        None => journal.put_mark(&id, &lesson, &input)?,
+    };
     say!(
         "mark {} saved for {name}; run `journal sync` to send it",
         input.value

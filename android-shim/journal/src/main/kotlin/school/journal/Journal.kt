@@ -93,6 +93,14 @@ class Journal private constructor(private val handle: JournalHandle) : AutoClose
     suspend fun putMark(student: String, lesson: String, value: String, kind: String, comment: String = ""): String =
         io { handle.putMark(student, lesson, value, kind, comment) }
 
+    /** Puts or changes a mark as a correction that gives its reason; returns its id. */
+    suspend fun correctMark(student: String, lesson: String, value: String, kind: String, reason: String): String =
+        io { handle.correctMark(student, lesson, value, kind, reason) }
+
+    /** Corrects one student's attendance with the reason (a sick note); `code` null marks them present. */
+    suspend fun correctAttendance(lesson: String, student: String, code: String?, reason: String) =
+        io { handle.correctAttendance(lesson, student, code, reason) }
+
     /** Removes a mark. */
     suspend fun removeMark(student: String, mark: String) = io { handle.removeMark(student, mark) }
 

@@ -712,6 +712,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_journal_mobile_checksum_method_journalhandle_conflicts(
     ): Int
+    external fun uniffi_journal_mobile_checksum_method_journalhandle_correct_attendance(
+    ): Int
+    external fun uniffi_journal_mobile_checksum_method_journalhandle_correct_mark(
+    ): Int
     external fun uniffi_journal_mobile_checksum_method_journalhandle_discard_refused_edit(
     ): Int
     external fun uniffi_journal_mobile_checksum_method_journalhandle_homework(
@@ -808,6 +812,10 @@ internal object UniffiLib {
     external fun uniffi_journal_mobile_fn_method_journalhandle_children(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_journal_mobile_fn_method_journalhandle_conflicts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_journal_mobile_fn_method_journalhandle_correct_attendance(`ptr`: Long,`lesson`: RustBuffer.ByValue,`student`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_journal_mobile_fn_method_journalhandle_correct_mark(`ptr`: Long,`student`: RustBuffer.ByValue,`lesson`: RustBuffer.ByValue,`value`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_journal_mobile_fn_method_journalhandle_discard_refused_edit(`ptr`: Long,`number`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1004,6 +1012,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_conflicts() and 0xFFFF) != 38111) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_correct_attendance() and 0xFFFF) != 44411) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_correct_mark() and 0xFFFF) != 27961) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_journal_mobile_checksum_method_journalhandle_discard_refused_edit() and 0xFFFF) != 3733) {
@@ -1645,6 +1659,18 @@ public interface JournalHandleInterface {
     fun `conflicts`(): List<ConflictInfo>
     
     /**
+     * Corrects one student's attendance at a lesson with a reason (a sick note); `code` `None` marks
+     * them present.
+     */
+    fun `correctAttendance`(`lesson`: kotlin.String, `student`: kotlin.String, `code`: kotlin.String?, `reason`: kotlin.String)
+    
+    /**
+     * Puts or changes a mark as a correction that gives `reason` (the administration's way to change an
+     * entry past the edit-lock window); returns its id.
+     */
+    fun `correctMark`(`student`: kotlin.String, `lesson`: kotlin.String, `value`: kotlin.String, `kind`: kotlin.String, `reason`: kotlin.String): kotlin.String
+    
+    /**
      * Lets refused edit `number` go: it is no longer kept on the device.
      */
     fun `discardRefusedEdit`(`number`: kotlin.Long)
@@ -1975,6 +2001,50 @@ open class JournalHandle: Disposable, AutoCloseable, JournalHandleInterface
     UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_conflicts(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Corrects one student's attendance at a lesson with a reason (a sick note); `code` `None` marks
+     * them present.
+     */
+    @Throws(JournalException::class)override fun `correctAttendance`(`lesson`: kotlin.String, `student`: kotlin.String, `code`: kotlin.String?, `reason`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(JournalException) { _status ->
+    UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_correct_attendance(
+        it,
+        
+        FfiConverterString.lower(`lesson`),
+        FfiConverterString.lower(`student`),
+        FfiConverterOptionalString.lower(`code`),
+        FfiConverterString.lower(`reason`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Puts or changes a mark as a correction that gives `reason` (the administration's way to change an
+     * entry past the edit-lock window); returns its id.
+     */
+    @Throws(JournalException::class)override fun `correctMark`(`student`: kotlin.String, `lesson`: kotlin.String, `value`: kotlin.String, `kind`: kotlin.String, `reason`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(JournalException) { _status ->
+    UniffiLib.uniffi_journal_mobile_fn_method_journalhandle_correct_mark(
+        it,
+        
+        FfiConverterString.lower(`student`),
+        FfiConverterString.lower(`lesson`),
+        FfiConverterString.lower(`value`),
+        FfiConverterString.lower(`kind`),
+        FfiConverterString.lower(`reason`),_status)
 }
     }
     )
