@@ -414,7 +414,8 @@ pub struct MessageInfo {
     pub id: String,
     /// Author's account.
     pub author: String,
-    /// When written (Unix seconds).
+    /// When written (Unix seconds): the author's clock, or when the relay took it if that clock was more
+    /// than a day off.
     pub written_at: i64,
     /// Text.
     pub text: String,
@@ -480,10 +481,11 @@ impl From<AnnouncementAudience> for Audience {
 
 impl From<ThreadMessage> for MessageInfo {
     fn from(m: ThreadMessage) -> Self {
+        let written_at = m.shown_at();
         MessageInfo {
             id: m.id.to_string(),
             author: m.message.author,
-            written_at: m.message.written_at,
+            written_at,
             text: m.message.text,
             mine: m.mine,
             read_by: m.read_by,

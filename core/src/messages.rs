@@ -42,6 +42,27 @@ pub struct ThreadMessage {
     pub mine: bool,
     /// Accounts other than the author that have read it.
     pub read_by: Vec<String>,
+    /// When the relay took it (Unix seconds, the relay's clock), once it has.
+    pub arrived_at: Option<i64>,
+}
+
+/// How far an author's clock may be from the relay's before readers see the relay's time instead: a day,
+/// so that a message written offline keeps the time it was written.
+pub const CLOCK_TRUSTED_WITHIN_SECONDS: i64 = 24 * 3600;
+
+impl ThreadMessage {
+    /// When it was written, as readers are shown it: the author's clock, unless that is more than a day
+    /// from when the relay took the message (a tablet set years ahead), then the relay's.
+    pub fn shown_at(&self) -> i64 {
+        match self.arrived_at {
+            Some(arrived)
+                if (self.message.written_at - arrived).abs() > CLOCK_TRUSTED_WITHIN_SECONDS =>
+            {
+                arrived
+            }
+            _ => self.message.written_at,
+        }
+    }
 }
 
 /// Who a class announcement goes to.
@@ -269,8 +290,9 @@ impl Journal {
                 unread,
             });
         }
+        // By the time readers are shown, so a message from a clock years ahead does not stay on top.
         out.sort_by(|a, b| {
-            let key = |s: &ThreadSummary| s.last.as_ref().map(|m| m.id.clone());
+            let key = |s: &ThreadSummary| s.last.as_ref().map(|m| (m.shown_at(), m.id.clone()));
             key(b).cmp(&key(a))
         });
         Ok(out)
@@ -560,6 +582,7 @@ fn messages_of(view: &ThreadDoc, me: &str) -> Vec<ThreadMessage> {
                 .map(|(account, _)| account.clone())
                 .collect(),
             message: cell.value.clone(),
+            arrived_at: view.arrived.get(id).copied(),
         })
         .collect()
 }

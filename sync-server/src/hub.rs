@@ -15,7 +15,7 @@ use journal_core::docs::{Document, SchoolSettings, View, sync_message_has_change
 use journal_core::sync::peer::{Ask, Outcome};
 use journal_core::sync::protocol::IndexEntry;
 use journal_core::validate::{EditWindow, ValidationContext, WriterGuard};
-use journal_core::{DocId, Error as CoreError, SubjectId, YearId};
+use journal_core::{DocId, Error as CoreError, MessageId, SubjectId, YearId};
 use thiserror::Error;
 use tracing::{debug, info, warn};
 
@@ -26,6 +26,17 @@ use crate::store::{Attribution, FirstChanges, RelayStore, StoreError, stored_hea
 
 /// Changes stored after a document's snapshot before the relay writes a new snapshot.
 const SNAPSHOT_AFTER_CHANGES: i64 = 256;
+
+/// The account the audit trail names for the relay's own changes (the arrival stamps of messages).
+pub const RELAY_ACCOUNT: &str = "relay";
+
+/// The ids of a conversation's messages (none for another kind of document).
+fn thread_messages(doc: &Document) -> BTreeSet<MessageId> {
+    match doc.view() {
+        View::Thread(thread) => thread.messages.keys().cloned().collect(),
+        _ => BTreeSet::new(),
+    }
+}
 
 /// How long one sync may take from its first contact: contacts this recent do not bound when its edits
 /// were made (see [`EditWindow::previous_contact`]).
@@ -764,13 +775,51 @@ impl Hub {
             return Ok(Outcome::Refused(reason));
         }
         let base = (!slot.doc.never_saved()).then(|| stored_heads(&slot.doc));
+        let known_messages = thread_messages(&slot.doc);
         let mut next = state.clone();
         if let Some(refused) = merge_checked(&mut slot.doc, &mut next, message, ctx)? {
             return Ok(refused);
         }
         self.persist(slot, id, by, origin, base.as_deref())?;
+        self.stamp_arrivals(slot, id, &known_messages, by.at, origin)?;
         *state = next;
         Ok(Outcome::Reply(slot.doc.generate_sync_message(state)))
+    }
+
+    /// Stamps the messages of a conversation that are new since `known` with the time the relay took
+    /// them, as its own change, stored apart from the delivery (the audit trail names the relay for it).
+    /// Readers order conversations by it when an author's clock is far off.
+    fn stamp_arrivals(
+        &self,
+        slot: &mut Slot,
+        id: &DocId,
+        known: &BTreeSet<MessageId>,
+        at: i64,
+        origin: u64,
+    ) -> Result<(), HubError> {
+        let View::Thread(thread) = slot.doc.view() else {
+            return Ok(());
+        };
+        let new: Vec<MessageId> = thread
+            .messages
+            .keys()
+            .filter(|m| !known.contains(*m) && !thread.arrived.contains_key(*m))
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let base = stored_heads(&slot.doc);
+        slot.doc
+            .stamp_arrivals(&new, at)
+            .map_err(|e| HubError::Malformed(e.to_string()))?;
+        self.persist(
+            slot,
+            id,
+            &attribution(RELAY_ACCOUNT, RELAY_ACCOUNT, at),
+            origin,
+            Some(&base),
+        )
     }
 
     /// Stores what `slot`'s document gained since it was last saved (changes after `base`, the heads
@@ -958,6 +1007,7 @@ impl Hub {
         slot.bytes = snapshot.len();
         slot.doc.mark_saved();
         self.note_heads(id, &heads);
+        self.stamp_arrivals(&mut slot, id, &BTreeSet::new(), by.at, origin)?;
         *state = next;
         let reply = slot.doc.generate_sync_message(state);
         self.cache(id, slot);

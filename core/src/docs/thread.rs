@@ -17,6 +17,10 @@ pub(super) const MAPS: &[&str] = &["participants", "messages"];
 /// not a map, so threads made before read state existed read and write them alike.
 const READ_PREFIX: &str = "read/";
 
+/// Root keys `arrived/<message>` hold when the relay took the message (Unix seconds, the relay's clock),
+/// written by the relay only; root keys for the same reason as read state.
+pub(crate) const ARRIVED_PREFIX: &str = "arrived/";
+
 /// Typed content of a `thread` document.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ThreadDoc {
@@ -28,6 +32,8 @@ pub struct ThreadDoc {
     pub messages: BTreeMap<MessageId, Cell<Message>>,
     /// The last message each account has read.
     pub read: BTreeMap<String, MessageId>,
+    /// When the relay took each message it has stamped (Unix seconds, the relay's clock).
+    pub arrived: BTreeMap<MessageId, i64>,
 }
 
 pub(super) fn read(id: &DocId, doc: &Automerge) -> Result<ThreadDoc, SchemaError> {
@@ -47,11 +53,30 @@ pub(super) fn read(id: &DocId, doc: &Automerge) -> Result<ThreadDoc, SchemaError
             .map_err(|e: InputError| SchemaError::new(id, e.to_string()))?;
         read.insert(account.to_owned(), last);
     }
+    let mut arrived = BTreeMap::new();
+    for item in doc.map_range(ROOT, ARRIVED_PREFIX.to_owned().."arrived0".to_owned()) {
+        let message = &item.key[ARRIVED_PREFIX.len()..];
+        let at = match &item.value {
+            ValueRef::Scalar(ScalarValueRef::Int(at)) => *at,
+            ValueRef::Scalar(ScalarValueRef::Uint(at)) => i64::try_from(*at).unwrap_or(i64::MAX),
+            _ => {
+                return Err(SchemaError::new(
+                    id,
+                    format!("the arrival of message {message:?} is not a time"),
+                ));
+            }
+        };
+        let message: MessageId = message
+            .parse()
+            .map_err(|e: InputError| SchemaError::new(id, e.to_string()))?;
+        arrived.insert(message, at);
+    }
     Ok(ThreadDoc {
         participants: doc.keys(&participants).collect(),
         info: read_json_cell(id, doc, &ROOT, "info")?,
         messages: read_json_map(id, doc, &messages, "message")?,
         read,
+        arrived,
     })
 }
 
@@ -95,6 +120,22 @@ impl Document {
         self.thread_view()?
             .messages
             .insert(id.clone(), Cell::single(message.clone()));
+        Ok(())
+    }
+
+    /// Stamps `messages` as taken by the relay at `at` (Unix seconds); the relay alone calls this.
+    pub fn stamp_arrivals(&mut self, messages: &[MessageId], at: i64) -> Result<()> {
+        self.thread_view()?;
+        self.edit(|tx| {
+            for message in messages {
+                tx.put(ROOT, format!("{ARRIVED_PREFIX}{message}"), at)?;
+            }
+            Ok(())
+        })?;
+        let arrived = &mut self.thread_view()?.arrived;
+        for message in messages {
+            arrived.insert(message.clone(), at);
+        }
         Ok(())
     }
 

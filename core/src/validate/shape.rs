@@ -81,6 +81,7 @@ fn root_rule(kind: DocKind, key: &str) -> Option<Rule> {
         (DocKind::Thread, "participants") => Some(Rule::Map(Entry::Flag)),
         (DocKind::Thread, "messages") => Some(Rule::Map(Entry::Json(MAX_MESSAGE_BYTES))),
         (DocKind::Thread, key) if key.starts_with("read/") => Some(ID),
+        (DocKind::Thread, key) if key.starts_with("arrived/") => Some(Rule::Number),
         _ => None,
     }
 }

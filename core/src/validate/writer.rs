@@ -78,6 +78,12 @@ impl WriterGuard<'_> {
         {
             return Err(SchemaError::new(id, "a sent message cannot be deleted"));
         }
+        if thread.arrived != before.arrived {
+            return Err(SchemaError::new(
+                id,
+                "only the relay records when a message arrived",
+            ));
+        }
         for (account, last) in &thread.read {
             if before.read.get(account) != Some(last) && account != self.author {
                 return Err(SchemaError::new(

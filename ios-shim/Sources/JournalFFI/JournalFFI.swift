@@ -2549,7 +2549,8 @@ public struct MessageInfo: Equatable, Hashable {
      */
     public var author: String
     /**
-     * When written (Unix seconds).
+     * When written (Unix seconds): the author's clock, or when the relay took it if that clock was more
+     * than a day off.
      */
     public var writtenAt: Int64
     /**
@@ -2579,7 +2580,8 @@ public struct MessageInfo: Equatable, Hashable {
          * Author's account.
          */author: String, 
         /**
-         * When written (Unix seconds).
+         * When written (Unix seconds): the author's clock, or when the relay took it if that clock was more
+         * than a day off.
          */writtenAt: Int64, 
         /**
          * Text.

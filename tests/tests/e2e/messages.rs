@@ -696,3 +696,93 @@ async fn a_weekly_digest_for_a_class_of_25_holds_each_students_true_week() {
     assert!(!text.contains("Замечания"), "{text}");
     assert!(!text.contains("Иванов"), "nothing of another child: {text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tablet_ten_years_ahead_does_not_keep_its_conversation_on_top() {
+    let relay = Relay::start_demo();
+    let mut parent = signed_in(&relay, "parent-s5a1").await;
+    let year = year_of(&parent);
+    let ahead = parent
+        .journal
+        .start_conversation(
+            &[to("t-5a")],
+            "Справка",
+            "Справку принесём завтра",
+            Vec::new(),
+        )
+        .expect("conversation");
+    parent.sync().await;
+
+    // The parent's tablet, its clock ten years ahead, writes the next message.
+    let thread_doc = DocId::Thread(year, ahead.clone());
+    let (mut client, _) = RawClient::join(&relay, &relay.token("parent-s5a1")).await;
+    let mut tablet =
+        Document::create(thread_doc.clone(), &automerge::ActorId::random()).expect("replica");
+    assert_eq!(
+        raw_sync(&mut client, &mut tablet, false).await,
+        Access::Granted
+    );
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let ten_years = 10 * 365 * 24 * 3600;
+    let future_id = MessageId::new(format!("{:013}-f0", (now + ten_years) * 1000)).expect("id");
+    tablet
+        .put_message(
+            &future_id,
+            &Message {
+                author: "parent-s5a1".into(),
+                written_at: now + ten_years,
+                text: "Спасибо!".into(),
+                attachments: Vec::new(),
+            },
+        )
+        .expect("message");
+    assert_eq!(
+        raw_sync(&mut client, &mut tablet, true).await,
+        Access::Granted
+    );
+    // Nor may a tablet write the relay's stamp itself.
+    let mut forger =
+        Document::create(thread_doc.clone(), &automerge::ActorId::random()).expect("replica");
+    raw_sync(&mut client, &mut forger, false).await;
+    forger
+        .stamp_arrivals(&[MessageId::new("0000000000001-ab").expect("id")], 1)
+        .expect("raw stamp");
+    let refused = raw_sync(&mut client, &mut forger, true).await;
+    assert!(
+        matches!(&refused, Access::Refused(reason) if reason.contains("only the relay records")),
+        "{refused:?}"
+    );
+
+    // A later conversation, on a true clock, comes first; the message shows when it arrived.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let mut teacher = signed_in(&relay, "t-5a").await;
+    let later = teacher
+        .journal
+        .start_conversation(
+            &[to("parent-s5a2")],
+            "Собрание",
+            "Собрание в четверг",
+            Vec::new(),
+        )
+        .expect("conversation");
+    teacher.sync().await;
+    let threads = teacher.journal.threads().expect("threads");
+    let order: Vec<&ThreadId> = threads.iter().map(|t| &t.thread).collect();
+    assert_eq!(order, [&later, &ahead], "newest activity first");
+    let shown = threads[1].last.as_ref().expect("the tablet's message");
+    assert_eq!(shown.id, future_id);
+    let arrived = shown.arrived_at.expect("stamped by the relay");
+    assert!(
+        (arrived - now).abs() < 120 && shown.shown_at() == arrived,
+        "shown at {} (arrived {arrived}, written {})",
+        shown.shown_at(),
+        shown.message.written_at
+    );
+    // A message written on a true clock keeps the time it was written.
+    let first = &teacher.journal.thread_messages(&ahead).expect("messages")[0];
+    assert_eq!(first.shown_at(), first.message.written_at);
+    assert!(
+        first.arrived_at.is_some(),
+        "the first message is stamped too"
+    );
+}

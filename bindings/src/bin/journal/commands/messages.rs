@@ -93,9 +93,9 @@ pub fn list(journal: &mut Journal, thread: Option<&str>, json: bool) -> Result<(
         .thread_messages(&thread)?
         .into_iter()
         .map(|m| MessageRow {
+            written: written(m.shown_at()),
             id: m.id.to_string(),
             from: m.message.author,
-            written: written(m.message.written_at),
             text: m.message.text,
             attachments: m.message.attachments.into_iter().map(|a| a.name).collect(),
             read_by: m.read_by,

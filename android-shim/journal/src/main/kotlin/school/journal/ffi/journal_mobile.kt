@@ -3644,7 +3644,8 @@ data class MessageInfo (
     var `author`: kotlin.String
     , 
     /**
-     * When written (Unix seconds).
+     * When written (Unix seconds): the author's clock, or when the relay took it if that clock was more
+     * than a day off.
      */
     var `writtenAt`: kotlin.Long
     , 
