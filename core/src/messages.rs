@@ -298,6 +298,49 @@ impl Journal {
         Ok(out)
     }
 
+    /// How a participant (`account:…`, `guardians:…`, `student:…`) reads for people: a name from this
+    /// device's directory copy or the school's documents; the account id where neither names it (a
+    /// parent's account on a teacher's tablet).
+    pub fn participant_name(&self, year: YearId, participant: &str) -> String {
+        let student_name = |id: &str| -> Option<String> {
+            let student: StudentId = id.parse().ok()?;
+            self.docs
+                .values()
+                .find_map(|doc| match (doc.id(), doc.view()) {
+                    (DocId::Class(y, _), View::Class(class)) if *y == year => {
+                        class.roster.get(&student).map(|e| e.value.name.clone())
+                    }
+                    _ => None,
+                })
+        };
+        let directory = self.my_directory().ok().flatten();
+        match participant.split_once(':') {
+            Some(("account", account)) => directory
+                .as_ref()
+                .and_then(|d| {
+                    (d.account == account).then(|| d.name.clone()).or_else(|| {
+                        d.contacts
+                            .iter()
+                            .find(|c| c.account == account)
+                            .map(|c| c.name.clone())
+                    })
+                })
+                .or_else(|| {
+                    self.school_doc(year)
+                        .and_then(|s| s.staff.get(account).cloned())
+                })
+                .unwrap_or_else(|| account.to_owned()),
+            Some(("guardians", student)) => format!(
+                "родители: {}",
+                student_name(student).unwrap_or_else(|| student.to_owned())
+            ),
+            Some(("student", student)) => {
+                student_name(student).unwrap_or_else(|| student.to_owned())
+            }
+            _ => participant.to_owned(),
+        }
+    }
+
     /// The messages of a conversation, in the order they were written.
     pub fn thread_messages(&self, thread: &ThreadId) -> Result<Vec<ThreadMessage>> {
         let me = self.my_directory()?.map(|d| d.account).unwrap_or_default();
@@ -611,6 +654,31 @@ fn format_day_ru(date: Date) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn participants_read_as_names_from_the_school_documents() {
+        use crate::testing::{self, YEAR};
+        let mut j = Journal::open_in_memory().expect("journal");
+        testing::school(&mut j).expect("school");
+        let class = testing::class_with_students(&mut j, "5a", 1).expect("class");
+        let student = class.students[0].as_str();
+        assert_eq!(
+            j.participant_name(YEAR, &format!("guardians:{student}")),
+            "родители: Ученик 00"
+        );
+        assert_eq!(
+            j.participant_name(YEAR, &format!("student:{student}")),
+            "Ученик 00"
+        );
+        let teacher = format!("account:{}", class.teacher);
+        assert_eq!(j.participant_name(YEAR, &teacher), class.teacher.as_str());
+        j.set_staff_name(YEAR, class.teacher.as_str(), "Соколова Елена Игоревна")
+            .expect("name");
+        assert_eq!(
+            j.participant_name(YEAR, &teacher),
+            "Соколова Елена Игоревна"
+        );
+    }
 
     #[test]
     fn message_ids_sort_in_writing_order_even_when_the_clock_steps_back() {

@@ -162,7 +162,11 @@ fn id<T: std::str::FromStr<Err = journal_core::InputError>>(
     Ok(text.parse()?)
 }
 
-fn documents(year: YearId, options: DemoOptions) -> Result<Vec<Document>, journal_core::Error> {
+fn documents(
+    year: YearId,
+    options: DemoOptions,
+    staff: &[(&str, &str)],
+) -> Result<Vec<Document>, journal_core::Error> {
     let class_size = options.class_size;
     let mut j = Journal::open_in_memory()?;
     let mut setup = SchoolSetup::standard(year, "МОУ СОШ № 5 г. Бежецка");
@@ -184,6 +188,9 @@ fn documents(year: YearId, options: DemoOptions) -> Result<Vec<Document>, journa
     })
     .collect::<Result<_, journal_core::Error>>()?;
     j.set_up_school(&setup)?;
+    for (account, name) in staff {
+        j.set_staff_name(year, account, name)?;
+    }
     let start = setup.settings.year.start;
     for (class, name, grade, teacher) in [("5a", "5А", 5, "t-5a"), ("6b", "6Б", 6, "t-6b")] {
         let class: ClassId = id(class)?;
@@ -328,7 +335,12 @@ pub fn seed(
     store.put_class_staff(&id("5a")?, "t-math", false)?;
     store.put_class_staff(&id("6b")?, "t-math", false)?;
     let by = attribution("director", "relay-demo", now);
-    for doc in documents(year, options)? {
+    let staff: Vec<(&str, &str)> = accounts
+        .iter()
+        .filter(|a| matches!(a.role, AccountRole::Administration | AccountRole::Teacher))
+        .map(|a| (a.id.as_str(), a.name.as_str()))
+        .collect();
+    for doc in documents(year, options, &staff)? {
         app.hub.import(&doc, &by)?;
     }
     let issuer = Principal {
@@ -406,6 +418,7 @@ mod tests {
                 class_size: 25,
                 ..DemoOptions::default()
             },
+            &[],
         )
         .expect("documents");
         let mut journal = Journal::open_in_memory().expect("journal");

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use automerge::{Automerge, ROOT};
+use automerge::transaction::Transactable;
+use automerge::{Automerge, ROOT, ReadDoc, ScalarValueRef, ValueRef};
 use serde::{Deserialize, Serialize};
 
 use super::cell::{Cell, put_json, read_json_cell, read_json_map};
@@ -15,6 +16,10 @@ use crate::error::{InputError, Result, SchemaError};
 use crate::ids::{DocId, SubjectId};
 
 pub(super) const MAPS: &[&str] = &["subjects"];
+
+/// Root keys `staff/<account>` hold a staff member's name as the directory has it, written by the relay
+/// for the administration; root keys, so schools made before them read and write them alike.
+const STAFF_PREFIX: &str = "staff/";
 
 /// The school's settings for one year; administration sets them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,13 +44,27 @@ pub struct SchoolDoc {
     pub settings: Option<Cell<SchoolSettings>>,
     /// Subject catalogue.
     pub subjects: BTreeMap<SubjectId, Cell<Subject>>,
+    /// Staff members' names by account, for printouts and lists.
+    pub staff: BTreeMap<String, String>,
 }
 
 pub(super) fn read(id: &DocId, doc: &Automerge) -> Result<SchoolDoc, SchemaError> {
     let subjects = root_map(id, doc, "subjects")?;
+    let mut staff = BTreeMap::new();
+    for item in doc.map_range(ROOT, STAFF_PREFIX.to_owned().."staff0".to_owned()) {
+        let account = &item.key[STAFF_PREFIX.len()..];
+        let ValueRef::Scalar(ScalarValueRef::Str(name)) = &item.value else {
+            return Err(SchemaError::new(
+                id,
+                format!("the name of staff member {account:?} is not text"),
+            ));
+        };
+        staff.insert(account.to_owned(), name.to_string());
+    }
     Ok(SchoolDoc {
         settings: read_json_cell(id, doc, &ROOT, "settings")?,
         subjects: read_json_map(id, doc, &subjects, "subject")?,
+        staff,
     })
 }
 
@@ -62,6 +81,19 @@ impl Document {
         self.school_view()?;
         self.edit(|tx| put_json(tx, &ROOT, "settings", settings))?;
         self.school_view()?.settings = Some(Cell::single(settings.clone()));
+        Ok(())
+    }
+
+    /// Records a staff member's name (or a new one).
+    pub fn set_staff_name(&mut self, account: &str, name: &str) -> Result<()> {
+        self.school_view()?;
+        self.edit(|tx| {
+            tx.put(ROOT, format!("{STAFF_PREFIX}{account}"), name)?;
+            Ok(())
+        })?;
+        self.school_view()?
+            .staff
+            .insert(account.to_owned(), name.to_owned());
         Ok(())
     }
 

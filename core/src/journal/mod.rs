@@ -204,7 +204,8 @@ impl Journal {
 
     // ----- reading helpers shared by writes and queries -----
 
-    pub(crate) fn school_doc(&self, year: YearId) -> Option<&SchoolDoc> {
+    /// The typed school document of a year, once this device holds it.
+    pub fn school_doc(&self, year: YearId) -> Option<&SchoolDoc> {
         match self.docs.get(&DocId::School(year)).map(Document::view) {
             Some(View::School(s)) => Some(s),
             _ => None,

@@ -61,11 +61,18 @@ impl Journal {
                 _ => None,
             })
             .collect();
+        let staff = self
+            .school_doc(from)
+            .map(|s| s.staff.clone())
+            .unwrap_or_default();
         self.batch(|j| {
             j.set_up_school(&SchoolSetup {
                 settings: next.clone(),
                 subjects,
             })?;
+            for (account, name) in &staff {
+                j.set_staff_name(to, account, name)?;
+            }
             for (class, view) in &old_classes {
                 let Some(info) = view.info.as_ref().map(|c| c.value.clone()) else {
                     continue;

@@ -55,6 +55,21 @@ impl Journal {
         self.change(|j, touched| j.doc_mut(&id, touched)?.set_school_settings(&settings))
     }
 
+    /// Records a staff member's name in the year's school document, for printouts and lists.
+    pub fn set_staff_name(&mut self, year: YearId, account: &str, name: &str) -> Result<()> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > crate::validate::MAX_KEY_BYTES {
+            return Err(InputError::Invalid(format!(
+                "a staff member's name is 1–{} bytes",
+                crate::validate::MAX_KEY_BYTES
+            ))
+            .into());
+        }
+        self.settings(year)?;
+        let id = DocId::School(year);
+        self.change(|j, touched| j.doc_mut(&id, touched)?.set_staff_name(account, name))
+    }
+
     /// Adds a class or changes its name, grade or class teacher.
     pub fn put_class(&mut self, year: YearId, class: &ClassId, info: &ClassInfo) -> Result<()> {
         self.settings(year)?;

@@ -193,7 +193,7 @@ impl Journal {
                     .iter()
                     .map(|r| {
                         vec![
-                            Value::text(r.teacher.to_string()),
+                            Value::text(self.staff_name(year, &r.teacher)),
                             Value::text(self.class_name(year, &r.class)),
                             Value::text(self.subject_name(year, &r.subject)),
                             Value::Int(i64::from(r.held)),

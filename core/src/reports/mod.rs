@@ -35,7 +35,7 @@ use crate::domain::calendar::DateRange;
 use crate::domain::model::MarkPeriod;
 use crate::domain::policy::MarkValue;
 use crate::error::{InputError, Result};
-use crate::ids::{ClassId, StudentId, SubjectId, TermId, YearId};
+use crate::ids::{ClassId, StaffId, StudentId, SubjectId, TermId, YearId};
 use crate::journal::Journal;
 
 /// One cell of a report table.
@@ -368,6 +368,13 @@ impl Journal {
             .ok()
             .and_then(|c| c.info.as_ref())
             .map_or_else(|| class.to_string(), |i| i.value.name.clone())
+    }
+
+    /// A staff member's name as the school's document has it, or their account id before it does.
+    pub fn staff_name(&self, year: YearId, staff: &StaffId) -> String {
+        self.school_doc(year)
+            .and_then(|s| s.staff.get(staff.as_str()))
+            .map_or_else(|| staff.to_string(), Clone::clone)
     }
 
     /// A subject's name from the school's catalogue.

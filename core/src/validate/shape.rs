@@ -66,6 +66,7 @@ fn root_rule(kind: DocKind, key: &str) -> Option<Rule> {
         (_, "schema") => Some(Rule::Number),
         (DocKind::School, "settings") => Some(Rule::Json(MAX_SETTINGS_BYTES)),
         (DocKind::School, "subjects") => Some(Rule::Map(Entry::Json(MAX_ENTRY_BYTES))),
+        (DocKind::School, key) if key.starts_with("staff/") => Some(Rule::Text(MAX_KEY_BYTES)),
         (DocKind::Class, "info") => Some(Rule::Json(MAX_ENTRY_BYTES)),
         (DocKind::Class, "roster" | "subjects") => Some(Rule::Map(Entry::Json(MAX_ENTRY_BYTES))),
         (DocKind::Class, "lessons") => Some(Rule::Map(Entry::Lesson)),

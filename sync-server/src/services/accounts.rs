@@ -49,6 +49,12 @@ impl Services {
         };
         let existed = self.store().account(&account.id)?.is_some();
         self.store().put_account(&account)?;
+        if matches!(
+            account.role,
+            AccountRole::Administration | AccountRole::Teacher
+        ) {
+            self.name_staff_in_school(by, &account)?;
+        }
         self.record(
             by,
             "save-account",

@@ -251,6 +251,57 @@ mod tests {
             .collect()
     }
 
+    /// Reports and lists print staff names from the school's document: the demo's staff are there, and a
+    /// teacher added later, or renamed, reaches it; a parent does not.
+    #[test]
+    fn staff_names_reach_the_schools_document() {
+        let (services, _) = school();
+        let director = signed_in(&services, "director");
+        let staff_names = || {
+            let bytes = services
+                .hub()
+                .saved_whole(&journal_core::DocId::School(YEAR))
+                .expect("read")
+                .expect("the school's document");
+            let doc = journal_core::docs::Document::load(
+                journal_core::DocId::School(YEAR),
+                &bytes,
+                &automerge::ActorId::random(),
+            )
+            .expect("load");
+            match doc.view() {
+                journal_core::docs::View::School(school) => school.staff.clone(),
+                _ => unreachable!(),
+            }
+        };
+        assert_eq!(
+            staff_names().get("t-5a").map(String::as_str),
+            Some("Соколова Елена Игоревна")
+        );
+        let save = |id: &str, name: &str, role| {
+            services
+                .save_account(
+                    &director,
+                    AccountForm {
+                        id: id.into(),
+                        name: name.into(),
+                        role,
+                        student: None,
+                    },
+                )
+                .expect("account")
+        };
+        save("t-new", "Новикова Ольга", AccountRole::Teacher);
+        save("t-new", "Новикова Ольга Петровна", AccountRole::Teacher);
+        save("p-new", "Новикова Мария", AccountRole::Parent);
+        let names = staff_names();
+        assert_eq!(
+            names.get("t-new").map(String::as_str),
+            Some("Новикова Ольга Петровна")
+        );
+        assert!(!names.contains_key("p-new"), "{names:?}");
+    }
+
     #[test]
     fn every_administration_action_writes_its_log_line_and_tells_live_sessions() {
         let (services, bus) = school();

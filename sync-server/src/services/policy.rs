@@ -1,10 +1,11 @@
-//! The school's marking policy as the administration sets it on the relay: for now, its edit-lock window
-//! (regulation 2.1), written into the school's document as the relay acting for them.
+//! What the administration sets in the school's document on the relay, written as the relay acting for
+//! them: the marking policy's edit-lock window (regulation 2.1), and the staff's names for printouts.
 
 use journal_core::{MarkingPolicy, YearId};
 
 use super::{ServiceError, ServiceResult, Services, administration_only};
 use crate::auth::Principal;
+use crate::store::Account;
 
 impl Services {
     /// The marking policy of the year the directory describes, with that year.
@@ -40,6 +41,31 @@ impl Services {
             format!("{replaced} → {days} days"),
         )?;
         Ok(replaced)
+    }
+}
+
+impl Services {
+    /// Writes a staff member's name into the current year's school document, so that reports and lists
+    /// show it; nothing before a year is open (the rollover carries names into the next).
+    pub(super) fn name_staff_in_school(
+        &self,
+        by: &Principal,
+        account: &Account,
+    ) -> ServiceResult<()> {
+        let Some(mut docs) = self.year_documents()? else {
+            return Ok(());
+        };
+        let known = docs
+            .journal
+            .school_doc(docs.year)
+            .and_then(|s| s.staff.get(&account.id).cloned());
+        if known.as_deref() == Some(account.name.as_str()) {
+            return Ok(());
+        }
+        let before = docs.heads();
+        docs.journal
+            .set_staff_name(docs.year, &account.id, &account.name)?;
+        docs.store(self, by, &before)
     }
 }
 

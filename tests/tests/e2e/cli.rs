@@ -249,6 +249,12 @@ async fn messages_are_written_offline_on_the_command_line_and_answered() {
         .filter_map(|m| m["text"].as_str())
         .collect();
     assert_eq!(texts, ["Можно забрать Ваню в 12:00?", "Да, конечно."]);
+    let threads: serde_json::Value =
+        serde_json::from_str(&ok(journal(home, "parent", &["--json", "messages"]))).expect("json");
+    assert_eq!(
+        threads[0]["with"], "Соколова Елена Игоревна",
+        "the teacher by name: {threads}"
+    );
     assert_eq!(messages[0]["read_by"][0], "t-5a", "{messages}");
 }
 

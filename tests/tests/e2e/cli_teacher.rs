@@ -185,13 +185,13 @@ async fn the_profile_review_and_control_reports_cover_the_class_asked_for() {
     let relay = Relay::start_demo();
     let home = signed_in(&relay, "director", "director");
     let home = home.path();
-    let rows = |kind: &str, class: Option<&str>| {
-        let out = home.join(format!("{kind}-{}.csv", class.unwrap_or("all")));
+    let rows_of_term = |kind: &str, class: Option<&str>, term: &str| {
+        let out = home.join(format!("{kind}-{}-{term}.csv", class.unwrap_or("all")));
         let mut args = vec![
             "report",
             kind,
             "--term",
-            "t1",
+            term,
             "--format",
             "csv",
             "--out",
@@ -204,6 +204,7 @@ async fn the_profile_review_and_control_reports_cover_the_class_asked_for() {
         let csv = std::fs::read_to_string(&out).expect("csv");
         csv.lines().skip(1).map(str::to_owned).collect::<Vec<_>>()
     };
+    let rows = |kind: &str, class: Option<&str>| rows_of_term(kind, class, "t1");
     // The demo's profiles were reviewed on its first school day: from October on, every student is due
     // and both classes are listed school-wide.
     let all = rows("profile-review", None);
@@ -218,6 +219,25 @@ async fn the_profile_review_and_control_reports_cover_the_class_asked_for() {
     );
     let control = rows("control", Some("5a"));
     assert!(control.iter().all(|row| !row.contains("6Б")), "{control:?}");
+
+    // Teachers are named as the directory names them, never by their account ids; the demo's lessons
+    // so far this week fall in one term or two.
+    let control: Vec<String> = ["t1", "t2", "t3"]
+        .iter()
+        .flat_map(|term| rows_of_term("control", None, term))
+        .collect();
+    assert!(
+        control
+            .iter()
+            .any(|row| row.starts_with("Соколова Елена Игоревна,")),
+        "{control:?}"
+    );
+    assert!(
+        control
+            .iter()
+            .all(|row| !row.contains("t-5a") && !row.contains("t-math")),
+        "{control:?}"
+    );
 }
 
 #[test]

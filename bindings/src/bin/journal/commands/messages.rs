@@ -69,7 +69,7 @@ pub fn list(journal: &mut Journal, thread: Option<&str>, json: bool) -> Result<(
                     .participants
                     .iter()
                     .filter(|p| **p != format!("account:{me}"))
-                    .map(|p| p.split_once(':').map_or(p.as_str(), |(_, id)| id))
+                    .map(|p| journal.participant_name(t.year, p))
                     .collect::<Vec<_>>()
                     .join(", "),
                 last: t.last.map(|m| m.message.text).unwrap_or_default(),
