@@ -211,6 +211,62 @@ fn benches(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // What the edit-lock window adds to the relay's merge of one delivery (a new attendance entry of a
+    // recent lesson) into a student's year, against the same merge without it.
+    let stored = student.snapshot();
+    let mut delivery = Document::load(student_id.clone(), &stored, &automerge::ActorId::random())
+        .expect("replica");
+    let day = journal_core::parse_date("2027-05-20").expect("date");
+    delivery
+        .put_attendance(
+            &"bench-lesson".parse().expect("id"),
+            &journal_core::Attendance {
+                subject: "math".parse().expect("id"),
+                date: day,
+                period: 1,
+                code: Some("н".into()),
+                note: String::new(),
+            },
+        )
+        .expect("entry");
+    let mut locked = settings.clone().expect("settings");
+    locked.policy.edit_lock_days = journal_core::DEFAULT_EDIT_LOCK_DAYS;
+    let now = day.midnight().assume_utc().unix_timestamp() + 86_400;
+    let no_contact = || None;
+    let window = journal_core::validate::EditWindow {
+        now,
+        previous_contact: &no_contact,
+        administration: false,
+    };
+    let relay_actor = automerge::ActorId::random();
+    let mut group = c.benchmark_group("relay_edit_lock");
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(8));
+    // Run in both orders: on this shared machine the second of two benchmarks often runs slower.
+    for (name, edits) in [
+        ("merge_one_entry_without_window", None),
+        ("merge_one_entry_with_window", Some(window)),
+        ("merge_one_entry_without_window_again", None),
+    ] {
+        let ctx = journal_core::validate::ValidationContext {
+            settings: Some(&locked),
+            writer: Some(journal_core::validate::WriterGuard {
+                author: "t-5a",
+                subjects_taught: &taught,
+                edits,
+            }),
+        };
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || Document::load(student_id.clone(), &stored, &relay_actor).expect("copy"),
+                |mut copy| copy.merge(black_box(&delivery), &ctx).expect("merged"),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
     let mut group = c.benchmark_group("baseline");
     group
         .sample_size(50)
