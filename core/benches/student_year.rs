@@ -234,10 +234,12 @@ fn benches(c: &mut Criterion) {
     locked.policy.edit_lock_days = journal_core::DEFAULT_EDIT_LOCK_DAYS;
     let now = day.midnight().assume_utc().unix_timestamp() + 86_400;
     let no_contact = || None;
+    let lesson_day = |_: &journal_core::LessonId| Some(day);
     let window = journal_core::validate::EditWindow {
         now,
         previous_contact: &no_contact,
         administration: false,
+        lesson_day: &lesson_day,
     };
     let relay_actor = automerge::ActorId::random();
     let mut group = c.benchmark_group("relay_edit_lock");

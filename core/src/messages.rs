@@ -56,7 +56,8 @@ impl ThreadMessage {
     pub fn shown_at(&self) -> i64 {
         match self.arrived_at {
             Some(arrived)
-                if (self.message.written_at - arrived).abs() > CLOCK_TRUSTED_WITHIN_SECONDS =>
+                if self.message.written_at.abs_diff(arrived)
+                    > CLOCK_TRUSTED_WITHIN_SECONDS.unsigned_abs() =>
             {
                 arrived
             }

@@ -164,6 +164,23 @@ fn judged(
     administration: bool,
     reason: Option<&str>,
 ) -> Result<(), String> {
+    judged_entry(
+        OLD_LESSON,
+        claimed_day,
+        previous_contact,
+        administration,
+        reason,
+    )
+}
+
+/// As [`judged`], for an entry of the old lesson that claims the day `entry_day`.
+fn judged_entry(
+    entry_day: &str,
+    claimed_day: &str,
+    previous_contact: Option<&str>,
+    administration: bool,
+    reason: Option<&str>,
+) -> Result<(), String> {
     let (j, class, old, _) = setup();
     let id = DocId::Student(YEAR, class.students[0].clone());
     let stored = j.document(&id).expect("doc").snapshot();
@@ -174,7 +191,7 @@ fn judged(
     replica.set_reason(reason);
     let attendance = journal_core::Attendance {
         subject: SubjectId::new("math").expect("id"),
-        date: parse_date(OLD_LESSON).expect("date"),
+        date: parse_date(entry_day).expect("date"),
         period: 1,
         code: Some("н".into()),
         note: String::new(),
@@ -182,6 +199,8 @@ fn judged(
     replica.pretend_time(seconds(claimed_day));
     replica.put_attendance(&old, &attendance).expect("edit");
     let contact = || previous_contact.map(seconds);
+    let lesson_day =
+        |lesson: &LessonId| (lesson == &old).then(|| parse_date(OLD_LESSON).expect("date"));
     let taught = Default::default();
     let ctx = ValidationContext {
         settings: j.school_settings(YEAR),
@@ -192,6 +211,7 @@ fn judged(
                 now: seconds(TODAY),
                 previous_contact: &contact,
                 administration,
+                lesson_day: &lesson_day,
             }),
         }),
     };
@@ -222,6 +242,11 @@ fn the_relay_refuses_a_late_change_whoever_skips_the_devices_check_and_bounds_a_
     judged(OLD_LESSON, None, false, None).expect_err("a device never seen is judged on today");
     // Nor forward past the relay's today.
     judged("2036-11-02", Some("2026-10-19"), false, None).expect_err("a clock years ahead");
+
+    // An entry is as old as its lesson in the class's document, whatever date it claims.
+    let refused =
+        judged_entry(TODAY, TODAY, Some("2026-11-01"), false, None).expect_err("dated today");
+    assert!(refused.contains(OLD_LESSON), "{refused}");
 
     let refused = judged(TODAY, Some("2026-11-01"), true, None).expect_err("no reason");
     assert!(refused.contains("gives none"), "{refused}");

@@ -688,10 +688,26 @@ impl Hub {
                     None
                 })
         };
+        // The lessons of the class the writer teaches the student in, from the relay's class document.
+        let lessons_of = match id {
+            DocId::Student(year, student) => grants
+                .class_of_taught_student(student)
+                .map(|class| DocId::Class(*year, class.clone())),
+            _ => None,
+        };
+        let lesson_day = |lesson: &journal_core::LessonId| {
+            let entry = self.entry(lessons_of.as_ref()?).ok().flatten()?;
+            let slot = entry.lock().unwrap_or_else(|p| p.into_inner());
+            match slot.doc.view() {
+                View::Class(class) => class.lessons.get(lesson).map(|l| l.date),
+                _ => None,
+            }
+        };
         let edits = matches!(id, DocId::Student(..)).then_some(EditWindow {
             now: by.at,
             previous_contact: &previous_contact,
             administration: grants.is_admin(),
+            lesson_day: &lesson_day,
         });
         let mut slot = entry.lock().unwrap_or_else(|p| p.into_inner());
         if slot.doc.never_saved() && !(create && writes) {

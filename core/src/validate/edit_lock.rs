@@ -10,7 +10,7 @@ use time::{Date, Duration, OffsetDateTime};
 use crate::docs::{Cell, StudentDoc};
 use crate::domain::calendar::format_date;
 use crate::error::SchemaError;
-use crate::ids::DocId;
+use crate::ids::{DocId, LessonId};
 
 /// When a delivery's edits were made, as far as the relay can bound it, and who delivers them.
 #[derive(Clone, Copy)]
@@ -23,6 +23,9 @@ pub struct EditWindow<'a> {
     pub previous_contact: &'a dyn Fn() -> Option<i64>,
     /// Whether the writer is the school's administration, who may change a locked entry with a reason.
     pub administration: bool,
+    /// The day of a lesson as the class's document has it: an entry is as old as its lesson, whatever
+    /// date the entry itself claims.
+    pub lesson_day: &'a dyn Fn(&LessonId) -> Option<Date>,
 }
 
 impl fmt::Debug for EditWindow<'_> {
@@ -54,6 +57,8 @@ struct Touched {
     key: String,
     /// The earliest lesson day among its values before and after.
     day: Date,
+    /// Its lesson.
+    lesson: Option<LessonId>,
 }
 
 impl Touched {
@@ -72,6 +77,7 @@ fn touched_entries<K: ToString + Ord, T: PartialEq>(
     before: &std::collections::BTreeMap<K, Cell<T>>,
     after: &std::collections::BTreeMap<K, Cell<T>>,
     day: impl Fn(&T) -> Date,
+    lesson: impl Fn(&K, &T) -> LessonId,
     out: &mut Vec<Touched>,
 ) {
     let keys = before
@@ -82,17 +88,17 @@ fn touched_entries<K: ToString + Ord, T: PartialEq>(
         if old == new {
             continue;
         }
-        let earliest = old
+        let values: Vec<&T> = old
             .into_iter()
             .chain(new)
             .flat_map(|cell| std::iter::once(&cell.value).chain(&cell.competing))
-            .map(&day)
-            .min();
-        if let Some(day) = earliest {
+            .collect();
+        if let Some(day) = values.iter().map(|v| day(v)).min() {
             out.push(Touched {
                 map,
                 key: key.to_string(),
                 day,
+                lesson: values.first().map(|v| lesson(key, v)),
             });
         }
     }
@@ -118,16 +124,23 @@ pub(crate) fn check_edit_lock(
         &before.marks,
         &after.marks,
         |m| m.date,
+        |_, m| m.lesson.clone(),
         &mut touched,
     );
-    let attendance_day = |a: &crate::domain::model::Attendance| a.date;
     touched_entries(
         "attendance",
         &before.attendance,
         &after.attendance,
-        attendance_day,
+        |a: &crate::domain::model::Attendance| a.date,
+        |lesson, _| lesson.clone(),
         &mut touched,
     );
+    // An entry is as old as its lesson: a new mark for last month's lesson dated today is last month's.
+    for entry in &mut touched {
+        if let Some(day) = entry.lesson.as_ref().and_then(|l| (window.lesson_day)(l)) {
+            entry.day = entry.day.min(day);
+        }
+    }
     // Most deliveries touch recent lessons only: nothing more to look at.
     if touched.iter().all(|t| t.day >= open_now) {
         return Ok(());
@@ -162,14 +175,17 @@ pub(crate) fn check_edit_lock(
     }
     for change in changes.iter().filter(|c| reason_of(c.message()).is_none()) {
         for patch in doc.diff(change.deps(), &[change.hash()]) {
-            let Some((_, Prop::Map(map))) = patch.path.last() else {
-                continue;
-            };
             let key = match &patch.action {
                 PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => key,
                 _ => continue,
             };
-            if let Some(entry) = locked.iter().find(|t| t.map == map && &t.key == key) {
+            // A change at the root that replaces a whole map touches every entry in it.
+            let hit = match patch.path.last() {
+                Some((_, Prop::Map(map))) => locked.iter().find(|t| t.map == map && &t.key == key),
+                None => locked.iter().find(|t| t.map == key),
+                _ => None,
+            };
+            if let Some(entry) = hit {
                 return Err(SchemaError::new(
                     id,
                     format!(

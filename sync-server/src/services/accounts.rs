@@ -24,16 +24,19 @@ pub struct AccountForm {
     pub student: Option<StudentId>,
 }
 
+/// The longest account name, in bytes: what the school's document holds for a staff member's name.
+const MAX_NAME_BYTES: usize = journal_core::validate::MAX_KEY_BYTES;
+
 impl Services {
     /// Adds an account, or updates its name and role; it is active afterwards.
     pub fn save_account(&self, by: &Principal, form: AccountForm) -> ServiceResult<Account> {
         administration_only(by, "adds accounts")?;
         let id = form.id.trim();
         let name = form.name.trim();
-        if id.is_empty() || id.len() > 64 || name.is_empty() {
-            return Err(ServiceError::Invalid(
-                "an account needs an id (up to 64 characters) and a name".into(),
-            ));
+        if id.is_empty() || id.len() > 64 || name.is_empty() || name.len() > MAX_NAME_BYTES {
+            return Err(ServiceError::Invalid(format!(
+                "an account needs an id (up to 64 characters) and a name (up to {MAX_NAME_BYTES} bytes)"
+            )));
         }
         if (form.role == AccountRole::Student) != form.student.is_some() {
             return Err(ServiceError::Invalid(
