@@ -3,35 +3,26 @@
 //! administration's correction with its reason, which the audit trail shows.
 
 use journal_core::docs::Document;
-use journal_core::{Error, InputError, Mark, MarkValue, NewLesson};
+use journal_core::{Error, InputError, Mark, MarkValue};
 use journal_e2e::{Access, Device, RawClient, Relay, raw_sync, relay_heads};
 
-use crate::{mark, student, student_doc, year_of};
+use crate::{lesson_5a_on, mark, student, student_doc, year_of};
 
 /// A Russian lesson of 5a `days` ago in `period`, scheduled on the teacher's tablet (scheduling is not
-/// locked; entering its marks is), with its date. The test needs the day inside the school year.
-fn lesson_days_ago(
-    teacher: &mut Device,
-    days: i64,
-    period: u8,
-) -> (journal_core::LessonId, time::Date) {
-    let year = year_of(teacher);
+/// locked; entering its marks is). The test needs the day inside the school year.
+fn lesson_days_ago(teacher: &mut Device, days: i64, period: u8) -> journal_core::LessonId {
     let date = time::OffsetDateTime::now_utc().date() - time::Duration::days(days);
-    let lesson = teacher
-        .journal
-        .add_lesson(
-            year,
-            &"5a".parse().expect("id"),
-            &NewLesson {
-                date,
-                period,
-                subject: "russian".parse().expect("id"),
-                teacher: "t-5a".parse().expect("id"),
-                topic: String::new(),
-            },
-        )
-        .expect("a lesson inside the school year");
-    (lesson, date)
+    lesson_5a_on(teacher, date, period, "russian", "t-5a")
+}
+
+/// The JSON an administration GET answers.
+async fn admin_get<T: serde::de::DeserializeOwned>(relay: &Relay, token: &str, path: &str) -> T {
+    relay
+        .admin(token, reqwest::Method::GET, path, serde_json::Value::Null)
+        .await
+        .json()
+        .await
+        .expect("JSON")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,7 +32,7 @@ async fn a_late_change_is_refused_by_the_relay_and_the_administrations_correctio
     let mut teacher = Device::new(&relay, &relay.token("t-5a"));
     teacher.sync().await;
     let year = year_of(&teacher);
-    let (lesson, _) = lesson_days_ago(&mut teacher, 20, 7);
+    let lesson = lesson_days_ago(&mut teacher, 20, 7);
     let report = teacher.sync().await;
     assert!(report.refused.is_empty(), "{report:?}");
 
@@ -123,17 +114,8 @@ async fn a_late_change_is_refused_by_the_relay_and_the_administrations_correctio
         "{on_tablet:?}"
     );
 
-    let trail: Vec<serde_json::Value> = relay
-        .admin(
-            &director,
-            reqwest::Method::GET,
-            &format!("/audit?doc={doc}"),
-            serde_json::Value::Null,
-        )
-        .await
-        .json()
-        .await
-        .expect("the audit trail");
+    let trail: Vec<serde_json::Value> =
+        admin_get(&relay, &director, &format!("/audit?doc={doc}")).await;
     let corrected: Vec<_> = trail
         .iter()
         .filter(|entry| entry["reason"] == why)
@@ -163,17 +145,7 @@ async fn the_school_sets_its_window_and_a_class_teachers_correction_reaches_the_
         printed.contains("7 → 3 days") && printed.contains("Edit-lock window: 3 days"),
         "{printed}"
     );
-    let policy: serde_json::Value = relay
-        .admin(
-            &director,
-            reqwest::Method::GET,
-            "/policy",
-            serde_json::Value::Null,
-        )
-        .await
-        .json()
-        .await
-        .expect("policy");
+    let policy: serde_json::Value = admin_get(&relay, &director, "/policy").await;
     assert_eq!(policy["policy"]["edit_lock_days"], 3, "{policy}");
     let too_long = relay
         .admin(
@@ -199,7 +171,7 @@ async fn the_school_sets_its_window_and_a_class_teachers_correction_reaches_the_
     let mut teacher = Device::new(&relay, &relay.token("t-5a"));
     teacher.sync().await;
     let year = year_of(&teacher);
-    let (lesson, _) = lesson_days_ago(&mut teacher, 4, 8);
+    let lesson = lesson_days_ago(&mut teacher, 4, 8);
     let refused = teacher
         .journal
         .put_mark(&student("s5a2"), &lesson, &mark(5, "oral"))
@@ -236,33 +208,14 @@ async fn the_school_sets_its_window_and_a_class_teachers_correction_reaches_the_
     crate::cli::ok(crate::cli::journal(home, "teacher", &["sync"]));
 
     let doc = student_doc(year, "s5a3");
-    let trail: Vec<serde_json::Value> = relay
-        .admin(
-            &director,
-            reqwest::Method::GET,
-            &format!("/audit?doc={doc}"),
-            serde_json::Value::Null,
-        )
-        .await
-        .json()
-        .await
-        .expect("the audit trail");
+    let trail: Vec<serde_json::Value> =
+        admin_get(&relay, &director, &format!("/audit?doc={doc}")).await;
     assert!(
         trail
             .iter()
             .any(|e| e["reason"] == why && e["account"] == "t-5a" && e["received_at"].is_i64()),
         "{trail:?}"
     );
-    let log: serde_json::Value = relay
-        .admin(
-            &director,
-            reqwest::Method::GET,
-            "/log",
-            serde_json::Value::Null,
-        )
-        .await
-        .json()
-        .await
-        .expect("the administration's log");
+    let log: serde_json::Value = admin_get(&relay, &director, "/log").await;
     assert!(log.to_string().contains("7 → 3 days"), "{log}");
 }

@@ -46,6 +46,18 @@ pub fn lesson_5a(
     let year = year_of(device);
     let date = time::Date::from_calendar_date(i32::from(year.0), time::Month::September, day)
         .expect("date");
+    lesson_5a_on(device, date, period + 4, subject, teacher)
+}
+
+/// Schedules a lesson in class 5a on `date` in `period`.
+pub fn lesson_5a_on(
+    device: &mut Device,
+    date: time::Date,
+    period: u8,
+    subject: &str,
+    teacher: &str,
+) -> LessonId {
+    let year = year_of(device);
     device
         .journal
         .add_lesson(
@@ -53,13 +65,13 @@ pub fn lesson_5a(
             &"5a".parse().expect("id"),
             &NewLesson {
                 date,
-                period: period + 4,
+                period,
                 subject: subject.parse().expect("id"),
                 teacher: teacher.parse().expect("id"),
                 topic: String::new(),
             },
         )
-        .expect("lesson")
+        .expect("a lesson inside the school year")
 }
 
 /// A mark input.
