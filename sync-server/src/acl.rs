@@ -21,6 +21,7 @@ pub struct Grants {
     children: HashMap<StudentId, ClassId>,
     own_class: Option<ClassId>,
     threads: HashSet<DocId>,
+    consented: HashSet<StudentId>,
     year: Option<YearId>,
 }
 
@@ -39,6 +40,7 @@ impl Grants {
             children,
             own_class,
             threads,
+            consented,
         } = store.access_facts(account)?;
         Ok(account.filter(|a| a.active).map(|account| Grants {
             staff: staff_classes.into_iter().collect(),
@@ -46,6 +48,7 @@ impl Grants {
             children: children.into_iter().collect(),
             own_class,
             threads: threads.into_iter().collect(),
+            consented: consented.into_iter().collect(),
             account,
             year,
         }))
@@ -109,11 +112,17 @@ impl Grants {
                     || (this_year && self.staff_students.contains_key(student))
             }
             DocId::Profile(_, student) => {
-                self.children.contains_key(student)
-                    || (this_year && self.class_teacher_of_student(student))
+                self.children.contains_key(student) || self.keeps_profile_of(student, this_year)
             }
             DocId::Thread(..) => self.threads.contains(doc),
         }
+    }
+
+    /// Whether a class teacher keeps this student's profile: their class's, this year, and a guardian's
+    /// consent to processing the child's personal data is in force (152-FZ). Without it the teacher has
+    /// the student's name from the class list and nothing more.
+    fn keeps_profile_of(&self, student: &StudentId, this_year: bool) -> bool {
+        this_year && self.class_teacher_of_student(student) && self.consented.contains(student)
     }
 
     /// Whether the account may change the document.
@@ -128,7 +137,7 @@ impl Grants {
                 this_year && (self.is_admin() || self.staff_students.contains_key(student))
             }
             DocId::Profile(_, student) => {
-                self.is_admin() || (this_year && self.class_teacher_of_student(student))
+                self.is_admin() || self.keeps_profile_of(student, this_year)
             }
             DocId::Thread(..) => self.threads.contains(doc),
         }

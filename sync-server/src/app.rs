@@ -155,6 +155,10 @@ pub fn build_router(app: Arc<App>) -> Router {
         .route("/v1/batch", post(routes::batch::batch))
         .route("/v1/codes", post(routes::codes::issue))
         .route("/v1/redeem", post(routes::codes::redeem))
+        .route(
+            "/v1/consents",
+            post(routes::consent::record).get(routes::consent::register),
+        )
         .route("/v1/me/devices", get(routes::codes::my_devices))
         .route("/v1/me/directory", get(routes::directory::my_directory))
         .route("/v1/me/documents", get(routes::directory::my_documents))

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::auth::{Principal, issue_device};
 use crate::hub::{HubError, attribution};
 use crate::services::codes::{self, CodeRequest};
-use crate::store::{Account, AccountRole, CodeRole, StoreError};
+use crate::store::{Account, AccountRole, CodeRole, ConsentRecord, StoreError};
 
 /// Seeding failed.
 #[derive(Debug, Error)]
@@ -51,6 +51,12 @@ struct Kid {
     class: &'static str,
     name: &'static str,
 }
+
+/// The demo student whose family has not signed the consent form yet.
+pub const WITHOUT_CONSENT: &str = "s5a3";
+
+/// The version of the consent text the demo's families signed.
+const CONSENT_TEXT: &str = "2026-1";
 
 const KIDS: [Kid; 6] = [
     Kid {
@@ -330,6 +336,21 @@ pub fn seed(
     }
     store.link_guardian("p-ivanova", &id("s5a2")?)?;
     store.link_guardian("p-ivanova", &id("s6b2")?)?;
+    let signed_on =
+        time::OffsetDateTime::from_unix_timestamp(now).map_or(time::Date::MIN, |t| t.date());
+    // Every family signed the consent form but Кузнецов Пётр's: the no-consent report has him, and his
+    // class teacher has his name only.
+    for kid in KIDS.iter().filter(|kid| kid.id != WITHOUT_CONSENT) {
+        store.record_consent(&ConsentRecord {
+            student: id(kid.id)?,
+            guardian: format!("parent-{}", kid.id),
+            given: true,
+            signed_on: journal_core::format_date(signed_on),
+            text_version: CONSENT_TEXT.to_owned(),
+            recorded_by: "director".to_owned(),
+            recorded_at: now,
+        })?;
+    }
     store.put_class_staff(&id("5a")?, "t-5a", true)?;
     store.put_class_staff(&id("6b")?, "t-6b", true)?;
     store.put_class_staff(&id("5a")?, "t-math", false)?;

@@ -54,7 +54,7 @@ enum Command {
     /// Restore a snapshot into a new data directory (refuses a live one unless --force).
     Restore(RestoreArgs),
     /// Make a report (class-journal, report-card, summary, term-report, control, progress,
-    /// profile-review, activity) or a sheet of access-code slips for a class (slips).
+    /// profile-review, activity, no-consent) or a sheet of access-code slips for a class (slips).
     Report {
         #[command(flatten)]
         data: DataDir,
@@ -67,6 +67,20 @@ enum Command {
         data: DataDir,
         #[command(flatten)]
         args: commands::policy::PolicyArgs,
+    },
+    /// The register of guardians' consent to processing their children's personal data (152-FZ).
+    Consent {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        action: commands::consent::ConsentAction,
+    },
+    /// A student's profile edit log: every field old → new, with who and when.
+    ProfileLog {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        args: commands::consent::ProfileLogArgs,
     },
     /// Provision the directory (accounts, classes, guardians, devices).
     Directory {
@@ -111,6 +125,10 @@ fn run() -> Result<()> {
             commands::directory::run(&open_services(&data)?, action)
         }
         Command::Policy { data, args } => commands::policy::run(&open_services(&data)?, &args),
+        Command::Consent { data, action } => commands::consent::run(&open_services(&data)?, action),
+        Command::ProfileLog { data, args } => {
+            commands::consent::profile_log(&open_services(&data)?, &args)
+        }
         Command::Report { data, args } => commands::report::run(&data, args),
     }
 }

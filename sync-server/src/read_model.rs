@@ -51,7 +51,7 @@ impl Scope {
             },
             ReportKind::ProfileReview => Scope::Profiles,
             ReportKind::Control => Scope::Whole,
-            ReportKind::Activity => Scope::Classes,
+            ReportKind::Activity | ReportKind::NoConsent => Scope::Classes,
         }
     }
 

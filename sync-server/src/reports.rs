@@ -1,11 +1,13 @@
 //! Reports on the relay: the year's documents loaded into a core journal, the same report functions the
-//! apps use, and the activity report from the session log; rendered as PDF, XLSX or CSV. Also sheets of
+//! apps use, the activity report from the session log and the no-consent report from the consent
+//! register; rendered as PDF, XLSX or CSV. Also sheets of
 //! access-code slips for a class.
 
 pub use journal_core::reports::format::ReportFormat;
 use journal_core::reports::pdf::{AccessSlip, PrintError, access_slips_pdf};
 use journal_core::reports::{
-    ActivityAccount, ReportDoc, ReportKind, ReportRequest, activity_report,
+    ActivityAccount, ConsentGap, GuardianConsent, ReportDoc, ReportKind, ReportRequest,
+    activity_report, no_consent_doc,
 };
 use journal_core::{ClassId, DocId, YearId};
 use thiserror::Error;
@@ -118,6 +120,82 @@ pub fn activity(
     Ok(activity_report(month, &accounts, &sessions).to_doc(&school, year, today))
 }
 
+/// The students of `year` (of one class, or all) whose guardians have no consent in force, from the
+/// class lists in the documents and the consent register in the directory.
+pub fn no_consent(
+    store: &dyn RelayStore,
+    model: &ReadModel,
+    year: YearId,
+    only: Option<&ClassId>,
+    today: Date,
+) -> Result<ReportDoc, ReportError> {
+    type ClassList = (String, Vec<(journal_core::StudentId, String)>);
+    let (school, classes): (String, Vec<ClassList>) = model.read(
+        store,
+        year,
+        |_| Scope::Classes,
+        |journal| {
+            let school = journal
+                .school_settings(year)
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            let mut classes = Vec::new();
+            for (class, name) in journal.classes(year) {
+                if only.is_none_or(|c| *c == class) {
+                    classes.push((name, journal.roster(year, &class, today)?));
+                }
+            }
+            Ok((school, classes))
+        },
+    )?;
+    let names: std::collections::HashMap<String, String> = store
+        .accounts()?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    // Entries come oldest first: the last one seen for a guardian is the one in force.
+    let mut newest = std::collections::HashMap::new();
+    for record in store.consents(None)? {
+        newest.insert((record.student.clone(), record.guardian.clone()), record);
+    }
+    let mut guardians_of: std::collections::HashMap<journal_core::StudentId, Vec<String>> =
+        std::collections::HashMap::new();
+    for (guardian, student) in store.guardian_links()? {
+        guardians_of.entry(student).or_default().push(guardian);
+    }
+    let class_name = only.and_then(|_| classes.first().map(|(name, _)| name.clone()));
+    let mut gaps = Vec::new();
+    for (class, roster) in classes {
+        for (student, name) in roster {
+            let guardians: Vec<GuardianConsent> = guardians_of
+                .get(&student)
+                .into_iter()
+                .flatten()
+                .map(|guardian| GuardianConsent {
+                    name: names
+                        .get(guardian)
+                        .cloned()
+                        .unwrap_or_else(|| guardian.clone()),
+                    newest: newest
+                        .get(&(student.clone(), guardian.clone()))
+                        .map(|r| (r.given, r.signed_on.clone(), r.text_version.clone())),
+                })
+                .collect();
+            if !guardians
+                .iter()
+                .any(|g| g.newest.as_ref().is_some_and(|(given, ..)| *given))
+            {
+                gaps.push(ConsentGap {
+                    class: class.clone(),
+                    student: name,
+                    guardians,
+                });
+            }
+        }
+    }
+    Ok(no_consent_doc(&school, year, class_name, &gaps, today))
+}
+
 /// Builds a report as of `today`, reading the documents it needs through `model`.
 pub fn build(
     store: &dyn RelayStore,
@@ -132,6 +210,9 @@ pub fn build(
     };
     if kind == ReportKind::Activity {
         return activity(store, model, year, query.month.unwrap_or(today), today);
+    }
+    if kind == ReportKind::NoConsent {
+        return no_consent(store, model, year, query.request.class.as_ref(), today);
     }
     model.read(
         store,

@@ -10,6 +10,7 @@
 mod cell;
 mod class;
 mod profile;
+mod profile_history;
 mod school;
 mod student;
 mod thread;
@@ -22,6 +23,7 @@ use ring::digest;
 pub use cell::Cell;
 pub use class::{ClassDoc, LessonField};
 pub use profile::ProfileDoc;
+pub use profile_history::{ProfileEdit, profile_edits};
 pub use school::{SchoolDoc, SchoolSettings};
 pub use student::{FinalMarkKey, StudentDoc, mark_id};
 pub use thread::ThreadDoc;

@@ -26,14 +26,14 @@ use crate::domain::calendar::BellSchedule;
 use crate::domain::calendar::{SchoolYear, TermScheme, format_date};
 use crate::domain::model::PlannedTopic;
 use crate::domain::model::{
-    Attendance, ClassInfo, Lesson, Mark, MarkInput, MarkPeriod, NewLesson, PeriodMark, RosterEntry,
-    StudentProfile, Subject, SubjectAssignment,
+    Attendance, ClassInfo, Guardian, Lesson, Mark, MarkInput, MarkPeriod, NewLesson, PeriodMark,
+    RosterEntry, StudentProfile, Subject, SubjectAssignment,
 };
 use crate::domain::policy::MarkingPolicy;
 use crate::error::{Error, InputError, Result, StoreError};
 use crate::ids::TermId;
 use crate::ids::{
-    ClassId, DocId, LessonId, MarkId, StaffId, StudentId, SubjectId, YearId, random_id,
+    ClassId, DocId, GuardianId, LessonId, MarkId, StaffId, StudentId, SubjectId, YearId, random_id,
 };
 use crate::store::Store;
 use crate::validate::ValidationContext;

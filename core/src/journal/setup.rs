@@ -278,6 +278,21 @@ impl Journal {
             doc.set_last_reviewed(reviewed)
         })
     }
+
+    /// Adds or updates one of a student's guardians in their profile.
+    pub fn put_guardian(
+        &mut self,
+        year: YearId,
+        student: &StudentId,
+        id: &GuardianId,
+        guardian: &Guardian,
+    ) -> Result<()> {
+        if guardian.name.trim().is_empty() {
+            return Err(InputError::Invalid("a guardian needs a name".to_owned()).into());
+        }
+        let doc = DocId::Profile(year, student.clone());
+        self.change(|j, touched| j.doc_mut(&doc, touched)?.put_guardian(id, guardian))
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 mod activity;
 mod class_journal;
+mod consent;
 mod control;
 mod marks;
 mod performance;
@@ -24,6 +25,7 @@ use time::Date;
 
 pub use activity::{ActivityAccount, ActivityReport, ActivityRow, StaffActivity, activity_report};
 pub use class_journal::{ClassJournal, JournalRow};
+pub use consent::{ConsentGap, GuardianConsent, no_consent_doc};
 pub use control::{KeepingRow, ProfileReviewRow};
 pub use marks::{ReportCard, SummarySheet};
 pub use performance::{
@@ -214,11 +216,14 @@ pub enum ReportKind {
     ProfileReview,
     /// Monthly user activity (made on the relay, from its session log).
     Activity,
+    /// Students whose guardians have no consent to processing personal data in force (made on the
+    /// relay, from its consent register).
+    NoConsent,
 }
 
 impl ReportKind {
     /// Every kind, with its command-line name.
-    pub const ALL: [(ReportKind, &'static str); 8] = [
+    pub const ALL: [(ReportKind, &'static str); 9] = [
         (ReportKind::ClassJournal, "class-journal"),
         (ReportKind::ReportCard, "report-card"),
         (ReportKind::Summary, "summary"),
@@ -227,6 +232,7 @@ impl ReportKind {
         (ReportKind::Progress, "progress"),
         (ReportKind::ProfileReview, "profile-review"),
         (ReportKind::Activity, "activity"),
+        (ReportKind::NoConsent, "no-consent"),
     ];
 
     /// The command-line name.
@@ -331,6 +337,10 @@ impl Journal {
             }
             ReportKind::Activity => Err(InputError::Invalid(
                 "the activity report is made on the relay, from its session log".to_owned(),
+            )
+            .into()),
+            ReportKind::NoConsent => Err(InputError::Invalid(
+                "the no-consent report is made on the relay, from its consent register".to_owned(),
             )
             .into()),
         }

@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod backup;
+pub mod consent;
 pub mod directory;
 pub mod policy;
 pub mod report;

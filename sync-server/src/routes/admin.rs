@@ -35,6 +35,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/devices", post(add_device))
         .route("/devices/{id}/revoke", post(revoke))
         .route("/audit", get(audit))
+        .route("/profile-edits", get(super::consent::profile_edits))
         .route("/policy", get(policy))
         .route("/policy/edit-lock-days", post(set_edit_lock_days))
         .route("/log", get(admin_log))

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod batch;
 pub mod codes;
+pub mod consent;
 pub mod directory;
 pub mod reports;
 pub mod ws;

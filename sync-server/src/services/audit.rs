@@ -12,6 +12,14 @@ impl Services {
     /// Every change a document accepted, oldest first, with who delivered it.
     pub fn audit_trail(&self, by: &Principal, doc: &DocId) -> ServiceResult<Vec<AuditEntry>> {
         administration_only(by, "reads the audit trail")?;
+        Ok(self.attributed_changes(doc)?.1)
+    }
+
+    /// The document as stored, and each of its changes with the delivery that brought it.
+    pub(super) fn attributed_changes(
+        &self,
+        doc: &DocId,
+    ) -> ServiceResult<(automerge::Automerge, Vec<AuditEntry>)> {
         let id = doc.to_string();
         // The document first: deliveries recorded after it was read only add entries it lacks.
         let Some(bytes) = self.store().load_document(&id)? else {
@@ -23,7 +31,8 @@ impl Services {
                 "document {doc} cannot be read for its audit trail: {e}"
             ))
         })?;
-        Ok(attribute(&id, &document, &deliveries))
+        let trail = attribute(&id, &document, &deliveries);
+        Ok((document, trail))
     }
 
     /// The administration's log in `[from, to)` (Unix seconds), oldest first.

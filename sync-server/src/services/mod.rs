@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod classes;
 pub mod codes;
+pub mod consent;
 pub mod conversations;
 pub mod events;
 pub mod policy;

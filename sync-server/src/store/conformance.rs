@@ -6,8 +6,9 @@ use automerge::{Automerge, ROOT, ReadDoc};
 use journal_core::{ClassId, DocId, StudentId};
 
 use super::{
-    Account, AccountRole, AdminLogEntry, Attribution, CodeRecord, CodeRole, Device, FirstChanges,
-    MissingChanges, NewChange, Redemption, RelayStore, RosterImport, StoredChange,
+    Account, AccountRole, AdminLogEntry, Attribution, CodeRecord, CodeRole, ConsentRecord, Device,
+    FirstChanges, MissingChanges, NewChange, Redemption, RelayStore, RosterImport, StoreError,
+    StoredChange,
 };
 
 /// Generates one `#[test]` per conformance check for a backend built by `$make`.
@@ -31,6 +32,7 @@ macro_rules! relay_store_conformance {
             rate_limits_admit_a_burst_then_one_per_interval,
             frozen_years_stay_frozen,
             promotion_moves_classes_all_at_once,
+            consent_is_recorded_for_guardians_and_the_newest_entry_is_in_force,
             a_new_thread_stores_its_members_and_first_changes_together);
     };
     (@tests $make:expr; $($name:ident),*) => {
@@ -398,6 +400,93 @@ pub fn staff_are_the_active_teachers_and_administration_with_their_classes(store
             ),
             ("music".to_owned(), AccountRole::Teacher, vec![]),
         ]
+    );
+}
+
+/// Consent is recorded only for a student's guardian; the register keeps every entry in order, and a class
+/// teacher's facts list the students whose newest entry from a guardian gives consent.
+pub fn consent_is_recorded_for_guardians_and_the_newest_entry_is_in_force(store: &dyn RelayStore) {
+    let class: ClassId = "5a".parse().expect("id");
+    let (kid, other): (StudentId, StudentId) =
+        ("kid".parse().expect("id"), "oth".parse().expect("id"));
+    for (id, role) in [
+        ("form-teacher", AccountRole::Teacher),
+        ("maths", AccountRole::Teacher),
+        ("mum", AccountRole::Parent),
+        ("dad", AccountRole::Parent),
+    ] {
+        store.put_account(&account(id, role)).expect("account");
+    }
+    store.put_student(&kid, &class, "Kid").expect("student");
+    store.put_student(&other, &class, "Other").expect("student");
+    store
+        .put_class_staff(&class, "form-teacher", true)
+        .expect("staff");
+    store
+        .put_class_staff(&class, "maths", false)
+        .expect("staff");
+    store.link_guardian("mum", &kid).expect("link");
+    store.link_guardian("dad", &kid).expect("link");
+    let entry = |guardian: &str, student: &StudentId, given: bool, at: i64| ConsentRecord {
+        student: student.clone(),
+        guardian: guardian.to_owned(),
+        given,
+        signed_on: "2026-09-01".to_owned(),
+        text_version: "2026-1".to_owned(),
+        recorded_by: "form-teacher".to_owned(),
+        recorded_at: at,
+    };
+    let consented = |account: &str| store.access_facts(account).expect("facts").consented;
+
+    assert!(matches!(
+        store.record_consent(&entry("mum", &other, true, 1)),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(consented("form-teacher").is_empty());
+    store
+        .record_consent(&entry("mum", &kid, true, 2))
+        .expect("given");
+    assert_eq!(consented("form-teacher"), vec![kid.clone()]);
+    assert!(
+        consented("maths").is_empty(),
+        "only the class teacher keeps profiles"
+    );
+    store
+        .record_consent(&entry("dad", &kid, true, 3))
+        .expect("given");
+    store
+        .record_consent(&entry("mum", &kid, false, 4))
+        .expect("withdrawn");
+    assert_eq!(
+        consented("form-teacher"),
+        vec![kid.clone()],
+        "dad's still holds"
+    );
+    store
+        .record_consent(&entry("dad", &kid, false, 5))
+        .expect("withdrawn");
+    assert!(consented("form-teacher").is_empty());
+
+    let register: Vec<(String, bool, i64)> = store
+        .consents(Some(&kid))
+        .expect("register")
+        .into_iter()
+        .map(|r| (r.guardian, r.given, r.recorded_at))
+        .collect();
+    assert_eq!(
+        register,
+        [
+            ("mum".to_owned(), true, 2),
+            ("dad".to_owned(), true, 3),
+            ("mum".to_owned(), false, 4),
+            ("dad".to_owned(), false, 5)
+        ]
+    );
+    assert!(store.consents(Some(&other)).expect("register").is_empty());
+    assert_eq!(store.consents(None).expect("register").len(), 4);
+    assert_eq!(
+        store.guardian_links().expect("links"),
+        [("dad".to_owned(), kid.clone()), ("mum".to_owned(), kid)]
     );
 }
 

@@ -222,6 +222,40 @@ pub struct AccessFacts {
     pub own_class: Option<ClassId>,
     /// Conversation documents the account takes part in (`<year>/thread/<id>`).
     pub threads: Vec<DocId>,
+    /// Students of the classes it is class teacher of whose guardians' consent to processing their
+    /// personal data is in force.
+    pub consented: Vec<StudentId>,
+}
+
+/// The students whose profiles a class teacher (`?1`/`$1`, the account) may read: those of their classes
+/// with a guardian whose newest consent entry gives consent.
+pub(crate) const CONSENTED_STUDENTS: &str = "SELECT DISTINCT c.student_id FROM consents c
+     JOIN students s ON s.student_id = c.student_id
+     JOIN class_staff cs ON cs.class_id = s.class_id AND cs.class_teacher
+     JOIN guardians g ON g.student_id = c.student_id AND g.account_id = c.guardian_id
+     WHERE cs.account_id = $1 AND c.given
+       AND c.seq = (SELECT max(l.seq) FROM consents l
+                    WHERE l.student_id = c.student_id AND l.guardian_id = c.guardian_id)";
+
+/// One entry of the consent register: a guardian gave or withdrew consent to the processing of a
+/// student's personal data (Federal Law 152-FZ). Entries are only added; the newest for a student and
+/// guardian is the one in force.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConsentRecord {
+    /// The student.
+    pub student: StudentId,
+    /// The guardian's account.
+    pub guardian: String,
+    /// Given (`true`) or withdrawn.
+    pub given: bool,
+    /// The date on the signed form (YYYY-MM-DD).
+    pub signed_on: String,
+    /// The version of the consent text the guardian signed.
+    pub text_version: String,
+    /// The account that recorded it.
+    pub recorded_by: String,
+    /// When it was recorded (Unix seconds).
+    pub recorded_at: i64,
 }
 
 /// Staff rows (an account and one class it teaches, if any), ordered by account, grouped by account.
@@ -436,6 +470,15 @@ pub trait DirectoryStore: Send + Sync {
     /// Rewrites every stored secret hash (access codes, device tokens) through `wrap`, once: `false` when
     /// this was already done. One transaction.
     fn rekey_secrets(&self, wrap: &dyn Fn(&[u8]) -> Vec<u8>) -> StoreResult<bool>;
+
+    /// Adds an entry to the consent register; the guardian must be linked to the student.
+    fn record_consent(&self, record: &ConsentRecord) -> StoreResult<()>;
+
+    /// The consent register, of one student or of all, oldest entry first.
+    fn consents(&self, student: Option<&StudentId>) -> StoreResult<Vec<ConsentRecord>>;
+
+    /// Every guardian link: (guardian account, student).
+    fn guardian_links(&self) -> StoreResult<Vec<(String, StudentId)>>;
 }
 
 /// The administration's log of what was done to the directory, and the log of sync sessions.

@@ -16,10 +16,10 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use super::audit_log::{self, Delivery, PackedRow, RowWrite};
 use super::{
-    AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, ClassMoves, CodeRecord,
-    CodeRole, Device, DirectoryStore, DocumentStore, FirstChanges, LimitStore, LogStore, MailStore,
-    MissingChanges, NewChange, Redemption, RosterImport, SessionRecord, StoreError, StoreResult,
-    StoredChange, gcra, group_staff, split_heads,
+    AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, CONSENTED_STUDENTS, ClassMoves,
+    CodeRecord, CodeRole, ConsentRecord, Device, DirectoryStore, DocumentStore, FirstChanges,
+    LimitStore, LogStore, MailStore, MissingChanges, NewChange, Redemption, RosterImport,
+    SessionRecord, StoreError, StoreResult, StoredChange, gcra, group_staff, split_heads,
 };
 use journal_core::{ClassId, DocId, StudentId, YearId};
 
@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/003_heads_index.sql"),
     include_str!("migrations/postgres/004_audit_deliveries.sql"),
     include_str!("migrations/postgres/005_changes_after_snapshot_only.sql"),
+    include_str!("migrations/postgres/006_consents.sql"),
 ];
 
 /// The schema version after which the version 3 change log's attribution is moved into the audit tables,
@@ -1389,6 +1390,12 @@ impl DirectoryStore for PostgresStore {
                 children,
                 own_class: own_class.and_then(|c| c.parse().ok()),
                 threads,
+                consented: tx
+                    .query(CONSENTED_STUDENTS, &[&account])
+                    .await?
+                    .iter()
+                    .filter_map(|r| r.get::<_, &str>(0).parse().ok())
+                    .collect(),
             })
         }))
     }
@@ -1680,6 +1687,79 @@ impl DirectoryStore for PostgresStore {
             .await?;
             tx.commit().await?;
             Ok(true)
+        })
+    }
+
+    fn record_consent(&self, record: &ConsentRecord) -> StoreResult<()> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            let added = client
+                .execute(
+                    "INSERT INTO consents
+                         (student_id, guardian_id, given, signed_on, text_version, recorded_by, recorded_at)
+                     SELECT $1, $2, $3, $4, $5, $6, $7
+                     WHERE EXISTS (SELECT 1 FROM guardians WHERE student_id = $1 AND account_id = $2)",
+                    &[
+                        &record.student.as_str(),
+                        &record.guardian,
+                        &record.given,
+                        &record.signed_on,
+                        &record.text_version,
+                        &record.recorded_by,
+                        &record.recorded_at,
+                    ],
+                )
+                .await?;
+            if added == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "{} as a guardian of student {}",
+                    record.guardian, record.student
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn consents(&self, student: Option<&StudentId>) -> StoreResult<Vec<ConsentRecord>> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            let student = student.map(StudentId::as_str);
+            Ok(client
+                .query(
+                    "SELECT student_id, guardian_id, given, signed_on, text_version, recorded_by,
+                            recorded_at
+                     FROM consents WHERE $1::TEXT IS NULL OR student_id = $1 ORDER BY seq",
+                    &[&student],
+                )
+                .await?
+                .iter()
+                .filter_map(|r| {
+                    Some(ConsentRecord {
+                        student: r.get::<_, &str>(0).parse().ok()?,
+                        guardian: r.get(1),
+                        given: r.get(2),
+                        signed_on: r.get(3),
+                        text_version: r.get(4),
+                        recorded_by: r.get(5),
+                        recorded_at: r.get(6),
+                    })
+                })
+                .collect())
+        })
+    }
+
+    fn guardian_links(&self) -> StoreResult<Vec<(String, StudentId)>> {
+        self.run(async {
+            let client = self.pool.get().await?;
+            Ok(client
+                .query(
+                    "SELECT account_id, student_id FROM guardians ORDER BY student_id, account_id",
+                    &[],
+                )
+                .await?
+                .iter()
+                .filter_map(|r| Some((r.get(0), r.get::<_, &str>(1).parse().ok()?)))
+                .collect())
         })
     }
 }

@@ -8,10 +8,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::audit_log::{self, Delivery, PackedRow, RowWrite};
 use super::{
-    AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, ClassMoves, CodeRecord,
-    CodeRole, Device, DirectoryStore, DocumentStore, FirstChanges, LimitStore, LogStore, MailStore,
-    MissingChanges, NewChange, Redemption, RosterImport, SessionRecord, StoreError, StoreResult,
-    StoredChange, gcra, group_staff, split_heads,
+    AccessFacts, Account, AccountRole, AdminLogEntry, Attribution, CONSENTED_STUDENTS, ClassMoves,
+    CodeRecord, CodeRole, ConsentRecord, Device, DirectoryStore, DocumentStore, FirstChanges,
+    LimitStore, LogStore, MailStore, MissingChanges, NewChange, Redemption, RosterImport,
+    SessionRecord, StoreError, StoreResult, StoredChange, gcra, group_staff, split_heads,
 };
 use journal_core::{ClassId, DocId, StudentId};
 
@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/009_heads_index.sql"),
     include_str!("migrations/010_audit_deliveries.sql"),
     include_str!("migrations/011_changes_after_snapshot_only.sql"),
+    include_str!("migrations/012_consents.sql"),
 ];
 
 /// The schema version after which the version 9 change log's attribution is moved into the audit tables,
@@ -844,6 +845,10 @@ impl DirectoryStore for SqliteStore {
         }
         threads.sort();
         threads.dedup();
+        let mut stmt = conn.prepare_cached(CONSENTED_STUDENTS)?;
+        let consented: Vec<String> = stmt
+            .query_map([account], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         Ok(AccessFacts {
             account: Some(found),
             staff_classes,
@@ -851,6 +856,7 @@ impl DirectoryStore for SqliteStore {
             children,
             own_class: own_class.and_then(|c| c.parse().ok()),
             threads: parse_all(threads),
+            consented: parse_all(consented),
         })
     }
 
@@ -1082,6 +1088,77 @@ impl DirectoryStore for SqliteStore {
         )?;
         tx.commit()?;
         Ok(true)
+    }
+
+    fn record_consent(&self, record: &ConsentRecord) -> StoreResult<()> {
+        let conn = self.conn();
+        let added = conn.execute(
+            "INSERT INTO consents
+                 (student_id, guardian_id, given, signed_on, text_version, recorded_by, recorded_at)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+             WHERE EXISTS (SELECT 1 FROM guardians WHERE student_id = ?1 AND account_id = ?2)",
+            params![
+                record.student.as_str(),
+                record.guardian,
+                record.given,
+                record.signed_on,
+                record.text_version,
+                record.recorded_by,
+                record.recorded_at
+            ],
+        )?;
+        if added == 0 {
+            return Err(StoreError::NotFound(format!(
+                "{} as a guardian of student {}",
+                record.guardian, record.student
+            )));
+        }
+        Ok(())
+    }
+
+    fn consents(&self, student: Option<&StudentId>) -> StoreResult<Vec<ConsentRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT student_id, guardian_id, given, signed_on, text_version, recorded_by, recorded_at
+             FROM consents WHERE ?1 IS NULL OR student_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([student.map(StudentId::as_str)], |r| {
+            let student: String = r.get(0)?;
+            let record = ConsentRecord {
+                student: match student.parse() {
+                    Ok(student) => student,
+                    Err(_) => return Ok(None),
+                },
+                guardian: r.get(1)?,
+                given: r.get(2)?,
+                signed_on: r.get(3)?,
+                text_version: r.get(4)?,
+                recorded_by: r.get(5)?,
+                recorded_at: r.get(6)?,
+            };
+            Ok(Some(record))
+        })?;
+        let mut records = Vec::new();
+        for row in rows {
+            records.extend(row?);
+        }
+        Ok(records)
+    }
+
+    fn guardian_links(&self) -> StoreResult<Vec<(String, StudentId)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT account_id, student_id FROM guardians ORDER BY student_id, account_id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut links = Vec::new();
+        for row in rows {
+            let (account, student) = row?;
+            if let Ok(student) = student.parse() {
+                links.push((account, student));
+            }
+        }
+        Ok(links)
     }
 }
 

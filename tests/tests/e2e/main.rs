@@ -8,6 +8,7 @@ mod cli;
 mod cli_sign_in;
 mod cli_teacher;
 mod codes;
+mod consent;
 mod district;
 mod durability;
 mod edit_lock;
