@@ -1051,7 +1051,8 @@ async fn a_refused_creation_leaves_nothing_for_readers() {
     assert_eq!(added.status(), 204);
     let (_, index) = RawClient::join(&relay, &relay.token("t-5a")).await;
     let year = year_of_index(&index);
-    // Placing the student wrote their own document; their profile is the class teacher's to start.
+    // Placing the student wrote their own document; their profile is the administration's to start (the
+    // class teacher's only once a guardian has consented).
     let new_profile = doc(year, "profile/s5a4");
     let mut bad = Document::create(new_profile.clone(), &ActorId::random()).expect("doc");
     bad.put_raw_cell(
@@ -1061,7 +1062,7 @@ async fn a_refused_creation_leaves_nothing_for_readers() {
     )
     .expect("raw");
     assert!(matches!(
-        write(&relay, &relay.token("t-5a"), &mut bad).await,
+        write(&relay, &director, &mut bad).await,
         Access::Refused(_)
     ));
     let (_, access) = read(&relay, &director, &new_profile).await;
