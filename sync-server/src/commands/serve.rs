@@ -36,6 +36,10 @@ pub struct ServeArgs {
     #[arg(long, requires = "demo", default_value_t = journal_core::DEFAULT_EDIT_LOCK_DAYS,
           value_parser = clap::value_parser!(u16).range(0..=366))]
     pub demo_edit_lock_days: u16,
+    /// Seed the demo school without its first term's history: lessons from this week only (tests that
+    /// count a student's marks).
+    #[arg(long, requires = "demo")]
+    pub demo_without_history: bool,
     /// Hours between backup snapshots (0: none).
     #[arg(long, env = "JOURNAL_BACKUP_HOURS", default_value_t = 24)]
     pub backup_hours: u64,
@@ -131,6 +135,7 @@ pub fn run(data: &DataDir, args: ServeArgs) -> Result<()> {
         demo,
         demo_class_size,
         demo_edit_lock_days,
+        demo_without_history,
         backup_hours,
         max_connections_per_address,
         header_timeout,
@@ -153,6 +158,7 @@ pub fn run(data: &DataDir, args: ServeArgs) -> Result<()> {
     let demo = demo.then_some(demo::DemoOptions {
         class_size: usize::from(demo_class_size),
         edit_lock_days: demo_edit_lock_days,
+        history: !demo_without_history,
     });
     runtime.block_on(serve(
         data,
@@ -287,7 +293,15 @@ async fn serve(
                     );
                 }
             }
-            None => println!("The relay already holds documents; demo data was not seeded again."),
+            None => {
+                println!("The relay already holds documents; demo data was not seeded again.");
+                println!(
+                    "The codes it printed at its first start still sign in (14 days). A fresh code for \
+                     an account (its unspent one is retired): journal-relay directory --data-dir {} \
+                     issue-code --role staff --account t-5a",
+                    data.data_dir.display()
+                );
+            }
         }
     }
     let listener = tokio::net::TcpListener::bind(listen)

@@ -264,3 +264,106 @@ async fn reports_are_made_from_the_relays_data_and_offline_on_a_teachers_laptop(
     assert!(text.contains("Иванов Иван"), "{text}");
     assert!(text.contains(&format!("Учебный год {year}")), "{text}");
 }
+
+/// The rows of a CSV report (its byte-order mark dropped), each split at its commas; fields here hold
+/// none.
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    text.trim_start_matches('\u{feff}')
+        .lines()
+        .map(|line| line.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
+/// The demo as shipped (`serve --demo`: two classes of 25, the first term taught up to this week) has
+/// something in every report. Its history ends where the demo's week begins, so this holds on any day
+/// after the school year's first week.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_as_shipped_has_a_term_of_history_in_every_report() {
+    let relay = Relay::start_demo_with(&["--demo-class-size", "25"]);
+    let director = relay.token("director");
+    let csv = async |path: &str| {
+        let response = get(&relay, &director, path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        csv_rows(&response.text().await.expect("text"))
+    };
+
+    // The term report counts 25 students, each with a term mark in every subject.
+    let term = csv("/reports/term-report?class=5a&term=t1&format=csv").await;
+    let class = term
+        .iter()
+        .find(|row| row[0] == "Класс (по ученикам)")
+        .unwrap_or_else(|| panic!("{term:?}"));
+    assert_eq!(class[1], "25", "{term:?}");
+    assert_eq!(class[6], "0", "nobody without a term mark: {term:?}");
+    assert!(
+        class[10].parse::<f64>().expect("average") >= 3.0,
+        "{term:?}"
+    );
+    // Absences by code, illness among them.
+    let absences = csv("/reports/term-report?class=5a&term=t1&format=csv&table=2").await;
+    assert!(
+        absences
+            .iter()
+            .any(|row| row[0].starts_with("б ") && row[1] != "0"),
+        "{absences:?}"
+    );
+
+    // The thematic plan is there, and the lessons held follow it.
+    let progress = csv("/reports/progress?class=6b&term=t1&format=csv").await;
+    assert_eq!(
+        progress.len(),
+        5,
+        "a heading and four subjects: {progress:?}"
+    );
+    for row in &progress[1..] {
+        let planned: u32 = row[1].parse().expect("planned");
+        let held: u32 = row[2].parse().expect("held");
+        assert!(planned > 0 && held > 0 && held <= planned, "{row:?}");
+    }
+
+    // A report card has the first term's marks.
+    let card = csv("/reports/report-card?student=s5a1&format=csv").await;
+    assert_eq!(card.len(), 5, "{card:?}");
+    assert!(
+        card[1..]
+            .iter()
+            .all(|row| matches!(row[1].as_str(), "2" | "3" | "4" | "5")),
+        "{card:?}"
+    );
+
+    // The class teacher's tablet has the lessons with topics and homework, and today's lessons.
+    let mut tablet = Device::new(&relay, &relay.token("t-5a"));
+    tablet.sync().await;
+    let year = year_of(&tablet);
+    let marks = tablet
+        .journal
+        .student_marks(year, &student("s5a2"), None, None)
+        .expect("marks");
+    assert!(marks.len() >= 10, "{}", marks.len());
+    let today = time::OffsetDateTime::now_utc().date();
+    let whole_year = journal_core::DateRange::new(
+        today - time::Duration::days(400),
+        today + time::Duration::days(7),
+    )
+    .expect("range");
+    let lessons = tablet
+        .journal
+        .lessons(year, &"5a".parse().expect("class"), whole_year)
+        .expect("lessons");
+    let (taught, this_week): (Vec<_>, Vec<_>) = lessons
+        .iter()
+        .partition(|l| l.date < today - time::Duration::days(6));
+    assert!(
+        taught
+            .iter()
+            .all(|l| !l.topic.is_empty() && !l.homework.is_empty()),
+        "{taught:?}"
+    );
+    assert!(taught.len() >= 20, "{}", taught.len());
+    assert!(!this_week.is_empty());
+
+    // The demo's families all signed the consent form but one.
+    let gaps = csv("/reports/no-consent?format=csv").await;
+    let names: Vec<&str> = gaps[1..].iter().map(|row| row[1].as_str()).collect();
+    assert_eq!(names, ["Кузнецов Пётр"], "{gaps:?}");
+}

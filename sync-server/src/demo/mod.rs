@@ -1,5 +1,7 @@
-//! `--demo`: a small school to try the journal with: two classes, their teachers, students and parents,
-//! a device token for each account.
+//! `--demo`: a small school to try the journal with: two classes of 25, their teachers, students and
+//! parents, a device token for each account, and a first term already taught.
+
+mod history;
 
 use journal_core::docs::Document;
 use journal_core::{
@@ -92,15 +94,18 @@ const KIDS: [Kid; 6] = [
 ];
 
 /// Students in each demo class unless asked for more: the three with accounts.
-pub const DEMO_CLASS_SIZE: usize = 3;
+/// Students in each demo class unless asked otherwise.
+pub const DEMO_CLASS_SIZE: usize = 25;
 
 /// How the demo school is seeded.
 #[derive(Clone, Copy, Debug)]
 pub struct DemoOptions {
-    /// Students in each class.
+    /// Students in each class (at least the three with accounts).
     pub class_size: usize,
     /// The school's edit-lock window, in days (0: off).
     pub edit_lock_days: u16,
+    /// Whether the first term is already taught (plans, lessons, marks, absences).
+    pub history: bool,
 }
 
 impl Default for DemoOptions {
@@ -108,6 +113,7 @@ impl Default for DemoOptions {
         DemoOptions {
             class_size: DEMO_CLASS_SIZE,
             edit_lock_days: journal_core::DEFAULT_EDIT_LOCK_DAYS,
+            history: true,
         }
     }
 }
@@ -176,7 +182,8 @@ fn documents(
     let class_size = options.class_size;
     let mut j = Journal::open_in_memory()?;
     let mut setup = SchoolSetup::standard(year, "МОУ СОШ № 5 г. Бежецка");
-    setup.settings.policy.edit_lock_days = options.edit_lock_days;
+    // The term's history is written at once; the school's window applies from then on.
+    setup.settings.policy.edit_lock_days = 0;
     setup.subjects = [
         ("math", "Математика"),
         ("russian", "Русский язык"),
@@ -225,33 +232,62 @@ fn documents(
         };
         j.set_profile(year, &student, &profile, start)?;
     }
+    let week = demo_week(&setup.settings.year);
+    if options.history {
+        let classes: Vec<history::TaughtClass> = [("5a", "t-5a"), ("6b", "t-6b")]
+            .iter()
+            .map(|(class, teacher)| {
+                Ok(history::TaughtClass {
+                    class: id(class)?,
+                    students: students(class_size)
+                        .iter()
+                        .filter(|(_, c, _)| c == class)
+                        .map(|(s, _, _)| id(s))
+                        .collect::<Result<_, _>>()?,
+                    timetable: timetable(teacher)?,
+                })
+            })
+            .collect::<Result<_, journal_core::Error>>()?;
+        let until = week.first().copied().unwrap_or(start);
+        history::teach_first_term(&mut j, year, &setup.settings.year, &classes, until)?;
+    }
     // A school week of lessons, so that `journal lessons` shows something today.
-    for day in demo_week(&setup.settings.year) {
+    for day in week {
         for (class, teacher) in [("5a", "t-5a"), ("6b", "t-6b")] {
-            let timetable = [
-                ("math", "t-math"),
-                ("russian", teacher),
-                ("literature", teacher),
-                ("history", teacher),
-            ];
-            for (period, (subject, who)) in (1u8..).zip(timetable) {
+            for (period, (subject, who)) in (1u8..).zip(timetable(teacher)?) {
                 j.add_lesson(
                     year,
                     &id(class)?,
                     &NewLesson {
                         date: day,
                         period,
-                        subject: id(subject)?,
-                        teacher: id(who)?,
+                        subject,
+                        teacher: who,
                         topic: String::new(),
                     },
                 )?;
             }
         }
     }
+    let mut policy = setup.settings.policy.clone();
+    policy.edit_lock_days = options.edit_lock_days;
+    j.set_policy(year, &policy)?;
     j.documents()
         .map(|d| Document::load(d.id().clone(), &d.snapshot(), &automerge::ActorId::random()))
         .collect()
+}
+
+/// A demo class's day: mathematics with its teacher, then three subjects with the class teacher.
+fn timetable(class_teacher: &str) -> Result<Vec<(SubjectId, StaffId)>, journal_core::Error> {
+    [
+        ("math", "t-math"),
+        ("russian", class_teacher),
+        ("literature", class_teacher),
+        ("history", class_teacher),
+    ]
+    .iter()
+    .map(|(subject, teacher)| Ok((id(subject)?, id(teacher)?)))
+    .collect()
 }
 
 /// Monday to Friday of the current week when today is a school day of `year`, else of its first week.
@@ -309,8 +345,20 @@ pub fn seed(
             None,
         ),
     ];
-    for (student, class, name) in students(options.class_size).iter().skip(KIDS.len()) {
+    // The classmates' parents have accounts, as a class list's import makes them, but no demo devices.
+    let classmates: Vec<(String, &str, String)> = students(options.class_size)
+        .into_iter()
+        .skip(KIDS.len())
+        .collect();
+    for (student, class, name) in &classmates {
         store.put_student(&id(student)?, &id(class)?, name)?;
+        store.put_account(&account(
+            &format!("parent-{student}"),
+            &format!("Родитель: {name}"),
+            AccountRole::Parent,
+            None,
+        ))?;
+        store.link_guardian(&format!("parent-{student}"), &id(student)?)?;
     }
     for kid in &KIDS {
         let student: StudentId = id(kid.id)?;
@@ -340,10 +388,16 @@ pub fn seed(
         time::OffsetDateTime::from_unix_timestamp(now).map_or(time::Date::MIN, |t| t.date());
     // Every family signed the consent form but Кузнецов Пётр's: the no-consent report has him, and his
     // class teacher has his name only.
-    for kid in KIDS.iter().filter(|kid| kid.id != WITHOUT_CONSENT) {
+    let signed: Vec<&str> = KIDS
+        .iter()
+        .map(|kid| kid.id)
+        .chain(classmates.iter().map(|(student, _, _)| student.as_str()))
+        .filter(|student| *student != WITHOUT_CONSENT)
+        .collect();
+    for student in signed {
         store.record_consent(&ConsentRecord {
-            student: id(kid.id)?,
-            guardian: format!("parent-{}", kid.id),
+            student: id(student)?,
+            guardian: format!("parent-{student}"),
             given: true,
             signed_on: journal_core::format_date(signed_on),
             text_version: CONSENT_TEXT.to_owned(),
@@ -364,6 +418,29 @@ pub fn seed(
     for doc in documents(year, options, &staff)? {
         app.hub.import(&doc, &by)?;
     }
+    let mut out = Vec::new();
+    for a in accounts {
+        let issued = issue_device(store.as_ref(), &app.secrets, &a.id, "demo device", now)?;
+        let code = demo_code(app, &a, now)?;
+        out.push(DemoAccount {
+            id: a.id,
+            role: a.role,
+            name: a.name,
+            token: issued.token,
+            code,
+        });
+    }
+    debug_assert!(
+        store
+            .load_document(&DocId::School(year).to_string())?
+            .is_some()
+    );
+    Ok(Some(out))
+}
+
+/// A fresh one-time access code for a demo account; an unspent earlier one for the same person is retired.
+fn demo_code(app: &App, a: &Account, now: i64) -> Result<String, DemoError> {
+    let store = app.store().as_ref();
     let issuer = Principal {
         account: account("demo", "demo seeding", AccountRole::Administration, None),
         device: crate::store::Device {
@@ -374,44 +451,29 @@ pub fn seed(
             revoked_at: None,
         },
     };
-    let mut out = Vec::new();
-    for a in accounts {
-        let issued = issue_device(store.as_ref(), &app.secrets, &a.id, "demo device", now)?;
-        let (role, code_account, student) = match a.role {
-            AccountRole::Administration | AccountRole::Teacher => {
-                (CodeRole::Staff, Some(a.id.clone()), None)
-            }
-            AccountRole::Student => (CodeRole::Student, None, a.student.clone()),
-            AccountRole::Parent => {
-                let child = store
-                    .access_facts(&a.id)?
-                    .children
-                    .first()
-                    .map(|(s, _)| s.clone());
-                (CodeRole::Parent, Some(a.id.clone()), child)
-            }
-        };
-        let request = CodeRequest {
-            role,
-            account: code_account,
-            student,
-            valid_days: codes::DEFAULT_VALID_DAYS,
-        };
-        let code = codes::issue(store.as_ref(), &app.secrets, &issuer, &request, now)?;
-        out.push(DemoAccount {
-            id: a.id,
-            role: a.role,
-            name: a.name,
-            token: issued.token,
-            code: code.code.to_string(),
-        });
-    }
-    debug_assert!(
-        store
-            .load_document(&DocId::School(year).to_string())?
-            .is_some()
-    );
-    Ok(Some(out))
+    let (role, code_account, student) = match a.role {
+        AccountRole::Administration | AccountRole::Teacher => {
+            (CodeRole::Staff, Some(a.id.clone()), None)
+        }
+        AccountRole::Student => (CodeRole::Student, None, a.student.clone()),
+        AccountRole::Parent => {
+            let child = store
+                .access_facts(&a.id)?
+                .children
+                .first()
+                .map(|(s, _)| s.clone());
+            (CodeRole::Parent, Some(a.id.clone()), child)
+        }
+    };
+    let request = CodeRequest {
+        role,
+        account: code_account,
+        student,
+        valid_days: codes::DEFAULT_VALID_DAYS,
+    };
+    Ok(codes::issue(store, &app.secrets, &issuer, &request, now)?
+        .code
+        .to_string())
 }
 
 fn account(id: &str, name: &str, role: AccountRole, student: Option<StudentId>) -> Account {
@@ -460,6 +522,10 @@ mod tests {
             all.iter().map(|(id, _, _)| id.as_str()).collect();
         assert_eq!(ids.len(), 50, "every id once");
         assert!(ids.contains("s5a1") && ids.contains("s6b25"));
-        assert_eq!(students(DEMO_CLASS_SIZE).len(), KIDS.len());
+        assert_eq!(
+            students(3).len(),
+            KIDS.len(),
+            "three a class: those with accounts"
+        );
     }
 }
