@@ -108,6 +108,18 @@ pub struct DemoOptions {
     pub history: bool,
 }
 
+impl DemoOptions {
+    /// Three students a class (those with accounts) and this week's lessons only: a school whose every
+    /// mark and lesson a test can count.
+    pub fn bare() -> Self {
+        DemoOptions {
+            class_size: KIDS.len() / 2,
+            history: false,
+            ..DemoOptions::default()
+        }
+    }
+}
+
 impl Default for DemoOptions {
     fn default() -> Self {
         DemoOptions {

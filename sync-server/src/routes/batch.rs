@@ -146,7 +146,7 @@ mod tests {
             "relay".into(),
             HashKey::random(),
         ));
-        crate::demo::seed(&app, YEAR, crate::demo::DemoOptions::default()).expect("demo school");
+        crate::demo::seed(&app, YEAR, crate::demo::DemoOptions::bare()).expect("demo school");
         let token =
             crate::auth::issue_device(app.store().as_ref(), &app.secrets, "director", "pc", 1)
                 .expect("device")

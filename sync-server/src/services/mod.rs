@@ -181,7 +181,7 @@ mod tests {
             "relay".into(),
             HashKey::random(),
         );
-        crate::demo::seed(&app, YEAR, crate::demo::DemoOptions::default()).expect("demo school");
+        crate::demo::seed(&app, YEAR, crate::demo::DemoOptions::bare()).expect("demo school");
         (app.services.clone(), bus)
     }
 
