@@ -583,7 +583,7 @@ impl JournalHandle {
         };
         let doc = self.with(|j| {
             let year = j.current_year()?;
-            j.report(year, kind, &request, time::OffsetDateTime::now_utc().date())
+            j.report(year, kind, &request, j.today())
         })?;
         journal_core::reports::pdf::report_pdf(&doc).map_err(|e| JournalError::Storage {
             message: e.to_string(),

@@ -43,7 +43,7 @@ trap cleanup EXIT
 start_relay() {
     local dir=$work/$1
     mkdir -p "$dir"
-    target/debug/journal-relay serve --demo --demo-class-size 3 --demo-without-history --data-dir "$dir/data" --listen 127.0.0.1:0 --backup-hours 0 \
+    target/debug/journal-relay serve --demo --demo-class-size 3 --demo-without-history --demo-time-zone UTC --data-dir "$dir/data" --listen 127.0.0.1:0 --backup-hours 0 \
         >"$dir/relay.out" 2>"$dir/relay.log" &
     relays+=($!)
     for _ in $(seq 1 200); do

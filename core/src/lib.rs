@@ -54,6 +54,7 @@ pub use domain::model::{
 pub use domain::policy::{
     AttendanceCode, DEFAULT_EDIT_LOCK_DAYS, MarkValue, MarkingPolicy, Thresholds, WorkKind,
 };
+pub use domain::time_zone::SchoolTimeZone;
 pub use error::{Error, InputError, Result, SchemaError, StoreError};
 pub use ids::{
     ClassId, DocId, DocKind, GuardianId, LessonId, MarkId, MessageId, StaffId, StudentId,

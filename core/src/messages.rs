@@ -539,8 +539,7 @@ impl Journal {
     /// Students on the class list today (or, outside the year, at its last day).
     fn current_students(&self, year: YearId, class: &ClassId) -> Result<Vec<StudentId>> {
         let range = self.settings(year)?.year.range();
-        let today = time::OffsetDateTime::now_utc().date();
-        let day = today.clamp(range.from, range.to);
+        let day = self.today().clamp(range.from, range.to);
         Ok(self
             .class_doc(year, class)?
             .roster

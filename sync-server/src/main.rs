@@ -61,7 +61,7 @@ enum Command {
         #[command(flatten)]
         args: ReportArgs,
     },
-    /// Show the school's marking policy, or set its edit-lock window.
+    /// Show the school's marking policy and time zone, or set its edit-lock window or time zone.
     Policy {
         #[command(flatten)]
         data: DataDir,

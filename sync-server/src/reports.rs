@@ -9,7 +9,7 @@ use journal_core::reports::{
     ActivityAccount, ConsentGap, GuardianConsent, ReportDoc, ReportKind, ReportRequest,
     activity_report, no_consent_doc,
 };
-use journal_core::{ClassId, DocId, YearId};
+use journal_core::{ClassId, DocId, SchoolTimeZone, YearId};
 use thiserror::Error;
 use time::Date;
 
@@ -67,13 +67,26 @@ fn month_start(day: Date) -> Date {
     day.replace_day(1).unwrap_or(day)
 }
 
-fn unix_day(at: i64) -> Option<Date> {
-    time::OffsetDateTime::from_unix_timestamp(at)
-        .ok()
-        .map(|t| t.date())
+/// The school's time zone in `year`: its days are the reports' days (UTC until its settings are known).
+pub fn time_zone(
+    store: &dyn RelayStore,
+    model: &ReadModel,
+    year: YearId,
+) -> Result<SchoolTimeZone, ReportError> {
+    model.read(
+        store,
+        year,
+        |_| Scope::Classes,
+        |journal| {
+            Ok(journal
+                .school_settings(year)
+                .map(|s| s.time_zone)
+                .unwrap_or_default())
+        },
+    )
 }
 
-/// The monthly activity report from the directory and the session log.
+/// The monthly activity report from the directory and the session log, its days the school's.
 pub fn activity(
     store: &dyn RelayStore,
     model: &ReadModel,
@@ -81,13 +94,13 @@ pub fn activity(
     month: Date,
     today: Date,
 ) -> Result<ReportDoc, ReportError> {
+    let zone = time_zone(store, model, year)?;
     let month = month_start(month);
     let next = month_start(month + time::Duration::days(32));
-    let midnight = |d: Date| d.midnight().assume_utc().unix_timestamp();
     let sessions: Vec<(String, Date)> = store
-        .sessions_between(midnight(month), midnight(next))?
+        .sessions_between(zone.midnight(month), zone.midnight(next))?
         .into_iter()
-        .filter_map(|s| Some((s.account, unix_day(s.started_at)?)))
+        .map(|s| (s.account, zone.day_at(s.started_at)))
         .collect();
     let mut accounts = Vec::new();
     for account in store.accounts()?.into_iter().filter(|a| a.active) {
@@ -196,18 +209,20 @@ pub fn no_consent(
     Ok(no_consent_doc(&school, year, class_name, &gaps, today))
 }
 
-/// Builds a report as of `today`, reading the documents it needs through `model`.
+/// Builds a report as of the school's day at the Unix time `now`, reading the documents it needs through
+/// `model`.
 pub fn build(
     store: &dyn RelayStore,
     model: &ReadModel,
     kind: ReportKind,
     query: &ReportQuery,
-    today: Date,
+    now: i64,
 ) -> Result<ReportDoc, ReportError> {
     let year = match query.year {
         Some(year) => year,
         None => newest_year(store)?,
     };
+    let today = time_zone(store, model, year)?.day_at(now);
     if kind == ReportKind::Activity {
         return activity(store, model, year, query.month.unwrap_or(today), today);
     }
@@ -250,7 +265,6 @@ pub fn access_slips(
     request: &SlipRequest,
     clock: &dyn Clock,
 ) -> Result<(Vec<u8>, usize), ReportError> {
-    let today = clock.today();
     let SlipRequest {
         year,
         class,
@@ -262,6 +276,8 @@ pub fn access_slips(
         Some(year) => *year,
         None => newest_year(store)?,
     };
+    let zone = time_zone(store, model, year)?;
+    let today = zone.day_at(clock.now());
     let (class_name, school, roster) = model.read(
         store,
         year,
@@ -314,7 +330,7 @@ pub fn access_slips(
             class: class_name.clone(),
             role: label.to_owned(),
             code: issued.code.to_string(),
-            expires: unix_day(issued.record.expires_at).unwrap_or(today),
+            expires: zone.day_at(issued.record.expires_at),
         });
         Ok(())
     };

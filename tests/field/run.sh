@@ -62,7 +62,7 @@ for side in relay client; do
 done
 
 # The script enters September's lessons on whatever day it runs: the demo school's edit-lock window is off.
-in_relay "$relay_bin" serve --demo --demo-class-size 25 --demo-without-history --demo-edit-lock-days 0 --data-dir "$work/relay" --listen 10.77.0.1:8080 --backup-hours 0 \
+in_relay "$relay_bin" serve --demo --demo-class-size 25 --demo-without-history --demo-time-zone UTC --demo-edit-lock-days 0 --data-dir "$work/relay" --listen 10.77.0.1:8080 --backup-hours 0 \
     >"$work/relay.out" 2>"$work/relay.log" &
 for _ in $(seq 1 100); do grep -q "listening on" "$work/relay.out" 2>/dev/null && break; sleep 0.1; done
 token=$(awk -F'\t' '$1 == "demo-token" && $2 == "t-5a" { print $4 }' "$work/relay.out")

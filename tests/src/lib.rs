@@ -194,6 +194,10 @@ impl Relay {
             if !options.contains(&"--demo-class-size") {
                 command.args(["--demo-class-size", "3", "--demo-without-history"]);
             }
+            // Their days are UTC's, as `now_utc().date()` in the tests says.
+            if !options.contains(&"--demo-time-zone") {
+                command.args(["--demo-time-zone", "UTC"]);
+            }
         }
         command.args(options);
         let mut child = command.spawn().expect("start the relay");

@@ -426,7 +426,7 @@ impl Document {
                 &self.id,
                 before,
                 after,
-                settings.policy.edit_lock_days,
+                settings,
                 &window,
                 &merged,
                 &self.doc.get_heads(),

@@ -12,6 +12,7 @@ use super::{Document, View, root_map, tx_root_map};
 use crate::domain::calendar::{BellSchedule, SchoolYear};
 use crate::domain::model::Subject;
 use crate::domain::policy::MarkingPolicy;
+use crate::domain::time_zone::SchoolTimeZone;
 use crate::error::{InputError, Result, SchemaError};
 use crate::ids::{DocId, SubjectId};
 
@@ -35,6 +36,10 @@ pub struct SchoolSettings {
     pub policy: MarkingPolicy,
     /// Bell schedule.
     pub bells: BellSchedule,
+    /// The school's offset from UTC: what "today" is for it. Left out while it is UTC, so apps from
+    /// before it still read the settings.
+    #[serde(default, skip_serializing_if = "SchoolTimeZone::is_utc")]
+    pub time_zone: SchoolTimeZone,
 }
 
 /// Typed content of a `school` document.

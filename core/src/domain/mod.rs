@@ -4,3 +4,4 @@
 pub mod calendar;
 pub mod model;
 pub mod policy;
+pub mod time_zone;

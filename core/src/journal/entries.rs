@@ -44,10 +44,24 @@ impl Journal {
         result
     }
 
-    /// Today on the device's clock (UTC).
+    /// Today at the school (in its time zone), on the device's clock.
     pub fn today(&self) -> Date {
         self.pretended_today
-            .unwrap_or_else(|| time::OffsetDateTime::now_utc().date())
+            .unwrap_or_else(|| self.time_zone().today())
+    }
+
+    /// The school's time zone, from the newest year this device holds (UTC before it holds one).
+    pub fn time_zone(&self) -> SchoolTimeZone {
+        self.docs
+            .iter()
+            .filter_map(|(id, doc)| match (id, doc.view()) {
+                (DocId::School(year), View::School(school)) => {
+                    school.settings.as_ref().map(|s| (*year, s.value.time_zone))
+                }
+                _ => None,
+            })
+            .max_by_key(|(year, _)| *year)
+            .map_or(SchoolTimeZone::UTC, |(_, zone)| zone)
     }
 
     /// Makes the device take `today` for today, as a test needs.

@@ -30,6 +30,7 @@ use crate::domain::model::{
     RosterEntry, StudentProfile, Subject, SubjectAssignment,
 };
 use crate::domain::policy::MarkingPolicy;
+use crate::domain::time_zone::SchoolTimeZone;
 use crate::error::{Error, InputError, Result, StoreError};
 use crate::ids::TermId;
 use crate::ids::{

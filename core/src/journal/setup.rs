@@ -21,6 +21,7 @@ impl SchoolSetup {
                 year: SchoolYear::standard(year, TermScheme::Trimesters),
                 policy: MarkingPolicy::default(),
                 bells: BellSchedule::default(),
+                time_zone: SchoolTimeZone::UTC,
             },
             subjects: Vec::new(),
         }
@@ -51,6 +52,14 @@ impl Journal {
         policy.check()?;
         let mut settings = self.settings(year)?.clone();
         settings.policy = policy.clone();
+        let id = DocId::School(year);
+        self.change(|j, touched| j.doc_mut(&id, touched)?.set_school_settings(&settings))
+    }
+
+    /// Sets the school's time zone for the year: what "today" is for its journal and reports.
+    pub fn set_time_zone(&mut self, year: YearId, zone: SchoolTimeZone) -> Result<()> {
+        let mut settings = self.settings(year)?.clone();
+        settings.time_zone = zone;
         let id = DocId::School(year);
         self.change(|j, touched| j.doc_mut(&id, touched)?.set_school_settings(&settings))
     }

@@ -5,9 +5,9 @@
 use std::fmt;
 
 use automerge::{Automerge, ChangeHash, PatchAction, Prop};
-use time::{Date, Duration, OffsetDateTime};
+use time::{Date, Duration};
 
-use crate::docs::{Cell, StudentDoc};
+use crate::docs::{Cell, SchoolSettings, StudentDoc};
 use crate::domain::calendar::format_date;
 use crate::error::SchemaError;
 use crate::ids::{DocId, LessonId};
@@ -41,13 +41,6 @@ impl fmt::Debug for EditWindow<'_> {
 /// `days`; `None` when the lock is off.
 pub fn first_open_day(today: Date, days: u16) -> Option<Date> {
     (days > 0).then(|| today - Duration::days(i64::from(days)))
-}
-
-/// The UTC day of a Unix time.
-pub fn day_of(unix_seconds: i64) -> Date {
-    OffsetDateTime::from_unix_timestamp(unix_seconds)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .date()
 }
 
 /// An entry a delivery added, changed or removed.
@@ -104,18 +97,20 @@ fn touched_entries<K: ToString + Ord, T: PartialEq>(
     }
 }
 
-/// Checks a delivery to a student's document against the edit-lock window of `days`: `doc` holds the
-/// delivery merged, `before_heads` are the heads before it.
+/// Checks a delivery to a student's document against the school's edit-lock window, counted in days at
+/// the school: `doc` holds the delivery merged, `before_heads` are the heads before it.
 pub(crate) fn check_edit_lock(
     id: &DocId,
     before: &StudentDoc,
     after: &StudentDoc,
-    days: u16,
+    settings: &SchoolSettings,
     window: &EditWindow<'_>,
     doc: &Automerge,
     before_heads: &[ChangeHash],
 ) -> Result<(), SchemaError> {
-    let Some(open_now) = first_open_day(day_of(window.now), days) else {
+    let days = settings.policy.edit_lock_days;
+    let zone = settings.time_zone;
+    let Some(open_now) = first_open_day(zone.day_at(window.now), days) else {
         return Ok(());
     };
     let mut touched = Vec::new();
@@ -157,7 +152,7 @@ pub(crate) fn check_edit_lock(
         .unwrap_or(window.now)
         .min(window.now);
     let made = claimed.clamp(earliest, window.now);
-    let Some(open) = first_open_day(day_of(made), days) else {
+    let Some(open) = first_open_day(zone.day_at(made), days) else {
         return Ok(());
     };
     let locked: Vec<&Touched> = touched.iter().filter(|t| t.day < open).collect();

@@ -20,7 +20,7 @@ use crate::error::SchemaError;
 use crate::ids::DocId;
 
 pub(crate) use edit_lock::check_edit_lock;
-pub use edit_lock::{EditWindow, day_of, first_open_day, reason_of};
+pub use edit_lock::{EditWindow, first_open_day, reason_of};
 pub use shape::{
     MAX_ENTRY_BYTES, MAX_KEY_BYTES, MAX_MESSAGE_BYTES, MAX_PLAN_BYTES, MAX_SETTINGS_BYTES,
     check_shape,

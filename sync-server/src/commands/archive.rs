@@ -7,7 +7,6 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use journal_core::{DocId, YearId};
 use journal_relay::archive;
-use journal_relay::clock::{Clock, SystemClock};
 use journal_relay::read_model::{ReadModel, Scope};
 use journal_relay::services::{Services, command_line};
 
@@ -60,7 +59,7 @@ pub fn run(services: &Services, data_dir: &Path, action: ArchiveAction) -> Resul
             if services.store().is_frozen(year)? {
                 bail!("{year} is already frozen");
             }
-            let today = SystemClock.today();
+            let today = services.school_today()?;
             if let Some(last) = outline.last_day
                 && today <= last
                 && !force

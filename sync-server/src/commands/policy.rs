@@ -1,4 +1,5 @@
-//! `journal-relay policy`: the school's marking policy, shown; its edit-lock window, set.
+//! `journal-relay policy`: the school's marking policy and time zone, shown; its edit-lock window and time
+//! zone, set.
 
 use anyhow::Result;
 use journal_relay::services::{Services, command_line};
@@ -10,6 +11,10 @@ pub struct PolicyArgs {
     /// changed only by the administration, with a reason. 0 turns the lock off; at most 366.
     #[arg(long, value_name = "DAYS")]
     edit_lock_days: Option<u16>,
+    /// Set the school's time zone, as its offset from UTC (+03:00 for Moscow): what "today" is for the
+    /// journal, its reports and the edit-lock window.
+    #[arg(long, value_name = "OFFSET")]
+    time_zone: Option<journal_core::SchoolTimeZone>,
 }
 
 /// Shows the current year's marking policy, after setting the edit-lock window when asked.
@@ -18,7 +23,16 @@ pub fn run(services: &Services, args: &PolicyArgs) -> Result<()> {
         let replaced = services.set_edit_lock_days(&command_line(), days)?;
         println!("edit-lock window: {replaced} → {days} days");
     }
+    if let Some(zone) = args.time_zone {
+        let replaced = services.set_time_zone(&command_line(), zone)?;
+        println!("time zone: {replaced} → {zone}");
+    }
     let (year, policy) = services.marking_policy()?;
+    println!(
+        "Time zone: {} (today at the school: {})",
+        services.time_zone()?,
+        journal_core::format_date(services.school_today()?)
+    );
     println!("Marking policy of {year}");
     println!("Kinds of work (weight):");
     for kind in policy.work_kinds.values() {

@@ -61,7 +61,6 @@ pub fn run(data: &DataDir, args: ReportArgs) -> Result<()> {
     } = args;
     let Opened { store, key, .. } = open_store(data)?;
     let store = store.as_ref();
-    let today = SystemClock.today();
     let year = year.map(journal_core::YearId);
     let class: Option<journal_core::ClassId> = class.map(|c| c.parse()).transpose()?;
     let (bytes, what) = if kind == "slips" {
@@ -99,7 +98,7 @@ pub fn run(data: &DataDir, args: ReportArgs) -> Result<()> {
             month,
         };
         let model = journal_relay::read_model::ReadModel::default();
-        let doc = journal_relay::reports::build(store, &model, kind, &query, today)?;
+        let doc = journal_relay::reports::build(store, &model, kind, &query, SystemClock.now())?;
         let doc = match table {
             Some(number) => doc.with_table(number)?,
             None => {

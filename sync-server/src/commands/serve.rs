@@ -40,6 +40,9 @@ pub struct ServeArgs {
     /// count a student's marks).
     #[arg(long, requires = "demo")]
     pub demo_without_history: bool,
+    /// The demo school's time zone, as its offset from UTC.
+    #[arg(long, requires = "demo", default_value = "+03:00")]
+    pub demo_time_zone: journal_core::SchoolTimeZone,
     /// Hours between backup snapshots (0: none).
     #[arg(long, env = "JOURNAL_BACKUP_HOURS", default_value_t = 24)]
     pub backup_hours: u64,
@@ -136,6 +139,7 @@ pub fn run(data: &DataDir, args: ServeArgs) -> Result<()> {
         demo_class_size,
         demo_edit_lock_days,
         demo_without_history,
+        demo_time_zone,
         backup_hours,
         max_connections_per_address,
         header_timeout,
@@ -159,6 +163,7 @@ pub fn run(data: &DataDir, args: ServeArgs) -> Result<()> {
         class_size: usize::from(demo_class_size),
         edit_lock_days: demo_edit_lock_days,
         history: !demo_without_history,
+        time_zone: demo_time_zone,
     });
     runtime.block_on(serve(
         data,

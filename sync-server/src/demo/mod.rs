@@ -5,8 +5,8 @@ mod history;
 
 use journal_core::docs::Document;
 use journal_core::{
-    ClassId, ClassInfo, DocId, Journal, NewLesson, SchoolSetup, StaffId, StudentId, StudentProfile,
-    Subject, SubjectId, YearId,
+    ClassId, ClassInfo, DocId, Journal, NewLesson, SchoolSetup, SchoolTimeZone, StaffId, StudentId,
+    StudentProfile, Subject, SubjectId, YearId,
 };
 use thiserror::Error;
 
@@ -106,15 +106,18 @@ pub struct DemoOptions {
     pub edit_lock_days: u16,
     /// Whether the first term is already taught (plans, lessons, marks, absences).
     pub history: bool,
+    /// The school's time zone.
+    pub time_zone: SchoolTimeZone,
 }
 
 impl DemoOptions {
-    /// Three students a class (those with accounts) and this week's lessons only: a school whose every
-    /// mark and lesson a test can count.
+    /// Three students a class (those with accounts), this week's lessons only and UTC's days: a school
+    /// whose every mark, lesson and day a test can count.
     pub fn bare() -> Self {
         DemoOptions {
             class_size: KIDS.len() / 2,
             history: false,
+            time_zone: SchoolTimeZone::UTC,
             ..DemoOptions::default()
         }
     }
@@ -126,6 +129,8 @@ impl Default for DemoOptions {
             class_size: DEMO_CLASS_SIZE,
             edit_lock_days: journal_core::DEFAULT_EDIT_LOCK_DAYS,
             history: true,
+            // Бежецк keeps Moscow time.
+            time_zone: SchoolTimeZone::MOSCOW,
         }
     }
 }
@@ -196,6 +201,7 @@ fn documents(
     let mut setup = SchoolSetup::standard(year, "МОУ СОШ № 5 г. Бежецка");
     // The term's history is written at once; the school's window applies from then on.
     setup.settings.policy.edit_lock_days = 0;
+    setup.settings.time_zone = options.time_zone;
     setup.subjects = [
         ("math", "Математика"),
         ("russian", "Русский язык"),
@@ -244,7 +250,7 @@ fn documents(
         };
         j.set_profile(year, &student, &profile, start)?;
     }
-    let week = demo_week(&setup.settings.year);
+    let week = demo_week(&setup.settings.year, options.time_zone.today());
     if options.history {
         let classes: Vec<history::TaughtClass> = [("5a", "t-5a"), ("6b", "t-6b")]
             .iter()
@@ -303,8 +309,7 @@ fn timetable(class_teacher: &str) -> Result<Vec<(SubjectId, StaffId)>, journal_c
 }
 
 /// Monday to Friday of the current week when today is a school day of `year`, else of its first week.
-fn demo_week(year: &journal_core::SchoolYear) -> Vec<time::Date> {
-    let today = time::OffsetDateTime::now_utc().date();
+fn demo_week(year: &journal_core::SchoolYear, today: time::Date) -> Vec<time::Date> {
     let anchor = if year.range().contains(today) {
         today
     } else {
@@ -396,8 +401,7 @@ pub fn seed(
     }
     store.link_guardian("p-ivanova", &id("s5a2")?)?;
     store.link_guardian("p-ivanova", &id("s6b2")?)?;
-    let signed_on =
-        time::OffsetDateTime::from_unix_timestamp(now).map_or(time::Date::MIN, |t| t.date());
+    let signed_on = options.time_zone.day_at(now);
     // Every family signed the consent form but Кузнецов Пётр's: the no-consent report has him, and his
     // class teacher has his name only.
     let signed: Vec<&str> = KIDS

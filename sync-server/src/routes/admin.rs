@@ -38,6 +38,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/profile-edits", get(super::consent::profile_edits))
         .route("/policy", get(policy))
         .route("/policy/edit-lock-days", post(set_edit_lock_days))
+        .route("/policy/time-zone", post(set_time_zone))
         .route("/log", get(admin_log))
         .route("/roster", post(import_roster))
         .route("/reports/slips", post(super::reports::slips))
@@ -287,7 +288,31 @@ struct AuditQuery {
 
 async fn policy(State(app): State<Arc<App>>, Admin(_who): Admin) -> Result<Json<Value>, AppError> {
     let (year, policy) = app.services.marking_policy()?;
-    Ok(Json(json!({ "year": year.to_string(), "policy": policy })))
+    Ok(Json(json!({
+        "year": year.to_string(),
+        "policy": policy,
+        "time_zone": app.services.time_zone()?.to_string(),
+        "today": journal_core::format_date(app.services.school_today()?),
+    })))
+}
+
+#[derive(Deserialize)]
+struct TimeZone {
+    time_zone: String,
+}
+
+async fn set_time_zone(
+    State(app): State<Arc<App>>,
+    Admin(who): Admin,
+    JsonBody(body): JsonBody<TimeZone>,
+) -> Result<Json<Value>, AppError> {
+    let zone: journal_core::SchoolTimeZone = parse(&body.time_zone)?;
+    let replaced = app.services.set_time_zone(&who, zone)?;
+    Ok(Json(json!({
+        "replaced": replaced.to_string(),
+        "time_zone": zone.to_string(),
+        "today": journal_core::format_date(app.services.school_today()?),
+    })))
 }
 
 #[derive(Deserialize)]

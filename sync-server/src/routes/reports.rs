@@ -104,7 +104,7 @@ pub async fn report(
     let table = params.table;
     // Reading documents and rendering is CPU work: it runs off the async runtime.
     let bytes = tokio::task::spawn_blocking(move || {
-        let mut doc = reports::build(store.as_ref(), &model, kind, &query, clock.today())?;
+        let mut doc = reports::build(store.as_ref(), &model, kind, &query, clock.now())?;
         if let Some(number) = table {
             doc = doc
                 .with_table(number)

@@ -64,7 +64,7 @@ impl Services {
                 "the consent text's version is 1 to {MAX_TEXT_VERSION} characters (as printed on the form)"
             )));
         }
-        let today = self.hub().clock().today();
+        let today = self.school_today()?;
         if form.signed_on > today {
             return Err(ServiceError::Invalid(format!(
                 "the form is dated {}, after today ({})",

@@ -114,6 +114,20 @@ impl Services {
         self.hub.clock().now()
     }
 
+    /// Today at the school: the relay's clock in the time zone of the directory's year (UTC before there
+    /// is one).
+    pub fn school_today(&self) -> ServiceResult<time::Date> {
+        let zone = match self.hub.directory_year()? {
+            Some(year) => self
+                .hub
+                .school_settings(year)?
+                .map(|s| s.time_zone)
+                .unwrap_or_default(),
+            None => journal_core::SchoolTimeZone::UTC,
+        };
+        Ok(zone.day_at(self.now()))
+    }
+
     /// Writes one line of the administration's log.
     fn record(
         &self,

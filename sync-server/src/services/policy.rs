@@ -1,7 +1,8 @@
 //! What the administration sets in the school's document on the relay, written as the relay acting for
-//! them: the marking policy's edit-lock window (regulation 2.1), and the staff's names for printouts.
+//! them: the marking policy's edit-lock window (regulation 2.1), the school's time zone, and the staff's
+//! names for printouts.
 
-use journal_core::{MarkingPolicy, YearId};
+use journal_core::{MarkingPolicy, SchoolTimeZone, YearId};
 
 use super::{ServiceError, ServiceResult, Services, administration_only};
 use crate::auth::Principal;
@@ -16,6 +17,43 @@ impl Services {
             .school_settings(docs.year)
             .ok_or_else(no_year)?;
         Ok((docs.year, settings.policy.clone()))
+    }
+
+    /// The school's time zone in the year the directory describes.
+    pub fn time_zone(&self) -> ServiceResult<SchoolTimeZone> {
+        let docs = self.year_documents()?.ok_or_else(no_year)?;
+        let settings = docs
+            .journal
+            .school_settings(docs.year)
+            .ok_or_else(no_year)?;
+        Ok(settings.time_zone)
+    }
+
+    /// Sets the school's time zone for the current year, stored in the school's document and recorded in
+    /// the administration's log; returns the zone it replaced.
+    pub fn set_time_zone(
+        &self,
+        by: &Principal,
+        zone: SchoolTimeZone,
+    ) -> ServiceResult<SchoolTimeZone> {
+        administration_only(by, "sets the school's time zone")?;
+        let mut docs = self.year_documents()?.ok_or_else(no_year)?;
+        let year = docs.year;
+        let replaced = docs
+            .journal
+            .school_settings(year)
+            .ok_or_else(no_year)?
+            .time_zone;
+        let before = docs.heads();
+        docs.journal.set_time_zone(year, zone)?;
+        docs.store(self, by, &before)?;
+        self.record(
+            by,
+            "time-zone",
+            year.to_string(),
+            format!("{replaced} → {zone}"),
+        )?;
+        Ok(replaced)
     }
 
     /// Sets the edit-lock window of the current year to `days` (0 turns it off), checked, stored in the

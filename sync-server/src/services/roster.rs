@@ -304,14 +304,16 @@ impl YearDocuments {
             .collect()
     }
 
-    /// Today on the relay's clock, within the school year.
+    /// Today at the school on the relay's clock, within the school year.
     fn today(&self, services: &Services) -> time::Date {
-        let range = self
-            .journal
-            .school_settings(self.year)
-            .map(|s| s.year.range());
-        let today = services.hub().clock().today();
-        range.map_or(today, |r| today.clamp(r.from, r.to))
+        let settings = self.journal.school_settings(self.year);
+        let today = settings
+            .map(|s| s.time_zone)
+            .unwrap_or_default()
+            .day_at(services.now());
+        settings
+            .map(|s| s.year.range())
+            .map_or(today, |r| today.clamp(r.from, r.to))
     }
 
     /// The class a student's document says they are in.

@@ -367,3 +367,111 @@ async fn the_demo_as_shipped_has_a_term_of_history_in_every_report() {
     let names: Vec<&str> = gaps[1..].iter().map(|row| row[1].as_str()).collect();
     assert_eq!(names, ["Кузнецов Пётр"], "{gaps:?}");
 }
+
+/// The school's date `hours` east of UTC, taken around `work` so that a midnight passing meanwhile is
+/// seen: `work` runs again until both ends agree.
+async fn on_the_schools_day<T>(hours: i64, mut work: impl AsyncFnMut() -> T) -> (time::Date, T) {
+    let day = || (time::OffsetDateTime::now_utc() + time::Duration::hours(hours)).date();
+    loop {
+        let before = day();
+        let result = work().await;
+        if day() == before {
+            return (before, result);
+        }
+    }
+}
+
+/// The school's time zone decides what "today" is: for the relay's reports and activity days, and for a
+/// tablet. Far east and far west of UTC, at least one of them is another day than UTC's at any hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schools_time_zone_decides_what_today_is() {
+    let relay = Relay::start_demo();
+    let director = relay.token("director");
+    let data = relay.data_dir().to_str().expect("utf-8").to_owned();
+    let (east, printed) = on_the_schools_day(14, async || {
+        let out = Relay::cli(&["policy", "--data-dir", &data, "--time-zone", "+14:00"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .await;
+    assert!(
+        printed.contains("time zone: UTC+00:00 → UTC+14:00"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!(
+            "today at the school: {}",
+            journal_core::format_date(east)
+        )),
+        "{printed}"
+    );
+
+    // A tablet takes the school's day for its own.
+    let mut tablet = Device::new(&relay, &relay.token("t-5a"));
+    let (east, today) = on_the_schools_day(14, async || {
+        tablet.sync().await;
+        tablet.journal.today()
+    })
+    .await;
+    assert_eq!(today, east);
+    assert_eq!(tablet.journal.time_zone().to_string(), "UTC+14:00");
+
+    // The activity report counts that sync on the school's day.
+    let (east, staff) = on_the_schools_day(14, async || {
+        get(&relay, &director, "/reports/activity?format=csv&table=2")
+            .await
+            .text()
+            .await
+            .expect("text")
+    })
+    .await;
+    let row = staff
+        .lines()
+        .find(|l| l.starts_with("Соколова Елена Игоревна,"))
+        .unwrap_or_else(|| panic!("{staff}"));
+    let printed = format!(
+        "{:02}.{:02}.{}",
+        east.day(),
+        u8::from(east.month()),
+        east.year()
+    );
+    assert!(row.ends_with(&printed), "{row}");
+
+    // Over HTTP, far west; a zone that does not exist is refused and changes nothing.
+    let set = |zone: &'static str| {
+        let relay = &relay;
+        let director = director.clone();
+        async move {
+            relay
+                .admin(
+                    &director,
+                    reqwest::Method::POST,
+                    "/policy/time-zone",
+                    serde_json::json!({ "time_zone": zone }),
+                )
+                .await
+        }
+    };
+    let refused = set("+15:00").await;
+    assert_eq!(refused.status(), 400);
+    assert!(
+        refused.text().await.expect("text").contains("+03:00"),
+        "the refusal shows how to write it"
+    );
+    let (west, answer) = on_the_schools_day(-12, async || {
+        set("-12:00")
+            .await
+            .json::<serde_json::Value>()
+            .await
+            .expect("JSON")
+    })
+    .await;
+    assert_eq!(answer["replaced"], "UTC+14:00");
+    assert_eq!(answer["today"], journal_core::format_date(west));
+    let utc = time::OffsetDateTime::now_utc().date();
+    assert!(east != utc || west != utc, "one of them is another day");
+}

@@ -11,7 +11,7 @@ use journal_core::{
 use serde::Serialize;
 use time::Date;
 
-use super::{classes, today, year};
+use super::{classes, year};
 use crate::output::{date_arg, emit};
 
 #[derive(Serialize)]
@@ -34,10 +34,10 @@ pub fn lessons(journal: &Journal, date: Option<&str>, json: bool) -> Result<()> 
         .context("the school's settings have not synced yet")?;
     let all = journal.my_lessons(year, settings.year.range())?;
     let day = match date {
-        Some(text) => date_arg(Some(text), today())?,
+        Some(text) => date_arg(Some(text), journal.today())?,
         // Without a date: today, or else the last school day before it.
         None => {
-            let now = today();
+            let now = journal.today();
             // Before the first lesson of the year (in August), the first school day instead.
             let last = all.iter().map(|(_, l)| l.date).filter(|d| *d <= now).max();
             let first = all.iter().map(|(_, l)| l.date).min();
@@ -330,7 +330,7 @@ pub fn homework(journal: &mut Journal, args: HomeworkArgs, json: bool) -> Result
         return Ok(());
     }
     let year = year(journal)?;
-    let from = date_arg(args.from.as_deref(), today())?;
+    let from = date_arg(args.from.as_deref(), journal.today())?;
     let to = date_arg(args.to.as_deref(), from + time::Duration::days(7))?;
     let mut rows = Vec::new();
     for class in classes(journal, year) {

@@ -9,7 +9,7 @@ use journal_core::messages::Audience;
 use journal_core::{Attachment, ClassId, Journal, Participant, ThreadId, parse_date};
 use serde::Serialize;
 
-use super::{today, year};
+use super::year;
 use crate::output::emit;
 
 #[derive(Serialize)]
@@ -270,7 +270,7 @@ pub fn digest(journal: &mut Journal, class: &str, day: Option<&str>) -> Result<(
     let class: ClassId = journal.find_class(year, class)?;
     let day = match day {
         Some(text) => parse_date(text)?,
-        None => today(),
+        None => journal.today(),
     };
     let sent = journal.weekly_digest(year, &class, day)?;
     say!(

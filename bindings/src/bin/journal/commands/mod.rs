@@ -11,12 +11,6 @@ pub mod sync;
 
 use anyhow::{Context, Result, bail};
 use journal_core::{ClassId, Journal, StudentId, YearId};
-use time::Date;
-
-/// Today.
-pub fn today() -> Date {
-    time::OffsetDateTime::now_utc().date()
-}
 
 /// The school year the journal holds (the newest).
 pub fn year(journal: &Journal) -> Result<YearId> {
@@ -40,7 +34,7 @@ pub fn pick_students(
     year: YearId,
     filter: Option<&str>,
 ) -> Result<Vec<(StudentId, String)>> {
-    let all = journal.students_held(year, today());
+    let all = journal.students_held(year, journal.today());
     let Some(filter) = filter else { return Ok(all) };
     let lower = filter.to_lowercase();
     let found: Vec<_> = all

@@ -7,7 +7,7 @@ use journal_core::Journal;
 use journal_core::reports::format::ReportFormat;
 use journal_core::reports::{ReportKind, ReportRequest};
 
-use super::{pick_students, today, year};
+use super::{pick_students, year};
 
 /// What `report` was asked.
 pub struct ReportArgs {
@@ -40,7 +40,7 @@ pub fn report(journal: &Journal, args: ReportArgs) -> Result<()> {
             Some(found[0].0.clone())
         }
         None if kind == ReportKind::ReportCard => {
-            match journal.students_held(year, today()).as_slice() {
+            match journal.students_held(year, journal.today()).as_slice() {
                 [(only, _)] => Some(only.clone()),
                 _ => bail!(
                     "the report card needs --student (one of the children this profile holds)"
@@ -61,7 +61,7 @@ pub fn report(journal: &Journal, args: ReportArgs) -> Result<()> {
         term: args.term.map(|t| t.parse()).transpose()?,
         student,
     };
-    let doc = journal.report(year, kind, &request, today())?;
+    let doc = journal.report(year, kind, &request, journal.today())?;
     let doc = match args.table {
         Some(number) => doc.with_table(number)?,
         None => {

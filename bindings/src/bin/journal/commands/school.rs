@@ -5,7 +5,7 @@ use anyhow::Result;
 use journal_core::Journal;
 use serde::Serialize;
 
-use super::{today, year};
+use super::year;
 use crate::output::emit;
 
 /// One class, subject or student: what to type, and its name.
@@ -48,8 +48,8 @@ pub fn subjects(journal: &Journal, json: bool) -> Result<()> {
 pub fn students(journal: &Journal, class: Option<&str>, json: bool) -> Result<()> {
     let year = year(journal)?;
     let rows = match class {
-        Some(class) => journal.roster(year, &journal.find_class(year, class)?, today())?,
-        None => journal.students_held(year, today()),
+        Some(class) => journal.roster(year, &journal.find_class(year, class)?, journal.today())?,
+        None => journal.students_held(year, journal.today()),
     };
     emit(json, &named(rows), &[("Ученик", "name"), ("id", "id")])
 }

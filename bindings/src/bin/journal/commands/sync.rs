@@ -335,7 +335,7 @@ pub async fn watch(profile: &Profile, seconds: Option<u64>, json: bool) -> Resul
 pub fn news_rows(journal: &Journal) -> Result<Vec<serde_json::Value>> {
     let year = year(journal)?;
     let names: BTreeMap<StudentId, String> = journal
-        .students_held(year, super::today())
+        .students_held(year, journal.today())
         .into_iter()
         .collect();
     let name = |id: &StudentId| names.get(id).cloned().unwrap_or_else(|| id.to_string());
