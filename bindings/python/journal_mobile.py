@@ -1833,7 +1833,7 @@ class MarkInfo:
     """
     A mark.
 """
-    def __init__(self, *, id:str, student:str, subject:str, subject_name:str, date:str, value:str, kind:str, comment:str, competing:typing.List[str]):
+    def __init__(self, *, id:str, student:str, subject:str, subject_name:str, date:str, value:str, kind:str, kind_name:str, comment:str, competing:typing.List[str]):
         self.id = id
         self.student = student
         self.subject = subject
@@ -1841,6 +1841,7 @@ class MarkInfo:
         self.date = date
         self.value = value
         self.kind = kind
+        self.kind_name = kind_name
         self.comment = comment
         self.competing = competing
         
@@ -1848,7 +1849,7 @@ class MarkInfo:
 
     
     def __str__(self):
-        return "MarkInfo(id={}, student={}, subject={}, subject_name={}, date={}, value={}, kind={}, comment={}, competing={})".format(self.id, self.student, self.subject, self.subject_name, self.date, self.value, self.kind, self.comment, self.competing)
+        return "MarkInfo(id={}, student={}, subject={}, subject_name={}, date={}, value={}, kind={}, kind_name={}, comment={}, competing={})".format(self.id, self.student, self.subject, self.subject_name, self.date, self.value, self.kind, self.kind_name, self.comment, self.competing)
     def __eq__(self, other):
         if self.id != other.id:
             return False
@@ -1863,6 +1864,8 @@ class MarkInfo:
         if self.value != other.value:
             return False
         if self.kind != other.kind:
+            return False
+        if self.kind_name != other.kind_name:
             return False
         if self.comment != other.comment:
             return False
@@ -1881,6 +1884,7 @@ class _UniffiFfiConverterTypeMarkInfo(_UniffiConverterRustBuffer):
             date=_UniffiFfiConverterString.read(buf),
             value=_UniffiFfiConverterString.read(buf),
             kind=_UniffiFfiConverterString.read(buf),
+            kind_name=_UniffiFfiConverterString.read(buf),
             comment=_UniffiFfiConverterString.read(buf),
             competing=_UniffiFfiConverterSequenceString.read(buf),
         )
@@ -1894,6 +1898,7 @@ class _UniffiFfiConverterTypeMarkInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.date)
         _UniffiFfiConverterString.check_lower(value.value)
         _UniffiFfiConverterString.check_lower(value.kind)
+        _UniffiFfiConverterString.check_lower(value.kind_name)
         _UniffiFfiConverterString.check_lower(value.comment)
         _UniffiFfiConverterSequenceString.check_lower(value.competing)
 
@@ -1906,6 +1911,7 @@ class _UniffiFfiConverterTypeMarkInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.date, buf)
         _UniffiFfiConverterString.write(value.value, buf)
         _UniffiFfiConverterString.write(value.kind, buf)
+        _UniffiFfiConverterString.write(value.kind_name, buf)
         _UniffiFfiConverterString.write(value.comment, buf)
         _UniffiFfiConverterSequenceString.write(value.competing, buf)
 
@@ -2022,9 +2028,10 @@ class MessageInfo:
     """
     A message.
 """
-    def __init__(self, *, id:str, author:str, written_at:int, text:str, mine:bool, read_by:typing.List[str], attachments:typing.List[AttachmentInfo]):
+    def __init__(self, *, id:str, author:str, author_name:str, written_at:int, text:str, mine:bool, read_by:typing.List[str], attachments:typing.List[AttachmentInfo]):
         self.id = id
         self.author = author
+        self.author_name = author_name
         self.written_at = written_at
         self.text = text
         self.mine = mine
@@ -2035,11 +2042,13 @@ class MessageInfo:
 
     
     def __str__(self):
-        return "MessageInfo(id={}, author={}, written_at={}, text={}, mine={}, read_by={}, attachments={})".format(self.id, self.author, self.written_at, self.text, self.mine, self.read_by, self.attachments)
+        return "MessageInfo(id={}, author={}, author_name={}, written_at={}, text={}, mine={}, read_by={}, attachments={})".format(self.id, self.author, self.author_name, self.written_at, self.text, self.mine, self.read_by, self.attachments)
     def __eq__(self, other):
         if self.id != other.id:
             return False
         if self.author != other.author:
+            return False
+        if self.author_name != other.author_name:
             return False
         if self.written_at != other.written_at:
             return False
@@ -2059,6 +2068,7 @@ class _UniffiFfiConverterTypeMessageInfo(_UniffiConverterRustBuffer):
         return MessageInfo(
             id=_UniffiFfiConverterString.read(buf),
             author=_UniffiFfiConverterString.read(buf),
+            author_name=_UniffiFfiConverterString.read(buf),
             written_at=_UniffiFfiConverterInt64.read(buf),
             text=_UniffiFfiConverterString.read(buf),
             mine=_UniffiFfiConverterBoolean.read(buf),
@@ -2070,6 +2080,7 @@ class _UniffiFfiConverterTypeMessageInfo(_UniffiConverterRustBuffer):
     def check_lower(value):
         _UniffiFfiConverterString.check_lower(value.id)
         _UniffiFfiConverterString.check_lower(value.author)
+        _UniffiFfiConverterString.check_lower(value.author_name)
         _UniffiFfiConverterInt64.check_lower(value.written_at)
         _UniffiFfiConverterString.check_lower(value.text)
         _UniffiFfiConverterBoolean.check_lower(value.mine)
@@ -2080,6 +2091,7 @@ class _UniffiFfiConverterTypeMessageInfo(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterString.write(value.id, buf)
         _UniffiFfiConverterString.write(value.author, buf)
+        _UniffiFfiConverterString.write(value.author_name, buf)
         _UniffiFfiConverterInt64.write(value.written_at, buf)
         _UniffiFfiConverterString.write(value.text, buf)
         _UniffiFfiConverterBoolean.write(value.mine, buf)
@@ -2091,10 +2103,12 @@ class NewsInfo:
     """
     One item of the "what is new" feed.
 """
-    def __init__(self, *, kind:str, about:str, subject:str, date:typing.Optional[str], text:str):
+    def __init__(self, *, kind:str, about:str, about_name:str, subject:str, subject_name:str, date:typing.Optional[str], text:str):
         self.kind = kind
         self.about = about
+        self.about_name = about_name
         self.subject = subject
+        self.subject_name = subject_name
         self.date = date
         self.text = text
         
@@ -2102,13 +2116,17 @@ class NewsInfo:
 
     
     def __str__(self):
-        return "NewsInfo(kind={}, about={}, subject={}, date={}, text={})".format(self.kind, self.about, self.subject, self.date, self.text)
+        return "NewsInfo(kind={}, about={}, about_name={}, subject={}, subject_name={}, date={}, text={})".format(self.kind, self.about, self.about_name, self.subject, self.subject_name, self.date, self.text)
     def __eq__(self, other):
         if self.kind != other.kind:
             return False
         if self.about != other.about:
             return False
+        if self.about_name != other.about_name:
+            return False
         if self.subject != other.subject:
+            return False
+        if self.subject_name != other.subject_name:
             return False
         if self.date != other.date:
             return False
@@ -2122,7 +2140,9 @@ class _UniffiFfiConverterTypeNewsInfo(_UniffiConverterRustBuffer):
         return NewsInfo(
             kind=_UniffiFfiConverterString.read(buf),
             about=_UniffiFfiConverterString.read(buf),
+            about_name=_UniffiFfiConverterString.read(buf),
             subject=_UniffiFfiConverterString.read(buf),
+            subject_name=_UniffiFfiConverterString.read(buf),
             date=_UniffiFfiConverterOptionalString.read(buf),
             text=_UniffiFfiConverterString.read(buf),
         )
@@ -2131,7 +2151,9 @@ class _UniffiFfiConverterTypeNewsInfo(_UniffiConverterRustBuffer):
     def check_lower(value):
         _UniffiFfiConverterString.check_lower(value.kind)
         _UniffiFfiConverterString.check_lower(value.about)
+        _UniffiFfiConverterString.check_lower(value.about_name)
         _UniffiFfiConverterString.check_lower(value.subject)
+        _UniffiFfiConverterString.check_lower(value.subject_name)
         _UniffiFfiConverterOptionalString.check_lower(value.date)
         _UniffiFfiConverterString.check_lower(value.text)
 
@@ -2139,7 +2161,9 @@ class _UniffiFfiConverterTypeNewsInfo(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterString.write(value.kind, buf)
         _UniffiFfiConverterString.write(value.about, buf)
+        _UniffiFfiConverterString.write(value.about_name, buf)
         _UniffiFfiConverterString.write(value.subject, buf)
+        _UniffiFfiConverterString.write(value.subject_name, buf)
         _UniffiFfiConverterOptionalString.write(value.date, buf)
         _UniffiFfiConverterString.write(value.text, buf)
 
@@ -2447,10 +2471,11 @@ class ThreadSummaryInfo:
     """
     A conversation in the list.
 """
-    def __init__(self, *, thread:str, subject:str, participants:typing.List[str], last_text:typing.Optional[str], unread:int):
+    def __init__(self, *, thread:str, subject:str, participants:typing.List[str], participant_names:typing.List[str], last_text:typing.Optional[str], unread:int):
         self.thread = thread
         self.subject = subject
         self.participants = participants
+        self.participant_names = participant_names
         self.last_text = last_text
         self.unread = unread
         
@@ -2458,13 +2483,15 @@ class ThreadSummaryInfo:
 
     
     def __str__(self):
-        return "ThreadSummaryInfo(thread={}, subject={}, participants={}, last_text={}, unread={})".format(self.thread, self.subject, self.participants, self.last_text, self.unread)
+        return "ThreadSummaryInfo(thread={}, subject={}, participants={}, participant_names={}, last_text={}, unread={})".format(self.thread, self.subject, self.participants, self.participant_names, self.last_text, self.unread)
     def __eq__(self, other):
         if self.thread != other.thread:
             return False
         if self.subject != other.subject:
             return False
         if self.participants != other.participants:
+            return False
+        if self.participant_names != other.participant_names:
             return False
         if self.last_text != other.last_text:
             return False
@@ -2479,6 +2506,7 @@ class _UniffiFfiConverterTypeThreadSummaryInfo(_UniffiConverterRustBuffer):
             thread=_UniffiFfiConverterString.read(buf),
             subject=_UniffiFfiConverterString.read(buf),
             participants=_UniffiFfiConverterSequenceString.read(buf),
+            participant_names=_UniffiFfiConverterSequenceString.read(buf),
             last_text=_UniffiFfiConverterOptionalString.read(buf),
             unread=_UniffiFfiConverterUInt32.read(buf),
         )
@@ -2488,6 +2516,7 @@ class _UniffiFfiConverterTypeThreadSummaryInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.thread)
         _UniffiFfiConverterString.check_lower(value.subject)
         _UniffiFfiConverterSequenceString.check_lower(value.participants)
+        _UniffiFfiConverterSequenceString.check_lower(value.participant_names)
         _UniffiFfiConverterOptionalString.check_lower(value.last_text)
         _UniffiFfiConverterUInt32.check_lower(value.unread)
 
@@ -2496,6 +2525,7 @@ class _UniffiFfiConverterTypeThreadSummaryInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.thread, buf)
         _UniffiFfiConverterString.write(value.subject, buf)
         _UniffiFfiConverterSequenceString.write(value.participants, buf)
+        _UniffiFfiConverterSequenceString.write(value.participant_names, buf)
         _UniffiFfiConverterOptionalString.write(value.last_text, buf)
         _UniffiFfiConverterUInt32.write(value.unread, buf)
 

@@ -4,7 +4,7 @@ use base64::Engine;
 use journal_core::directory::{Child, MyDirectory};
 use journal_core::messages::Audience;
 use journal_core::messages::{ThreadMessage, ThreadSummary};
-use journal_core::news::NewsItem;
+use journal_core::news::{NewsItem, NewsNames};
 use journal_core::queries::{AbsenceRow, HomeworkItem, MarkRow, SubjectAverage};
 use journal_core::sync::RefusedEdit;
 use journal_core::sync::client::SyncReport;
@@ -150,8 +150,10 @@ pub struct MarkInfo {
     pub date: String,
     /// "5", "4", …, "зач", "незач".
     pub value: String,
-    /// Kind of work.
+    /// Kind of work (its id).
     pub kind: String,
+    /// Kind of work, as the school names it («Устный ответ»).
+    pub kind_name: String,
     /// Teacher's comment.
     pub comment: String,
     /// Values set concurrently on other devices, if any.
@@ -167,6 +169,7 @@ impl MarkInfo {
             subject: row.mark.subject.to_string(),
             date: format_date(row.mark.date),
             value: row.mark.value.to_string(),
+            kind_name: j.work_kind_name(year, &row.mark.kind),
             kind: row.mark.kind.to_string(),
             comment: row.mark.comment,
             competing: row.competing.iter().map(ToString::to_string).collect(),
@@ -311,18 +314,26 @@ impl From<RefusedEdit> for RefusedEditInfo {
 pub struct NewsInfo {
     /// `mark`, `absence`, `homework` or `message`.
     pub kind: String,
-    /// Student (or class, or conversation) it concerns.
+    /// Student (or class, or conversation) it concerns: its id.
     pub about: String,
-    /// Subject (or author).
+    /// The same by name: the student's, the class's («5А») or the conversation's subject line.
+    pub about_name: String,
+    /// Subject (or author): the id.
     pub subject: String,
+    /// The same by name: «Русский язык», or the author's name.
+    pub subject_name: String,
     /// Day, where there is one.
     pub date: Option<String>,
     /// What is new ("3 → 4", "н", the homework, the message).
     pub text: String,
 }
 
-impl From<NewsItem> for NewsInfo {
-    fn from(item: NewsItem) -> Self {
+impl NewsInfo {
+    pub(crate) fn new(j: &Journal, year: YearId, item: NewsItem) -> Self {
+        let NewsNames {
+            about: about_name,
+            subject: subject_name,
+        } = j.news_names(year, &item);
         match item {
             NewsItem::Mark {
                 student,
@@ -332,6 +343,8 @@ impl From<NewsItem> for NewsInfo {
                 previous,
             } => NewsInfo {
                 kind: "mark".into(),
+                about_name,
+                subject_name,
                 about: student.to_string(),
                 subject: subject.to_string(),
                 date: Some(format_date(date)),
@@ -347,6 +360,8 @@ impl From<NewsItem> for NewsInfo {
                 code,
             } => NewsInfo {
                 kind: "absence".into(),
+                about_name,
+                subject_name,
                 about: student.to_string(),
                 subject: subject.to_string(),
                 date: Some(format_date(date)),
@@ -360,6 +375,8 @@ impl From<NewsItem> for NewsInfo {
                 ..
             } => NewsInfo {
                 kind: "homework".into(),
+                about_name,
+                subject_name,
                 about: class.to_string(),
                 subject: subject.to_string(),
                 date: Some(format_date(date)),
@@ -371,6 +388,8 @@ impl From<NewsItem> for NewsInfo {
                 text,
             } => NewsInfo {
                 kind: "message".into(),
+                about_name,
+                subject_name,
                 about: thread.to_string(),
                 subject: author,
                 date: None,
@@ -387,19 +406,26 @@ pub struct ThreadSummaryInfo {
     pub thread: String,
     /// Subject line.
     pub subject: String,
-    /// Participants.
+    /// Participants (`account:…`, `guardians:…`, `student:…`).
     pub participants: Vec<String>,
+    /// The same by name («Соколова Елена Игоревна», «родители: Иванов Иван»).
+    pub participant_names: Vec<String>,
     /// The newest message's text.
     pub last_text: Option<String>,
     /// Unread messages from others.
     pub unread: u32,
 }
 
-impl From<ThreadSummary> for ThreadSummaryInfo {
-    fn from(t: ThreadSummary) -> Self {
+impl ThreadSummaryInfo {
+    pub(crate) fn new(j: &Journal, t: ThreadSummary) -> Self {
         ThreadSummaryInfo {
             thread: t.thread.to_string(),
             subject: t.info.map(|i| i.subject).unwrap_or_default(),
+            participant_names: t
+                .participants
+                .iter()
+                .map(|p| j.participant_name(t.year, p))
+                .collect(),
             participants: t.participants,
             last_text: t.last.map(|m| m.message.text),
             unread: t.unread as u32,
@@ -414,6 +440,8 @@ pub struct MessageInfo {
     pub id: String,
     /// Author's account.
     pub author: String,
+    /// Author's name.
+    pub author_name: String,
     /// When written (Unix seconds): the author's clock, or when the relay took it if that clock was more
     /// than a day off.
     pub written_at: i64,
@@ -479,11 +507,12 @@ impl From<AnnouncementAudience> for Audience {
     }
 }
 
-impl From<ThreadMessage> for MessageInfo {
-    fn from(m: ThreadMessage) -> Self {
+impl MessageInfo {
+    pub(crate) fn new(j: &Journal, year: YearId, m: ThreadMessage) -> Self {
         let written_at = m.shown_at();
         MessageInfo {
             id: m.id.to_string(),
+            author_name: j.participant_name(year, &format!("account:{}", m.message.author)),
             author: m.message.author,
             written_at,
             text: m.message.text,

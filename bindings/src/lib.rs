@@ -470,7 +470,16 @@ impl JournalHandle {
 
     /// What is new since the user last looked.
     pub fn news(&self) -> Outcome<Vec<NewsInfo>> {
-        self.with(|j| Ok(j.news()?.into_iter().map(NewsInfo::from).collect()))
+        self.with(|j| {
+            // Nothing synced yet: nothing is new.
+            let Ok(year) = j.current_year() else {
+                return Ok(Vec::new());
+            };
+            Ok(j.news()?
+                .into_iter()
+                .map(|item| NewsInfo::new(j, year, item))
+                .collect())
+        })
     }
 
     /// Marks the feed seen.
@@ -483,7 +492,7 @@ impl JournalHandle {
         self.with(|j| {
             Ok(j.threads()?
                 .into_iter()
-                .map(ThreadSummaryInfo::from)
+                .map(|t| ThreadSummaryInfo::new(j, t))
                 .collect())
         })
     }
@@ -492,9 +501,10 @@ impl JournalHandle {
     pub fn thread_messages(&self, thread: String) -> Outcome<Vec<MessageInfo>> {
         let thread: ThreadId = parse(&thread)?;
         self.with(|j| {
+            let year = j.current_year()?;
             Ok(j.thread_messages(&thread)?
                 .into_iter()
-                .map(MessageInfo::from)
+                .map(|m| MessageInfo::new(j, year, m))
                 .collect())
         })
     }

@@ -30,6 +30,21 @@ pub struct MyDirectory {
     /// Staff the account may start a conversation with.
     #[serde(default)]
     pub contacts: Vec<Contact>,
+    /// For staff, the guardians of the students of the classes they teach, by name: who a parent
+    /// writing to them is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub families: Vec<FamilyMember>,
+}
+
+/// A guardian of a student the staff member teaches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyMember {
+    /// Their account.
+    pub account: String,
+    /// Their name.
+    pub name: String,
+    /// The student they are a guardian of.
+    pub student: StudentId,
 }
 
 /// A class a staff member teaches in.
@@ -77,6 +92,7 @@ impl MyDirectory {
             classes: Vec::new(),
             children: Vec::new(),
             contacts: Vec::new(),
+            families: Vec::new(),
         }
     }
 }

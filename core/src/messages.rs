@@ -300,8 +300,8 @@ impl Journal {
     }
 
     /// How a participant (`account:…`, `guardians:…`, `student:…`) reads for people: a name from this
-    /// device's directory copy or the school's documents; the account id where neither names it (a
-    /// parent's account on a teacher's tablet).
+    /// device's directory copy (staff, and for staff the families of their students) or the school's
+    /// documents; the account id where neither names it.
     pub fn participant_name(&self, year: YearId, participant: &str) -> String {
         let student_name = |id: &str| -> Option<String> {
             let student: StudentId = id.parse().ok()?;
@@ -319,12 +319,20 @@ impl Journal {
             Some(("account", account)) => directory
                 .as_ref()
                 .and_then(|d| {
-                    (d.account == account).then(|| d.name.clone()).or_else(|| {
-                        d.contacts
-                            .iter()
-                            .find(|c| c.account == account)
-                            .map(|c| c.name.clone())
-                    })
+                    (d.account == account)
+                        .then(|| d.name.clone())
+                        .or_else(|| {
+                            d.contacts
+                                .iter()
+                                .find(|c| c.account == account)
+                                .map(|c| c.name.clone())
+                        })
+                        .or_else(|| {
+                            d.families
+                                .iter()
+                                .find(|f| f.account == account)
+                                .map(|f| f.name.clone())
+                        })
                 })
                 .or_else(|| {
                     self.school_doc(year)

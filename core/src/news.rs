@@ -9,7 +9,7 @@ use crate::docs::{EntryChange, View};
 use crate::domain::model::{Attendance, Mark, Message};
 use crate::domain::policy::MarkValue;
 use crate::error::Result;
-use crate::ids::{ClassId, DocId, LessonId, StudentId, SubjectId, ThreadId};
+use crate::ids::{ClassId, DocId, LessonId, StudentId, SubjectId, ThreadId, YearId};
 use crate::journal::Journal;
 
 /// One item of the feed.
@@ -131,7 +131,51 @@ fn interpret(id: &DocId, view: &View, change: EntryChange) -> Option<NewsItem> {
     }
 }
 
+/// A feed item as a person reads it: whom or what it concerns, and its subject or author, by name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewsNames {
+    /// The student's name, the class's («5А») or the conversation's subject line.
+    pub about: String,
+    /// The subject's name («Русский язык»), or the message author's.
+    pub subject: String,
+}
+
 impl Journal {
+    /// The names a person reads for a feed item of `year`, from the school's documents.
+    pub fn news_names(&self, year: YearId, item: &NewsItem) -> NewsNames {
+        let student = |id: &StudentId| self.participant_name(year, &format!("student:{id}"));
+        match item {
+            NewsItem::Mark {
+                student: id,
+                subject,
+                ..
+            }
+            | NewsItem::Absence {
+                student: id,
+                subject,
+                ..
+            } => NewsNames {
+                about: student(id),
+                subject: self.subject_name(year, subject),
+            },
+            NewsItem::Homework { class, subject, .. } => NewsNames {
+                about: self.class_name(year, class),
+                subject: self.subject_name(year, subject),
+            },
+            NewsItem::Message { thread, author, .. } => NewsNames {
+                about: self
+                    .docs
+                    .get(&DocId::Thread(year, thread.clone()))
+                    .and_then(|doc| match doc.view() {
+                        View::Thread(view) => view.info.as_ref().map(|i| i.value.subject.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| "Переписка".to_owned()),
+                subject: self.participant_name(year, &format!("account:{author}")),
+            },
+        }
+    }
+
     /// Everything new since the user last looked ([`Journal::mark_news_seen`]). A document that arrived
     /// on this device after that counts from the moment it arrived.
     pub fn news(&self) -> Result<Vec<NewsItem>> {

@@ -108,6 +108,11 @@ fun main(args: Array<String>) = runBlocking {
     check(foreign is JournalException.NotFound) { "another family's child must not be on the phone: $foreign" }
     val news = parent.news()
     check(news.any { it.kind == "mark" && it.text == "5" }) { "news: $news" }
+    // Apps show names: the subject's and the kind of work's from the school's documents, the child's.
+    check(marks[0].subjectName != marks[0].subject && marks[0].kindName != marks[0].kind) { "names: ${marks[0]}" }
+    check(news.filter { it.kind == "mark" }.all { it.aboutName == "Иванов Иван" && it.subjectName == marks[0].subjectName }) {
+        "the feed by name: $news"
+    }
 
     // Messages: the parent writes to the class teacher with a photo of a sick note; the teacher reads the
     // photo's bytes, answers, and announces a meeting to every family of the class, then sends the digest.
@@ -128,6 +133,8 @@ fun main(args: Array<String>) = runBlocking {
     check(inbox.map { it.thread } == listOf(thread) && inbox[0].unread == 1u) { "teacher's inbox: $inbox" }
     val received = teacher.threadMessages(thread).single()
     check(received.text == "Ваня болел, справка приложена.") { "message: $received" }
+    check(received.authorName == "Родитель: Иванов Иван") { "the parent by name on the tablet: $received" }
+    check(inbox[0].participantNames.contains("Родитель: Иванов Иван")) { "participants by name: ${inbox[0]}" }
     val sickNote = received.attachments.single()
     check(sickNote.name == "справка.jpg" && sickNote.data.contentEquals(photo)) { "the photo arrived whole" }
     teacher.sendMessage(thread, "Спасибо, получил.")

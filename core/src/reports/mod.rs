@@ -37,7 +37,7 @@ use crate::domain::calendar::DateRange;
 use crate::domain::model::MarkPeriod;
 use crate::domain::policy::MarkValue;
 use crate::error::{InputError, Result};
-use crate::ids::{ClassId, StaffId, StudentId, SubjectId, TermId, YearId};
+use crate::ids::{ClassId, StaffId, StudentId, SubjectId, TermId, WorkKindId, YearId};
 use crate::journal::Journal;
 
 /// One cell of a report table.
@@ -385,6 +385,14 @@ impl Journal {
         self.school_doc(year)
             .and_then(|s| s.staff.get(staff.as_str()))
             .map_or_else(|| staff.to_string(), Clone::clone)
+    }
+
+    /// A kind of work's name from the school's marking policy («Устный ответ»).
+    pub fn work_kind_name(&self, year: YearId, kind: &WorkKindId) -> String {
+        self.school_doc(year)
+            .and_then(|s| s.settings.as_ref())
+            .and_then(|s| s.value.policy.work_kinds.get(kind))
+            .map_or_else(|| kind.to_string(), |k| k.name.clone())
     }
 
     /// A subject's name from the school's catalogue.

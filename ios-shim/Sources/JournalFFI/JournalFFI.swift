@@ -2337,9 +2337,13 @@ public struct MarkInfo: Equatable, Hashable {
      */
     public var value: String
     /**
-     * Kind of work.
+     * Kind of work (its id).
      */
     public var kind: String
+    /**
+     * Kind of work, as the school names it («Устный ответ»).
+     */
+    public var kindName: String
     /**
      * Teacher's comment.
      */
@@ -2371,8 +2375,11 @@ public struct MarkInfo: Equatable, Hashable {
          * "5", "4", …, "зач", "незач".
          */value: String, 
         /**
-         * Kind of work.
+         * Kind of work (its id).
          */kind: String, 
+        /**
+         * Kind of work, as the school names it («Устный ответ»).
+         */kindName: String, 
         /**
          * Teacher's comment.
          */comment: String, 
@@ -2386,6 +2393,7 @@ public struct MarkInfo: Equatable, Hashable {
         self.date = date
         self.value = value
         self.kind = kind
+        self.kindName = kindName
         self.comment = comment
         self.competing = competing
     }
@@ -2413,6 +2421,7 @@ public struct FfiConverterTypeMarkInfo: FfiConverterRustBuffer {
                 date: FfiConverterString.read(from: &buf), 
                 value: FfiConverterString.read(from: &buf), 
                 kind: FfiConverterString.read(from: &buf), 
+                kindName: FfiConverterString.read(from: &buf), 
                 comment: FfiConverterString.read(from: &buf), 
                 competing: FfiConverterSequenceString.read(from: &buf)
         )
@@ -2426,6 +2435,7 @@ public struct FfiConverterTypeMarkInfo: FfiConverterRustBuffer {
         FfiConverterString.write(value.date, into: &buf)
         FfiConverterString.write(value.value, into: &buf)
         FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterString.write(value.kindName, into: &buf)
         FfiConverterString.write(value.comment, into: &buf)
         FfiConverterSequenceString.write(value.competing, into: &buf)
     }
@@ -2549,6 +2559,10 @@ public struct MessageInfo: Equatable, Hashable {
      */
     public var author: String
     /**
+     * Author's name.
+     */
+    public var authorName: String
+    /**
      * When written (Unix seconds): the author's clock, or when the relay took it if that clock was more
      * than a day off.
      */
@@ -2580,6 +2594,9 @@ public struct MessageInfo: Equatable, Hashable {
          * Author's account.
          */author: String, 
         /**
+         * Author's name.
+         */authorName: String, 
+        /**
          * When written (Unix seconds): the author's clock, or when the relay took it if that clock was more
          * than a day off.
          */writtenAt: Int64, 
@@ -2597,6 +2614,7 @@ public struct MessageInfo: Equatable, Hashable {
          */attachments: [AttachmentInfo]) {
         self.id = id
         self.author = author
+        self.authorName = authorName
         self.writtenAt = writtenAt
         self.text = text
         self.mine = mine
@@ -2622,6 +2640,7 @@ public struct FfiConverterTypeMessageInfo: FfiConverterRustBuffer {
             try MessageInfo(
                 id: FfiConverterString.read(from: &buf), 
                 author: FfiConverterString.read(from: &buf), 
+                authorName: FfiConverterString.read(from: &buf), 
                 writtenAt: FfiConverterInt64.read(from: &buf), 
                 text: FfiConverterString.read(from: &buf), 
                 mine: FfiConverterBool.read(from: &buf), 
@@ -2633,6 +2652,7 @@ public struct FfiConverterTypeMessageInfo: FfiConverterRustBuffer {
     public static func write(_ value: MessageInfo, into buf: inout [UInt8]) {
         FfiConverterString.write(value.id, into: &buf)
         FfiConverterString.write(value.author, into: &buf)
+        FfiConverterString.write(value.authorName, into: &buf)
         FfiConverterInt64.write(value.writtenAt, into: &buf)
         FfiConverterString.write(value.text, into: &buf)
         FfiConverterBool.write(value.mine, into: &buf)
@@ -2666,13 +2686,21 @@ public struct NewsInfo: Equatable, Hashable {
      */
     public var kind: String
     /**
-     * Student (or class, or conversation) it concerns.
+     * Student (or class, or conversation) it concerns: its id.
      */
     public var about: String
     /**
-     * Subject (or author).
+     * The same by name: the student's, the class's («5А») or the conversation's subject line.
+     */
+    public var aboutName: String
+    /**
+     * Subject (or author): the id.
      */
     public var subject: String
+    /**
+     * The same by name: «Русский язык», or the author's name.
+     */
+    public var subjectName: String
     /**
      * Day, where there is one.
      */
@@ -2689,11 +2717,17 @@ public struct NewsInfo: Equatable, Hashable {
          * `mark`, `absence`, `homework` or `message`.
          */kind: String, 
         /**
-         * Student (or class, or conversation) it concerns.
+         * Student (or class, or conversation) it concerns: its id.
          */about: String, 
         /**
-         * Subject (or author).
+         * The same by name: the student's, the class's («5А») or the conversation's subject line.
+         */aboutName: String, 
+        /**
+         * Subject (or author): the id.
          */subject: String, 
+        /**
+         * The same by name: «Русский язык», or the author's name.
+         */subjectName: String, 
         /**
          * Day, where there is one.
          */date: String?, 
@@ -2702,7 +2736,9 @@ public struct NewsInfo: Equatable, Hashable {
          */text: String) {
         self.kind = kind
         self.about = about
+        self.aboutName = aboutName
         self.subject = subject
+        self.subjectName = subjectName
         self.date = date
         self.text = text
     }
@@ -2725,7 +2761,9 @@ public struct FfiConverterTypeNewsInfo: FfiConverterRustBuffer {
             try NewsInfo(
                 kind: FfiConverterString.read(from: &buf), 
                 about: FfiConverterString.read(from: &buf), 
+                aboutName: FfiConverterString.read(from: &buf), 
                 subject: FfiConverterString.read(from: &buf), 
+                subjectName: FfiConverterString.read(from: &buf), 
                 date: FfiConverterOptionString.read(from: &buf), 
                 text: FfiConverterString.read(from: &buf)
         )
@@ -2734,7 +2772,9 @@ public struct FfiConverterTypeNewsInfo: FfiConverterRustBuffer {
     public static func write(_ value: NewsInfo, into buf: inout [UInt8]) {
         FfiConverterString.write(value.kind, into: &buf)
         FfiConverterString.write(value.about, into: &buf)
+        FfiConverterString.write(value.aboutName, into: &buf)
         FfiConverterString.write(value.subject, into: &buf)
+        FfiConverterString.write(value.subjectName, into: &buf)
         FfiConverterOptionString.write(value.date, into: &buf)
         FfiConverterString.write(value.text, into: &buf)
     }
@@ -3246,9 +3286,13 @@ public struct ThreadSummaryInfo: Equatable, Hashable {
      */
     public var subject: String
     /**
-     * Participants.
+     * Participants (`account:…`, `guardians:…`, `student:…`).
      */
     public var participants: [String]
+    /**
+     * The same by name («Соколова Елена Игоревна», «родители: Иванов Иван»).
+     */
+    public var participantNames: [String]
     /**
      * The newest message's text.
      */
@@ -3268,8 +3312,11 @@ public struct ThreadSummaryInfo: Equatable, Hashable {
          * Subject line.
          */subject: String, 
         /**
-         * Participants.
+         * Participants (`account:…`, `guardians:…`, `student:…`).
          */participants: [String], 
+        /**
+         * The same by name («Соколова Елена Игоревна», «родители: Иванов Иван»).
+         */participantNames: [String], 
         /**
          * The newest message's text.
          */lastText: String?, 
@@ -3279,6 +3326,7 @@ public struct ThreadSummaryInfo: Equatable, Hashable {
         self.thread = thread
         self.subject = subject
         self.participants = participants
+        self.participantNames = participantNames
         self.lastText = lastText
         self.unread = unread
     }
@@ -3302,6 +3350,7 @@ public struct FfiConverterTypeThreadSummaryInfo: FfiConverterRustBuffer {
                 thread: FfiConverterString.read(from: &buf), 
                 subject: FfiConverterString.read(from: &buf), 
                 participants: FfiConverterSequenceString.read(from: &buf), 
+                participantNames: FfiConverterSequenceString.read(from: &buf), 
                 lastText: FfiConverterOptionString.read(from: &buf), 
                 unread: FfiConverterUInt32.read(from: &buf)
         )
@@ -3311,6 +3360,7 @@ public struct FfiConverterTypeThreadSummaryInfo: FfiConverterRustBuffer {
         FfiConverterString.write(value.thread, into: &buf)
         FfiConverterString.write(value.subject, into: &buf)
         FfiConverterSequenceString.write(value.participants, into: &buf)
+        FfiConverterSequenceString.write(value.participantNames, into: &buf)
         FfiConverterOptionString.write(value.lastText, into: &buf)
         FfiConverterUInt32.write(value.unread, into: &buf)
     }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use journal_core::ClassId;
-use journal_core::directory::{Child, Contact, MyDirectory, StaffClass};
+use journal_core::directory::{Child, Contact, FamilyMember, MyDirectory, StaffClass};
+use journal_core::{ClassId, StudentId};
 use serde::Serialize;
 
 use super::{AppError, Caller};
@@ -116,6 +116,36 @@ pub fn directory_of(store: &dyn RelayStore, account: &str) -> StoreResult<MyDire
             });
         }
     }
+    // Staff learn the names of the families of the students they teach, so that a parent writing to them
+    // is named; nobody else learns other families' names.
+    let mut families = Vec::new();
+    if matches!(me.role, AccountRole::Administration | AccountRole::Teacher)
+        && !facts.class_students.is_empty()
+    {
+        let taught: BTreeSet<&StudentId> = facts.class_students.iter().map(|(s, _)| s).collect();
+        let links: Vec<(String, StudentId)> = store
+            .guardian_links()?
+            .into_iter()
+            .filter(|(_, student)| taught.contains(student))
+            .collect();
+        if !links.is_empty() {
+            let names: std::collections::HashMap<String, String> = store
+                .accounts()?
+                .into_iter()
+                .filter(|a| a.active)
+                .map(|a| (a.id, a.name))
+                .collect();
+            for (account, student) in links {
+                if let Some(name) = names.get(&account) {
+                    families.push(FamilyMember {
+                        name: name.clone(),
+                        account,
+                        student,
+                    });
+                }
+            }
+        }
+    }
     Ok(MyDirectory {
         account: me.id,
         name: me.name,
@@ -131,5 +161,6 @@ pub fn directory_of(store: &dyn RelayStore, account: &str) -> StoreResult<MyDire
             .collect(),
         children,
         contacts,
+        families,
     })
 }

@@ -74,6 +74,14 @@ async fn the_quick_start_story_works_offline_first_and_json_matches_the_tables()
             "{table}"
         );
     }
+    // Classes and subjects read by name in the table; the JSON keeps the ids beside the names.
+    assert_eq!(first["class"], "5a");
+    assert_eq!(first["class_name"], "5А");
+    let subject_name = first["subject_name"].as_str().expect("a subject's name");
+    assert!(
+        table.contains("5А") && table.contains(subject_name) && !table.contains("| 5a "),
+        "{table}"
+    );
 
     // The relay goes away: the teacher's work is saved locally all the same.
     assert!(relay.terminate());
@@ -121,7 +129,11 @@ async fn the_quick_start_story_works_offline_first_and_json_matches_the_tables()
     assert_eq!(rows.len(), 1, "{marks}");
     assert_eq!(rows[0]["mark"], "5");
     assert_eq!(rows[0]["subject"], first["subject"]);
-    for field in ["student", "date", "subject", "mark", "kind"] {
+    // People read names: «Русский язык», «Устный ответ»; the JSON keeps the ids beside them.
+    assert_eq!(rows[0]["subject_name"], first["subject_name"]);
+    assert_ne!(rows[0]["subject_name"], rows[0]["subject"]);
+    assert_ne!(rows[0]["kind_name"], rows[0]["kind"]);
+    for field in ["student", "date", "subject_name", "mark", "kind_name"] {
         assert!(
             table.contains(rows[0][field].as_str().expect("text")),
             "{field} missing from {table}"
@@ -283,7 +295,11 @@ async fn watch_prints_new_items_as_they_arrive_and_attendance_has_totals() {
         serde_json::from_str(&ok(journal(home, "teacher", &["--json", "lessons"])))
             .expect("json lessons");
     let lesson = lessons[0]["lesson"].as_str().expect("a lesson").to_owned();
-    let subject = lessons[0]["subject"].as_str().expect("subject").to_owned();
+    // The feed names the subject as the school does («Русский язык»).
+    let subject = lessons[0]["subject_name"]
+        .as_str()
+        .expect("subject")
+        .to_owned();
 
     let mut watch = Command::new(journal_binary())
         .arg("--home")
@@ -484,7 +500,7 @@ async fn homework_announcements_digest_and_conflicts_work_from_the_command_line(
         home,
         "parent",
         &["homework", "--from", &day, "--to", &day],
-        &["date", "subject", "homework"],
+        &["date", "subject_name", "homework"],
     );
     assert_eq!(homework.as_array().map(Vec::len), Some(1), "{homework}");
     assert!(

@@ -81,6 +81,36 @@ async fn a_parent_writes_offline_the_teacher_answers_and_read_state_travels_back
     assert_eq!(threads.len(), 1, "{threads:?}");
     assert_eq!(threads[0].thread, thread);
     assert_eq!(threads[0].unread, 2);
+    // The tablet names the parent who wrote, as the directory has them; no other family is named on it.
+    let year = threads[0].year;
+    assert_eq!(
+        teacher
+            .journal
+            .participant_name(year, "account:parent-s5a1"),
+        "Родитель: Иванов Иван"
+    );
+    let families = teacher
+        .journal
+        .my_directory()
+        .expect("directory")
+        .expect("kept")
+        .families;
+    assert!(
+        families
+            .iter()
+            .all(|f| f.student.as_str().starts_with("s5a")),
+        "{families:?}"
+    );
+    assert!(
+        parent
+            .journal
+            .my_directory()
+            .expect("directory")
+            .expect("kept")
+            .families
+            .is_empty(),
+        "a parent learns no other family's names"
+    );
     let messages = teacher.journal.thread_messages(&thread).expect("messages");
     let texts: Vec<&str> = messages.iter().map(|m| m.message.text.as_str()).collect();
     assert_eq!(

@@ -18,9 +18,11 @@ use crate::output::{date_arg, emit};
 struct LessonRow {
     lesson: String,
     class: String,
+    class_name: String,
     date: String,
     period: u8,
     subject: String,
+    subject_name: String,
     teacher: String,
     topic: String,
     homework: String,
@@ -55,9 +57,11 @@ pub fn lessons(journal: &Journal, date: Option<&str>, json: bool) -> Result<()> 
         .filter(|(_, lesson)| lesson.date == day)
         .map(|(class, lesson)| LessonRow {
             lesson: lesson.id.to_string(),
+            class_name: journal.class_name(year, &class),
             class: class.to_string(),
             date: format_date(lesson.date),
             period: lesson.period,
+            subject_name: journal.subject_name(year, &lesson.subject),
             subject: lesson.subject.to_string(),
             teacher: lesson.teacher.to_string(),
             topic: lesson.topic,
@@ -70,10 +74,10 @@ pub fn lessons(journal: &Journal, date: Option<&str>, json: bool) -> Result<()> 
         &rows,
         &[
             ("lesson", "lesson"),
-            ("class", "class"),
+            ("class", "class_name"),
             ("date", "date"),
             ("period", "period"),
-            ("subject", "subject"),
+            ("subject", "subject_name"),
             ("topic", "topic"),
             ("homework", "homework"),
         ],
@@ -298,8 +302,10 @@ pub fn topic(journal: &mut Journal, lesson: &str, text: &str) -> Result<()> {
 struct HomeworkRow {
     lesson: String,
     class: String,
+    class_name: String,
     date: String,
     subject: String,
+    subject_name: String,
     homework: String,
     due: String,
 }
@@ -337,8 +343,10 @@ pub fn homework(journal: &mut Journal, args: HomeworkArgs, json: bool) -> Result
         for item in journal.class_homework(year, &class, DateRange::new(from, to)?)? {
             rows.push(HomeworkRow {
                 lesson: item.lesson.to_string(),
+                class_name: journal.class_name(year, &class),
                 class: class.to_string(),
                 date: format_date(item.date),
+                subject_name: journal.subject_name(year, &item.subject),
                 subject: item.subject.to_string(),
                 homework: item.text,
                 due: item.due.map(format_date).unwrap_or_default(),
@@ -350,8 +358,8 @@ pub fn homework(journal: &mut Journal, args: HomeworkArgs, json: bool) -> Result
         &rows,
         &[
             ("date", "date"),
-            ("class", "class"),
-            ("subject", "subject"),
+            ("class", "class_name"),
+            ("subject", "subject_name"),
             ("homework", "homework"),
             ("due", "due"),
         ],

@@ -53,8 +53,10 @@ struct MarkRow {
     student: String,
     date: String,
     subject: String,
+    subject_name: String,
     mark: String,
     kind: String,
+    kind_name: String,
     comment: String,
 }
 
@@ -62,6 +64,7 @@ struct MarkRow {
 struct AverageRow {
     student: String,
     subject: String,
+    subject_name: String,
     average: String,
     marks: usize,
 }
@@ -107,8 +110,10 @@ pub fn marks(journal: &Journal, filter: Filter, subject: Option<String>, json: b
             output.marks.push(MarkRow {
                 student: name.clone(),
                 date: format_date(row.mark.date),
+                subject_name: journal.subject_name(year, &row.mark.subject),
                 subject: row.mark.subject.to_string(),
                 mark: row.mark.value.to_string(),
+                kind_name: journal.work_kind_name(year, &row.mark.kind),
                 kind: row.mark.kind.to_string(),
                 comment: row.mark.comment,
             });
@@ -116,6 +121,7 @@ pub fn marks(journal: &Journal, filter: Filter, subject: Option<String>, json: b
         for average in journal.subject_averages(year, &student, period, subject.as_ref())? {
             output.averages.push(AverageRow {
                 student: name.clone(),
+                subject_name: journal.subject_name(year, &average.subject),
                 subject: average.subject.to_string(),
                 average: average.shown(),
                 marks: average.marks,
@@ -132,9 +138,9 @@ pub fn marks(journal: &Journal, filter: Filter, subject: Option<String>, json: b
         &[
             ("student", "student"),
             ("date", "date"),
-            ("subject", "subject"),
+            ("subject", "subject_name"),
             ("mark", "mark"),
-            ("kind", "kind"),
+            ("kind of work", "kind_name"),
             ("comment", "comment"),
         ],
     )?;
@@ -143,7 +149,7 @@ pub fn marks(journal: &Journal, filter: Filter, subject: Option<String>, json: b
         &output.averages,
         &[
             ("student", "student"),
-            ("subject", "subject"),
+            ("subject", "subject_name"),
             ("average", "average"),
             ("marks", "marks"),
         ],
@@ -156,6 +162,7 @@ struct AbsenceRow {
     date: String,
     period: u8,
     subject: String,
+    subject_name: String,
     code: String,
     note: String,
 }
@@ -177,6 +184,7 @@ pub fn attendance(journal: &Journal, filter: Filter, json: bool) -> Result<()> {
                 student: name.clone(),
                 date: format_date(absence.date),
                 period: absence.period,
+                subject_name: journal.subject_name(year, &absence.subject),
                 subject: absence.subject.to_string(),
                 code: absence.code,
                 note: absence.note,
@@ -190,7 +198,7 @@ pub fn attendance(journal: &Journal, filter: Filter, json: bool) -> Result<()> {
             ("student", "student"),
             ("date", "date"),
             ("period", "period"),
-            ("subject", "subject"),
+            ("subject", "subject_name"),
             ("code", "code"),
             ("note", "note"),
         ],

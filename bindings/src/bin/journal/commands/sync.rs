@@ -12,7 +12,7 @@ use journal_core::sync::client::{
     ClientError, SignedIn, SyncListener, SyncReport, redeem_code, run_live, sync_now,
 };
 use journal_core::sync::{DocStatus, SyncEvent};
-use journal_core::{DocId, Journal, StudentId, format_date};
+use journal_core::{DocId, Journal, format_date};
 use serde::Serialize;
 
 use super::year;
@@ -158,14 +158,16 @@ struct SyncSummary {
     bytes_received: usize,
 }
 
-/// Documents in words: "class 5a, 25 students' records, 1 conversation".
-fn describe_documents(ids: &[DocId]) -> String {
+/// Documents in words: "class 5А, 25 students' records, 1 conversation".
+fn describe_documents(journal: &Journal, ids: &[DocId]) -> String {
     let mut classes = Vec::new();
     let (mut school, mut students, mut profiles, mut threads) = (false, 0, 0, 0);
     for id in ids {
         match id {
             DocId::School(_) => school = true,
-            DocId::Class(_, class) => classes.push(format!("class {class}")),
+            DocId::Class(year, class) => {
+                classes.push(format!("class {}", journal.class_name(*year, class)));
+            }
             DocId::Student(..) => students += 1,
             DocId::Profile(..) => profiles += 1,
             DocId::Thread(..) => threads += 1,
@@ -231,7 +233,7 @@ fn print_report(
     if !report.sent.is_empty() {
         say!(
             "went out: your edits in {}",
-            describe_documents(&report.sent)
+            describe_documents(journal, &report.sent)
         );
     }
     let plural = |kind: &str, n: usize| match (kind, n) {
@@ -246,7 +248,7 @@ fn print_report(
         } else {
             say!(
                 "came in: changes in {}",
-                describe_documents(&report.received)
+                describe_documents(journal, &report.received)
             );
         }
     } else {
@@ -334,28 +336,27 @@ pub async fn watch(profile: &Profile, seconds: Option<u64>, json: bool) -> Resul
 /// The "what is new" feed as rows (kind, student or class, date, subject, text), with names for students.
 pub fn news_rows(journal: &Journal) -> Result<Vec<serde_json::Value>> {
     let year = year(journal)?;
-    let names: BTreeMap<StudentId, String> = journal
-        .students_held(year, journal.today())
-        .into_iter()
-        .collect();
-    let name = |id: &StudentId| names.get(id).cloned().unwrap_or_else(|| id.to_string());
     Ok(journal
         .news()?
         .into_iter()
-        .map(|item| match item {
-            NewsItem::Mark { student, subject, date, value, previous } => serde_json::json!({
-                "kind": "mark", "student": name(&student), "subject": subject.to_string(), "date": format_date(date),
-                "text": match previous { Some(old) => format!("{old} → {value}"), None => value.to_string() },
-            }),
-            NewsItem::Absence { student, subject, date, code } => serde_json::json!({
-                "kind": "absence", "student": name(&student), "subject": subject.to_string(), "date": format_date(date), "text": code,
-            }),
-            NewsItem::Homework { class, subject, date, text, .. } => serde_json::json!({
-                "kind": "homework", "student": class.to_string(), "subject": subject.to_string(), "date": format_date(date), "text": text,
-            }),
-            NewsItem::Message { thread, author, text } => serde_json::json!({
-                "kind": "message", "student": thread.to_string(), "subject": author, "date": "", "text": text,
-            }),
+        .map(|item| {
+            let names = journal.news_names(year, &item);
+            let (kind, date, text) = match item {
+                NewsItem::Mark { date, value, previous, .. } => (
+                    "mark",
+                    format_date(date),
+                    match previous {
+                        Some(old) => format!("{old} → {value}"),
+                        None => value.to_string(),
+                    },
+                ),
+                NewsItem::Absence { date, code, .. } => ("absence", format_date(date), code),
+                NewsItem::Homework { date, text, .. } => ("homework", format_date(date), text),
+                NewsItem::Message { text, .. } => ("message", String::new(), text),
+            };
+            serde_json::json!({
+                "kind": kind, "student": names.about, "subject": names.subject, "date": date, "text": text,
+            })
         })
         .collect())
 }

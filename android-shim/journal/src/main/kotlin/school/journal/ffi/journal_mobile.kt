@@ -3498,9 +3498,14 @@ data class MarkInfo (
     var `value`: kotlin.String
     , 
     /**
-     * Kind of work.
+     * Kind of work (its id).
      */
     var `kind`: kotlin.String
+    , 
+    /**
+     * Kind of work, as the school names it («Устный ответ»).
+     */
+    var `kindName`: kotlin.String
     , 
     /**
      * Teacher's comment.
@@ -3535,6 +3540,7 @@ public object FfiConverterTypeMarkInfo: FfiConverterRustBuffer<MarkInfo> {
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterSequenceString.read(buf),
         )
     }
@@ -3547,6 +3553,7 @@ public object FfiConverterTypeMarkInfo: FfiConverterRustBuffer<MarkInfo> {
             FfiConverterString.allocationSize(value.`date`) +
             FfiConverterString.allocationSize(value.`value`) +
             FfiConverterString.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`kindName`) +
             FfiConverterString.allocationSize(value.`comment`) +
             FfiConverterSequenceString.allocationSize(value.`competing`)
     )
@@ -3559,6 +3566,7 @@ public object FfiConverterTypeMarkInfo: FfiConverterRustBuffer<MarkInfo> {
             FfiConverterString.write(value.`date`, buf)
             FfiConverterString.write(value.`value`, buf)
             FfiConverterString.write(value.`kind`, buf)
+            FfiConverterString.write(value.`kindName`, buf)
             FfiConverterString.write(value.`comment`, buf)
             FfiConverterSequenceString.write(value.`competing`, buf)
     }
@@ -3644,6 +3652,11 @@ data class MessageInfo (
     var `author`: kotlin.String
     , 
     /**
+     * Author's name.
+     */
+    var `authorName`: kotlin.String
+    , 
+    /**
      * When written (Unix seconds): the author's clock, or when the relay took it if that clock was more
      * than a day off.
      */
@@ -3686,6 +3699,7 @@ public object FfiConverterTypeMessageInfo: FfiConverterRustBuffer<MessageInfo> {
         return MessageInfo(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
@@ -3697,6 +3711,7 @@ public object FfiConverterTypeMessageInfo: FfiConverterRustBuffer<MessageInfo> {
     override fun allocationSize(value: MessageInfo) = (
             FfiConverterString.allocationSize(value.`id`) +
             FfiConverterString.allocationSize(value.`author`) +
+            FfiConverterString.allocationSize(value.`authorName`) +
             FfiConverterLong.allocationSize(value.`writtenAt`) +
             FfiConverterString.allocationSize(value.`text`) +
             FfiConverterBoolean.allocationSize(value.`mine`) +
@@ -3707,6 +3722,7 @@ public object FfiConverterTypeMessageInfo: FfiConverterRustBuffer<MessageInfo> {
     override fun write(value: MessageInfo, buf: ByteBuffer) {
             FfiConverterString.write(value.`id`, buf)
             FfiConverterString.write(value.`author`, buf)
+            FfiConverterString.write(value.`authorName`, buf)
             FfiConverterLong.write(value.`writtenAt`, buf)
             FfiConverterString.write(value.`text`, buf)
             FfiConverterBoolean.write(value.`mine`, buf)
@@ -3727,14 +3743,24 @@ data class NewsInfo (
     var `kind`: kotlin.String
     , 
     /**
-     * Student (or class, or conversation) it concerns.
+     * Student (or class, or conversation) it concerns: its id.
      */
     var `about`: kotlin.String
     , 
     /**
-     * Subject (or author).
+     * The same by name: the student's, the class's («5А») or the conversation's subject line.
+     */
+    var `aboutName`: kotlin.String
+    , 
+    /**
+     * Subject (or author): the id.
      */
     var `subject`: kotlin.String
+    , 
+    /**
+     * The same by name: «Русский язык», or the author's name.
+     */
+    var `subjectName`: kotlin.String
     , 
     /**
      * Day, where there is one.
@@ -3764,6 +3790,8 @@ public object FfiConverterTypeNewsInfo: FfiConverterRustBuffer<NewsInfo> {
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterString.read(buf),
         )
@@ -3772,7 +3800,9 @@ public object FfiConverterTypeNewsInfo: FfiConverterRustBuffer<NewsInfo> {
     override fun allocationSize(value: NewsInfo) = (
             FfiConverterString.allocationSize(value.`kind`) +
             FfiConverterString.allocationSize(value.`about`) +
+            FfiConverterString.allocationSize(value.`aboutName`) +
             FfiConverterString.allocationSize(value.`subject`) +
+            FfiConverterString.allocationSize(value.`subjectName`) +
             FfiConverterOptionalString.allocationSize(value.`date`) +
             FfiConverterString.allocationSize(value.`text`)
     )
@@ -3780,7 +3810,9 @@ public object FfiConverterTypeNewsInfo: FfiConverterRustBuffer<NewsInfo> {
     override fun write(value: NewsInfo, buf: ByteBuffer) {
             FfiConverterString.write(value.`kind`, buf)
             FfiConverterString.write(value.`about`, buf)
+            FfiConverterString.write(value.`aboutName`, buf)
             FfiConverterString.write(value.`subject`, buf)
+            FfiConverterString.write(value.`subjectName`, buf)
             FfiConverterOptionalString.write(value.`date`, buf)
             FfiConverterString.write(value.`text`, buf)
     }
@@ -4143,9 +4175,14 @@ data class ThreadSummaryInfo (
     var `subject`: kotlin.String
     , 
     /**
-     * Participants.
+     * Participants (`account:…`, `guardians:…`, `student:…`).
      */
     var `participants`: List<kotlin.String>
+    , 
+    /**
+     * The same by name («Соколова Елена Игоревна», «родители: Иванов Иван»).
+     */
+    var `participantNames`: List<kotlin.String>
     , 
     /**
      * The newest message's text.
@@ -4175,6 +4212,7 @@ public object FfiConverterTypeThreadSummaryInfo: FfiConverterRustBuffer<ThreadSu
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterUInt.read(buf),
         )
@@ -4184,6 +4222,7 @@ public object FfiConverterTypeThreadSummaryInfo: FfiConverterRustBuffer<ThreadSu
             FfiConverterString.allocationSize(value.`thread`) +
             FfiConverterString.allocationSize(value.`subject`) +
             FfiConverterSequenceString.allocationSize(value.`participants`) +
+            FfiConverterSequenceString.allocationSize(value.`participantNames`) +
             FfiConverterOptionalString.allocationSize(value.`lastText`) +
             FfiConverterUInt.allocationSize(value.`unread`)
     )
@@ -4192,6 +4231,7 @@ public object FfiConverterTypeThreadSummaryInfo: FfiConverterRustBuffer<ThreadSu
             FfiConverterString.write(value.`thread`, buf)
             FfiConverterString.write(value.`subject`, buf)
             FfiConverterSequenceString.write(value.`participants`, buf)
+            FfiConverterSequenceString.write(value.`participantNames`, buf)
             FfiConverterOptionalString.write(value.`lastText`, buf)
             FfiConverterUInt.write(value.`unread`, buf)
     }
