@@ -300,12 +300,24 @@ async fn serve(
             }
             None => {
                 println!("The relay already holds documents; demo data was not seeded again.");
-                println!(
-                    "The codes it printed at its first start still sign in (14 days). A fresh code for \
-                     an account (its unspent one is retired): journal-relay directory --data-dir {} \
-                     issue-code --role staff --account t-5a",
-                    data.data_dir.display()
-                );
+                let fresh = demo::fresh_codes_for_unspent(&app)?;
+                if fresh.is_empty() {
+                    println!("Every demo account has signed a device in.");
+                } else {
+                    println!(
+                        "Codes are kept only as hashes: fresh codes for the demo accounts that have not \
+                         signed a device in yet (they replace the unspent ones), valid 14 days:"
+                    );
+                }
+                for (a, code) in fresh {
+                    println!(
+                        "demo-code\t{}\t{}\t{}\t{}",
+                        a.id,
+                        a.role.as_str(),
+                        code,
+                        a.name
+                    );
+                }
             }
         }
     }

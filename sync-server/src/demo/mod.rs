@@ -436,7 +436,7 @@ pub fn seed(
     }
     let mut out = Vec::new();
     for a in accounts {
-        let issued = issue_device(store.as_ref(), &app.secrets, &a.id, "demo device", now)?;
+        let issued = issue_device(store.as_ref(), &app.secrets, &a.id, DEMO_DEVICE, now)?;
         let code = demo_code(app, &a, now)?;
         out.push(DemoAccount {
             id: a.id,
@@ -490,6 +490,39 @@ fn demo_code(app: &App, a: &Account, now: i64) -> Result<String, DemoError> {
     Ok(codes::issue(store, &app.secrets, &issuer, &request, now)?
         .code
         .to_string())
+}
+
+/// The label of the device the demo signs each account in with.
+const DEMO_DEVICE: &str = "demo device";
+
+/// For a relay started again with `--demo` on the demo school: a fresh code for each demo account that
+/// has not signed a device in with its code yet (it has its demo device only). Codes are kept as hashes,
+/// so the first start's codes cannot be shown again: the fresh code replaces the unspent one.
+pub fn fresh_codes_for_unspent(app: &App) -> Result<Vec<(Account, String)>, DemoError> {
+    let now = app.hub.clock().now();
+    let store = app.store();
+    let ids = ["director", "t-5a", "t-6b", "t-math", "p-ivanova"]
+        .map(str::to_owned)
+        .into_iter()
+        .chain(
+            KIDS.iter()
+                .flat_map(|kid| [format!("student-{}", kid.id), format!("parent-{}", kid.id)]),
+        );
+    let mut out = Vec::new();
+    for id in ids {
+        let Some(account) = store.account(&id)?.filter(|a| a.active) else {
+            continue;
+        };
+        let signed_in_since = store
+            .devices_of(&id)?
+            .iter()
+            .any(|device| device.label != DEMO_DEVICE);
+        if !signed_in_since {
+            let code = demo_code(app, &account, now)?;
+            out.push((account, code));
+        }
+    }
+    Ok(out)
 }
 
 fn account(id: &str, name: &str, role: AccountRole, student: Option<StudentId>) -> Account {

@@ -646,3 +646,52 @@ async fn a_student_who_leaves_is_off_the_list_after_their_last_day_and_their_acc
         "the student's own account is closed"
     );
 }
+
+/// Started again with `--demo` on its data, the relay prints a fresh code for each demo account that has
+/// not signed a device in: the first start's codes are kept only as hashes. The fresh code replaces the
+/// unspent one; an account that signed in gets none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_started_again_prints_fresh_codes_for_accounts_not_signed_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let mut first = Relay::start_demo_at(&data, &[]);
+    let teacher_code = first.codes["t-5a"].clone();
+    let old_parent_code = first.codes["parent-s5a1"].clone();
+    let redeemed = journal_core::sync::client::redeem_code(
+        &first.url,
+        &teacher_code,
+        "tablet",
+        None,
+        None,
+        None,
+    )
+    .await
+    .expect("the teacher signs in");
+    first.secret(redeemed.token.as_deref().unwrap_or_default());
+    first.kill();
+
+    let again = Relay::start_demo_at(&data, &[]);
+    assert!(
+        !again.codes.contains_key("t-5a"),
+        "the teacher signed in: {:?}",
+        again.codes.keys()
+    );
+    let fresh = again.codes["parent-s5a1"].clone();
+    assert_ne!(fresh, old_parent_code);
+    let stale = journal_core::sync::client::redeem_code(
+        &again.url,
+        &old_parent_code,
+        "phone",
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert!(stale.is_err(), "the unspent code was replaced");
+    let redeemed =
+        journal_core::sync::client::redeem_code(&again.url, &fresh, "phone", None, None, None)
+            .await
+            .expect("the fresh code signs the parent in");
+    assert_eq!(redeemed.account, "parent-s5a1");
+    again.secret(redeemed.token.as_deref().unwrap_or_default());
+}
