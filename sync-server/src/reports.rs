@@ -123,14 +123,24 @@ pub fn activity(
             classes,
         });
     }
-    let school = model.read(
+    let (school, class_names) = model.read(
         store,
         year,
         |_| Scope::Classes,
-        |journal| Ok(journal.school_settings(year).map(|s| s.name.clone())),
+        |journal| {
+            Ok((
+                journal
+                    .school_settings(year)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default(),
+                journal
+                    .classes(year)
+                    .into_iter()
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+            ))
+        },
     )?;
-    let school = school.unwrap_or_default();
-    Ok(activity_report(month, &accounts, &sessions).to_doc(&school, year, today))
+    Ok(activity_report(month, &accounts, &sessions).to_doc(&school, year, today, &class_names))
 }
 
 /// The students of `year` (of one class, or all) whose guardians have no consent in force, from the

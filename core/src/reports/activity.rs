@@ -139,8 +139,14 @@ const MONTHS: [&str; 12] = [
 ];
 
 impl ActivityReport {
-    /// The printable report.
-    pub fn to_doc(&self, school: &str, year: YearId, today: Date) -> ReportDoc {
+    /// The printable report, each class by its name in `class_names` (its id where it has none).
+    pub fn to_doc(
+        &self,
+        school: &str,
+        year: YearId,
+        today: Date,
+        class_names: &BTreeMap<ClassId, String>,
+    ) -> ReportDoc {
         let role = |r: &str| {
             match r {
                 "parent" => "родители",
@@ -175,7 +181,12 @@ impl ActivityReport {
                             .iter()
                             .map(|r| {
                                 vec![
-                                    Value::text(r.class.to_string()),
+                                    Value::text(
+                                        class_names
+                                            .get(&r.class)
+                                            .cloned()
+                                            .unwrap_or_else(|| r.class.to_string()),
+                                    ),
                                     Value::text(role(&r.role)),
                                     Value::Int(i64::from(r.accounts)),
                                     Value::Int(i64::from(r.active)),

@@ -1383,6 +1383,9 @@ impl DirectoryStore for PostgresStore {
                 .iter()
                 .filter_map(|r| r.get::<_, &str>(0).parse().ok())
                 .collect();
+            let keeps_profiles = staff_classes
+                .iter()
+                .any(|(_, class_teacher)| *class_teacher);
             Ok(AccessFacts {
                 account: Some(found),
                 staff_classes,
@@ -1390,12 +1393,16 @@ impl DirectoryStore for PostgresStore {
                 children,
                 own_class: own_class.and_then(|c| c.parse().ok()),
                 threads,
-                consented: tx
-                    .query(CONSENTED_STUDENTS, &[&account])
-                    .await?
-                    .iter()
-                    .filter_map(|r| r.get::<_, &str>(0).parse().ok())
-                    .collect(),
+                // Only a class teacher keeps profiles: nobody else (a morning's parents) asks the register.
+                consented: if keeps_profiles {
+                    tx.query(CONSENTED_STUDENTS, &[&account])
+                        .await?
+                        .iter()
+                        .filter_map(|r| r.get::<_, &str>(0).parse().ok())
+                        .collect()
+                } else {
+                    Vec::new()
+                },
             })
         }))
     }

@@ -845,10 +845,17 @@ impl DirectoryStore for SqliteStore {
         }
         threads.sort();
         threads.dedup();
-        let mut stmt = conn.prepare_cached(CONSENTED_STUDENTS)?;
-        let consented: Vec<String> = stmt
-            .query_map([account], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        // Only a class teacher keeps profiles: nobody else (a morning's parents) asks the register.
+        let consented: Vec<String> = if staff_classes
+            .iter()
+            .any(|(_, class_teacher)| *class_teacher)
+        {
+            let mut stmt = conn.prepare_cached(CONSENTED_STUDENTS)?;
+            stmt.query_map([account], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
         Ok(AccessFacts {
             account: Some(found),
             staff_classes,

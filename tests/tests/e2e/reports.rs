@@ -105,9 +105,9 @@ async fn the_administration_gets_reports_over_http_and_slips_whose_codes_sign_in
     let activity = activity.text().await.expect("text");
     let parents_5a = activity
         .lines()
-        .find(|l| l.starts_with("5a,родители,"))
-        .unwrap_or_else(|| panic!("no row for the parents of 5a:\n{activity}"));
-    assert_eq!(parents_5a, "5a,родители,4,1,25.0", "{activity}");
+        .find(|l| l.starts_with("5А,родители,"))
+        .unwrap_or_else(|| panic!("no row for the parents of 5А:\n{activity}"));
+    assert_eq!(parents_5a, "5А,родители,4,1,25.0", "{activity}");
     assert!(
         !activity.contains("Сотрудник,"),
         "one table to a CSV: {activity}"
@@ -366,6 +366,87 @@ async fn the_demo_as_shipped_has_a_term_of_history_in_every_report() {
     let gaps = csv("/reports/no-consent?format=csv").await;
     let names: Vec<&str> = gaps[1..].iter().map(|row| row[1].as_str()).collect();
     assert_eq!(names, ["Кузнецов Пётр"], "{gaps:?}");
+
+    // Every printed report and every listing people read names classes, subjects, kinds of work and
+    // people; none shows the demo's ids.
+    let ids = demo_ids();
+    let dir = tempfile::tempdir().expect("tempdir");
+    for path in [
+        "class-journal?class=5a&subject=russian&term=t1",
+        "term-report?class=5a&term=t1",
+        "summary?class=6b&term=t1",
+        "control?term=t1",
+        "progress?class=5a&term=t1",
+        "profile-review",
+        "report-card?student=s5a1",
+        "activity",
+        "no-consent",
+    ] {
+        let response = get(&relay, &director, &format!("/reports/{path}")).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let file = dir.path().join("report.pdf");
+        std::fs::write(&file, response.bytes().await.expect("pdf")).expect("write");
+        let text = pdf_text(&file);
+        assert!(
+            text.contains("5А") || text.contains("6Б") || path == "control?term=t1",
+            "{path}: {text}"
+        );
+        let shown: Vec<&&str> = ids.iter().filter(|id| has_word(&text, id)).collect();
+        assert!(shown.is_empty(), "{path} prints ids {shown:?}:\n{text}");
+    }
+    let home = crate::cli::signed_in(&relay, "parent", "parent-s5a1");
+    let teacher = crate::cli::signed_in(&relay, "teacher", "t-5a");
+    for (home, profile, command) in [
+        (home.path(), "parent", vec!["marks"]),
+        (home.path(), "parent", vec!["attendance"]),
+        (teacher.path(), "teacher", vec!["lessons"]),
+        (
+            teacher.path(),
+            "teacher",
+            vec!["homework", "--from", "2000-01-01", "--to", "2100-01-01"],
+        ),
+    ] {
+        let table = crate::cli::ok(crate::cli::journal(home, profile, &command));
+        let shown: Vec<&&str> = ids.iter().filter(|id| has_word(&table, id)).collect();
+        assert!(
+            shown.is_empty(),
+            "{command:?} prints ids {shown:?}:\n{table}"
+        );
+    }
+}
+
+/// The demo's ids of classes, subjects, kinds of work and people, which no printout may show.
+fn demo_ids() -> Vec<&'static str> {
+    vec![
+        "5a",
+        "6b",
+        "russian",
+        "math",
+        "literature",
+        "history",
+        "oral",
+        "classwork",
+        "quiz",
+        "test",
+        "t-5a",
+        "t-6b",
+        "t-math",
+        "s5a1",
+        "s5a2",
+        "s6b1",
+        "parent-s5a1",
+        "p-ivanova",
+        "director",
+    ]
+}
+
+/// Whether `text` holds `word` with no letter, digit or hyphen on either side.
+fn has_word(text: &str, word: &str) -> bool {
+    let part = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+    text.match_indices(word).any(|(at, _)| {
+        !text[..at].chars().next_back().is_some_and(part)
+            && !text[at + word.len()..].chars().next().is_some_and(part)
+    })
 }
 
 /// The school's date `hours` east of UTC, taken around `work` so that a midnight passing meanwhile is
