@@ -44,6 +44,27 @@ impl Journal {
         find(&self.classes(year), typed, "class")
     }
 
+    /// The kinds of work of `year`'s marking policy: id and name («Устный ответ»), by name.
+    pub fn work_kinds(&self, year: YearId) -> Vec<(WorkKindId, String)> {
+        let mut kinds: Vec<(WorkKindId, String)> = self
+            .school_settings(year)
+            .map(|s| {
+                s.policy
+                    .work_kinds
+                    .iter()
+                    .map(|(id, kind)| (id.clone(), kind.name.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        kinds.sort_by(|a, b| a.1.cmp(&b.1));
+        kinds
+    }
+
+    /// The kind of work `typed` names: its id or its name in either case («устный ответ», `oral`).
+    pub fn find_work_kind(&self, year: YearId, typed: &str) -> Result<WorkKindId> {
+        find(&self.work_kinds(year), typed, "kind of work")
+    }
+
     /// The subject `typed` names, by its id or its name, in either case.
     pub fn find_subject(&self, year: YearId, typed: &str) -> Result<SubjectId> {
         find(&self.subjects(year), typed, "subject")
@@ -155,5 +176,17 @@ mod tests {
                 .expect("by name"),
             subject
         );
+        let oral: WorkKindId = "oral".parse().expect("id");
+        for typed in ["oral", "устный ответ", "Устный ответ"] {
+            assert_eq!(
+                journal.find_work_kind(testing::YEAR, typed).expect(typed),
+                oral
+            );
+        }
+        let error = journal
+            .find_work_kind(testing::YEAR, "диктант")
+            .expect_err("no such kind")
+            .to_string();
+        assert!(error.contains("Устный ответ (oral)"), "{error}");
     }
 }

@@ -34,7 +34,8 @@ use crate::domain::time_zone::SchoolTimeZone;
 use crate::error::{Error, InputError, Result, StoreError};
 use crate::ids::TermId;
 use crate::ids::{
-    ClassId, DocId, GuardianId, LessonId, MarkId, StaffId, StudentId, SubjectId, YearId, random_id,
+    ClassId, DocId, GuardianId, LessonId, MarkId, StaffId, StudentId, SubjectId, WorkKindId,
+    YearId, random_id,
 };
 use crate::store::Store;
 use crate::validate::ValidationContext;

@@ -244,6 +244,11 @@ async fn messages_are_written_offline_on_the_command_line_and_answered() {
     let thread = threads[0]["thread"].as_str().expect("id").to_owned();
     let table = ok(journal(home, "teacher", &["messages", &thread]));
     assert!(table.contains("Можно забрать Ваню в 12:00?"), "{table}");
+    // The parent who wrote, by name on the teacher's laptop.
+    assert!(
+        table.contains("Родитель:") && !table.contains("parent-s5a1"),
+        "{table}"
+    );
     ok(journal(home, "teacher", &["send", &thread, "Да, конечно."]));
     ok(journal(home, "teacher", &["sync"]));
     ok(journal(home, "parent", &["sync"]));
@@ -268,6 +273,10 @@ async fn messages_are_written_offline_on_the_command_line_and_answered() {
         "the teacher by name: {threads}"
     );
     assert_eq!(messages[0]["read_by"][0], "t-5a", "{messages}");
+    assert_eq!(
+        messages[0]["read_by_names"][0], "Соколова Елена Игоревна",
+        "{messages}"
+    );
 }
 
 /// `watch` prints each new item as it arrives, in words (what, whose, when, which subject, the value); a

@@ -101,7 +101,7 @@ enum Command {
         lesson: String,
         /// 1–5, pass or fail.
         value: String,
-        /// Kind of work (classwork, homework, oral, quiz, test, …).
+        /// Kind of work, by its id or its name (classwork, oral, «устный ответ», «контрольная работа», …).
         #[arg(long, default_value = "classwork")]
         kind: String,
         /// A comment.

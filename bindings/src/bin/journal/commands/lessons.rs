@@ -6,7 +6,7 @@ use std::io::{BufRead, Write};
 use anyhow::{Context, Result, bail};
 use journal_core::{
     AttendanceInput, ClassId, DateRange, Journal, LessonId, MarkInput, MarkValue, PlannedTopic,
-    StudentId, SubjectId, TermId, WorkKindId, format_date, parse_date,
+    StudentId, SubjectId, TermId, format_date, parse_date,
 };
 use serde::Serialize;
 use time::Date;
@@ -234,7 +234,7 @@ pub fn mark(journal: &mut Journal, args: MarkArgs) -> Result<()> {
     let (id, name) = find_in_class(&roster, &args.student, &class, date)?;
     let input = MarkInput {
         value: args.value.parse::<MarkValue>()?,
-        kind: WorkKindId::new(args.kind)?,
+        kind: journal.find_work_kind(year, &args.kind)?,
         comment: args.comment,
     };
     match &args.reason {

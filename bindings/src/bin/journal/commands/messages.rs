@@ -25,10 +25,12 @@ struct ThreadRow {
 struct MessageRow {
     id: String,
     from: String,
+    from_name: String,
     written: String,
     text: String,
     attachments: Vec<String>,
     read_by: Vec<String>,
+    read_by_names: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -39,8 +41,10 @@ struct ContactRow {
     classes: String,
 }
 
-fn written(unix: i64) -> String {
+/// A message's time on the school's clock.
+fn written(zone: journal_core::SchoolTimeZone, unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| t.to_offset(zone.offset()))
         .map(|t| {
             format!(
                 "{} {:02}:{:02}",
@@ -89,15 +93,23 @@ pub fn list(journal: &mut Journal, thread: Option<&str>, json: bool) -> Result<(
         );
     };
     let thread: ThreadId = thread.parse()?;
+    let year = year(journal)?;
+    let zone = journal.time_zone();
     let rows: Vec<MessageRow> = journal
         .thread_messages(&thread)?
         .into_iter()
         .map(|m| MessageRow {
-            written: written(m.shown_at()),
+            written: written(zone, m.shown_at()),
             id: m.id.to_string(),
+            from_name: journal.participant_name(year, &format!("account:{}", m.message.author)),
             from: m.message.author,
             text: m.message.text,
             attachments: m.message.attachments.into_iter().map(|a| a.name).collect(),
+            read_by_names: m
+                .read_by
+                .iter()
+                .map(|account| journal.participant_name(year, &format!("account:{account}")))
+                .collect(),
             read_by: m.read_by,
         })
         .collect();
@@ -105,11 +117,11 @@ pub fn list(journal: &mut Journal, thread: Option<&str>, json: bool) -> Result<(
         json,
         &rows,
         &[
-            ("from", "from"),
+            ("from", "from_name"),
             ("written", "written"),
             ("message", "text"),
             ("files", "attachments"),
-            ("read by", "read_by"),
+            ("read by", "read_by_names"),
         ],
     )?;
     journal.mark_thread_read(&thread)?;
