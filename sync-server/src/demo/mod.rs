@@ -308,13 +308,11 @@ fn timetable(class_teacher: &str) -> Result<Vec<(SubjectId, StaffId)>, journal_c
     .collect()
 }
 
-/// Monday to Friday of the current week when today is a school day of `year`, else of its first week.
+/// Monday to Friday of the current week when today is a school day of `year`, else of its first week
+/// (before the year) or its last (after it).
 fn demo_week(year: &journal_core::SchoolYear, today: time::Date) -> Vec<time::Date> {
-    let anchor = if year.range().contains(today) {
-        today
-    } else {
-        year.start
-    };
+    // Before the year, its first week; after it (the summer), its last, with the first term behind it.
+    let anchor = today.clamp(year.start, year.end);
     let monday =
         anchor - time::Duration::days(i64::from(anchor.weekday().number_days_from_monday()));
     (0..5)

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::{AppError, Caller};
 use crate::app::App;
-use crate::store::{AccountRole, RelayStore, StoreResult};
+use crate::store::{AccountRole, RelayStore, StoreResult, students_with_consent};
 
 /// `GET /v1/me/directory`.
 pub async fn my_directory(
@@ -116,17 +116,19 @@ pub fn directory_of(store: &dyn RelayStore, account: &str) -> StoreResult<MyDire
             });
         }
     }
-    // Staff learn the names of the families of the students they teach, so that a parent writing to them
-    // is named; nobody else learns other families' names.
+    // Staff learn the names of the families of the students they teach whose consent to processing
+    // personal data is in force, so that a parent writing to them is named; nobody else learns other
+    // families' names.
     let mut families = Vec::new();
     if matches!(me.role, AccountRole::Administration | AccountRole::Teacher)
         && !facts.class_students.is_empty()
     {
         let taught: BTreeSet<&StudentId> = facts.class_students.iter().map(|(s, _)| s).collect();
-        let links: Vec<(String, StudentId)> = store
-            .guardian_links()?
+        let all_links = store.guardian_links()?;
+        let consented = students_with_consent(&store.consents(None)?, &all_links);
+        let links: Vec<(String, StudentId)> = all_links
             .into_iter()
-            .filter(|(_, student)| taught.contains(student))
+            .filter(|(_, student)| taught.contains(student) && consented.contains(student))
             .collect();
         if !links.is_empty() {
             let names: std::collections::HashMap<String, String> = store

@@ -292,7 +292,7 @@ async fn serve(
                     Ok(peer.on_ephemeral(side, &doc, &message))
                 }
                 Ok(RelayEvent::Ephemeral { .. }) => continue,
-                Ok(RelayEvent::DirectoryChanged) => peer.on_rights_changed(side).map(|()| Vec::new()),
+                Ok(RelayEvent::DirectoryChanged) => peer.on_rights_changed(side),
                 Ok(RelayEvent::DeviceRevoked { device: revoked }) if revoked == device => {
                     return End::Error(REVOKED.into());
                 }

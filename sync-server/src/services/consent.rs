@@ -72,6 +72,22 @@ impl Services {
                 journal_core::format_date(today)
             )));
         }
+        // A form signed before the guardian withdrew cannot bring consent back (an old form recorded
+        // again): that needs a new one.
+        let newest = self
+            .store()
+            .consents(Some(&form.student))?
+            .into_iter()
+            .rev()
+            .find(|r| r.guardian == form.guardian);
+        if let Some(withdrawal) = newest.filter(|newest| form.given && !newest.given)
+            && journal_core::format_date(form.signed_on) < withdrawal.signed_on
+        {
+            return Err(ServiceError::Invalid(format!(
+                "{} withdrew consent on {}: only a form signed on that day or later gives it again",
+                form.guardian, withdrawal.signed_on
+            )));
+        }
         let record = ConsentRecord {
             student: form.student.clone(),
             guardian: form.guardian.clone(),
@@ -146,6 +162,15 @@ impl Services {
         student: &StudentId,
         what: &str,
     ) -> ServiceResult<()> {
+        // Who asks is checked first: a family's account learns nothing of which students exist.
+        if !matches!(
+            by.account.role,
+            AccountRole::Administration | AccountRole::Teacher
+        ) {
+            return Err(ServiceError::NotAllowed(format!(
+                "only the administration or the student's class teacher {what}"
+            )));
+        }
         let Some((class, _)) = self.store().student(student)? else {
             return Err(ServiceError::NotFound(format!("student {student}")));
         };

@@ -237,6 +237,24 @@ pub(crate) const CONSENTED_STUDENTS: &str = "SELECT DISTINCT c.student_id FROM c
        AND c.seq = (SELECT max(l.seq) FROM consents l
                     WHERE l.student_id = c.student_id AND l.guardian_id = c.guardian_id)";
 
+/// The students with a linked guardian whose newest entry in `records` (oldest first, as
+/// [`DirectoryStore::consents`] gives them) gives consent.
+pub fn students_with_consent(
+    records: &[ConsentRecord],
+    links: &[(String, StudentId)],
+) -> std::collections::HashSet<StudentId> {
+    let mut newest: std::collections::HashMap<(&StudentId, &str), bool> =
+        std::collections::HashMap::new();
+    for record in records {
+        newest.insert((&record.student, record.guardian.as_str()), record.given);
+    }
+    links
+        .iter()
+        .filter(|(guardian, student)| newest.get(&(student, guardian.as_str())) == Some(&true))
+        .map(|(_, student)| student.clone())
+        .collect()
+}
+
 /// One entry of the consent register: a guardian gave or withdrew consent to the processing of a
 /// student's personal data (Federal Law 152-FZ). Entries are only added; the newest for a student and
 /// guardian is the one in force.

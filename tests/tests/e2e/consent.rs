@@ -2,8 +2,12 @@
 //! only while a guardian's consent is in force, the register keeps who recorded what, the no-consent
 //! report lists the students to ask, and every profile edit is logged old → new with who and when.
 
+use std::time::Duration;
+
+use journal_core::docs::Document;
+use journal_core::sync::protocol::WireMessage;
 use journal_core::{DocId, StudentProfile};
-use journal_e2e::{Device, Relay};
+use journal_e2e::{Access, Device, RawClient, Relay, raw_sync};
 use serde_json::{Value, json};
 
 use crate::{student, year_of};
@@ -119,11 +123,38 @@ async fn a_class_teacher_holds_a_profile_only_while_a_guardians_consent_is_in_fo
             .contains("Кузнецов Пётр")
     );
 
-    // Withdrawn: the tablet lets go of the profile; the family still has it.
+    // Withdrawn: a session open on the teacher's laptop is told the profile is gone at once, the tablet
+    // lets go of it at its next sync; the family still has it.
+    let (mut live, _) = RawClient::join(&relay, &class_teacher).await;
+    let mut replica = Document::create(
+        profile(UNSIGNED).parse().expect("id"),
+        &automerge::ActorId::random(),
+    )
+    .expect("replica");
+    assert_eq!(
+        raw_sync(&mut live, &mut replica, false).await,
+        Access::Granted
+    );
     let (status, answer) = record_consent(&relay, &director, "parent-s5a3", false, &today()).await;
     assert_eq!(status, 200, "{answer}");
+    let mut told = false;
+    while let Some(message) = live.next_within(Duration::from_secs(5)).await {
+        if matches!(&message, WireMessage::DocUnavailable { document_id, .. } if *document_id == profile(UNSIGNED))
+        {
+            told = true;
+            break;
+        }
+    }
+    assert!(told, "the open session was not told the profile is gone");
     tablet.sync().await;
     assert!(!tablet.doc_ids().contains(&profile(UNSIGNED)));
+    // The old form recorded again does not bring consent back; only a form signed since does.
+    let yesterday =
+        journal_core::format_date(time::OffsetDateTime::now_utc().date() - time::Duration::days(1));
+    let (status, answer) =
+        record_consent(&relay, &class_teacher, "parent-s5a3", true, &yesterday).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.to_string().contains("withdrew consent"), "{answer}");
     let report = no_consent_report(&relay, &director).await;
     assert!(report.contains("отозвано"), "{report}");
     let mut family = Device::new(&relay, &relay.token("parent-s5a3"));

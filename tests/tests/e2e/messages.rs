@@ -101,6 +101,11 @@ async fn a_parent_writes_offline_the_teacher_answers_and_read_state_travels_back
             .all(|f| f.student.as_str().starts_with("s5a")),
         "{families:?}"
     );
+    // The family that has not signed the consent form is not named.
+    assert!(
+        families.iter().all(|f| f.student.as_str() != "s5a3"),
+        "{families:?}"
+    );
     assert!(
         parent
             .journal

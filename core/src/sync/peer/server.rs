@@ -535,14 +535,34 @@ impl ServerPeer {
         })
     }
 
-    /// The directory changed: the account's rights are recomputed, and the documents it may no longer read
-    /// are forgotten.
-    pub fn on_rights_changed(&mut self, side: &mut dyn RelaySide) -> Result<(), Closing> {
+    /// The directory changed: the account's rights are recomputed, and the documents of this session it may
+    /// no longer read are forgotten and said to be unavailable, so the device lets go of its copy (a
+    /// guardian's consent withdrawn, a class handed over) without waiting for its next session.
+    pub fn on_rights_changed(
+        &mut self,
+        side: &mut dyn RelaySide,
+    ) -> Result<Vec<WireMessage>, Closing> {
         if !side.reload_rights()? {
             return Err(Closing::Error("this account was deactivated".into()));
         }
-        self.states.retain(|doc, _| side.can_read(doc));
-        Ok(())
+        let lost: Vec<DocId> = self
+            .states
+            .keys()
+            .filter(|doc| !side.can_read(doc))
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        for doc in lost {
+            self.states.remove(&doc);
+            if let Some(document_id) = self.wire_ids.get(&doc) {
+                out.push(WireMessage::DocUnavailable {
+                    document_id: document_id.clone(),
+                    sender_id: self.relay.clone(),
+                    target_id: self.client.clone(),
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// The session missed live events, whatever they were (directory changes, a revocation, changes):
@@ -554,9 +574,8 @@ impl ServerPeer {
                 "this device was revoked; sign it in again".into(),
             ));
         }
-        self.on_rights_changed(side)?;
+        let mut out = self.on_rights_changed(side)?;
         let open: Vec<DocId> = self.states.keys().cloned().collect();
-        let mut out = Vec::new();
         for doc in open {
             out.extend(self.on_changed(side, &doc)?);
         }
