@@ -109,6 +109,18 @@ async fn a_class_teacher_holds_a_profile_only_while_a_guardians_consent_is_in_fo
     )
     .await;
     assert_eq!(status, 403, "a parent records nothing here");
+    // Nor learns which students exist: a made-up id gets the same answer as a real one.
+    for id in [UNSIGNED, "s9z9"] {
+        let status = relay
+            .http()
+            .get(format!("{}/v1/consents?student={id}", relay.url))
+            .bearer_auth(relay.token("parent-s5a3"))
+            .send()
+            .await
+            .expect("register")
+            .status();
+        assert_eq!(status, 403, "{id}");
+    }
 
     // The class teacher records the signed form: the profile reaches the tablet at the next sync.
     let (status, answer) =
