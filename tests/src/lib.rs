@@ -690,8 +690,11 @@ pub async fn raw_sync(
                 reason,
                 ..
             } if document_id == id => return Access::Refused(reason),
-            // A live session also hears of other documents that changed meanwhile (a rollover run beside).
-            WireMessage::Sync { document_id, .. } | WireMessage::Snapshot { document_id, .. }
+            // A live session also hears of other documents that changed meanwhile (a rollover run beside),
+            // or that its account may no longer read.
+            WireMessage::Sync { document_id, .. }
+            | WireMessage::Snapshot { document_id, .. }
+            | WireMessage::DocUnavailable { document_id, .. }
                 if document_id != id => {}
             other => panic!("unexpected message {other:?}"),
         }

@@ -542,19 +542,20 @@ impl ServerPeer {
         &mut self,
         side: &mut dyn RelaySide,
     ) -> Result<Vec<WireMessage>, Closing> {
+        let readable: Vec<DocId> = self
+            .states
+            .keys()
+            .filter(|doc| side.can_read(doc))
+            .cloned()
+            .collect();
         if !side.reload_rights()? {
             return Err(Closing::Error("this account was deactivated".into()));
         }
-        let lost: Vec<DocId> = self
-            .states
-            .keys()
-            .filter(|doc| !side.can_read(doc))
-            .cloned()
-            .collect();
+        self.states.retain(|doc, _| side.can_read(doc));
         let mut out = Vec::new();
-        for doc in lost {
-            self.states.remove(&doc);
-            if let Some(document_id) = self.wire_ids.get(&doc) {
+        // Only what the account could read until now is news; a refused attempt was answered already.
+        for doc in readable.iter().filter(|doc| !side.can_read(doc)) {
+            if let Some(document_id) = self.wire_ids.get(doc) {
                 out.push(WireMessage::DocUnavailable {
                     document_id: document_id.clone(),
                     sender_id: self.relay.clone(),
