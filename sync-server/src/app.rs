@@ -103,6 +103,10 @@ pub struct App {
     pub min_free_disk: Option<u64>,
     /// Whether `/metrics` answers clients beyond this machine.
     pub metrics_public: bool,
+    /// Whether the console's cookie is marked `Secure` (the relay serves TLS).
+    pub secure_cookies: bool,
+    /// The PostgreSQL store when the relay serves one, for the console's backups.
+    pub postgres: Option<Arc<crate::store::postgres::PostgresStore>>,
 }
 
 impl App {
@@ -134,6 +138,8 @@ impl App {
             data_dir: None,
             min_free_disk: None,
             metrics_public: false,
+            secure_cookies: false,
+            postgres: None,
         }
     }
 
@@ -167,6 +173,11 @@ pub fn build_router(app: Arc<App>) -> Router {
             post(routes::codes::revoke_my_device),
         )
         .nest("/v1/admin", routes::admin::router())
+        .nest("/admin", crate::console::router())
+        .route(
+            "/admin/",
+            get(|| async { axum::response::Redirect::permanent("/admin") }),
+        )
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response_with_state(
             app.clone(),

@@ -8,6 +8,7 @@ pub mod archive;
 pub mod auth;
 pub mod backup;
 pub mod clock;
+pub mod console;
 pub mod data_dir;
 pub mod demo;
 pub mod fuzzing;

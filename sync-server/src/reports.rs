@@ -247,6 +247,25 @@ pub fn build(
     )
 }
 
+/// A report made and rendered as a file: only its table `table` (from 1) when given.
+pub fn report_file(
+    store: &dyn RelayStore,
+    model: &ReadModel,
+    kind: ReportKind,
+    query: &ReportQuery,
+    table: Option<usize>,
+    format: ReportFormat,
+    now: i64,
+) -> Result<Vec<u8>, ReportError> {
+    let mut doc = build(store, model, kind, query, now)?;
+    if let Some(number) = table {
+        doc = doc
+            .with_table(number)
+            .map_err(|e| ReportError::Core(e.into()))?;
+    }
+    render(&doc, format)
+}
+
 /// Writes a report in a format.
 pub fn render(doc: &ReportDoc, format: ReportFormat) -> Result<Vec<u8>, ReportError> {
     Ok(format.render(doc)?)

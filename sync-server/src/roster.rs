@@ -43,7 +43,7 @@ pub fn csv_rows(bytes: &[u8]) -> Result<Vec<Vec<String>>, RowError> {
                 .map(|r| r.iter().map(str::to_owned).collect())
                 .map_err(|e| RowError {
                     row: i + 1,
-                    reason: format!("not readable as CSV: {e}"),
+                    reason: format!("файл не читается как CSV: {e}"),
                 })
         })
         .collect()
@@ -53,12 +53,12 @@ pub fn csv_rows(bytes: &[u8]) -> Result<Vec<Vec<String>>, RowError> {
 pub fn xlsx_rows(bytes: &[u8]) -> Result<Vec<Vec<String>>, RowError> {
     let unreadable = |e: String| RowError {
         row: 0,
-        reason: format!("not readable as an XLSX workbook: {e}"),
+        reason: format!("файл не читается как книга XLSX: {e}"),
     };
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| unreadable(e.to_string()))?;
     let sheet = book
         .worksheet_range_at(0)
-        .ok_or_else(|| unreadable("it has no sheet".into()))?
+        .ok_or_else(|| unreadable("в книге нет ни одного листа".into()))?
         .map_err(|e| unreadable(e.to_string()))?;
     Ok(sheet
         .rows()
@@ -79,7 +79,7 @@ pub fn validate(
     let Some(header) = rows.first() else {
         return Ok(Err(vec![RowError {
             row: 1,
-            reason: "the file is empty".into(),
+            reason: "файл пуст".into(),
         }]));
     };
     let header: Vec<String> = header.iter().map(|h| h.to_lowercase()).collect();
@@ -91,7 +91,7 @@ pub fn validate(
         return Ok(Err(vec![RowError {
             row: 1,
             reason: format!(
-                "the header has no column {:?}; expected {}",
+                "в заголовке нет столбца {:?}; нужны столбцы {}",
                 missing.0,
                 COLUMNS.join(", ")
             ),
@@ -120,7 +120,7 @@ pub fn validate(
         let class = match cell(0).parse::<ClassId>() {
             Ok(class) => class,
             Err(e) => {
-                fail(format!("class: {e}"));
+                fail(format!("класс: {e}"));
                 continue;
             }
         };
@@ -133,7 +133,7 @@ pub fn validate(
         };
         let name = cell(2);
         if name.is_empty() {
-            fail(format!("student {student} has no name"));
+            fail(format!("у ученика {student} не указано имя"));
             continue;
         }
         match seen_students.get(&student) {
@@ -141,7 +141,7 @@ pub fn validate(
                 if (other_class, other_name.as_str()) != (&class, name) =>
             {
                 fail(format!(
-                    "student {student} already appears in row {row} with another class or name"
+                    "ученик {student} уже есть в строке {row} с другим классом или именем"
                 ));
                 continue;
             }
@@ -163,7 +163,7 @@ pub fn validate(
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
                 if !valid_id {
                     fail(format!(
-                        "guardian_id {guardian:?} is not a valid account id"
+                        "guardian_id {guardian:?} не годится как имя учётной записи"
                     ));
                     continue;
                 }
@@ -171,7 +171,7 @@ pub fn validate(
                     && existing.role != AccountRole::Parent
                 {
                     fail(format!(
-                        "guardian_id {guardian} is a {} account, not a parent",
+                        "guardian_id {guardian} — учётная запись с ролью «{}», а не родителя",
                         existing.role.as_str()
                     ));
                     continue;
@@ -179,7 +179,9 @@ pub fn validate(
                 if let Some(other) = seen_guardians.get(guardian)
                     && other != guardian_name
                 {
-                    fail(format!("guardian {guardian} appears with two names"));
+                    fail(format!(
+                        "родитель {guardian} указан под двумя разными именами"
+                    ));
                     continue;
                 }
                 seen_guardians.insert(guardian.to_owned(), guardian_name.to_owned());
@@ -189,7 +191,7 @@ pub fn validate(
                     student.clone(),
                 ));
             }
-            _ => fail("a guardian needs both guardian_id and guardian_name".into()),
+            _ => fail("для родителя нужны оба столбца: guardian_id и guardian_name".into()),
         }
     }
     Ok(if errors.is_empty() {

@@ -46,6 +46,8 @@ pub(crate) enum Domain {
     Code,
     /// Device tokens.
     Token,
+    /// The console's form tokens, each bound to the signed-in device's token.
+    Form,
 }
 
 impl Domain {
@@ -55,6 +57,7 @@ impl Domain {
             match self {
                 Domain::Code => b"journal-relay access code v1",
                 Domain::Token => b"journal-relay device token v1",
+                Domain::Form => b"journal-relay console form v1",
             },
         )
     }
@@ -172,6 +175,16 @@ impl HashKey {
     /// Whether `stored` is the hash of the token's secret part.
     pub fn token_matches(&self, secret: &str, stored: &[u8]) -> bool {
         self.verify(Domain::Token, secret, stored)
+    }
+
+    /// The token every console form of the device signed in with `token` carries (against forged posts).
+    pub fn form_token(&self, token: &str) -> String {
+        hex::encode(self.hash(Domain::Form, token))
+    }
+
+    /// Whether `given` is the form token of the device signed in with `token`, compared in constant time.
+    pub fn form_token_matches(&self, token: &str, given: &str) -> bool {
+        hex::decode(given).is_ok_and(|given| self.verify(Domain::Form, token, &given))
     }
 
     /// Keys the hashes a store holds from before this key existed (once; later calls change nothing).

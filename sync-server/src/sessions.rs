@@ -77,6 +77,11 @@ impl Sessions {
         open.len()
     }
 
+    /// Live sessions open now, across every device.
+    pub fn open_count(&self) -> usize {
+        self.registry().by_device.values().map(Vec::len).sum()
+    }
+
     /// Sessions of `device` open now.
     pub fn open_for(&self, device: &str) -> usize {
         self.registry().by_device.get(device).map_or(0, Vec::len)

@@ -13,6 +13,7 @@ mod profile;
 mod profile_history;
 mod school;
 mod student;
+mod student_history;
 mod thread;
 
 use automerge::sync::{self, SyncDoc};
@@ -26,6 +27,7 @@ pub use profile::ProfileDoc;
 pub use profile_history::{ProfileEdit, profile_edits};
 pub use school::{SchoolDoc, SchoolSettings};
 pub use student::{FinalMarkKey, StudentDoc, mark_id};
+pub use student_history::{JournalEdit, JournalEntry, journal_edits};
 pub use thread::ThreadDoc;
 
 use crate::error::{InputError, Result, SchemaError};

@@ -253,6 +253,8 @@ async fn serve(
     };
     let mut app = App::new(hub.clone(), limits, shutdown, peer_id, key);
     app.certificate_pin = self_signed_pin(tls.as_ref());
+    app.secure_cookies = tls.is_some();
+    app.postgres = postgres.clone();
     monitoring.apply(&mut app, dir);
     if postgres.is_some() {
         // Code guessers get no more attempts by spreading them over the district's relays.

@@ -279,9 +279,9 @@ impl From<ServiceError> for AppError {
             }
             ServiceError::Hub(e) => e.into(),
             ServiceError::Store(e) => e.into(),
-            other @ (ServiceError::Journal(_) | ServiceError::Archive(_)) => {
-                AppError::Internal(other.to_string())
-            }
+            other @ (ServiceError::Journal(_)
+            | ServiceError::Archive(_)
+            | ServiceError::Backup(_)) => AppError::Internal(other.to_string()),
         }
     }
 }

@@ -49,7 +49,8 @@ fn parse<T: std::str::FromStr<Err = journal_core::InputError>>(
     .transpose()
 }
 
-fn file(bytes: Vec<u8>, format: ReportFormat, name: &str) -> Response {
+/// A report's bytes as a download named `name` with the format's extension.
+pub(crate) fn file(bytes: Vec<u8>, format: ReportFormat, name: &str) -> Response {
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -104,13 +105,15 @@ pub async fn report(
     let table = params.table;
     // Reading documents and rendering is CPU work: it runs off the async runtime.
     let bytes = tokio::task::spawn_blocking(move || {
-        let mut doc = reports::build(store.as_ref(), &model, kind, &query, clock.now())?;
-        if let Some(number) = table {
-            doc = doc
-                .with_table(number)
-                .map_err(|e| ReportError::Core(e.into()))?;
-        }
-        reports::render(&doc, format)
+        reports::report_file(
+            store.as_ref(),
+            &model,
+            kind,
+            &query,
+            table,
+            format,
+            clock.now(),
+        )
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))??;

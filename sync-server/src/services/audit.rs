@@ -1,7 +1,9 @@
 //! The audit trail of every document (who delivered which change, from which device, when) and the
 //! administration's log of what was done to the directory, for the administration to read.
 
-use journal_core::DocId;
+use journal_core::docs::{JournalEdit, journal_edits};
+use journal_core::{ClassId, DocId, StudentId, YearId};
+use time::Date;
 
 use super::{ServiceError, ServiceResult, Services, administration_only};
 use crate::auth::Principal;
@@ -35,6 +37,77 @@ impl Services {
         Ok((document, trail))
     }
 
+    /// The edits of students' marks, attendance and final marks in `year` that `filter` picks, newest
+    /// first, each old → new with who delivered it, from which device and when.
+    pub fn journal_edits(
+        &self,
+        by: &Principal,
+        year: YearId,
+        filter: &EditFilter,
+    ) -> ServiceResult<Vec<JournalEditEntry>> {
+        administration_only(by, "reads the audit trail")?;
+        let students: Vec<StudentId> = match (&filter.student, &filter.class) {
+            (Some(student), _) => vec![student.clone()],
+            (None, Some(class)) => {
+                let mut students = Vec::new();
+                for (id, _) in self.store().document_heads()? {
+                    if let Ok(DocId::Student(of, student)) = id.parse::<DocId>()
+                        && of == year
+                        && self
+                            .store()
+                            .student(&student)?
+                            .is_some_and(|(in_class, _)| &in_class == class)
+                    {
+                        students.push(student);
+                    }
+                }
+                students
+            }
+            (None, None) => {
+                return Err(ServiceError::Invalid(
+                    "choose a student or a class to read the journal's edits of".into(),
+                ));
+            }
+        };
+        let zone = self.time_zone().unwrap_or_default();
+        let mut found = Vec::new();
+        for student in students {
+            let doc = DocId::Student(year, student.clone());
+            let (document, trail) = match self.attributed_changes(&doc) {
+                Ok(read) => read,
+                Err(ServiceError::NotFound(_)) => continue,
+                Err(other) => return Err(other),
+            };
+            let edits = journal_edits(&doc, &document).map_err(|e| {
+                ServiceError::Invalid(format!("the journal of {student} cannot be read: {e}"))
+            })?;
+            for edit in edits {
+                let Some(delivery) = trail.iter().find(|entry| entry.hash == edit.change) else {
+                    continue;
+                };
+                let day = zone.day_at(delivery.received_at);
+                let wanted = filter
+                    .teacher
+                    .as_ref()
+                    .is_none_or(|teacher| &delivery.account == teacher)
+                    && filter.from.is_none_or(|from| day >= from)
+                    && filter.to.is_none_or(|to| day <= to);
+                if wanted {
+                    found.push(JournalEditEntry {
+                        student: student.clone(),
+                        at: delivery.received_at,
+                        account: delivery.account.clone(),
+                        device: delivery.device.clone(),
+                        reason: delivery.reason.clone(),
+                        edit,
+                    });
+                }
+            }
+        }
+        found.sort_by_key(|edit| std::cmp::Reverse(edit.at));
+        Ok(found)
+    }
+
     /// The administration's log in `[from, to)` (Unix seconds), oldest first.
     pub fn admin_log(
         &self,
@@ -45,6 +118,39 @@ impl Services {
         administration_only(by, "reads the administration's log")?;
         Ok(self.store().admin_log(from, to)?)
     }
+}
+
+/// Which edits of students' journals to list: a student or a class, and optionally who delivered them
+/// and between which days (the school's, both included).
+#[derive(Clone, Debug, Default)]
+pub struct EditFilter {
+    /// One student.
+    pub student: Option<StudentId>,
+    /// The students of a class (as the directory places them now).
+    pub class: Option<ClassId>,
+    /// The account that delivered the edits.
+    pub teacher: Option<String>,
+    /// The first day.
+    pub from: Option<Date>,
+    /// The last day.
+    pub to: Option<Date>,
+}
+
+/// One edit of a student's journal, with its delivery.
+#[derive(Clone, Debug)]
+pub struct JournalEditEntry {
+    /// The student.
+    pub student: StudentId,
+    /// When it reached the relay (Unix seconds).
+    pub at: i64,
+    /// The account that delivered it.
+    pub account: String,
+    /// The device that delivered it.
+    pub device: String,
+    /// Why it was made, when its author gave a reason (a correction's).
+    pub reason: Option<String>,
+    /// The entry, old → new.
+    pub edit: JournalEdit,
 }
 
 /// Each of the document's changes with the delivery that brought it, oldest delivery first and in causal

@@ -4,9 +4,11 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backups;
 pub mod classes;
 pub mod codes;
 pub mod consent;
+pub mod console;
 pub mod conversations;
 pub mod events;
 pub mod policy;
@@ -47,6 +49,9 @@ pub enum ServiceError {
     /// The year-end archive failed.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// A backup snapshot could not be taken, read or verified.
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
     /// The journal's rules refused the change.
     #[error(transparent)]
     Journal(#[from] journal_core::Error),
@@ -178,7 +183,7 @@ mod tests {
     const YEAR: YearId = YearId(2026);
 
     /// The demo school behind services, and the bus they publish on.
-    fn school() -> (Services, Arc<LocalBus>) {
+    pub(super) fn school() -> (Services, Arc<LocalBus>) {
         school_on(Arc::new(SystemClock))
     }
 
@@ -249,7 +254,7 @@ mod tests {
         ));
     }
 
-    fn signed_in(services: &Services, account: &str) -> Principal {
+    pub(super) fn signed_in(services: &Services, account: &str) -> Principal {
         let issued = services
             .add_device(&command_line(), account, "test")
             .expect("device");

@@ -80,6 +80,89 @@ impl Services {
         )?;
         Ok(replaced)
     }
+
+    /// Replaces the current year's marking policy (kinds of work and their weights, rounding thresholds,
+    /// attendance codes, the edit-lock window) with `policy`, checked first, stored in the school's document
+    /// and recorded in the administration's log with what changed. Returns the policy it replaced.
+    pub fn set_marking_policy(
+        &self,
+        by: &Principal,
+        policy: &MarkingPolicy,
+    ) -> ServiceResult<MarkingPolicy> {
+        administration_only(by, "sets the marking policy")?;
+        let mut docs = self.year_documents()?.ok_or_else(no_year)?;
+        let year = docs.year;
+        let replaced = docs
+            .journal
+            .school_settings(year)
+            .ok_or_else(no_year)?
+            .policy
+            .clone();
+        if &replaced == policy {
+            return Ok(replaced);
+        }
+        let before = docs.heads();
+        docs.journal.set_policy(year, policy)?;
+        docs.store(self, by, &before)?;
+        self.record(
+            by,
+            "marking-policy",
+            year.to_string(),
+            policy_changes(&replaced, policy),
+        )?;
+        Ok(replaced)
+    }
+}
+
+/// What differs between two policies, in a line for the administration's log.
+fn policy_changes(old: &MarkingPolicy, new: &MarkingPolicy) -> String {
+    let mut changes = Vec::new();
+    for (id, kind) in &new.work_kinds {
+        match old.work_kinds.get(id) {
+            Some(was) if was == kind => {}
+            Some(was) => changes.push(format!(
+                "{id}: {} ×{} → {} ×{}",
+                was.name, was.weight, kind.name, kind.weight
+            )),
+            None => changes.push(format!("{id} added: {} ×{}", kind.name, kind.weight)),
+        }
+    }
+    for id in old.work_kinds.keys() {
+        if !new.work_kinds.contains_key(id) {
+            changes.push(format!("{id} removed"));
+        }
+    }
+    if old.thresholds != new.thresholds {
+        let t = |t: &journal_core::Thresholds| format!("{}/{}/{}", t.five, t.four, t.three);
+        changes.push(format!(
+            "thresholds {} → {}",
+            t(&old.thresholds),
+            t(&new.thresholds)
+        ));
+    }
+    if old.attendance_codes != new.attendance_codes {
+        let codes = |p: &MarkingPolicy| {
+            p.attendance_codes
+                .iter()
+                .map(|c| c.code.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        changes.push(format!("attendance codes {} → {}", codes(old), codes(new)));
+    }
+    if old.min_marks_for_term != new.min_marks_for_term {
+        changes.push(format!(
+            "marks for a term mark {} → {}",
+            old.min_marks_for_term, new.min_marks_for_term
+        ));
+    }
+    if old.edit_lock_days != new.edit_lock_days {
+        changes.push(format!(
+            "edit-lock window {} → {} days",
+            old.edit_lock_days, new.edit_lock_days
+        ));
+    }
+    changes.join("; ")
 }
 
 impl Services {
@@ -109,4 +192,54 @@ impl Services {
 
 fn no_year() -> ServiceError {
     ServiceError::Invalid("no school year is open on this relay".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::services::ServiceError;
+    use crate::services::tests::{school, signed_in};
+
+    #[test]
+    fn a_policy_is_stored_whole_when_valid_and_refused_whole_when_not() {
+        let (services, _) = school();
+        let director = signed_in(&services, "director");
+        let (_, before) = services.marking_policy().expect("policy");
+        let mut wrong = before.clone();
+        wrong.thresholds.five = 700;
+        wrong.edit_lock_days = 3;
+        assert!(matches!(
+            services.set_marking_policy(&director, &wrong),
+            Err(ServiceError::Journal(_))
+        ));
+        assert_eq!(services.marking_policy().expect("policy").1, before);
+
+        let mut better = before.clone();
+        better.thresholds.five = 450;
+        better.edit_lock_days = 10;
+        let teacher = signed_in(&services, "t-5a");
+        assert!(matches!(
+            services.set_marking_policy(&teacher, &better),
+            Err(ServiceError::NotAllowed(_))
+        ));
+        let replaced = services
+            .set_marking_policy(&director, &better)
+            .expect("stored");
+        assert_eq!(replaced, before);
+        assert_eq!(services.marking_policy().expect("policy").1, better);
+        let logged = services
+            .store()
+            .admin_log(0, i64::MAX)
+            .expect("log")
+            .into_iter()
+            .find(|entry| entry.action == "marking-policy")
+            .expect("logged");
+        assert!(
+            logged
+                .detail
+                .contains("thresholds 460/360/260 → 450/360/260")
+                && logged.detail.contains("edit-lock window 7 → 10 days"),
+            "{}",
+            logged.detail
+        );
+    }
 }

@@ -289,7 +289,7 @@ async fn a_class_list_with_one_bad_row_imports_nothing_and_a_good_one_imports_wh
         body["errors"][0]["reason"]
             .as_str()
             .expect("reason")
-            .contains("n2 has no name")
+            .contains("у ученика n2 не указано имя")
     );
     let accounts = relay
         .admin(

@@ -9,6 +9,7 @@ mod cli_sign_in;
 mod cli_teacher;
 mod codes;
 mod consent;
+mod console;
 mod district;
 mod durability;
 mod edit_lock;
