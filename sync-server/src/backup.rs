@@ -175,6 +175,12 @@ pub fn backup_now(
     now: i64,
     postgres: Option<&crate::store::postgres::PostgresStore>,
 ) -> Result<Manifest, BackupError> {
+    // One snapshot at a time in this process: the schedule and the console may ask in the same second,
+    // and two runs would share the temporary file and the snapshot's name.
+    static TAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = TAKING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     std::fs::create_dir_all(backups).map_err(io(format!("cannot create {}", backups.display())))?;
     let stamp =
         time::OffsetDateTime::from_unix_timestamp(now).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);

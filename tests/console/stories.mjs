@@ -155,10 +155,20 @@ async function deputy() {
   report.bad_policy_status = refused[0].status();
   report.bad_policy = await text(page, 'main');
   await page.goto(`${url}/admin/policy`);
+  // A second tab opened on the same rules before they change.
+  const stale = await context.newPage();
+  await stale.goto(`${url}/admin/policy`);
   await weight.fill('2,5');
   await page.fill('#policy input[name=edit_lock_days]', '10');
   await page.click('#policy button[type=submit]');
   report.policy_saved = await text(page, '#outcome');
+  await stale.fill('#policy input[name=edit_lock_days]', '3');
+  const [staleSave] = await Promise.all([
+    stale.waitForNavigation(),
+    stale.click('#policy button[type=submit]'),
+  ]);
+  report.stale_policy_status = staleSave.status();
+  await stale.close();
 
   await page.click('nav >> text=Учебный год');
   await shoot(page, 'year');

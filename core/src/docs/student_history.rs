@@ -1,13 +1,15 @@
 //! The edit log of a `student` document: every mark, attendance entry and final mark a change set, old →
 //! new, read back from the document's own history, so no entry can change without appearing here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use automerge::Automerge;
+use automerge::legacy::{Key, ObjectId};
+use automerge::{Automerge, ObjId, ObjType, ROOT, ReadDoc};
 use time::Date;
 
-use super::student::{self, StudentDoc};
-use crate::domain::model::MarkPeriod;
+use super::cell::read_json_cell;
+use super::student::FinalMarkKey;
+use crate::domain::model::{Attendance, Mark, MarkPeriod, PeriodMark};
 use crate::error::SchemaError;
 use crate::ids::{DocId, SubjectId, WorkKindId};
 
@@ -74,99 +76,165 @@ pub struct JournalEdit {
 }
 
 /// Every edit of the student document `doc`, change by change in causal order.
+///
+/// The history is replayed once; after each change only the entries its operations touched are read
+/// again, so a year of a student's entries costs in proportion to its changes, not their square.
 pub fn journal_edits(id: &DocId, doc: &Automerge) -> Result<Vec<JournalEdit>, SchemaError> {
     let mut replay = Automerge::new();
-    let mut before = Entries::default();
+    let mut entries: BTreeMap<(Section, String), (JournalEntry, String)> = BTreeMap::new();
     let mut edits = Vec::new();
     for change in doc.get_changes(&[]) {
         replay
             .apply_changes([change.clone()])
             .map_err(|e| SchemaError::new(id, format!("its history cannot be replayed: {e}")))?;
-        let after = Entries::of(&student::read(id, &replay)?);
-        edits.extend(before.edits_to(&after, &change.hash().to_string()));
-        before = after;
+        let hash = change.hash().to_string();
+        let mut touched: BTreeSet<(Section, String)> = BTreeSet::new();
+        for op in change.decode().operations {
+            let Key::Map(key) = &op.key else { continue };
+            match &op.obj {
+                ObjectId::Root => {
+                    if let Some(section) = Section::named(key) {
+                        // The section's map itself was (re)made: read all of it again.
+                        touched.extend(
+                            entries
+                                .keys()
+                                .filter(|(s, _)| *s == section)
+                                .cloned()
+                                .collect::<Vec<_>>(),
+                        );
+                        if let Some(obj) = section_map(&replay, section) {
+                            touched.extend(
+                                replay
+                                    .map_range(&obj, ..)
+                                    .map(|item| (section, item.key.to_string())),
+                            );
+                        }
+                    }
+                }
+                ObjectId::Id(op_id) => {
+                    for section in Section::ALL {
+                        if section_map(&replay, section)
+                            .is_some_and(|obj| is_object(&obj, op_id.0, &op_id.1))
+                        {
+                            touched.insert((section, key.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        for (section, key) in touched {
+            let now = read_entry(id, &replay, section, &key)?;
+            let was = entries.get(&(section, key.clone()));
+            if was.map(|(_, v)| v) == now.as_ref().map(|(_, v)| v) {
+                continue;
+            }
+            let Some(entry) = now.as_ref().or(was).map(|(entry, _)| entry.clone()) else {
+                continue;
+            };
+            edits.push(JournalEdit {
+                change: hash.clone(),
+                entry,
+                old: was.map(|(_, v)| v.clone()),
+                new: now.as_ref().map(|(_, v)| v.clone()),
+            });
+            match now {
+                Some(now) => entries.insert((section, key), now),
+                None => entries.remove(&(section, key)),
+            };
+        }
     }
     Ok(edits)
 }
 
-/// A student's entries as printed values, keyed by the document's own keys.
-#[derive(Debug, Default)]
-struct Entries(BTreeMap<String, (JournalEntry, String)>);
+/// The maps of a student document whose entries the log follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Section {
+    Marks,
+    Attendance,
+    FinalMarks,
+}
 
-impl Entries {
-    fn of(doc: &StudentDoc) -> Entries {
-        let mut entries = BTreeMap::new();
-        for (id, mark) in &doc.marks {
-            let mark = &mark.value;
-            entries.insert(
-                format!("mark/{id}"),
-                (
-                    JournalEntry::Mark {
-                        subject: mark.subject.clone(),
-                        date: mark.date,
-                        kind: mark.kind.clone(),
-                    },
-                    mark.value.to_string(),
-                ),
-            );
+impl Section {
+    const ALL: [Section; 3] = [Section::Marks, Section::Attendance, Section::FinalMarks];
+
+    fn key(self) -> &'static str {
+        match self {
+            Section::Marks => "marks",
+            Section::Attendance => "attendance",
+            Section::FinalMarks => "final_marks",
         }
-        for (lesson, attendance) in &doc.attendance {
-            let attendance = &attendance.value;
+    }
+
+    fn named(key: &str) -> Option<Section> {
+        Section::ALL.into_iter().find(|s| s.key() == key)
+    }
+}
+
+fn section_map(doc: &Automerge, section: Section) -> Option<ObjId> {
+    match doc.get(ROOT, section.key()) {
+        Ok(Some((automerge::Value::Object(ObjType::Map), obj))) => Some(obj),
+        _ => None,
+    }
+}
+
+fn is_object(obj: &ObjId, counter: u64, actor: &automerge::ActorId) -> bool {
+    matches!(obj, ObjId::Id(c, a, _) if *c == counter && a == actor)
+}
+
+/// One entry as it reads in `doc` now, with its printed value; `None` when it is absent.
+fn read_entry(
+    id: &DocId,
+    doc: &Automerge,
+    section: Section,
+    key: &str,
+) -> Result<Option<(JournalEntry, String)>, SchemaError> {
+    let Some(obj) = section_map(doc, section) else {
+        return Ok(None);
+    };
+    Ok(match section {
+        Section::Marks => read_json_cell::<Mark>(id, doc, &obj, key)?.map(|cell| {
+            let mark = cell.value;
+            (
+                JournalEntry::Mark {
+                    subject: mark.subject,
+                    date: mark.date,
+                    kind: mark.kind,
+                },
+                mark.value.to_string(),
+            )
+        }),
+        Section::Attendance => read_json_cell::<Attendance>(id, doc, &obj, key)?.map(|cell| {
+            let attendance = cell.value;
             let mut shown = attendance
                 .code
-                .clone()
                 .unwrap_or_else(|| "присутствовал".to_owned());
             if !attendance.note.is_empty() {
                 shown = format!("{shown} ({})", attendance.note);
             }
-            entries.insert(
-                format!("attendance/{lesson}"),
-                (
-                    JournalEntry::Attendance {
-                        subject: attendance.subject.clone(),
-                        date: attendance.date,
-                        period: attendance.period,
-                    },
-                    shown,
-                ),
-            );
-        }
-        for (key, mark) in &doc.final_marks {
-            entries.insert(
-                format!("final/{key}"),
+            (
+                JournalEntry::Attendance {
+                    subject: attendance.subject,
+                    date: attendance.date,
+                    period: attendance.period,
+                },
+                shown,
+            )
+        }),
+        Section::FinalMarks => {
+            let final_key: FinalMarkKey = key.parse().map_err(|_| {
+                SchemaError::new(id, format!("final mark has a malformed key {key:?}"))
+            })?;
+            read_json_cell::<PeriodMark>(id, doc, &obj, key)?.map(|cell| {
                 (
                     JournalEntry::FinalMark {
-                        subject: key.subject.clone(),
-                        period: key.period.clone(),
+                        subject: final_key.subject,
+                        period: final_key.period,
                     },
-                    mark.value.value.to_string(),
-                ),
-            );
-        }
-        Entries(entries)
-    }
-
-    fn edits_to(&self, after: &Entries, change: &str) -> Vec<JournalEdit> {
-        let mut keys: Vec<&String> = self.0.keys().chain(after.0.keys()).collect();
-        keys.sort();
-        keys.dedup();
-        keys.into_iter()
-            .filter_map(|key| {
-                let old = self.0.get(key);
-                let new = after.0.get(key);
-                if old.map(|(_, v)| v) == new.map(|(_, v)| v) {
-                    return None;
-                }
-                let entry = new.or(old).map(|(entry, _)| entry.clone())?;
-                Some(JournalEdit {
-                    change: change.to_owned(),
-                    entry,
-                    old: old.map(|(_, v)| v.clone()),
-                    new: new.map(|(_, v)| v.clone()),
-                })
+                    cell.value.value.to_string(),
+                )
             })
-            .collect()
-    }
+        }
+    })
 }
 
 #[cfg(test)]

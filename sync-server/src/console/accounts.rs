@@ -76,9 +76,10 @@ pub async fn account(
     let who = user.who.clone();
     let (account, devices, zone) = blocking(move || {
         let account = app
-            .store()
-            .account(&id)
-            .map_err(crate::routes::AppError::from)?
+            .services
+            .accounts(&who)?
+            .into_iter()
+            .find(|a| a.id == id)
             .ok_or_else(|| {
                 ConsoleError::page(
                     axum::http::StatusCode::NOT_FOUND,

@@ -19,6 +19,9 @@ use crate::reports;
 use crate::services::audit::{EditFilter, JournalEditEntry};
 use crate::store::AccountRole;
 
+/// The most edits one page lists, newest first (a class's term is thousands).
+const SHOWN: usize = 500;
+
 /// The filter form as sent; empty fields are absent.
 #[derive(Debug, Default, Deserialize)]
 pub struct AuditForm {
@@ -45,6 +48,8 @@ struct Names {
     subjects: HashMap<String, String>,
     kinds: HashMap<String, String>,
     terms: HashMap<String, String>,
+    /// Students no longer on a class list today (they left, or moved), named from the directory.
+    former: HashMap<StudentId, String>,
 }
 
 impl Names {
@@ -57,7 +62,9 @@ impl Names {
             .iter()
             .flat_map(|(_, students)| students.iter())
             .find(|(student, _)| student == id)
-            .map_or(id.as_str(), |(_, name)| name.as_str())
+            .map(|(_, name)| name.as_str())
+            .or_else(|| self.former.get(id).map(String::as_str))
+            .unwrap_or(id.as_str())
     }
 
     fn entry(&self, entry: &JournalEntry) -> String {
@@ -184,12 +191,26 @@ pub async fn page(
         names.accounts = accounts.into_iter().map(|a| (a.id, a.name)).collect();
         let edits = if filter.student.is_some() || filter.class.is_some() {
             let edits = app.services.journal_edits(&who, year, &filter)?;
-            let mut seen: Vec<&str> = edits.iter().map(|e| e.account.as_str()).collect();
+            let mut seen: Vec<&str> = edits.iter().filter_map(|e| e.account.as_deref()).collect();
             seen.sort_unstable();
             seen.dedup();
             for account in seen {
                 for device in app.services.devices_of(&who, account)? {
                     names.devices.insert(device.id, device.label);
+                }
+            }
+            for edit in &edits {
+                let listed = names
+                    .students
+                    .iter()
+                    .any(|(_, students)| students.iter().any(|(s, _)| s == &edit.student));
+                if !listed
+                    && let Some((_, name)) = app
+                        .store()
+                        .student(&edit.student)
+                        .map_err(crate::routes::AppError::from)?
+                {
+                    names.former.insert(edit.student.clone(), name);
                 }
             }
             Some(edits)
@@ -253,18 +274,21 @@ fn edits_table(
     zone: journal_core::SchoolTimeZone,
 ) -> Markup {
     html! {
-        p.note { "Изменений: " (edits.len()) }
+        p.note {
+            "Изменений: " (edits.len())
+            @if edits.len() > SHOWN { ". Показаны " (SHOWN) " последних; сузьте отбор по ученику, учителю или дням, чтобы увидеть остальные." }
+        }
         table id="edits" {
             thead { tr {
                 th { "Когда" } th { "Кто" } th { "Устройство" } th { "Ученик" } th { "Предмет" }
                 th { "Запись" } th { "Было → стало" } th { "Причина" }
             } }
             tbody {
-                @for edit in edits {
+                @for edit in edits.iter().take(SHOWN) {
                     tr {
-                        td { (layout::moment(edit.at, zone)) }
-                        td { (Names::of(&names.accounts, &edit.account)) }
-                        td { (Names::of(&names.devices, &edit.device)) }
+                        td { @match edit.at { Some(at) => (layout::moment(at, zone)), None => span.muted { "не записано" } } }
+                        td { @match &edit.account { Some(account) => (Names::of(&names.accounts, account)), None => span.muted { "неизвестно" } } }
+                        td { @match &edit.device { Some(device) => (Names::of(&names.devices, device)), None => span.muted { "неизвестно" } } }
                         td { (names.student(&edit.student)) }
                         td { (Names::of(&names.subjects, edit.edit.entry.subject().as_str())) }
                         td { (names.entry(&edit.edit.entry)) }

@@ -56,7 +56,7 @@ pub async fn page(
                     @for (class, name) in &classes { option value=(class) { (name) } }
                 }
             }
-            label { "Действует дней " input type="number" name="valid_days" min="1" max="365" value=(DEFAULT_VALID_DAYS); }
+            label { "Действует дней " input type="number" name="valid_days" min="1" max=(crate::services::codes::MAX_VALID_DAYS) value=(DEFAULT_VALID_DAYS); }
             button type="submit" { "Выдать коды и скачать листки (PDF)" }
         }
     };

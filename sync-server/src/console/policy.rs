@@ -47,6 +47,7 @@ async fn policy_body(
         (outcome)
         form.panel id="policy" method="post" action="/admin/policy" {
             (layout::form_token(user))
+            input type="hidden" name="based_on" value=(fingerprint(&policy, zone));
             p { "Правила " (year) " учебного года. Изменения проверяются и записываются в журнал действий администрации." }
             h2 { "Виды работ и их вес в среднем балле" }
             table id="kinds" {
@@ -186,7 +187,15 @@ fn policy_from(posted: &Posted, current: &MarkingPolicy) -> Result<MarkingPolicy
     Ok(policy)
 }
 
-/// `POST /admin/policy`: the whole form, checked, then stored; nothing is stored if any field is wrong.
+/// A short fingerprint of the rules a form was built on, so that a save over someone else's change is
+/// refused instead of undoing it.
+fn fingerprint(policy: &MarkingPolicy, zone: SchoolTimeZone) -> String {
+    let text = serde_json::to_string(&(policy, zone)).unwrap_or_default();
+    hex::encode(&ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref()[..8])
+}
+
+/// `POST /admin/policy`: the whole form, checked, then stored in one change; nothing is stored if any
+/// field is wrong or the rules changed since the page was opened.
 pub async fn save(State(app): State<Arc<App>>, posted: Posted) -> Result<Response, ConsoleError> {
     posted.user.administration_only()?;
     let zone: SchoolTimeZone = posted
@@ -194,20 +203,24 @@ pub async fn save(State(app): State<Arc<App>>, posted: Posted) -> Result<Respons
         .parse()
         .map_err(|e: journal_core::InputError| refused(format!("Часовой пояс: {e}.")))?;
     let who = posted.user.who.clone();
-    let current = blocking({
+    let (current, current_zone) = blocking({
         let app = app.clone();
-        move || Ok(app.services.marking_policy()?.1)
+        move || Ok((app.services.marking_policy()?.1, app.services.time_zone()?))
     })
     .await?;
+    if posted.field("based_on") != fingerprint(&current, current_zone) {
+        return Err(ConsoleError::page(
+            StatusCode::CONFLICT,
+            "Правила изменили, пока страница была открыта. Откройте её заново и внесите изменения ещё раз. Ничего не изменено.",
+        ));
+    }
     let policy = policy_from(&posted, &current)?;
     blocking({
         let app = app.clone();
         move || {
-            app.services.set_marking_policy(&who, &policy)?;
-            if app.services.time_zone()? != zone {
-                app.services.set_time_zone(&who, zone)?;
-            }
-            Ok(())
+            Ok(app
+                .services
+                .set_school_rules(&who, &current, &policy, zone)?)
         }
     })
     .await?;

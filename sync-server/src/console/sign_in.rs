@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
 use maud::html;
@@ -57,12 +57,21 @@ const FOR_STAFF: &str = "Консоль — для администрации ш
 pub async fn submit(
     State(app): State<Arc<App>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     axum::Form(form): axum::Form<SignIn>,
 ) -> Result<Response, ConsoleError> {
+    if !same_origin(&headers) {
+        return Ok(sign_in_page(
+            StatusCode::FORBIDDEN,
+            Some("Вход возможен только со страницы входа этой консоли."),
+        ));
+    }
     let code = form.code.trim().to_owned();
     let token = form.token.trim().to_owned();
+    // A device key is counted under its device's id, so one address's bad keys hold back that address and
+    // that id, never every key sign-in of the relay.
     let attempt = if code.is_empty() {
-        format!("device:{}", token.split('.').next().unwrap_or_default())
+        token.split('.').next().unwrap_or_default().to_owned()
     } else {
         code.parse::<journal_core::access_code::AccessCode>()
             .map(|c| c.canonical())
@@ -95,12 +104,32 @@ pub async fn submit(
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(app.secure_cookies)
+        .max_age(cookie::time::Duration::seconds(super::SESSION_SECONDS))
         .build();
     let mut response = Redirect::to("/admin").into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     Ok(response)
+}
+
+/// Whether a sign-in was posted from the console's own page: a browser says where a form came from
+/// (`Sec-Fetch-Site`, `Origin`), so another site cannot sign a visitor in to an account of its choosing.
+/// Clients that are not browsers say neither and are let through.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = value("sec-fetch-site")
+        && !matches!(site, "same-origin" | "none")
+    {
+        return false;
+    }
+    match (value("origin"), value("host")) {
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority == host),
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
 }
 
 /// Redeems a staff member's code for a new console device; returns its token.

@@ -82,23 +82,26 @@ impl Services {
                 ServiceError::Invalid(format!("the journal of {student} cannot be read: {e}"))
             })?;
             for edit in edits {
-                let Some(delivery) = trail.iter().find(|entry| entry.hash == edit.change) else {
-                    continue;
-                };
-                let day = zone.day_at(delivery.received_at);
+                // An edit whose delivery was never recorded (history from before the trail, the relay's
+                // own writes) is still listed, its author unknown; only a filter on who or when leaves
+                // it out.
+                let delivery = trail.iter().find(|entry| entry.hash == edit.change);
+                let day = delivery.map(|d| zone.day_at(d.received_at));
                 let wanted = filter
                     .teacher
                     .as_ref()
-                    .is_none_or(|teacher| &delivery.account == teacher)
-                    && filter.from.is_none_or(|from| day >= from)
-                    && filter.to.is_none_or(|to| day <= to);
+                    .is_none_or(|teacher| delivery.is_some_and(|d| &d.account == teacher))
+                    && filter
+                        .from
+                        .is_none_or(|from| day.is_some_and(|day| day >= from))
+                    && filter.to.is_none_or(|to| day.is_some_and(|day| day <= to));
                 if wanted {
                     found.push(JournalEditEntry {
                         student: student.clone(),
-                        at: delivery.received_at,
-                        account: delivery.account.clone(),
-                        device: delivery.device.clone(),
-                        reason: delivery.reason.clone(),
+                        at: delivery.map(|d| d.received_at),
+                        account: delivery.map(|d| d.account.clone()),
+                        device: delivery.map(|d| d.device.clone()),
+                        reason: delivery.and_then(|d| d.reason.clone()),
                         edit,
                     });
                 }
@@ -141,12 +144,12 @@ pub struct EditFilter {
 pub struct JournalEditEntry {
     /// The student.
     pub student: StudentId,
-    /// When it reached the relay (Unix seconds).
-    pub at: i64,
-    /// The account that delivered it.
-    pub account: String,
-    /// The device that delivered it.
-    pub device: String,
+    /// When it reached the relay (Unix seconds); `None` when its delivery was never recorded.
+    pub at: Option<i64>,
+    /// The account that delivered it, when known.
+    pub account: Option<String>,
+    /// The device that delivered it, when known.
+    pub device: Option<String>,
     /// Why it was made, when its author gave a reason (a correction's).
     pub reason: Option<String>,
     /// The entry, old → new.

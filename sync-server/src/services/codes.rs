@@ -18,6 +18,9 @@ use crate::store::{
 /// Default lifetime of a code.
 pub const DEFAULT_VALID_DAYS: u32 = 14;
 
+/// The longest a code may be valid, in days.
+pub const MAX_VALID_DAYS: u32 = 90;
+
 /// Why a code was not issued or redeemed.
 #[derive(Debug, Error)]
 pub enum CodeError {
@@ -91,7 +94,7 @@ pub fn issue(
     at: i64,
 ) -> Result<IssuedCode, CodeError> {
     let admin = issuer.account.role == AccountRole::Administration;
-    if !(1..=90).contains(&request.valid_days) {
+    if !(1..=MAX_VALID_DAYS).contains(&request.valid_days) {
         return Err(CodeError::Invalid(
             "a code is valid for 1 to 90 days".into(),
         ));

@@ -82,35 +82,55 @@ impl Services {
     }
 
     /// Replaces the current year's marking policy (kinds of work and their weights, rounding thresholds,
-    /// attendance codes, the edit-lock window) with `policy`, checked first, stored in the school's document
-    /// and recorded in the administration's log with what changed. Returns the policy it replaced.
-    pub fn set_marking_policy(
+    /// attendance codes, the edit-lock window) and time zone in one change of the school's document,
+    /// checked first and recorded in the administration's log with what changed. `based_on` is the policy
+    /// the administrator saw: if someone changed it meanwhile, nothing is stored.
+    pub fn set_school_rules(
         &self,
         by: &Principal,
+        based_on: &MarkingPolicy,
         policy: &MarkingPolicy,
-    ) -> ServiceResult<MarkingPolicy> {
+        zone: SchoolTimeZone,
+    ) -> ServiceResult<()> {
         administration_only(by, "sets the marking policy")?;
+        policy.check().map_err(journal_core::Error::from)?;
         let mut docs = self.year_documents()?.ok_or_else(no_year)?;
         let year = docs.year;
-        let replaced = docs
-            .journal
-            .school_settings(year)
-            .ok_or_else(no_year)?
-            .policy
-            .clone();
-        if &replaced == policy {
-            return Ok(replaced);
+        let settings = docs.journal.school_settings(year).ok_or_else(no_year)?;
+        let (replaced, replaced_zone) = (settings.policy.clone(), settings.time_zone);
+        if &replaced != based_on {
+            return Err(ServiceError::Invalid(
+                "the marking policy was changed by someone else meanwhile; open it again".into(),
+            ));
+        }
+        if &replaced == policy && replaced_zone == zone {
+            return Ok(());
         }
         let before = docs.heads();
-        docs.journal.set_policy(year, policy)?;
+        if &replaced != policy {
+            docs.journal.set_policy(year, policy)?;
+        }
+        if replaced_zone != zone {
+            docs.journal.set_time_zone(year, zone)?;
+        }
         docs.store(self, by, &before)?;
-        self.record(
-            by,
-            "marking-policy",
-            year.to_string(),
-            policy_changes(&replaced, policy),
-        )?;
-        Ok(replaced)
+        if &replaced != policy {
+            self.record(
+                by,
+                "marking-policy",
+                year.to_string(),
+                policy_changes(&replaced, policy),
+            )?;
+        }
+        if replaced_zone != zone {
+            self.record(
+                by,
+                "time-zone",
+                year.to_string(),
+                format!("{replaced_zone} → {zone}"),
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -207,8 +227,9 @@ mod tests {
         let mut wrong = before.clone();
         wrong.thresholds.five = 700;
         wrong.edit_lock_days = 3;
+        let zone = services.time_zone().expect("zone");
         assert!(matches!(
-            services.set_marking_policy(&director, &wrong),
+            services.set_school_rules(&director, &before, &wrong, zone),
             Err(ServiceError::Journal(_))
         ));
         assert_eq!(services.marking_policy().expect("policy").1, before);
@@ -218,13 +239,22 @@ mod tests {
         better.edit_lock_days = 10;
         let teacher = signed_in(&services, "t-5a");
         assert!(matches!(
-            services.set_marking_policy(&teacher, &better),
+            services.set_school_rules(&teacher, &before, &better, zone),
             Err(ServiceError::NotAllowed(_))
         ));
-        let replaced = services
-            .set_marking_policy(&director, &better)
+        let moscow = journal_core::SchoolTimeZone::MOSCOW;
+        services
+            .set_school_rules(&director, &before, &better, moscow)
             .expect("stored");
-        assert_eq!(replaced, before);
+        assert_eq!(services.marking_policy().expect("policy").1, better);
+        assert_eq!(services.time_zone().expect("zone"), moscow);
+        // A form built on the policy before that change stores nothing.
+        let mut stale = before.clone();
+        stale.edit_lock_days = 1;
+        assert!(matches!(
+            services.set_school_rules(&director, &before, &stale, moscow),
+            Err(ServiceError::Invalid(_))
+        ));
         assert_eq!(services.marking_policy().expect("policy").1, better);
         let logged = services
             .store()

@@ -159,9 +159,9 @@ async fn the_deputy_director_imports_a_class_issues_slips_revokes_a_phone_and_re
         .expect("session task");
     let revoked_at = u128::from(report["revoked_at_ms"].as_u64().expect("revoked_at_ms"));
     assert!(
-        closed_at.saturating_sub(revoked_at) < 1000,
+        closed_at >= revoked_at && closed_at - revoked_at < 1000,
         "the session closed {} ms after the click",
-        closed_at.saturating_sub(revoked_at)
+        closed_at.abs_diff(revoked_at)
     );
     // The term report of 5А.
     let term = pdf_text(Path::new(report["term_report"].as_str().expect("report")));
@@ -175,11 +175,35 @@ async fn the_deputy_director_imports_a_class_issues_slips_revokes_a_phone_and_re
         .iter()
         .find(|row| row.contains("4 → 5"))
         .unwrap_or_else(|| panic!("no 4 → 5 in the audit trail: {audit:?}"));
+    let tablet_device = relay
+        .token("t-5a")
+        .split('.')
+        .next()
+        .expect("id")
+        .to_owned();
+    let devices: Vec<Value> = relay
+        .admin(
+            &relay.token("director"),
+            reqwest::Method::GET,
+            "/accounts/t-5a/devices",
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .expect("devices");
+    let label = devices
+        .iter()
+        .find(|d| d["id"] == tablet_device)
+        .and_then(|d| d["label"].as_str())
+        .expect("the tablet's label")
+        .to_owned();
     for part in [
         "Соколова Елена Игоревна",
         "Кузнецов Пётр",
         "Русский язык",
         "отметка",
+        label.as_str(),
     ] {
         assert!(correction.contains(part), "{part} is missing: {correction}");
     }
@@ -212,6 +236,10 @@ async fn the_deputy_director_imports_a_class_issues_slips_revokes_a_phone_and_re
         "{report}"
     );
     assert_eq!(report["policy_saved"], "Правила сохранены.", "{report}");
+    assert_eq!(
+        report["stale_policy_status"], 409,
+        "a tab opened before the change does not undo it: {report}"
+    );
     let policy: Value = relay
         .admin(
             &relay.token("director"),
@@ -316,6 +344,21 @@ async fn a_class_teacher_sees_only_their_own_class_in_a_browser() {
     assert_eq!(report["dialogs"], json!([]), "{report}");
 }
 
+/// The sign-in form posted with `fields` (URL-encoded), ready to send.
+fn sign_in_form(http: &reqwest::Client, relay: &Relay, fields: String) -> reqwest::RequestBuilder {
+    http.post(format!("{}/admin/sign-in", relay.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(fields)
+}
+
+/// Posts the sign-in form with `fields`.
+async fn sign_in(http: &reqwest::Client, relay: &Relay, fields: String) -> reqwest::Response {
+    sign_in_form(http, relay, fields)
+        .send()
+        .await
+        .expect("sign in")
+}
+
 /// A client that keeps redirects to itself, as the console's answers are what is checked.
 fn plain_client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -406,13 +449,7 @@ async fn families_and_subject_teachers_get_403_on_every_console_route_and_strang
     }
     // A parent's code is refused by the console unspent: the phone can still use it.
     let code = relay.codes["parent-s5a2"].clone();
-    let answer = http
-        .post(format!("{}/admin/sign-in", relay.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("code={code}"))
-        .send()
-        .await
-        .expect("sign in");
+    let answer = sign_in(&http, &relay, format!("code={code}")).await;
     assert_eq!(answer.status().as_u16(), 403);
     assert!(answer.headers().get("set-cookie").is_none());
     let redeemed =
@@ -440,6 +477,24 @@ async fn families_and_subject_teachers_get_403_on_every_console_route_and_strang
         .await;
         assert_eq!(answer, 403, "the class teacher on {page}");
     }
+    let teachers_token = form_token(&relay, &teacher, "/admin/codes").await;
+    let slips = status(
+        http.post(format!("{}/admin/codes/slips", relay.url))
+            .header("cookie", &teacher)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("class=6b&csrf={teachers_token}")),
+    )
+    .await;
+    assert_eq!(slips, 403, "slips for another class");
+    let card = status(
+        http.get(format!(
+            "{}/admin/reports/file?kind=report-card&student=s6b1",
+            relay.url
+        ))
+        .header("cookie", &teacher),
+    )
+    .await;
+    assert_eq!(card, 403, "another class's student's report card");
     let own = status(
         http.get(format!(
             "{}/admin/reports/file?kind=summary&class=5a",
@@ -521,13 +576,7 @@ async fn the_console_cookie_is_http_only_strict_and_secure_under_tls() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let answer = http
-        .post(format!("{}/admin/sign-in", relay.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("code={}", relay.codes["director"]))
-        .send()
-        .await
-        .expect("sign in");
+    let answer = sign_in(&http, &relay, format!("code={}", relay.codes["director"])).await;
     assert_eq!(answer.status().as_u16(), 303);
     let set = answer.headers()["set-cookie"]
         .to_str()
@@ -608,13 +657,7 @@ async fn console_sign_in_attempts_are_rate_limited_as_code_redemption_is() {
     let http = plain_client();
     let mut statuses = Vec::new();
     for attempt in 0..12 {
-        let answer = http
-            .post(format!("{}/admin/sign-in", relay.url))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("code=WRNG-{attempt:04}-AAAA-A"))
-            .send()
-            .await
-            .expect("sign in");
+        let answer = sign_in(&http, &relay, format!("code=WRNG-{attempt:04}-AAAA-A")).await;
         statuses.push(answer.status().as_u16());
     }
     assert_eq!(statuses[0], 400, "a wrong code is refused: {statuses:?}");
@@ -624,12 +667,57 @@ async fn console_sign_in_attempts_are_rate_limited_as_code_redemption_is() {
         "guessing is slowed down: {statuses:?}"
     );
     // The right code is refused too while the address is held back.
-    let answer = http
-        .post(format!("{}/admin/sign-in", relay.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("code={}", relay.codes["director"]))
-        .send()
-        .await
-        .expect("sign in");
+    let answer = sign_in(&http, &relay, format!("code={}", relay.codes["director"])).await;
     assert_eq!(answer.status().as_u16(), 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_device_keys_from_one_address_hold_back_that_address_only_and_foreign_pages_cannot_sign_in()
+ {
+    let relay = Relay::start_demo();
+    let guesser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("client");
+    let mut last = 0;
+    for attempt in 0..12 {
+        last = sign_in(
+            &guesser,
+            &relay,
+            format!("token=abc{attempt:013}.{}", "0".repeat(64)),
+        )
+        .await
+        .status()
+        .as_u16();
+    }
+    assert_eq!(last, 429, "the guessing address is held back");
+    let http = plain_client();
+    let director = relay.token("director");
+    let answer = sign_in(&http, &relay, format!("token={director}")).await;
+    assert_eq!(answer.status().as_u16(), 303, "another address signs in");
+    let console = answer.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    relay.secret(
+        console
+            .trim_start_matches("journal_console=")
+            .split(';')
+            .next()
+            .unwrap_or_default(),
+    );
+    // A page on another site cannot post a sign-in (which would put the visitor in its own session).
+    for (header, value) in [
+        ("origin", "http://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let answer = sign_in_form(&http, &relay, format!("code={}", relay.codes["t-5a"]))
+            .header(header, value)
+            .send()
+            .await
+            .expect("sign in");
+        assert_eq!(answer.status().as_u16(), 403, "{header}: {value}");
+        assert!(answer.headers().get("set-cookie").is_none());
+    }
 }
