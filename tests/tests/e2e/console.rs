@@ -721,3 +721,52 @@ async fn bad_device_keys_from_one_address_hold_back_that_address_only_and_foreig
         assert!(answer.headers().get("set-cookie").is_none());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_backs_up_and_verifies_a_district_database_on_postgresql() {
+    let db = journal_relay::store::postgres::testing::TestDatabase::create("console");
+    let relay = Relay::start_demo_on(db.url());
+    let http = plain_client();
+    let director = cookie(&relay.token("director"));
+    let post = |path: &str, body: String| {
+        http.post(format!("{}{path}", relay.url))
+            .header("cookie", &director)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let token = form_token(&relay, &director, "/admin/backups").await;
+    let taken = post("/admin/backups", format!("csrf={token}"))
+        .await
+        .expect("backup");
+    assert_eq!(taken.status().as_u16(), 200);
+    assert!(
+        taken.text().await.expect("page").contains("Копия сделана"),
+        "the snapshot is taken"
+    );
+    let snapshot = std::fs::read_dir(relay.data_dir().join("backups"))
+        .expect("backups")
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .find(|name| name.ends_with(".jbak"))
+        .expect("a snapshot file");
+    let verified = post(
+        "/admin/backups/verify",
+        format!("csrf={token}&file={snapshot}"),
+    )
+    .await
+    .expect("verify");
+    assert_eq!(verified.status().as_u16(), 200);
+    assert!(
+        verified.text().await.expect("page").contains("исправна"),
+        "the snapshot of the district's database verifies"
+    );
+    // A name that is not a snapshot of the folder is refused, not looked for elsewhere.
+    let outside = post(
+        "/admin/backups/verify",
+        format!("csrf={token}&file=..%2Frelay.db"),
+    )
+    .await
+    .expect("verify");
+    assert_eq!(outside.status().as_u16(), 400);
+}
