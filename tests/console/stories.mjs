@@ -94,6 +94,10 @@ async function deputy() {
   await shoot(page, 'classes-bad-row');
   await upload(page, 'classes.csv', settings.good_list);
   report.imported = await text(page, '#outcome');
+  // The same page takes a spreadsheet.
+  await page.setInputFiles('input[name=list]', settings.xlsx_list);
+  await page.click('form[action="/admin/classes/import"] button[type=submit]');
+  report.imported_xlsx = await text(page, '#outcome');
   report.classes = await classSizes(page);
   await shoot(page, 'classes');
 

@@ -126,6 +126,7 @@ async fn the_deputy_director_imports_a_class_issues_slips_revokes_a_phone_and_re
             "revoke_account_name": "Родитель: Иванов",
             "script_name": SCRIPT_NAME,
             "audit_student": "Кузнецов Пётр",
+            "xlsx_list": concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/roster.xlsx"),
         }),
     )
     .await;
@@ -142,6 +143,8 @@ async fn the_deputy_director_imports_a_class_issues_slips_revokes_a_phone_and_re
     );
     let imported = report["imported"].as_str().unwrap_or_default();
     assert!(imported.contains("учеников — 2"), "{imported}");
+    let spreadsheet = report["imported_xlsx"].as_str().unwrap_or_default();
+    assert!(spreadsheet.contains("учеников — 3"), "{spreadsheet}");
     assert!(
         strings(&report["classes"]).contains(&"5А\t5".to_owned()),
         "{report}"
