@@ -86,11 +86,24 @@ pub fn issue_device(
     Ok(issued)
 }
 
-/// Checks a token and returns who it belongs to.
+/// The label of the devices the web console signs in as; no device signing in through the API gets it.
+pub const CONSOLE_DEVICE: &str = "веб-консоль";
+
+/// How long a web-console sign-in lasts (12 hours), on every route: a console left signed in on an
+/// office computer ends with the working day, and its token opens neither the API nor sync after that.
+pub const CONSOLE_SESSION_SECONDS: i64 = 12 * 3600;
+
+/// Whether `device` is a console sign-in past its lifetime at `now`.
+pub fn console_expired(device: &Device, now: i64) -> bool {
+    device.label == CONSOLE_DEVICE && now - device.created_at > CONSOLE_SESSION_SECONDS
+}
+
+/// Checks a token at `now` and returns who it belongs to.
 pub fn authenticate(
     store: &dyn RelayStore,
     key: &HashKey,
     token: &str,
+    now: i64,
 ) -> Result<Principal, AuthError> {
     let (device_id, secret) = token.trim().split_once('.').ok_or(AuthError::Refused)?;
     if device_id.len() > 64 || secret.len() > 128 {
@@ -100,7 +113,7 @@ pub fn authenticate(
     if !key.token_matches(secret, &stored_hash) {
         return Err(AuthError::Refused);
     }
-    if device.revoked_at.is_some() {
+    if device.revoked_at.is_some() || console_expired(&device, now) {
         return Err(AuthError::Refused);
     }
     let account = store
@@ -145,7 +158,7 @@ mod tests {
         let store = store_with_teacher();
         let key = HashKey::random();
         let issued = issue_device(&store, &key, "t", "tablet", 1).expect("issue");
-        let who = authenticate(&store, &key, &issued.token).expect("valid");
+        let who = authenticate(&store, &key, &issued.token, 2).expect("valid");
         assert_eq!(who.account.id, "t");
         let (_, stored) = store
             .device_auth(&issued.device.id)
@@ -159,7 +172,7 @@ mod tests {
         );
         let wrong_secret = format!("{}.{}", issued.device.id, "0".repeat(64));
         for bad in ["", "nodot", "x.y", wrong_secret.as_str()] {
-            let err = authenticate(&store, &key, bad).expect_err(bad);
+            let err = authenticate(&store, &key, bad, 2).expect_err(bad);
             assert_eq!(
                 err.to_string(),
                 "the device token is not valid; sign this device in again"
@@ -167,7 +180,7 @@ mod tests {
         }
         store.revoke_device(&issued.device.id, 2).expect("revoke");
         assert!(matches!(
-            authenticate(&store, &key, &issued.token),
+            authenticate(&store, &key, &issued.token, 2),
             Err(AuthError::Refused)
         ));
     }
@@ -177,7 +190,7 @@ mod tests {
         let store = store_with_teacher();
         let issued = issue_device(&store, &HashKey::random(), "t", "tablet", 1).expect("issue");
         assert!(matches!(
-            authenticate(&store, &HashKey::random(), &issued.token),
+            authenticate(&store, &HashKey::random(), &issued.token, 2),
             Err(AuthError::Refused)
         ));
     }
@@ -191,9 +204,24 @@ mod tests {
         account.active = false;
         store.put_account(&account).expect("deactivate");
         assert!(matches!(
-            authenticate(&store, &key, &issued.token),
+            authenticate(&store, &key, &issued.token, 2),
             Err(AuthError::Refused)
         ));
+    }
+
+    #[test]
+    fn a_console_sign_in_ends_after_twelve_hours_and_other_devices_do_not() {
+        let store = store_with_teacher();
+        let key = HashKey::random();
+        let console = issue_device(&store, &key, "t", CONSOLE_DEVICE, 1000).expect("issue");
+        let tablet = issue_device(&store, &key, "t", "tablet", 1000).expect("issue");
+        let end = 1000 + CONSOLE_SESSION_SECONDS;
+        authenticate(&store, &key, &console.token, end).expect("still within the day");
+        assert!(matches!(
+            authenticate(&store, &key, &console.token, end + 1),
+            Err(AuthError::Refused)
+        ));
+        authenticate(&store, &key, &tablet.token, end + 365 * 86_400).expect("a tablet stays");
     }
 
     #[test]

@@ -139,16 +139,26 @@ impl RedeemLimits {
     /// long to wait.
     pub fn admit(&self, client: IpAddr, canonical: &str) -> Result<(), Duration> {
         let family: String = canonical.chars().take(CODE_FAMILY_CHARS).collect();
+        self.take(client, Some(family))
+    }
+
+    /// Admits one sign-in from `client` with a device key, or returns how long to wait. A key's secret is
+    /// 256 bits, beyond guessing, so only the address counts: a family of keys would let anyone hold back
+    /// a device whose id they know by signing in badly under it.
+    pub fn admit_device_key(&self, client: IpAddr) -> Result<(), Duration> {
+        self.take(client, None)
+    }
+
+    fn take(&self, client: IpAddr, family: Option<String>) -> Result<(), Duration> {
         let Some(store) = &self.shared else {
             self.per_address.take(&client, 1)?;
-            return self.per_family.take(&family, 1);
+            return family.map_or(Ok(()), |family| self.per_family.take(&family, 1));
         };
         let now_ms = self.clock.now_ms();
         let (address_rate, family_rate) = self.rates;
-        for (key, rate) in [
-            (format!("redeem-address:{client}"), address_rate),
-            (format!("redeem-family:{family}"), family_rate),
-        ] {
+        let address = (format!("redeem-address:{client}"), address_rate);
+        let family = family.map(|family| (format!("redeem-family:{family}"), family_rate));
+        for (key, rate) in std::iter::once(address).chain(family) {
             match store.take_token(&key, now_ms, rate.interval_ms(), rate.burst) {
                 Ok(None) => {}
                 Ok(Some(wait_ms)) => return Err(wait(wait_ms)),

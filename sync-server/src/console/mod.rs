@@ -31,14 +31,10 @@ use crate::app::App;
 use crate::auth::{self, AuthError, Principal};
 use crate::routes::AppError;
 use crate::services::ServiceError;
-use crate::services::console::CONSOLE_DEVICE;
 pub use crate::services::console::Desk;
 
 /// The name of the console's session cookie.
 pub const COOKIE: &str = "journal_console";
-
-/// How long a console sign-in lasts (12 hours): its device is revoked on the first request after.
-pub const SESSION_SECONDS: i64 = 12 * 3600;
 
 /// The console's routes, mounted under `/admin`.
 pub fn router() -> Router<Arc<App>> {
@@ -114,18 +110,12 @@ impl FromRequestParts<Arc<App>> for ConsoleUser {
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ConsoleError> {
         let token = cookie_token(&parts.headers).ok_or(ConsoleError::SignIn)?;
-        let who = match auth::authenticate(app.store().as_ref(), &app.secrets, &token) {
+        let now = app.hub.clock().now();
+        let who = match auth::authenticate(app.store().as_ref(), &app.secrets, &token, now) {
             Ok(who) => who,
             Err(AuthError::Refused) => return Err(ConsoleError::SignIn),
             Err(AuthError::Store(e)) => return Err(AppError::from(e).into()),
         };
-        if who.device.label == CONSOLE_DEVICE
-            && app.hub.clock().now() - who.device.created_at > SESSION_SECONDS
-        {
-            // A console left signed in on an office computer ends with the working day.
-            app.services.revoke_device(&who, &who.device.id)?;
-            return Err(ConsoleError::SignIn);
-        }
         let desk = app.services.console_desk(&who.account)?;
         Ok(ConsoleUser {
             form_token: app.secrets.form_token(&token),

@@ -68,16 +68,16 @@ pub async fn submit(
     }
     let code = form.code.trim().to_owned();
     let token = form.token.trim().to_owned();
-    // A device key is counted under its device's id, so one address's bad keys hold back that address and
-    // that id, never every key sign-in of the relay.
-    let attempt = if code.is_empty() {
-        token.split('.').next().unwrap_or_default().to_owned()
+    let admitted = if code.is_empty() {
+        app.redeem_limits.admit_device_key(client.ip())
     } else {
-        code.parse::<journal_core::access_code::AccessCode>()
+        let canonical = code
+            .parse::<journal_core::access_code::AccessCode>()
             .map(|c| c.canonical())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        app.redeem_limits.admit(client.ip(), &canonical)
     };
-    if let Err(wait) = app.redeem_limits.admit(client.ip(), &attempt) {
+    if let Err(wait) = admitted {
         tracing::warn!(client = %client.ip(), "console sign-in rate limit reached");
         return Err(AppError::TooMany(wait.as_secs().max(1)).into());
     }
@@ -104,7 +104,9 @@ pub async fn submit(
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(app.secure_cookies)
-        .max_age(cookie::time::Duration::seconds(super::SESSION_SECONDS))
+        .max_age(cookie::time::Duration::seconds(
+            auth::CONSOLE_SESSION_SECONDS,
+        ))
         .build();
     let mut response = Redirect::to("/admin").into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
@@ -115,13 +117,12 @@ pub async fn submit(
 
 /// Whether a sign-in was posted from the console's own page: a browser says where a form came from
 /// (`Sec-Fetch-Site`, `Origin`), so another site cannot sign a visitor in to an account of its choosing.
-/// Clients that are not browsers say neither and are let through.
+/// `Sec-Fetch-Site` is trusted alone when sent: behind a proxy that rewrites `Host`, `Origin` and `Host`
+/// differ for the console's own page. Clients that are not browsers say neither and are let through.
 fn same_origin(headers: &HeaderMap) -> bool {
     let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = value("sec-fetch-site")
-        && !matches!(site, "same-origin" | "none")
-    {
-        return false;
+    if let Some(site) = value("sec-fetch-site") {
+        return matches!(site, "same-origin" | "none");
     }
     match (value("origin"), value("host")) {
         (Some(origin), Some(host)) => origin
@@ -164,7 +165,8 @@ fn sign_in_with_code(app: &App, code: &str) -> Result<String, ConsoleError> {
 
 /// Signs in a device's holder: the console gets a device of its own for the same account.
 fn sign_in_with_token(app: &App, token: &str) -> Result<String, ConsoleError> {
-    let who = match auth::authenticate(app.store().as_ref(), &app.secrets, token) {
+    let now = app.hub.clock().now();
+    let who = match auth::authenticate(app.store().as_ref(), &app.secrets, token, now) {
         Ok(who) => who,
         Err(AuthError::Refused) => {
             return Err(ConsoleError::page(
@@ -174,6 +176,13 @@ fn sign_in_with_token(app: &App, token: &str) -> Result<String, ConsoleError> {
         }
         Err(AuthError::Store(e)) => return Err(AppError::from(e).into()),
     };
+    if who.device.label == CONSOLE_DEVICE {
+        // Otherwise a console's key would open the next console, and the working day never ends.
+        return Err(ConsoleError::page(
+            StatusCode::BAD_REQUEST,
+            "Это ключ веб-консоли: войдите кодом или ключом планшета или телефона.",
+        ));
+    }
     if app.services.console_desk(&who.account).is_err() {
         return Err(ConsoleError::page(StatusCode::FORBIDDEN, FOR_STAFF));
     }

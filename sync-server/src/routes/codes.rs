@@ -90,6 +90,12 @@ pub async fn redeem(
         Some(_) => Some(principal(&app, &headers)?),
         None => None,
     };
+    if body.label.trim() == crate::auth::CONSOLE_DEVICE {
+        return Err(AppError::BadRequest(format!(
+            "the device name «{}» is kept for the web console's sign-ins; choose another",
+            crate::auth::CONSOLE_DEVICE
+        )));
+    }
     let label = if body.label.trim().is_empty() {
         "device"
     } else {

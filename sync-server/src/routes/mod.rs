@@ -309,6 +309,7 @@ pub fn principal(app: &App, headers: &HeaderMap) -> Result<Principal, AppError> 
         app.store().as_ref(),
         &app.secrets,
         token,
+        app.hub.clock().now(),
     )?)
 }
 

@@ -49,7 +49,12 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
     let who = match &query.token {
-        Some(token) => crate::auth::authenticate(app.store().as_ref(), &app.secrets, token)?,
+        Some(token) => crate::auth::authenticate(
+            app.store().as_ref(),
+            &app.secrets,
+            token,
+            app.hub.clock().now(),
+        )?,
         None => principal(&app, &headers)?,
     };
     let max = app.limits.max_frame_bytes;

@@ -744,7 +744,8 @@ mod tests {
         let again = sent(Some(&mine)).expect("the lost reply, again");
         assert_eq!(again.account, first.account);
         assert_eq!(again.token.expect("a token").token, token);
-        let who = crate::auth::authenticate(&store, &key(), &token).expect("the token works");
+        let who =
+            crate::auth::authenticate(&store, &key(), &token, now()).expect("the token works");
         assert_eq!(who.account.id, first.account.id);
         assert_eq!(
             store.devices_of(&first.account.id).expect("devices").len(),

@@ -7,8 +7,7 @@ use super::{ServiceError, ServiceResult, Services};
 use crate::auth::{IssuedToken, Principal, issue_device};
 use crate::store::{Account, AccountRole};
 
-/// The label of the devices the console signs in as.
-pub const CONSOLE_DEVICE: &str = "веб-консоль";
+pub use crate::auth::CONSOLE_DEVICE;
 
 /// What part of the school a console user looks after.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,6 +95,7 @@ impl Services {
     /// A new console device for the account `who` signed in with, so that signing out of the console
     /// never revokes the device `who` came from.
     pub fn open_console_device(&self, who: &Principal) -> ServiceResult<IssuedToken> {
+        self.close_expired_consoles(&who.account.id)?;
         let issued = issue_device(
             self.store(),
             self.secrets(),
@@ -110,6 +110,18 @@ impl Services {
             format!("signed in from device {}", who.device.id),
         )?;
         Ok(issued)
+    }
+
+    /// Revokes the account's console sign-ins past their lifetime, which no request can use any more, so
+    /// the account's list of devices shows only the live ones.
+    fn close_expired_consoles(&self, account: &str) -> ServiceResult<()> {
+        let now = self.now();
+        for device in self.store().devices_of(account)? {
+            if device.revoked_at.is_none() && crate::auth::console_expired(&device, now) {
+                self.store().revoke_device(&device.id, now)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -205,15 +217,24 @@ mod tests {
         assert_ne!(console.device.id, tablet.device.id);
         assert_eq!(console.device.account, "t-5a");
         assert_eq!(console.device.label, CONSOLE_DEVICE);
-        let console_user =
-            crate::auth::authenticate(services.store(), services.secrets(), &console.token)
-                .expect("the console's token signs in");
+        let console_user = crate::auth::authenticate(
+            services.store(),
+            services.secrets(),
+            &console.token,
+            services.now(),
+        )
+        .expect("the console's token signs in");
         services
             .revoke_device(&console_user, &console_user.device.id)
             .expect("signing out");
         assert!(
-            crate::auth::authenticate(services.store(), services.secrets(), &console.token)
-                .is_err()
+            crate::auth::authenticate(
+                services.store(),
+                services.secrets(),
+                &console.token,
+                services.now()
+            )
+            .is_err()
         );
         assert!(
             services
@@ -223,5 +244,37 @@ mod tests {
                 .any(|d| d.id == tablet.device.id && d.revoked_at.is_none()),
             "the tablet is still signed in"
         );
+    }
+
+    #[test]
+    fn a_console_past_its_day_opens_nothing_and_is_revoked_at_the_next_sign_in() {
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::starting_now());
+        let (services, _) = crate::services::tests::school_on(clock.clone());
+        let tablet = signed_in(&services, "director");
+        let yesterday = services.open_console_device(&tablet).expect("console");
+        clock.advance(std::time::Duration::from_secs(
+            u64::try_from(crate::auth::CONSOLE_SESSION_SECONDS).expect("positive") + 1,
+        ));
+        assert!(
+            crate::auth::authenticate(
+                services.store(),
+                services.secrets(),
+                &yesterday.token,
+                services.now()
+            )
+            .is_err(),
+            "yesterday's console opens neither the console, the API nor sync"
+        );
+        let today = services.open_console_device(&tablet).expect("console");
+        let devices = services.devices_of(&tablet, "director").expect("devices");
+        let revoked = |id: &str| {
+            devices
+                .iter()
+                .find(|d| d.id == id)
+                .map(|d| d.revoked_at.is_some())
+        };
+        assert_eq!(revoked(&yesterday.device.id), Some(true));
+        assert_eq!(revoked(&today.device.id), Some(false));
+        assert_eq!(revoked(&tablet.device.id), Some(false));
     }
 }

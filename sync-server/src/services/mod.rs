@@ -188,7 +188,7 @@ mod tests {
     }
 
     /// The demo school behind services whose relay runs on `clock`.
-    fn school_on(clock: Arc<dyn Clock>) -> (Services, Arc<LocalBus>) {
+    pub(super) fn school_on(clock: Arc<dyn Clock>) -> (Services, Arc<LocalBus>) {
         let store: Arc<dyn RelayStore> = Arc::new(SqliteStore::open_in_memory().expect("store"));
         let bus = Arc::new(LocalBus::default());
         let hub = Arc::new(Hub::new(store, bus.clone()).with_clock(clock));
@@ -258,7 +258,13 @@ mod tests {
         let issued = services
             .add_device(&command_line(), account, "test")
             .expect("device");
-        authenticate(services.store(), services.secrets(), &issued.token).expect("signed in")
+        authenticate(
+            services.store(),
+            services.secrets(),
+            &issued.token,
+            services.now(),
+        )
+        .expect("signed in")
     }
 
     fn actions(services: &Services) -> Vec<String> {
@@ -507,7 +513,8 @@ mod tests {
                 &services
                     .add_device(&command_line(), "t-5a", "spare")
                     .expect("device")
-                    .token
+                    .token,
+                services.now()
             )
             .is_ok()
         );

@@ -675,9 +675,11 @@ async fn console_sign_in_attempts_are_rate_limited_as_code_redemption_is() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_device_keys_from_one_address_hold_back_that_address_only_and_foreign_pages_cannot_sign_in()
+async fn bad_keys_under_a_known_device_id_hold_back_their_address_only_and_foreign_pages_cannot_sign_in()
  {
     let relay = Relay::start_demo();
+    let director = relay.token("director");
+    let (director_device, _) = director.split_once('.').expect("a device token");
     let guesser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
@@ -688,7 +690,7 @@ async fn bad_device_keys_from_one_address_hold_back_that_address_only_and_foreig
         last = sign_in(
             &guesser,
             &relay,
-            format!("token=abc{attempt:013}.{}", "0".repeat(64)),
+            format!("token={director_device}.{attempt:064}"),
         )
         .await
         .status()
@@ -696,33 +698,63 @@ async fn bad_device_keys_from_one_address_hold_back_that_address_only_and_foreig
     }
     assert_eq!(last, 429, "the guessing address is held back");
     let http = plain_client();
-    let director = relay.token("director");
     let answer = sign_in(&http, &relay, format!("token={director}")).await;
-    assert_eq!(answer.status().as_u16(), 303, "another address signs in");
+    assert_eq!(
+        answer.status().as_u16(),
+        303,
+        "the director signs in from another address with the very device the guesser named"
+    );
     let console = answer.headers()["set-cookie"]
         .to_str()
         .expect("cookie")
+        .trim_start_matches("journal_console=")
+        .split(';')
+        .next()
+        .unwrap_or_default()
         .to_owned();
-    relay.secret(
-        console
-            .trim_start_matches("journal_console=")
-            .split(';')
-            .next()
-            .unwrap_or_default(),
-    );
-    // A page on another site cannot post a sign-in (which would put the visitor in its own session).
-    for (header, value) in [
-        ("origin", "http://evil.example"),
-        ("sec-fetch-site", "cross-site"),
-    ] {
-        let answer = sign_in_form(&http, &relay, format!("code={}", relay.codes["t-5a"]))
-            .header(header, value)
+    relay.secret(&console);
+    // A console's own key does not open another console: its working day would never end.
+    let answer = sign_in(&http, &relay, format!("token={console}")).await;
+    assert_eq!(answer.status().as_u16(), 400);
+    assert!(answer.headers().get("set-cookie").is_none());
+    // Nor can a phone take the console's name, and with it the console's twelve-hour day.
+    let redeem = |label: &'static str| {
+        http.post(format!("{}/v1/redeem", relay.url))
+            .json(&json!({ "code": relay.codes["parent-s5a1"], "label": label }))
             .send()
-            .await
-            .expect("sign in");
-        assert_eq!(answer.status().as_u16(), 403, "{header}: {value}");
+    };
+    let refused = redeem("веб-консоль").await.expect("redeem");
+    assert_eq!(refused.status().as_u16(), 400);
+    assert!(refused.text().await.expect("body").contains("web console"));
+    let phone = redeem("телефон").await.expect("redeem");
+    assert_eq!(phone.status().as_u16(), 200, "the code was not spent");
+    let phone: Value = phone.json().await.expect("json");
+    relay.secret(phone["token"].as_str().expect("token"));
+    // A page on another site cannot post a sign-in (which would put the visitor in its own session).
+    for headers in [
+        vec![("origin", "http://evil.example")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![
+            ("sec-fetch-site", "same-site"),
+            ("origin", "http://evil.example"),
+        ],
+    ] {
+        let mut form = sign_in_form(&http, &relay, format!("code={}", relay.codes["t-5a"]));
+        for (header, value) in &headers {
+            form = form.header(*header, *value);
+        }
+        let answer = form.send().await.expect("sign in");
+        assert_eq!(answer.status().as_u16(), 403, "{headers:?}");
         assert!(answer.headers().get("set-cookie").is_none());
     }
+    // Behind a proxy that rewrites Host, the browser's own word that the form is the console's counts.
+    let answer = sign_in_form(&http, &relay, format!("code={}", relay.codes["t-5a"]))
+        .header("origin", "https://journal.school.example")
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(answer.status().as_u16(), 303);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
